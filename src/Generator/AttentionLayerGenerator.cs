@@ -1,0 +1,92 @@
+using System;
+using System.Linq;
+using AttnGen.Generator.Diagnostics;
+using AttnGen.Generator.Emit;
+using AttnGen.Generator.Model;
+using AttnGen.Generator.Parsing;
+using AttnGen.Generator.Planning;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
+
+namespace AttnGen.Generator
+{
+    /// <summary>
+    /// The AttnGen incremental generator: <c>[AttentionLayer]</c> on a partial class becomes a fused,
+    /// shape-specialised attention layer.
+    /// Pipeline: attribute -> <see cref="ParseResult"/> (spec + diagnostics, split) -> <see cref="KernelPlan"/> -> source.
+    /// </summary>
+    [Generator(LanguageNames.CSharp)]
+    public sealed class AttentionLayerGenerator : IIncrementalGenerator
+    {
+        /// <summary>Tracking names of the pipeline steps, for incremental-caching tests.</summary>
+        public static class Steps
+        {
+            public const string Parse = "Parse";
+            public const string Diagnostics = "Diagnostics";
+            public const string Spec = "Spec";
+            public const string Plan = "Plan";
+            public const string UnsafeAllowed = "UnsafeAllowed";
+        }
+
+        /// <inheritdoc/>
+        public void Initialize(IncrementalGeneratorInitializationContext context)
+        {
+            IncrementalValuesProvider<ParseResult> results = context.SyntaxProvider
+                .ForAttributeWithMetadataName(
+                    LayerParser.AttributeMetadataName,
+                    static (node, _) => node is ClassDeclarationSyntax,
+                    static (ctx, ct) => LayerParser.Parse(ctx, ct))
+                .WithTrackingName(Steps.Parse);
+
+            // Diagnostics travel on their own; the spec stream carries none, so a moved line cannot
+            // invalidate the emitted source.
+            IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = results
+                .Select(static (r, _) => r.Diagnostics)
+                .Where(static d => !d.IsEmpty)
+                .WithTrackingName(Steps.Diagnostics);
+            context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+            {
+                foreach (DiagnosticInfo info in list)
+                {
+                    spc.ReportDiagnostic(info.ToDiagnostic());
+                }
+            });
+
+            IncrementalValueProvider<bool> unsafeAllowed = context.CompilationProvider
+                .Select(static (c, _) => c.Options is CSharpCompilationOptions { AllowUnsafe: true })
+                .WithTrackingName(Steps.UnsafeAllowed);
+
+            IncrementalValuesProvider<LayerSpec> specs = results
+                .Where(static r => r.Spec is not null)
+                .Select(static (r, _) => r.Spec!)
+                .WithTrackingName(Steps.Spec);
+
+            IncrementalValuesProvider<KernelPlan> plans = specs
+                .Select(static (spec, _) => KernelPlanner.Plan(spec))
+                .WithTrackingName(Steps.Plan);
+
+            context.RegisterSourceOutput(plans.Combine(unsafeAllowed), static (spc, pair) =>
+            {
+                (KernelPlan plan, bool allowUnsafe) = pair;
+                if (!allowUnsafe)
+                {
+                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UnsafeNotAllowed, null, plan.Spec.FullName));
+                    return;
+                }
+                try
+                {
+                    foreach ((string hintName, string source) in LayerEmitter.Emit(plan))
+                    {
+                        spc.AddSource(hintName, SourceText.From(source, System.Text.Encoding.UTF8));
+                    }
+                }
+                catch (Exception ex)
+                {
+                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, plan.Spec.FullName, ex.GetType().Name + ": " + ex.Message));
+                }
+            });
+        }
+    }
+}

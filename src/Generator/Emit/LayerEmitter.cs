@@ -1,0 +1,16 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Model;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>All files of one layer: the shell and one file per kernel set.</summary>
+    internal static class LayerEmitter
+    {
+        public static IEnumerable<(string HintName, string Source)> Emit(KernelPlan plan)
+        {
+            string stem = plan.Spec.FullName;
+            yield return (stem + ".g.cs", LayerShellEmitter.Emit(plan));
+            yield return (stem + ".Scalar.g.cs", ScalarKernelEmitter.Emit(plan));
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>Emits the projection GEMMs <c>Y = X · Wᵀ + b</c> with constant M, N and K.</summary>
+    internal static class ProjectionEmitter
+    {
+        public static void EmitScalar(SourceWriter w, LinearShape shape)
+        {
+            string m = Inv(shape.M), n = Inv(shape.N), k = Inv(shape.K);
+            w.Line($"// {shape.KernelName}__scalar: Y[{m}, {n}] = X[{m}, {k}] · W[{n}, {k}]ᵀ{(shape.Bias ? " + b" : "")}");
+            string biasParam = shape.Bias ? ", float* b" : "";
+            using (w.Open($"private static unsafe void {shape.KernelName}__scalar(float* x, float* w{biasParam}, float* y)"))
+            {
+                using (w.Open($"for (int m = 0; m < {m}; m++)"))
+                {
+                    w.Line($"float* xm = x + m * {k};");
+                    w.Line($"float* ym = y + m * {n};");
+                    using (w.Open($"for (int n = 0; n < {n}; n++)"))
+                    {
+                        w.Line($"float* wn = w + n * {k};");
+                        w.Line("float acc = 0f;");
+                        using (w.Open($"for (int k = 0; k < {k}; k++)"))
+                        {
+                            w.Line("acc += xm[k] * wn[k];");
+                        }
+                        w.Line(shape.Bias ? "ym[n] = acc + b[n];" : "ym[n] = acc;");
+                    }
+                }
+            }
+            w.Line();
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace AttnGen.Generator.Model
+{
+    /// <summary>Mirror of <c>AttnGen.AttentionScoring</c> (the generator does not load the attribute assembly).</summary>
+    internal enum ScoringKind
+    {
+        ScaledDotProduct = 0,
+        DotProduct = 1,
+        Additive = 2,
+    }
+
+    /// <summary>
+    /// What the user declared, resolved and checked: the cache boundary of the pipeline. Primitives and
+    /// strings only, never a symbol, node, location or compilation.
+    /// </summary>
+    internal sealed record LayerSpec(
+        string Namespace,
+        string TypeName,
+        int Heads,
+        int HeadDim,
+        int SeqLen,
+        int ModelDim,
+        int KvHeads,
+        int KvSeqLen,
+        ScoringKind Scoring,
+        bool Causal,
+        bool Bias,
+        bool Projections,
+        double Scale)
+    {
+        /// <summary>Fully qualified name without <c>global::</c>.</summary>
+        public string FullName => Namespace.Length == 0 ? TypeName : Namespace + "." + TypeName;
+    }
+
+    /// <summary>Result of parsing one attributed type: a spec when it can be generated, and diagnostics.</summary>
+    internal sealed record ParseResult(LayerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+}
