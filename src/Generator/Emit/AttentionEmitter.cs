@@ -15,8 +15,9 @@ namespace AttnGen.Generator.Emit
             w.Line("// Attention__scalar: for each head h and query row i,");
             w.Line("//   context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]");
             w.Line("// over the visible keys j, computed blockwise (KeyBlock keys at a time) with a running max and sum.");
-            using (w.Open($"private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength{additiveParam})"))
+            using (w.Open($"private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch)"))
             {
+                w.Line("_ = scratch; // the scalar path keeps its running state in locals");
                 w.Line("float* scores = stackalloc float[KeyBlock];");
                 w.Line("float* acc = stackalloc float[HeadDim];");
                 if (!s.Causal)

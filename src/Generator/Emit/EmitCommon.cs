@@ -32,7 +32,7 @@ namespace AttnGen.Generator.Emit
             {
                 w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             }
-            blocks[i] = w.Open($"partial class {s.TypeName}{(withInterface ? " : global::System.IDisposable" : "")}");
+            blocks[i] = w.Open($"partial class {s.TypeName}{(withInterface ? " : global::AttnGen.IAttentionLayer" : "")}");
             return blocks;
         }
 

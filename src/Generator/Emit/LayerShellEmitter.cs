@@ -76,8 +76,9 @@ namespace AttnGen.Generator.Emit
                 w.Line($"private const int ScratchKey = {Inv(plan.ScratchKeyOffset)};");
                 w.Line($"private const int ScratchValue = {Inv(plan.ScratchValueOffset)};");
                 w.Line($"private const int ScratchContext = {Inv(plan.ScratchContextOffset)};");
-                w.Line($"private const int ScratchLength = {Inv(plan.ScratchLength)};");
             }
+            w.Line("// Floats of scratch per worker thread.");
+            w.Line($"private const int ScratchLength = {Inv(plan.ScratchLength)};");
             w.Line();
         }
 
@@ -105,21 +106,17 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
             w.Line("private readonly global::AttnGen.AlignedBuffer _parameters = new global::AttnGen.AlignedBuffer(ParameterCount);");
-            if (plan.Spec.Projections)
-            {
-                w.Line("private global::AttnGen.AlignedBuffer? _scratch;");
-            }
             w.Line();
             w.Line("/// <summary>Names, shapes and offsets of this layer's parameters, in PyTorch state-dict order.</summary>");
             w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> ParameterList => s_parameterList;");
             w.Line();
             w.Line("/// <summary>All parameters as one span (see <see cref=\"ParameterList\"/> for the layout).</summary>");
-            w.Line("public global::System.Span<float> ParameterBlock => _parameters.Span;");
+            w.Line("public global::System.Span<float> ParameterBlock { get { _weightsPacked = false; return _parameters.Span; } }");
             foreach (ParameterSlot p in plan.Parameters)
             {
                 w.Line();
                 w.Line($"/// <summary><c>{p.Name}</c>: {p.Summary}</summary>");
-                w.Line($"public global::System.Span<float> {p.Property} => _parameters.Slice({p.Property}Offset, {p.Property}Length);");
+                w.Line($"public global::System.Span<float> {p.Property} {{ get {{ _weightsPacked = false; return _parameters.Slice({p.Property}Offset, {p.Property}Length); }} }}");
             }
             w.Line();
             w.Line("/// <summary>A parameter by its PyTorch name (for example <c>out_proj.weight</c>).</summary>");
@@ -142,6 +139,32 @@ namespace AttnGen.Generator.Emit
             w.Line("/// nn.Linear's default for out_proj.weight and additive_v, zero biases. Same seed, same numbers, on every machine.");
             w.Line("/// </summary>");
             w.Line("public void ResetParameters(ulong seed) => global::AttnGen.ParameterInit.Initialize(ParameterBlock, s_parameterList, seed);");
+            w.Line();
+            w.Line("// Kernels read weights packed into panels; every span handed out marks them stale, Forward repacks.");
+            w.Line("private bool _weightsPacked;");
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// Marks the weights as changed, for writes through a span obtained before the last Forward call (an");
+            w.Line("/// optimizer holding <see cref=\"ParameterBlock\"/>, for instance). Spans obtained since need no call.");
+            w.Line("/// </summary>");
+            w.Line("public void ParametersChanged() => _weightsPacked = false;");
+            w.Line();
+            EmitInfo(w, plan);
+            w.Line();
+        }
+
+        private static void EmitInfo(SourceWriter w, KernelPlan plan)
+        {
+            LayerSpec s = plan.Spec;
+            string b(bool v) => v ? "true" : "false";
+            w.Line("/// <summary>The declaration, resolved: what tests, trainers and tools read through <see cref=\"global::AttnGen.IAttentionLayer\"/>.</summary>");
+            w.Line("public static global::AttnGen.AttentionLayerInfo LayerInfo { get; } = new global::AttnGen.AttentionLayerInfo(");
+            w.Line($"    \"{s.FullName}\", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,");
+            w.Line($"    Scoring, IsCausal, {b(s.Bias && s.Projections)}, {b(s.Projections)}, {plan.ScaleLiteral});");
+            w.Line();
+            w.Line("global::AttnGen.AttentionLayerInfo global::AttnGen.IAttentionLayer.Info => LayerInfo;");
+            w.Line();
+            w.Line("global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> global::AttnGen.IAttentionLayer.Parameters => s_parameterList;");
             w.Line();
         }
 
@@ -206,62 +229,98 @@ namespace AttnGen.Generator.Emit
         private static void EmitDriver(SourceWriter w, KernelPlan plan)
         {
             LayerSpec s = plan.Spec;
-            w.Line("// Runs the sequences of a batch one after another.");
+            w.Line("// ---- Batch driver: sequences spread over threads, each with its own scratch ----");
+            w.Line();
+            w.Line("private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;");
+            w.Line("private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;");
+            w.Line("private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];");
+            w.Line("private int[] _validLengths = global::System.Array.Empty<int>();");
+            w.Line("private bool _hasValidLengths;");
+            w.Line("private int _batch, _workers;");
+            w.Line("private unsafe float* _query, _key, _value, _output;");
+            w.Line("private global::System.Action<int>? _workerBody;");
+            w.Line();
+            w.Line("/// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>");
+            w.Line("/// <exception cref=\"global::System.NotSupportedException\">Set to a path this process cannot run (see <see cref=\"global::AttnGen.KernelIsaSupport.Supported\"/>).</exception>");
+            using (w.Open("public global::AttnGen.KernelIsa Isa"))
+            {
+                w.Line("get => _isa;");
+                w.Line("set { global::AttnGen.Guard.IsaSupported(value); _isa = value; }");
+            }
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// Most threads one Forward call uses; defaults to the processor count. Sequences of a batch are");
+            w.Line("/// independent work items, so the result is the same for every value.");
+            w.Line("/// </summary>");
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">Set below 1.</exception>");
+            using (w.Open("public int MaxDegreeOfParallelism"))
+            {
+                w.Line("get => _maxDegreeOfParallelism;");
+                w.Line("set { global::AttnGen.Guard.Parallelism(value); _maxDegreeOfParallelism = value; }");
+            }
+            w.Line();
+            w.Line("// Stores the call's arguments in fields so worker threads can reach them without a closure.");
             using (w.Open("private unsafe void RunBatch(float* query, float* key, float* value, float* output, int batch, global::System.ReadOnlySpan<int> validLengths)"))
             {
-                w.Line("float* parameters = _parameters.Pointer;");
-                if (s.Projections)
+                w.Line("_query = query; _key = key; _value = value; _output = output; _batch = batch;");
+                using (w.Open("if (!_weightsPacked)"))
                 {
-                    w.Line("float* scratch = (_scratch ??= new global::AttnGen.AlignedBuffer(ScratchLength)).Pointer;");
+                    w.Line("PackWeights();");
+                    w.Line("_weightsPacked = true;");
                 }
-                using (w.Open("for (int b = 0; b < batch; b++)"))
+                w.Line("_hasValidLengths = !validLengths.IsEmpty;");
+                using (w.Open("if (_hasValidLengths)"))
                 {
-                    w.Line("int validLength = validLengths.IsEmpty ? KvSeqLen : validLengths[b];");
+                    w.Line("if (_validLengths.Length < batch) _validLengths = new int[batch];");
+                    w.Line("validLengths.CopyTo(_validLengths);");
+                }
+                w.Line("int workers = global::System.Math.Min(_maxDegreeOfParallelism, batch);");
+                w.Line("if (_scratch.Length < workers) global::System.Array.Resize(ref _scratch, workers);");
+                using (w.Open("if (workers == 1)"))
+                {
+                    w.Line("RunWorker(0);");
+                    w.Line("return;");
+                }
+                w.Line("_workers = workers;");
+                w.Line("global::System.Threading.Tasks.Parallel.For(0, workers, _workerBody ??= RunWorker);");
+                w.Line("_workers = 1;");
+            }
+            w.Line();
+            PackEmitter.Emit(w, plan);
+            w.Line("// Worker w runs sequences w, w + workers, ...: a fixed assignment, so results never depend on timing.");
+            using (w.Open("private unsafe void RunWorker(int worker)"))
+            {
+                w.Line("float* parameters = _parameters.Pointer;");
+                w.Line("float* scratch = (_scratch[worker] ??= new global::AttnGen.AlignedBuffer(ScratchLength)).Pointer;");
+                w.Line("int workers = global::System.Math.Max(_workers, 1);");
+                using (w.Open("for (int b = worker; b < _batch; b += workers)"))
+                {
+                    w.Line("int validLength = _hasValidLengths ? _validLengths[b] : KvSeqLen;");
                     w.Line("ForwardSequence(");
-                    w.Line("    query + (long)b * (SeqLen * QueryInputWidth),");
-                    w.Line("    key + (long)b * (KvSeqLen * KvInputWidth),");
-                    w.Line("    value + (long)b * (KvSeqLen * KvInputWidth),");
-                    w.Line("    output + (long)b * (SeqLen * ModelDim),");
-                    w.Line($"    validLength, parameters{(s.Projections ? ", scratch" : "")});");
+                    w.Line("    _query + (long)b * (SeqLen * QueryInputWidth),");
+                    w.Line("    _key + (long)b * (KvSeqLen * KvInputWidth),");
+                    w.Line("    _value + (long)b * (KvSeqLen * KvInputWidth),");
+                    w.Line("    _output + (long)b * (SeqLen * ModelDim),");
+                    w.Line("    validLength, parameters, scratch);");
                 }
             }
             w.Line();
-
-            w.Line("// One sequence: projections, the fused attention core, the output projection.");
-            string scratchParam = s.Projections ? ", float* scratch" : "";
-            using (w.Open($"private static unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters{scratchParam})"))
+            w.Line("// One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each");
+            w.Line("// branch either compiles to a plain call or disappears.");
+            using (w.Open("private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)"))
             {
-                string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset" : "";
-                if (s.Projections)
+                foreach (IsaProfile isa in IsaProfile.Vector)
                 {
-                    string bias(string offset) => s.Bias ? $", parameters + InProjBiasOffset{offset}" : "";
-                    w.Line("float* q = scratch + ScratchQuery;");
-                    w.Line("float* k = scratch + ScratchKey;");
-                    w.Line("float* v = scratch + ScratchValue;");
-                    w.Line("float* context = scratch + ScratchContext;");
-                    w.Line();
-                    w.Line("// q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v");
-                    w.Line($"{plan.QueryProjection!.KernelName}__scalar(query, parameters + InProjWeightOffset{bias("")}, q);");
-                    w.Line($"{plan.KvProjection!.KernelName}__scalar(key, parameters + InProjWeightOffset + QueryWidth * ModelDim{bias(" + QueryWidth")}, k);");
-                    w.Line($"{plan.KvProjection!.KernelName}__scalar(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim{bias(" + QueryWidth + KvWidth")}, v);");
-                    w.Line();
-                    w.Line("// context = softmax(score(q, k)) · v, per head");
-                    w.Line($"Attention__scalar(q, k, v, context, validLength{additive});");
-                    w.Line();
-                    w.Line("// output = context · W_oᵀ + b_o");
-                    w.Line($"{plan.OutputProjection!.KernelName}__scalar(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);");
-                }
-                else
-                {
-                    w.Line("// output = softmax(score(query, key)) · value, per head (no projections)");
-                    w.Line($"Attention__scalar(query, key, value, output, validLength{additive});");
-                    if (!plan.IsAdditive)
+                    using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
                     {
-                        w.Line("_ = parameters;");
+                        w.Line($"ForwardSequence__{isa.Suffix}(query, key, value, output, validLength, parameters, scratch);");
+                        w.Line("return;");
                     }
                 }
+                w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, scratch);");
             }
             w.Line();
+            _ = s;
         }
 
         private static void EmitDispose(SourceWriter w, KernelPlan plan)
@@ -270,10 +329,7 @@ namespace AttnGen.Generator.Emit
             using (w.Open("public void Dispose()"))
             {
                 w.Line("_parameters.Dispose();");
-                if (plan.Spec.Projections)
-                {
-                    w.Line("_scratch?.Dispose();");
-                }
+                w.Line("foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();");
             }
         }
     }

@@ -22,6 +22,7 @@ namespace AttnGen.Generator.Emit
                 }
             }
             AttentionEmitter.EmitScalar(w, plan);
+            SequenceEmitter.Emit(w, plan, "scalar");
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

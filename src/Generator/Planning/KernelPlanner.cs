@@ -78,6 +78,7 @@ namespace AttnGen.Generator.Planning
                 scratchCtx = Align16(scratchV + spec.KvSeqLen * kvWidth);
                 scratchLength = Align16(scratchCtx + spec.SeqLen * queryWidth);
             }
+            scratchLength = Math.Max(scratchLength, 16);
 
             return new KernelPlan(
                 spec,

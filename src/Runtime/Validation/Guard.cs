@@ -63,4 +63,23 @@ public static class Guard
     /// <summary>Throws <see cref="ObjectDisposedException"/> for a disposed layer.</summary>
     public static void NotDisposed([DoesNotReturnIf(true)] bool disposed, object instance)
         => ObjectDisposedException.ThrowIf(disposed, instance);
+
+    /// <summary>Checks that this process can run <paramref name="isa"/>.</summary>
+    public static void IsaSupported(KernelIsa isa, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(isa))] string? name = null)
+    {
+        if (!KernelIsaSupport.IsSupported(isa))
+        {
+            throw new NotSupportedException(
+                $"The {isa} kernel path cannot run in this process; supported: {string.Join(", ", KernelIsaSupport.Supported)}.");
+        }
+    }
+
+    /// <summary>Checks a degree of parallelism: at least 1.</summary>
+    public static void Parallelism(int value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < 1)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"'{name}' must be at least 1; it was {value}.");
+        }
+    }
 }

@@ -1,0 +1,50 @@
+using AttnGen.Generator.Model;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>
+    /// Emits <c>ForwardSequence__{isa}</c>: one sequence through the projections, the attention core and the
+    /// output projection, calling that ISA's kernels.
+    /// </summary>
+    internal static class SequenceEmitter
+    {
+        public static void Emit(SourceWriter w, KernelPlan plan, string suffix)
+        {
+            LayerSpec s = plan.Spec;
+            string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset" : "";
+            w.Line($"// ForwardSequence__{suffix}: one sequence through projections, attention core and output projection.");
+            using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)"))
+            {
+                if (s.Projections)
+                {
+                    string bias(string offset) => s.Bias ? $", parameters + InProjBiasOffset{offset}" : "";
+                    w.Line("float* q = scratch + ScratchQuery;");
+                    w.Line("float* k = scratch + ScratchKey;");
+                    w.Line("float* v = scratch + ScratchValue;");
+                    w.Line("float* context = scratch + ScratchContext;");
+                    w.Line();
+                    w.Line("// q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v");
+                    w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, parameters + InProjWeightOffset{bias("")}, q);");
+                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, parameters + InProjWeightOffset + QueryWidth * ModelDim{bias(" + QueryWidth")}, k);");
+                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim{bias(" + QueryWidth + KvWidth")}, v);");
+                    w.Line();
+                    w.Line("// context = softmax(score(q, k)) · v, per head");
+                    w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch);");
+                    w.Line();
+                    w.Line("// output = context · W_oᵀ + b_o");
+                    w.Line($"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);");
+                }
+                else
+                {
+                    w.Line("// output = softmax(score(query, key)) · value, per head (no projections)");
+                    w.Line($"Attention__{suffix}(query, key, value, output, validLength{additive}, scratch);");
+                    if (!plan.IsAdditive)
+                    {
+                        w.Line("_ = parameters;");
+                    }
+                }
+            }
+            w.Line();
+        }
+    }
+}

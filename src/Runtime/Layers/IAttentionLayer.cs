@@ -1,0 +1,67 @@
+namespace AttnGen;
+
+/// <summary>
+/// What every generated attention layer offers, for code that handles layers of different shapes alike
+/// (tests, benchmarks, trainers). The generated class has the same members with its shapes as constants.
+/// </summary>
+public interface IAttentionLayer : IDisposable
+{
+    /// <summary>The declared shape and options.</summary>
+    AttentionLayerInfo Info { get; }
+
+    /// <summary>Names, shapes and offsets of the parameters, in PyTorch state-dict order.</summary>
+    IReadOnlyList<LayerParameter> Parameters { get; }
+
+    /// <summary>All parameters as one span. Writing through it is how weights change (see <see cref="ParametersChanged"/>).</summary>
+    Span<float> ParameterBlock { get; }
+
+    /// <summary>The instruction-set path Forward runs on; defaults to <see cref="KernelIsaSupport.Best"/>.</summary>
+    /// <exception cref="NotSupportedException">Set to a path this process cannot run.</exception>
+    KernelIsa Isa { get; set; }
+
+    /// <summary>Most threads one Forward call uses (1 = the calling thread only).</summary>
+    int MaxDegreeOfParallelism { get; set; }
+
+    /// <summary>Initialises every parameter from a seed, as PyTorch initialises nn.MultiheadAttention.</summary>
+    void ResetParameters(ulong seed);
+
+    /// <summary>
+    /// Tells the layer that parameters were written through a span kept from earlier, so weights packed
+    /// for the kernels are rebuilt before the next Forward. Spans obtained after the last Forward need no call.
+    /// </summary>
+    void ParametersChanged();
+
+    /// <summary>Attention of query [batch, SeqLen, QueryInputWidth] over key and value [batch, KvSeqLen, KvInputWidth] into output [batch, SeqLen, ModelDim].</summary>
+    void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+}
+
+/// <summary>The declaration of a generated layer, resolved (defaults filled in).</summary>
+/// <param name="Name">Full type name.</param>
+/// <param name="Heads">Query heads.</param>
+/// <param name="HeadDim">Width of one head.</param>
+/// <param name="SeqLen">Query sequence length.</param>
+/// <param name="KvHeads">Key/value heads.</param>
+/// <param name="KvSeqLen">Key/value sequence length.</param>
+/// <param name="ModelDim">Width of input and output rows.</param>
+/// <param name="QueryInputWidth">Width of a query input row (ModelDim with projections, Heads * HeadDim without).</param>
+/// <param name="KvInputWidth">Width of a key/value input row (ModelDim with projections, KvHeads * HeadDim without).</param>
+/// <param name="Scoring">Scoring function.</param>
+/// <param name="Causal">Bottom-right aligned causal mask.</param>
+/// <param name="Bias">Projection biases present.</param>
+/// <param name="Projections">Input and output projections present.</param>
+/// <param name="Scale">Factor applied to scores before the softmax (1 unless scaled dot-product).</param>
+public sealed record AttentionLayerInfo(
+    string Name,
+    int Heads,
+    int HeadDim,
+    int SeqLen,
+    int KvHeads,
+    int KvSeqLen,
+    int ModelDim,
+    int QueryInputWidth,
+    int KvInputWidth,
+    AttentionScoring Scoring,
+    bool Causal,
+    bool Bias,
+    bool Projections,
+    float Scale);
