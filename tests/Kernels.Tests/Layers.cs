@@ -1,0 +1,88 @@
+namespace AttnGen.Kernels.Tests;
+
+// The layers under test. Each declaration picks awkward sizes on purpose: prime sequence lengths, head
+// dims that are not a multiple of any vector width (1, 3, 24, 80), S = 1, several key blocks, GQA and
+// MQA, cross-attention with bottom-right causal alignment, every scoring, with and without bias and
+// projections.
+
+[AttentionLayer(heads: 4, headDim: 24, seqLen: 37, ModelDim = 80)]
+public partial class SelfProj_4x24x37_m80;
+
+[AttentionLayer(heads: 2, headDim: 80, seqLen: 37, Causal = true)]
+public partial class SelfCausal_2x80x37;
+
+[AttentionLayer(heads: 3, headDim: 3, seqLen: 1)]
+public partial class Single_3x3x1;
+
+[AttentionLayer(heads: 2, headDim: 1, seqLen: 17, ModelDim = 5)]
+public partial class HeadDim1_2x1x17_m5;
+
+[AttentionLayer(heads: 6, headDim: 16, seqLen: 33, KvHeads = 2, Causal = true)]
+public partial class GqaCausal_6kv2x16x33;
+
+[AttentionLayer(heads: 4, headDim: 8, seqLen: 20, KvHeads = 1, ModelDim = 24)]
+public partial class Mqa_4kv1x8x20_m24;
+
+[AttentionLayer(heads: 4, headDim: 24, seqLen: 13, KvSeqLen = 37)]
+public partial class Cross_4x24_13over37;
+
+[AttentionLayer(heads: 2, headDim: 16, seqLen: 5, KvSeqLen = 37, Causal = true)]
+public partial class CrossCausal_2x16_5over37;
+
+[AttentionLayer(heads: 2, headDim: 24, seqLen: 19, Scoring = AttentionScoring.DotProduct)]
+public partial class Dot_2x24x19;
+
+[AttentionLayer(heads: 2, headDim: 24, seqLen: 19, Scoring = AttentionScoring.Additive)]
+public partial class Additive_2x24x19;
+
+[AttentionLayer(heads: 4, headDim: 8, seqLen: 11, KvHeads = 2, KvSeqLen = 29, Causal = true, Scoring = AttentionScoring.Additive)]
+public partial class AdditiveCrossCausalGqa_4kv2x8_11over29;
+
+[AttentionLayer(heads: 3, headDim: 16, seqLen: 21, Bias = false, ModelDim = 40)]
+public partial class NoBias_3x16x21_m40;
+
+[AttentionLayer(heads: 3, headDim: 3, seqLen: 37, Projections = false)]
+public partial class Core_3x3x37;
+
+[AttentionLayer(heads: 2, headDim: 64, seqLen: 130, Causal = true, Projections = false)]
+public partial class CoreCausal_2x64x130;
+
+[AttentionLayer(heads: 4, headDim: 20, seqLen: 9, KvHeads = 2, KvSeqLen = 70, Projections = false)]
+public partial class CoreCrossGqa_4kv2x20_9over70;
+
+[AttentionLayer(heads: 2, headDim: 32, seqLen: 16, Scale = 0.05)]
+public partial class Scaled_2x32x16;
+
+[AttentionLayer(heads: 1, headDim: 64, seqLen: 200, Causal = true)]
+public partial class LongCausal_1x64x200;
+
+[AttentionLayer(heads: 2, headDim: 7, seqLen: 45, KvSeqLen = 3, Scoring = AttentionScoring.Additive, Projections = false)]
+public partial class CoreAdditive_2x7_45over3;
+
+/// <summary>Every layer above by name, for theories.</summary>
+public static class TestLayers
+{
+    public static readonly IReadOnlyDictionary<string, Func<IAttentionLayer>> All = new Dictionary<string, Func<IAttentionLayer>>
+    {
+        [nameof(SelfProj_4x24x37_m80)] = () => new SelfProj_4x24x37_m80(),
+        [nameof(SelfCausal_2x80x37)] = () => new SelfCausal_2x80x37(),
+        [nameof(Single_3x3x1)] = () => new Single_3x3x1(),
+        [nameof(HeadDim1_2x1x17_m5)] = () => new HeadDim1_2x1x17_m5(),
+        [nameof(GqaCausal_6kv2x16x33)] = () => new GqaCausal_6kv2x16x33(),
+        [nameof(Mqa_4kv1x8x20_m24)] = () => new Mqa_4kv1x8x20_m24(),
+        [nameof(Cross_4x24_13over37)] = () => new Cross_4x24_13over37(),
+        [nameof(CrossCausal_2x16_5over37)] = () => new CrossCausal_2x16_5over37(),
+        [nameof(Dot_2x24x19)] = () => new Dot_2x24x19(),
+        [nameof(Additive_2x24x19)] = () => new Additive_2x24x19(),
+        [nameof(AdditiveCrossCausalGqa_4kv2x8_11over29)] = () => new AdditiveCrossCausalGqa_4kv2x8_11over29(),
+        [nameof(NoBias_3x16x21_m40)] = () => new NoBias_3x16x21_m40(),
+        [nameof(Core_3x3x37)] = () => new Core_3x3x37(),
+        [nameof(CoreCausal_2x64x130)] = () => new CoreCausal_2x64x130(),
+        [nameof(CoreCrossGqa_4kv2x20_9over70)] = () => new CoreCrossGqa_4kv2x20_9over70(),
+        [nameof(Scaled_2x32x16)] = () => new Scaled_2x32x16(),
+        [nameof(LongCausal_1x64x200)] = () => new LongCausal_1x64x200(),
+        [nameof(CoreAdditive_2x7_45over3)] = () => new CoreAdditive_2x7_45over3(),
+    };
+
+    public static IAttentionLayer Create(string name) => All[name]();
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds the solution and runs every test suite, printing one line of real counts at the end:
+#   N passed, N failed, N skipped
+# The kernel suite runs once per instruction-set path: natively, then in child processes with
+# AVX-512, AVX2 and all hardware intrinsics switched off, then published for linux-arm64 and run
+# under qemu-aarch64-static (the Neon path). Each forced run sets ATTNGEN_EXPECT_ISA, which a test
+# checks, so a switch that silently did nothing fails the run.
+#
+# Environment:
+#   ATTNGEN_SKIP_NEON=1   skip the Arm run (counted as skipped, with a note); CI never sets it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+results=artifacts/test-results
+rm -rf "$results"
+mkdir -p "$results"
+passed=0 failed=0 skipped=0
+
+echo "== build (Release)"
+if ! dotnet build AttnGen.sln -c Release -v quiet -nologo; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# run_suite <label> [VAR=value...] -- <command...>: runs one xunit v3 test executable and adds its counts.
+run_suite() {
+  local label=$1
+  shift
+  local vars=()
+  while [[ $1 != "--" ]]; do vars+=("$1"); shift; done
+  shift
+  local log="$results/$label.log"
+  echo "== $label"
+  env "${vars[@]}" "$@" -noColor > "$log" 2>&1
+  local code=$?
+  local line
+  line=$(grep -E 'Total: [0-9]+, Errors: [0-9]+, Failed: [0-9]+, Skipped: [0-9]+, Not Run: [0-9]+' "$log" | tail -1)
+  if [[ -z "$line" ]]; then
+    echo "   no summary (exit code $code); last lines of $log:"
+    tail -20 "$log" | sed 's/^/   /'
+    failed=$((failed + 1))
+    return
+  fi
+  local total errors fails skips notrun
+  read -r total errors fails skips notrun < <(echo "$line" | sed -E 's/.*Total: ([0-9]+), Errors: ([0-9]+), Failed: ([0-9]+), Skipped: ([0-9]+), Not Run: ([0-9]+).*/\1 \2 \3 \4 \5/')
+  local ok=$((total - fails - skips - notrun))
+  passed=$((passed + ok))
+  failed=$((failed + fails + errors))
+  skipped=$((skipped + skips + notrun))
+  echo "   $ok passed, $((fails + errors)) failed, $((skips + notrun)) skipped"
+  if [[ $fails -gt 0 || $errors -gt 0 || $code -ne 0 ]]; then
+    grep -E '^\s*\[FAIL\]' "$log" | head -20 | sed 's/^/   /'
+    if [[ $fails -eq 0 && $errors -eq 0 ]]; then
+      echo "   exit code $code"
+      failed=$((failed + 1))
+    fi
+  fi
+}
+
+bin=bin/Release/net10.0
+for project in tests/*/; do
+  name=$(basename "$project")
+  exe=$(ls "$project$bin"/AttnGen.*.Tests 2>/dev/null | head -1)
+  [[ -n "$exe" ]] || continue
+  run_suite "$name" -- "$exe"
+done
+
+# Forced instruction-set paths for the kernel suite (x64 only).
+kernels="tests/Kernels.Tests/$bin/AttnGen.Kernels.Tests"
+if [[ "$(uname -m)" == "x86_64" ]]; then
+  flags=$(grep -m1 '^flags' /proc/cpuinfo)
+  if [[ "$flags" == *" avx512f "* ]]; then
+    if [[ "$flags" == *" avx2 "* && "$flags" == *" fma "* ]]; then no512=Avx2; else no512=Vector128; fi
+    run_suite "Kernels.Tests-no-avx512" DOTNET_EnableAVX512=0 ATTNGEN_EXPECT_ISA=$no512 -- "$kernels"
+  fi
+  if [[ "$flags" == *" avx2 "* ]]; then
+    run_suite "Kernels.Tests-no-avx2" DOTNET_EnableAVX2=0 ATTNGEN_EXPECT_ISA=Vector128 -- "$kernels"
+  fi
+  run_suite "Kernels.Tests-scalar" DOTNET_EnableHWIntrinsic=0 ATTNGEN_EXPECT_ISA=Scalar -- "$kernels"
+fi
+
+# The Neon path: the kernel suite published for linux-arm64 and run under user-mode emulation.
+if [[ "${ATTNGEN_SKIP_NEON:-0}" == "1" ]]; then
+  echo "== Kernels.Tests-neon: skipped (ATTNGEN_SKIP_NEON=1)"
+  skipped=$((skipped + 1))
+elif [[ "$(uname -m)" == "aarch64" ]]; then
+  echo "== Kernels.Tests-neon: this machine is Arm64; the native run above covered Neon"
+elif ! command -v qemu-aarch64-static > /dev/null || [[ ! -d /usr/aarch64-linux-gnu ]] || [[ ! -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]]; then
+  echo "== Kernels.Tests-neon: qemu-aarch64-static, the arm64 C libraries or the arm64 libssl are missing"
+  echo "   install them with: dpkg --add-architecture arm64 && apt-get update && apt-get install qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libssl3:arm64"
+  echo "   (or set ATTNGEN_SKIP_NEON=1 to run without the Arm path)"
+  failed=$((failed + 1))
+else
+  echo "== publish Kernels.Tests for linux-arm64"
+  arm=artifacts/arm64/Kernels.Tests
+  if dotnet publish tests/Kernels.Tests -c Release -r linux-arm64 --self-contained -o "$arm" -v quiet -nologo > "$results/publish-arm64.log" 2>&1; then
+    run_suite "Kernels.Tests-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 ATTNGEN_EXPECT_ISA=Vector128 -- \
+      qemu-aarch64-static -L /usr/aarch64-linux-gnu "$arm/AttnGen.Kernels.Tests"
+  else
+    tail -20 "$results/publish-arm64.log"
+    failed=$((failed + 1))
+  fi
+fi
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
