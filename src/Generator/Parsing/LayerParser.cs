@@ -134,7 +134,14 @@ namespace AttnGen.Generator.Parsing
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BiasWithoutProjections, arguments.Find("Bias", false)));
             }
-            if (scaleSet)
+            bool scoringKnown = Enum.IsDefined(typeof(ScoringKind), scoring);
+            if (!scoringKnown)
+            {
+                // A cast such as (AttentionScoring)7 compiles; the emitters know only the declared values.
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownScoring, arguments.Find("Scoring", false),
+                    ((int)scoring).ToString(CultureInfo.InvariantCulture)));
+            }
+            if (scaleSet && scoringKnown)
             {
                 string scaleText = scale.ToString("R", CultureInfo.InvariantCulture);
                 if (scoring == ScoringKind.Additive)
