@@ -106,10 +106,13 @@ namespace AttnGen.Generator.Parsing
             {
                 CheckRange(diagnostics, arguments, "ModelDim", modelDim, MaxModelDim, positional: false);
             }
-            else if (heads > 0 && headDim > 0 && (long)heads * headDim > MaxModelDim)
+            // The query width heads * headDim is held to the ModelDim limit even when ModelDim is set: with
+            // seqLen up to MaxSeqLen that keeps every scratch offset and row index of the kernels in an int.
+            if (heads > 0 && headDim > 0 && (long)heads * headDim > MaxModelDim)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OverLimit, attributeLocation,
-                    "ModelDim (heads * headDim)", ((long)heads * headDim).ToString(CultureInfo.InvariantCulture), MaxModelDim.ToString(CultureInfo.InvariantCulture)));
+                    named.ContainsKey("ModelDim") ? "heads * headDim" : "ModelDim (heads * headDim)",
+                    ((long)heads * headDim).ToString(CultureInfo.InvariantCulture), MaxModelDim.ToString(CultureInfo.InvariantCulture)));
             }
             if (named.ContainsKey("KvHeads"))
             {
