@@ -23,6 +23,13 @@ namespace AttnGen.Generator.Parsing
         public const int MaxModelDim = 16384;
         public const long MaxParameters = 1L << 28;
 
+        /// <summary>
+        /// Dotted namespace names as declared, without '@' before keywords: the emitters escape them where they
+        /// write code, and hint names may not contain '@'.
+        /// </summary>
+        private static readonly SymbolDisplayFormat NamespaceFormat =
+            new(typeQualificationStyle: SymbolDisplayTypeQualificationStyle.NameAndContainingTypesAndNamespaces);
+
         public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
             var type = (INamedTypeSymbol)context.TargetSymbol;
@@ -182,7 +189,7 @@ namespace AttnGen.Generator.Parsing
             LayerSpec? spec = hasErrors
                 ? null
                 : new LayerSpec(
-                    type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(),
+                    type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(NamespaceFormat),
                     type.Name, heads, headDim, seqLen, modelDim, kvHeads, kvSeqLen, scoring, causal,
                     projections && bias, projections, scale);
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
