@@ -36,7 +36,7 @@ public static class Snapshot
         string directory = Path.Combine(Path.GetDirectoryName(callerFile)!, "Snapshots");
         if (!Directory.Exists(directory))
         {
-            Assert.Fail($"Snapshot folder {directory} does not exist. The tests read snapshots from the source tree, so run them from a build of this checkout.");
+            Assert.Fail($"Snapshot folder {directory} does not exist. The tests find it from their source file path, so run them from a build of this checkout without ContinuousIntegrationBuild (which maps source paths).");
         }
 
         var failures = new List<string>();
