@@ -9,7 +9,7 @@ namespace AttnGen
     /// </summary>
     /// <remarks>
     /// Limits (checked at compile time, diagnostic ATTN0009): heads and KvHeads 1..256, headDim 1..512,
-    /// seqLen and KvSeqLen 1..16384, ModelDim 1..16384, at most 2^28 parameters.
+    /// seqLen and KvSeqLen 1..16384, ModelDim and heads * headDim 1..16384, at most 2^28 parameters.
     /// </remarks>
     [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
     public sealed class AttentionLayerAttribute : Attribute

@@ -41,16 +41,18 @@ namespace AttnGen.Generator
                 .WithTrackingName(Steps.Parse);
 
             // Diagnostics travel on their own; the spec stream carries none, so a moved line cannot
-            // invalidate the emitted source.
+            // invalidate the emitted source. They are reported against the current compilation's syntax
+            // trees so that #pragma and .editorconfig severities apply; only layers with diagnostics pay
+            // for re-reporting on an edit.
             IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = results
                 .Select(static (r, _) => r.Diagnostics)
                 .Where(static d => !d.IsEmpty)
                 .WithTrackingName(Steps.Diagnostics);
-            context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+            context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>
             {
-                foreach (DiagnosticInfo info in list)
+                foreach (DiagnosticInfo info in pair.Left)
                 {
-                    spc.ReportDiagnostic(info.ToDiagnostic());
+                    spc.ReportDiagnostic(info.ToDiagnostic(pair.Right));
                 }
             });
 

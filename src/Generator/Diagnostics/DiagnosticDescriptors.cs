@@ -79,6 +79,12 @@ namespace AttnGen.Generator.Diagnostics
             "The kernels of '{0}' use pointers; add <AllowUnsafeBlocks>true</AllowUnsafeBlocks> to the project file",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor UnknownScoring = new(
+            "ATTN0013",
+            "Unknown scoring",
+            "Scoring = {0} is not an AttentionScoring value; use ScaledDotProduct, DotProduct or Additive",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly DiagnosticDescriptor InternalError = new(
             "ATTN0099",
             "The AttnGen generator failed",

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Linq;
 using AttnGen.Generator.Model;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace AttnGen.Generator.Emit
 {
@@ -10,6 +12,12 @@ namespace AttnGen.Generator.Emit
         public const string GeneratorVersion = "0.1.0";
 
         public static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>A name as C# code: with '@' when it is a keyword (a type may be called <c>@event</c>).</summary>
+        public static string Identifier(string name)
+            => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None
+                ? "@" + name
+                : name;
 
         /// <summary>The file header and the opening of the namespace and partial type.</summary>
         public static SourceWriter.Block[] Begin(SourceWriter w, KernelPlan plan, string fileRole, bool withInterface)
@@ -26,13 +34,13 @@ namespace AttnGen.Generator.Emit
             int i = 0;
             if (s.Namespace.Length > 0)
             {
-                blocks[i++] = w.Open($"namespace {s.Namespace}");
+                blocks[i++] = w.Open($"namespace {string.Join(".", s.Namespace.Split('.').Select(Identifier))}");
             }
             if (withInterface)
             {
                 w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             }
-            blocks[i] = w.Open($"partial class {s.TypeName}{(withInterface ? " : global::AttnGen.IAttentionLayer" : "")}");
+            blocks[i] = w.Open($"partial class {Identifier(s.TypeName)}{(withInterface ? " : global::AttnGen.IAttentionLayer" : "")}");
             return blocks;
         }
 

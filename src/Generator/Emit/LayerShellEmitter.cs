@@ -173,6 +173,10 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             w.Line("// ---- Forward ----");
             w.Line();
+            // Every parameter of a documented overload needs a <param> once one has it (CS1573), or projects
+            // that build documentation with warnings as errors fail on the generated code.
+            const string outputDoc = "/// <param name=\"output\">Receives the output rows, [batch, SeqLen, ModelDim].</param>";
+            const string batchDoc = "/// <param name=\"batch\">Number of sequences, at least 1.</param>";
             const string validDoc = "/// <param name=\"validLengths\">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>";
             if (plan.HasSelfAttention)
             {
@@ -181,6 +185,9 @@ namespace AttnGen.Generator.Emit
                 w.Line("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output) => Forward(input, output, 1, default);");
                 w.Line();
                 w.Line("/// <summary>Self-attention over a batch: <paramref name=\"input\"/> and <paramref name=\"output\"/> are [batch, SeqLen, ModelDim], row-major.</summary>");
+                w.Line("/// <param name=\"input\">The input rows, [batch, SeqLen, ModelDim].</param>");
+                w.Line(outputDoc);
+                w.Line(batchDoc);
                 w.Line(validDoc);
                 w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1 or a valid length is out of range; nothing is written.</exception>");
                 using (w.Open("public unsafe void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
@@ -206,6 +213,11 @@ namespace AttnGen.Generator.Emit
             w.Line("    => Forward(query, key, value, output, 1, default);");
             w.Line();
             w.Line("/// <summary>Attention over a batch: query [batch, SeqLen, QueryInputWidth], key and value [batch, KvSeqLen, KvInputWidth], output [batch, SeqLen, ModelDim], row-major.</summary>");
+            w.Line("/// <param name=\"query\">The query rows, [batch, SeqLen, QueryInputWidth].</param>");
+            w.Line("/// <param name=\"key\">The key rows, [batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line("/// <param name=\"value\">The value rows, [batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line(outputDoc);
+            w.Line(batchDoc);
             w.Line(validDoc);
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1 or a valid length is out of range; nothing is written.</exception>");
             using (w.Open("public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))

@@ -27,7 +27,10 @@ namespace AttnGen.Generator.Model
         bool Projections,
         double Scale)
     {
-        /// <summary>Fully qualified name without <c>global::</c>.</summary>
+        /// <summary>
+        /// Fully qualified name without <c>global::</c>. Like <see cref="Namespace"/> and <see cref="TypeName"/>
+        /// it is unescaped (<c>event.Layer</c>, not <c>@event.Layer</c>); code uses <c>EmitCommon.Identifier</c>.
+        /// </summary>
         public string FullName => Namespace.Length == 0 ? TypeName : Namespace + "." + TypeName;
     }
 

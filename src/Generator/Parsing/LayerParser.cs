@@ -23,6 +23,13 @@ namespace AttnGen.Generator.Parsing
         public const int MaxModelDim = 16384;
         public const long MaxParameters = 1L << 28;
 
+        /// <summary>
+        /// Dotted namespace names as declared, without '@' before keywords: the emitters escape them where they
+        /// write code, and hint names may not contain '@'.
+        /// </summary>
+        private static readonly SymbolDisplayFormat NamespaceFormat =
+            new(typeQualificationStyle: SymbolDisplayTypeQualificationStyle.NameAndContainingTypesAndNamespaces);
+
         public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
             var type = (INamedTypeSymbol)context.TargetSymbol;
@@ -106,10 +113,13 @@ namespace AttnGen.Generator.Parsing
             {
                 CheckRange(diagnostics, arguments, "ModelDim", modelDim, MaxModelDim, positional: false);
             }
-            else if (heads > 0 && headDim > 0 && (long)heads * headDim > MaxModelDim)
+            // The query width heads * headDim is held to the ModelDim limit even when ModelDim is set: with
+            // seqLen up to MaxSeqLen that keeps every scratch offset and row index of the kernels in an int.
+            if (heads > 0 && headDim > 0 && (long)heads * headDim > MaxModelDim)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OverLimit, attributeLocation,
-                    "ModelDim (heads * headDim)", ((long)heads * headDim).ToString(CultureInfo.InvariantCulture), MaxModelDim.ToString(CultureInfo.InvariantCulture)));
+                    named.ContainsKey("ModelDim") ? "heads * headDim" : "ModelDim (heads * headDim)",
+                    ((long)heads * headDim).ToString(CultureInfo.InvariantCulture), MaxModelDim.ToString(CultureInfo.InvariantCulture)));
             }
             if (named.ContainsKey("KvHeads"))
             {
@@ -134,7 +144,14 @@ namespace AttnGen.Generator.Parsing
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BiasWithoutProjections, arguments.Find("Bias", false)));
             }
-            if (scaleSet)
+            bool scoringKnown = Enum.IsDefined(typeof(ScoringKind), scoring);
+            if (!scoringKnown)
+            {
+                // A cast such as (AttentionScoring)7 compiles; the emitters know only the declared values.
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownScoring, arguments.Find("Scoring", false),
+                    ((int)scoring).ToString(CultureInfo.InvariantCulture)));
+            }
+            if (scaleSet && scoringKnown)
             {
                 string scaleText = scale.ToString("R", CultureInfo.InvariantCulture);
                 if (scoring == ScoringKind.Additive)
@@ -172,7 +189,7 @@ namespace AttnGen.Generator.Parsing
             LayerSpec? spec = hasErrors
                 ? null
                 : new LayerSpec(
-                    type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(),
+                    type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(NamespaceFormat),
                     type.Name, heads, headDim, seqLen, modelDim, kvHeads, kvSeqLen, scoring, causal,
                     projections && bias, projections, scale);
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));

@@ -1,0 +1,110 @@
+namespace AttnGen.Generator.Tests;
+
+/// <summary>
+/// Valid layer declarations, one source file each, chosen so that together they use every option of
+/// <see cref="AttentionLayerAttribute"/> and every way of placing a type.
+/// </summary>
+public static class Layers
+{
+    /// <summary>Causal self-attention at the README's shape, in a file-scoped namespace.</summary>
+    public const string CausalSelfAttention = """
+        using AttnGen;
+
+        namespace Demo.Decoders;
+
+        /// <summary>Decoder self-attention.</summary>
+        [AttentionLayer(heads: 8, headDim: 64, seqLen: 128, Causal = true)]
+        public partial class CausalSelfAttention;
+        """;
+
+    /// <summary>Cross-attention (KvSeqLen differs) with an explicit ModelDim, in a block namespace.</summary>
+    public const string CrossAttention = """
+        using AttnGen;
+
+        namespace Demo.Translation
+        {
+            /// <summary>Decoder queries over encoder keys and values.</summary>
+            [AttentionLayer(4, 16, 10, KvSeqLen = 24, ModelDim = 48)]
+            public partial class CrossAttention
+            {
+            }
+        }
+        """;
+
+    /// <summary>Grouped-query attention without biases.</summary>
+    public const string GroupedQuery = """
+        using AttnGen;
+
+        namespace Demo.Decoders;
+
+        /// <summary>Eight query heads sharing two key/value heads.</summary>
+        [AttentionLayer(8, 16, 32, KvHeads = 2, Causal = true, Bias = false)]
+        public partial class GroupedQueryAttention;
+        """;
+
+    /// <summary>Multi-query attention with unscaled scores and awkward sizes, in the global namespace.</summary>
+    public const string MultiQueryDotProduct = """
+        using AttnGen;
+
+        /// <summary>One key/value head; head width 3 and sequence length 37 fit no vector.</summary>
+        [AttentionLayer(heads: 4, headDim: 3, seqLen: 37, KvHeads = 1, Scoring = AttentionScoring.DotProduct)]
+        public partial class MultiQueryAttention;
+        """;
+
+    /// <summary>Additive (Bahdanau) scoring on the bare attention core: no projections, cross lengths.</summary>
+    public const string AdditiveCore = """
+        using AttnGen;
+
+        namespace Demo.Alignment;
+
+        /// <summary>Additive attention over already-projected heads.</summary>
+        [AttentionLayer(2, 5, 7, KvSeqLen = 11, Scoring = AttentionScoring.Additive, Projections = false)]
+        public partial class AdditiveAttention;
+        """;
+
+    /// <summary>An explicit score scale on a causal cross layer whose keys run past the queries.</summary>
+    public const string ScaledCausalCross = """
+        using AttnGen;
+
+        namespace Demo.Decoders;
+
+        /// <summary>Causal attention with a cache of 6 earlier keys before the 4 new queries.</summary>
+        [AttentionLayer(2, 8, 4, KvSeqLen = 10, Causal = true, Scale = 0.3, Scoring = AttentionScoring.ScaledDotProduct)]
+        public partial class ScaledCausalAttention;
+        """;
+
+    /// <summary>C# keywords as namespace and type names: the generated code must escape them.</summary>
+    public const string KeywordNames = """
+        using AttnGen;
+
+        namespace @event.@class;
+
+        /// <summary>A layer whose names are keywords.</summary>
+        [AttentionLayer(2, 4, 3)]
+        public partial class @operator;
+        """;
+
+    /// <summary>Every declaration above, by name.</summary>
+    public static IReadOnlyList<(string Name, string Source)> All { get; } = new[]
+    {
+        (nameof(CausalSelfAttention), CausalSelfAttention),
+        (nameof(CrossAttention), CrossAttention),
+        (nameof(GroupedQuery), GroupedQuery),
+        (nameof(MultiQueryDotProduct), MultiQueryDotProduct),
+        (nameof(AdditiveCore), AdditiveCore),
+        (nameof(ScaledCausalCross), ScaledCausalCross),
+        (nameof(KeywordNames), KeywordNames),
+    };
+
+    public static TheoryData<string> Names()
+    {
+        var data = new TheoryData<string>();
+        foreach ((string name, _) in All)
+        {
+            data.Add(name);
+        }
+        return data;
+    }
+
+    public static string Get(string name) => All.Single(l => l.Name == name).Source;
+}
