@@ -78,7 +78,7 @@ internal sealed class CheckpointMatch
             if (!tensor.Shape.AsSpan().SequenceEqual(shape))
             {
                 throw Fail(tensor.Name, CheckpointMismatch.ShapeMismatch, shape, tensor.Shape,
-                    $"tensor '{tensor.Name}' has shape {tensor.ShapeText}; the layer's '{name}' is {SafeTensorInfo.FormatShape(shape)}.");
+                    $"tensor '{tensor.Name}' has shape {tensor.ShapeText}; the layer expects {SafeTensorInfo.FormatShape(shape)}.");
             }
             if (!SafeTensorsDTypes.IsFloatConvertible(tensor.DType))
             {
@@ -98,7 +98,9 @@ internal sealed class CheckpointMatch
             : "";
         string found = _underPrefix.Count == 0
             ? (_prefix.Length == 0 ? "The file holds no tensors." : $"The file holds no tensors under prefix '{_prefix}'.")
-            : $"Under prefix '{_prefix}' the file holds {LayerCheckpoint.ListNames(_underPrefix.Keys)}.";
+            : _prefix.Length == 0
+                ? $"The file holds {LayerCheckpoint.ListNames(_underPrefix.Keys)}."
+                : $"Under prefix '{_prefix}' the file holds {LayerCheckpoint.ListNames(_underPrefix.Keys)}.";
         string hint = SuggestPrefixes(first);
         string separate = first == LayerCheckpoint.InProjWeight && parameters.Any(p => p.Name == LayerCheckpoint.InProjWeight)
             ? $" ('{LayerCheckpoint.InProjWeight}' may also be given as {LayerCheckpoint.ListNames(LayerCheckpoint.SeparateProjectionWeights)}.)"

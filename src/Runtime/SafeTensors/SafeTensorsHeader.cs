@@ -57,8 +57,12 @@ internal sealed class SafeTensorsHeader
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
         if (length > MaxHeaderLength)
         {
+            // torch.save writes a zip archive ("PK") or, in its legacy format, a pickle (protocol byte 0x80).
+            string hint = prefix.StartsWith("PK"u8) || prefix[0] == 0x80
+                ? " The file looks like a PyTorch torch.save file, not safetensors."
+                : "";
             throw new SafeTensorsFormatException(filePath, null, SafeTensorsError.HeaderTooLarge,
-                $"the header length is {length} bytes, more than the format's limit of {MaxHeaderLength:N0}.");
+                $"the header length is {length} bytes, more than the format's limit of {MaxHeaderLength:N0}.{hint}");
         }
         if ((long)length > fileLength - LengthPrefixSize)
         {

@@ -182,6 +182,18 @@ public sealed class InvalidFileTests : IDisposable
     }
 
     [Fact]
+    public void TorchSaveFileIsRecognised()
+    {
+        // torch.save writes a zip archive: its first bytes, read as a header length, are far too large.
+        string path = _dir.Write("model.pt", [(byte)'P', (byte)'K', 3, 4, 20, 0, 0, 0, 8, 0, 0, 0]);
+
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensorsFile.Open(path).Dispose());
+
+        Assert.Equal(SafeTensorsError.HeaderTooLarge, e.Error);
+        Assert.Contains("torch.save", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MissingFileIsAFileNotFoundException()
     {
         Assert.Throws<FileNotFoundException>(() => SafeTensorsFile.Open(_dir.File("absent.safetensors")));
