@@ -149,6 +149,36 @@ namespace AttnGen.Generator.Emit
             w.Line("/// </summary>");
             w.Line("public void ParametersChanged() => _weightsPacked = false;");
             w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// Loads the parameters from a safetensors file with PyTorch nn.MultiheadAttention names (in_proj_weight or");
+            w.Line("/// q_proj_weight/k_proj_weight/v_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias, additive_v),");
+            w.Line("/// each under <paramref name=\"prefix\"/> (for example <c>encoder.layers.0.self_attn.</c>). F32, F16 and BF16 tensors");
+            w.Line("/// are read. The whole file is checked against this layer's shapes first: on any error nothing changes.");
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"path\">The .safetensors file.</param>");
+            w.Line("/// <param name=\"prefix\">Prepended to every tensor name; tensors outside the prefix are ignored.</param>");
+            w.Line("/// <exception cref=\"global::AttnGen.SafeTensorsFormatException\">The file is not valid safetensors.</exception>");
+            w.Line("/// <exception cref=\"global::AttnGen.CheckpointMismatchException\">A tensor is missing, unexpected, of another shape or not floating point.</exception>");
+            using (w.Open("public void Load(string path, string prefix = \"\")"))
+            {
+                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                w.Line($"global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, \"{plan.Spec.FullName}\");");
+                w.Line("_weightsPacked = false;");
+            }
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// Saves the parameters as safetensors (F32) with PyTorch names under <paramref name=\"prefix\"/>, atomically: a");
+            w.Line("/// temporary file in the same folder is written, flushed to disk and renamed over <paramref name=\"path\"/>.");
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"path\">The .safetensors file to write.</param>");
+            w.Line("/// <param name=\"prefix\">Prepended to every tensor name.</param>");
+            w.Line("/// <param name=\"metadata\">Optional string pairs stored under <c>__metadata__</c>.</param>");
+            using (w.Open("public void Save(string path, string prefix = \"\", global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null)"))
+            {
+                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                w.Line("global::AttnGen.LayerCheckpoint.Save(path, prefix, _parameters.Span, s_parameterList, metadata);");
+            }
+            w.Line();
             EmitInfo(w, plan);
             w.Line();
         }

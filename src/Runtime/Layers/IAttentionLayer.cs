@@ -31,6 +31,12 @@ public interface IAttentionLayer : IDisposable
     /// </summary>
     void ParametersChanged();
 
+    /// <summary>Loads parameters from a safetensors file with PyTorch names under <paramref name="prefix"/>; on any error nothing changes.</summary>
+    void Load(string path, string prefix = "");
+
+    /// <summary>Saves parameters as safetensors with PyTorch names, atomically.</summary>
+    void Save(string path, string prefix = "", IReadOnlyDictionary<string, string>? metadata = null);
+
     /// <summary>Attention of query [batch, SeqLen, QueryInputWidth] over key and value [batch, KvSeqLen, KvInputWidth] into output [batch, SeqLen, ModelDim].</summary>
     void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
 }
