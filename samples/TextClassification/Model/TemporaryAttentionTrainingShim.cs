@@ -28,6 +28,11 @@ internal sealed class TemporaryAttentionTrainingShim : ITrainableAttention
     // Saved by ForwardTrain for Backward, sized for the largest batch seen.
     private int _capacity;
     private float[] _input = [], _qkv = [], _probs = [], _context = [], _contextGrad = [], _qkvGrad = [], _rowGrad = [];
+    private int[] _valid = [];
+    private readonly Action<int> _forwardSequence, _backwardSequence;
+
+    // Score entries (batch x heads x seqLen²) from which the core runs sequences in parallel.
+    private const long ParallelThreshold = 1 << 16;
 
     /// <summary>Wraps <paramref name="layer"/>, whose parameters are <paramref name="parameterBlock"/> laid out as <paramref name="layout"/>.</summary>
     public TemporaryAttentionTrainingShim(IDisposable layer, SpanSource parameterBlock, AttentionForward forward,
@@ -47,6 +52,8 @@ internal sealed class TemporaryAttentionTrainingShim : ITrainableAttention
             throw new NotSupportedException("The training shim covers scaled dot-product self-attention with biased projections only.");
         }
         _gradients = new AlignedBuffer(parameterBlock().Length);
+        _forwardSequence = ForwardSequence;
+        _backwardSequence = BackwardSequence;
     }
 
     public Span<float> ParameterBlock => _parameters();
@@ -60,111 +67,133 @@ internal sealed class TemporaryAttentionTrainingShim : ITrainableAttention
 
     public void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths)
     {
-        int rows = batch * _seqLen;
-        Guard.Batch(batch, (long)_seqLen * 3 * _width);
-        Guard.Length(input.Length, batch, _seqLen, _modelDim, nameof(input));
-        Guard.Length(output.Length, batch, _seqLen, _modelDim, nameof(output));
-        Guard.ValidLengths(validLengths, batch, _seqLen, nameof(validLengths));
+        Check(input.Length, output.Length, batch, validLengths);
         EnsureCapacity(batch);
+        int rows = batch * _seqLen;
         ReadOnlySpan<float> p = ParameterBlock;
         input.CopyTo(_input);
+        StoreValidLengths(validLengths, batch);
 
         // qkv[r] = x[r] · in_proj_weightᵀ + in_proj_bias: q in columns [0, W), k in [W, 2W), v in [2W, 3W).
-        Span<float> qkv = _qkv.AsSpan(0, rows * 3 * _width);
-        Linear.Apply(input, p.Slice(_inWeight, 3 * _width * _modelDim), p.Slice(_inBias, 3 * _width), qkv, rows, _modelDim, 3 * _width);
-
-        Span<float> context = _context.AsSpan(0, rows * _width);
-        for (int b = 0; b < batch; b++)
-        {
-            int valid = validLengths.IsEmpty ? _seqLen : validLengths[b];
-            for (int h = 0; h < _heads; h++)
-            {
-                for (int i = 0; i < _seqLen; i++)
-                {
-                    Span<float> prob = Probabilities(b, h, i);
-                    Span<float> ctx = context.Slice((b * _seqLen + i) * _width + h * _headDim, _headDim);
-                    prob.Clear();
-                    ctx.Clear();
-                    if (valid == 0)
-                    {
-                        continue; // no visible key: zero context, as the generated kernel
-                    }
-                    ReadOnlySpan<float> q = Head(qkv, b, i, 0, h);
-                    for (int j = 0; j < valid; j++)
-                    {
-                        prob[j] = _scale * TensorPrimitives.Dot(q, Head(qkv, b, j, 1, h));
-                    }
-                    Span<float> visible = prob.Slice(0, valid);
-                    TensorPrimitives.SoftMax(visible, visible);
-                    for (int j = 0; j < valid; j++)
-                    {
-                        TensorPrimitives.MultiplyAdd(Head(qkv, b, j, 2, h), prob[j], ctx, ctx);
-                    }
-                }
-            }
-        }
-
+        Linear.Apply(input, p.Slice(_inWeight, 3 * _width * _modelDim), p.Slice(_inBias, 3 * _width), _qkv.AsSpan(0, rows * 3 * _width), rows, _modelDim, 3 * _width);
+        ForEachSequence(batch, _forwardSequence);
         // output = context · out_proj.weightᵀ + out_proj.bias
-        Linear.Apply(context, p.Slice(_outWeight, _modelDim * _width), p.Slice(_outBias, _modelDim), output, rows, _width, _modelDim);
+        Linear.Apply(_context.AsSpan(0, rows * _width), p.Slice(_outWeight, _modelDim * _width), p.Slice(_outBias, _modelDim), output, rows, _width, _modelDim);
     }
 
     public void Backward(ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int batch, ReadOnlySpan<int> validLengths)
     {
-        int rows = batch * _seqLen;
-        Guard.Batch(batch, (long)_seqLen * 3 * _width);
-        Guard.Length(outputGrad.Length, batch, _seqLen, _modelDim, nameof(outputGrad));
-        Guard.Length(inputGrad.Length, batch, _seqLen, _modelDim, nameof(inputGrad));
-        Guard.ValidLengths(validLengths, batch, _seqLen, nameof(validLengths));
+        Check(outputGrad.Length, inputGrad.Length, batch, validLengths);
         if (batch > _capacity)
         {
             throw new InvalidOperationException("Backward needs a ForwardTrain of the same batch first.");
         }
+        int rows = batch * _seqLen;
         ReadOnlySpan<float> p = ParameterBlock;
         Span<float> g = GradientBlock;
-        Span<float> qkv = _qkv.AsSpan(0, rows * 3 * _width);
-        Span<float> context = _context.AsSpan(0, rows * _width);
-        Span<float> contextGrad = _contextGrad.AsSpan(0, rows * _width);
-        Span<float> qkvGrad = _qkvGrad.AsSpan(0, rows * 3 * _width);
-        Span<float> dp = _rowGrad;
+        StoreValidLengths(validLengths, batch);
 
-        // Output projection.
-        Linear.ApplyBackward(context, p.Slice(_outWeight, _modelDim * _width), outputGrad, contextGrad,
+        // Output projection: d out_proj, and the gradient of the attention context.
+        Linear.ApplyBackward(_context.AsSpan(0, rows * _width), p.Slice(_outWeight, _modelDim * _width), outputGrad, _contextGrad.AsSpan(0, rows * _width),
             g.Slice(_outWeight, _modelDim * _width), g.Slice(_outBias, _modelDim), rows, _width, _modelDim);
+        ForEachSequence(batch, _backwardSequence);
+        // Input projections: d in_proj, and the input gradient.
+        Linear.ApplyBackward(_input.AsSpan(0, rows * _modelDim), p.Slice(_inWeight, 3 * _width * _modelDim), _qkvGrad.AsSpan(0, rows * 3 * _width), inputGrad,
+            g.Slice(_inWeight, 3 * _width * _modelDim), g.Slice(_inBias, 3 * _width), rows, _modelDim, 3 * _width);
+    }
 
-        // Attention core: dV += Pᵀ·dC, dP = dC·Vᵀ, dS = P ∘ (dP - rowsum(dP ∘ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q.
-        qkvGrad.Clear();
-        for (int b = 0; b < batch; b++)
+    /// <summary>Softmax attention of sequence <paramref name="b"/>: saves the probabilities, writes the context.</summary>
+    private void ForwardSequence(int b)
+    {
+        int valid = _valid[b];
+        for (int h = 0; h < _heads; h++)
         {
-            int valid = validLengths.IsEmpty ? _seqLen : validLengths[b];
-            for (int h = 0; h < _heads; h++)
+            for (int i = 0; i < _seqLen; i++)
             {
-                for (int i = 0; i < _seqLen && valid > 0; i++)
+                Span<float> prob = Probabilities(b, h, i);
+                Span<float> ctx = _context.AsSpan((b * _seqLen + i) * _width + h * _headDim, _headDim);
+                prob.Clear();
+                ctx.Clear();
+                if (valid == 0)
                 {
-                    ReadOnlySpan<float> prob = Probabilities(b, h, i).Slice(0, valid);
-                    ReadOnlySpan<float> dc = contextGrad.Slice((b * _seqLen + i) * _width + h * _headDim, _headDim);
-                    for (int j = 0; j < valid; j++)
-                    {
-                        dp[j] = TensorPrimitives.Dot(dc, Head(qkv, b, j, 2, h));
-                        Span<float> dv = Head(qkvGrad, b, j, 2, h);
-                        TensorPrimitives.MultiplyAdd(dc, prob[j], dv, dv);
-                    }
-                    float delta = TensorPrimitives.Dot(dp.Slice(0, valid), prob);
-                    ReadOnlySpan<float> q = Head(qkv, b, i, 0, h);
-                    Span<float> dq = Head(qkvGrad, b, i, 0, h);
-                    for (int j = 0; j < valid; j++)
-                    {
-                        float ds = _scale * prob[j] * (dp[j] - delta);
-                        TensorPrimitives.MultiplyAdd(Head(qkv, b, j, 1, h), ds, dq, dq);
-                        Span<float> dk = Head(qkvGrad, b, j, 1, h);
-                        TensorPrimitives.MultiplyAdd(q, ds, dk, dk);
-                    }
+                    continue; // no visible key: zero context, as the generated kernel
+                }
+                ReadOnlySpan<float> q = Head(_qkv, b, i, 0, h);
+                for (int j = 0; j < valid; j++)
+                {
+                    prob[j] = _scale * Dot(q, Head(_qkv, b, j, 1, h));
+                }
+                Span<float> visible = prob.Slice(0, valid);
+                TensorPrimitives.SoftMax(visible, visible);
+                for (int j = 0; j < valid; j++)
+                {
+                    AddScaled(Head(_qkv, b, j, 2, h), prob[j], ctx);
                 }
             }
         }
+    }
 
-        // Input projections.
-        Linear.ApplyBackward(_input.AsSpan(0, rows * _modelDim), p.Slice(_inWeight, 3 * _width * _modelDim), qkvGrad, inputGrad,
-            g.Slice(_inWeight, 3 * _width * _modelDim), g.Slice(_inBias, 3 * _width), rows, _modelDim, 3 * _width);
+    /// <summary>
+    /// Backward of the attention core of sequence <paramref name="b"/>: dV += Pᵀ·dC, dP = dC·Vᵀ,
+    /// dS = P ∘ (dP - rowsum(dP ∘ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q.
+    /// </summary>
+    private void BackwardSequence(int b)
+    {
+        int valid = _valid[b];
+        _qkvGrad.AsSpan(b * _seqLen * 3 * _width, _seqLen * 3 * _width).Clear();
+        Span<float> dp = _rowGrad.AsSpan(b * _seqLen, _seqLen);
+        for (int h = 0; h < _heads; h++)
+        {
+            for (int i = 0; i < _seqLen && valid > 0; i++)
+            {
+                ReadOnlySpan<float> prob = Probabilities(b, h, i).Slice(0, valid);
+                ReadOnlySpan<float> dc = _contextGrad.AsSpan((b * _seqLen + i) * _width + h * _headDim, _headDim);
+                for (int j = 0; j < valid; j++)
+                {
+                    dp[j] = Dot(dc, Head(_qkv, b, j, 2, h));
+                    AddScaled(dc, prob[j], Head(_qkvGrad, b, j, 2, h));
+                }
+                float delta = Dot(dp.Slice(0, valid), prob);
+                ReadOnlySpan<float> q = Head(_qkv, b, i, 0, h);
+                Span<float> dq = Head(_qkvGrad, b, i, 0, h);
+                for (int j = 0; j < valid; j++)
+                {
+                    float ds = _scale * prob[j] * (dp[j] - delta);
+                    AddScaled(Head(_qkv, b, j, 1, h), ds, dq);
+                    AddScaled(q, ds, Head(_qkvGrad, b, j, 1, h));
+                }
+            }
+        }
+    }
+
+    /// <summary>Sequences are independent in the attention core: large batches use every core, small ones stay on this thread (and allocate nothing).</summary>
+    private void ForEachSequence(int batch, Action<int> body)
+    {
+        if ((long)batch * _heads * _seqLen * _seqLen >= ParallelThreshold && Environment.ProcessorCount > 1)
+        {
+            Parallel.For(0, batch, body);
+            return;
+        }
+        for (int b = 0; b < batch; b++)
+        {
+            body(b);
+        }
+    }
+
+    private void Check(int inputLength, int outputLength, int batch, ReadOnlySpan<int> validLengths)
+    {
+        Guard.Batch(batch, (long)_seqLen * 3 * _width);
+        Guard.Length(inputLength, batch, _seqLen, _modelDim, "input");
+        Guard.Length(outputLength, batch, _seqLen, _modelDim, "output");
+        Guard.ValidLengths(validLengths, batch, _seqLen, nameof(validLengths));
+    }
+
+    private void StoreValidLengths(ReadOnlySpan<int> validLengths, int batch)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            _valid[b] = validLengths.IsEmpty ? _seqLen : validLengths[b];
+        }
     }
 
     public void Dispose()
@@ -173,9 +202,28 @@ internal sealed class TemporaryAttentionTrainingShim : ITrainableAttention
         _layer.Dispose();
     }
 
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        float sum = 0;
+        for (int d = 0; d < a.Length; d++)
+        {
+            sum += a[d] * b[d];
+        }
+        return sum;
+    }
+
+    /// <summary>acc += s · x.</summary>
+    private static void AddScaled(ReadOnlySpan<float> x, float s, Span<float> acc)
+    {
+        for (int d = 0; d < x.Length; d++)
+        {
+            acc[d] += s * x[d];
+        }
+    }
+
     /// <summary>Head <paramref name="h"/> of the q (part 0), k (1) or v (2) row of position <paramref name="t"/> in sequence <paramref name="b"/>.</summary>
-    private Span<float> Head(Span<float> qkv, int b, int t, int part, int h)
-        => qkv.Slice((b * _seqLen + t) * 3 * _width + part * _width + h * _headDim, _headDim);
+    private Span<float> Head(float[] qkv, int b, int t, int part, int h)
+        => qkv.AsSpan((b * _seqLen + t) * 3 * _width + part * _width + h * _headDim, _headDim);
 
     private Span<float> Probabilities(int b, int h, int i)
         => _probs.AsSpan(((b * _heads + h) * _seqLen + i) * _seqLen, _seqLen);
@@ -193,7 +241,8 @@ internal sealed class TemporaryAttentionTrainingShim : ITrainableAttention
         _context = new float[rows * _width];
         _contextGrad = new float[rows * _width];
         _probs = new float[batch * _heads * _seqLen * _seqLen];
-        _rowGrad = new float[_seqLen];
+        _rowGrad = new float[batch * _seqLen];
+        _valid = new int[batch];
         _capacity = batch;
     }
 

@@ -95,7 +95,7 @@ public sealed class Linear : ITrainable, IDisposable
             Span<float> y = output.Slice(r * outFeatures, outFeatures);
             for (int o = 0; o < outFeatures; o++)
             {
-                y[o] = TensorPrimitives.Dot(x, weight.Slice(o * inFeatures, inFeatures));
+                y[o] = RowKernels.Dot(x, weight.Slice(o * inFeatures, inFeatures));
             }
             if (!bias.IsEmpty)
             {
@@ -128,10 +128,10 @@ public sealed class Linear : ITrainable, IDisposable
                     continue;
                 }
                 Span<float> dw = weightGrad.Slice(o * inFeatures, inFeatures);
-                TensorPrimitives.MultiplyAdd(x, g, dw, dw);
+                RowKernels.ScaledAdd(x, g, dw);
                 if (!dx.IsEmpty)
                 {
-                    TensorPrimitives.MultiplyAdd(weight.Slice(o * inFeatures, inFeatures), g, dx, dx);
+                    RowKernels.ScaledAdd(weight.Slice(o * inFeatures, inFeatures), g, dx);
                 }
             }
             if (!biasGrad.IsEmpty)
