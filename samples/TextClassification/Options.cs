@@ -10,7 +10,7 @@ internal sealed record Options
         SpamAssassin public corpus and reports held-out accuracy.
 
         Options:
-          --epochs N     training epochs (default 6; 1 with --quick)
+          --epochs N     training epochs (default 3; 1 with --quick)
           --seed N       seed for the split, initialisation and shuffling (default 42)
           --data PATH    folder that caches the corpus tarball, or the tarball itself
                          (default: $ATTNGEN_DATA, else ~/.cache/attngen/spam-assassin)
@@ -19,7 +19,7 @@ internal sealed record Options
           --help         this text
         """;
 
-    public int Epochs { get; init; } = 6;
+    public int Epochs { get; init; } = 3;
 
     public ulong Seed { get; init; } = 42;
 

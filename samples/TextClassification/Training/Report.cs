@@ -7,6 +7,17 @@ namespace TextClassification.Training;
 /// <summary>What the run shows and writes at the end: tables, the plot, the checkpoint.</summary>
 internal static class Report
 {
+    public static void PrintParameters(ParameterSet parameters)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"model: {parameters.ElementCount:N0} parameters");
+        table.AddColumns("tensor", "shape", "floats");
+        foreach (Parameter p in parameters)
+        {
+            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.ShapeText), $"{p.Length:N0}");
+        }
+        AnsiConsole.Write(table);
+    }
+
     public static void PrintEpochs(IReadOnlyList<EpochResult> epochs)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("epochs");
@@ -48,6 +59,7 @@ internal static class Report
         plot.Axes.Bottom.Label.Text = "epoch";
         plot.Axes.Left.Label.Text = "cross-entropy";
         plot.Axes.Right.Label.Text = "accuracy (%)";
+        plot.Axes.SetLimitsY(50, 100, plot.Axes.Right);
         plot.Title("Spam classifier: embedding -> attention -> mean pooling -> linear");
         plot.ShowLegend(Alignment.MiddleRight);
         plot.SavePng(path, 900, 520);

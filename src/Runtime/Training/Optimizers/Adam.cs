@@ -18,18 +18,10 @@ public class Adam : Optimizer
     private protected Adam(ParameterSet parameters, float learningRate, float beta1, float beta2, float epsilon, float weightDecay, bool decoupled)
         : base(parameters, learningRate, 2)
     {
-        if (!(beta1 >= 0 && beta1 < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
-        }
-        if (!(beta2 >= 0 && beta2 < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
-        }
+        Beta1 = InUnitInterval(beta1, nameof(beta1));
+        Beta2 = InUnitInterval(beta2, nameof(beta2));
         ArgumentOutOfRangeException.ThrowIfNegative(epsilon);
         ArgumentOutOfRangeException.ThrowIfNegative(weightDecay);
-        Beta1 = beta1;
-        Beta2 = beta2;
         Epsilon = epsilon;
         WeightDecay = weightDecay;
         DecoupledWeightDecay = decoupled;

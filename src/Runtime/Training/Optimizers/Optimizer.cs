@@ -70,6 +70,10 @@ public abstract class Optimizer : IOptimizer, IDisposable
     /// <summary>Updates parameter <paramref name="index"/> in place; <see cref="StepCount"/> already counts this step.</summary>
     protected abstract void Update(int index, Span<float> value, ReadOnlySpan<float> gradient);
 
+    /// <summary>Returns <paramref name="value"/> if it lies in [0, 1), else throws naming <paramref name="name"/>.</summary>
+    protected static float InUnitInterval(float value, string name) =>
+        value >= 0 && value < 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"'{name}' must be in [0, 1).");
+
     /// <summary>State buffer <paramref name="slot"/> of parameter <paramref name="index"/> (same length as the parameter).</summary>
     protected Span<float> State(int index, int slot) => _state[index][slot].Span;
 

@@ -14,16 +14,12 @@ public sealed class Sgd : Optimizer
     public Sgd(ParameterSet parameters, float learningRate, float momentum = 0f, bool nesterov = false, float weightDecay = 0f)
         : base(parameters, learningRate, momentum > 0 ? 1 : 0)
     {
-        if (!(momentum >= 0 && momentum < 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1).");
-        }
+        Momentum = InUnitInterval(momentum, nameof(momentum));
         if (nesterov && momentum == 0)
         {
             throw new ArgumentException("Nesterov momentum needs a momentum above 0.", nameof(nesterov));
         }
         ArgumentOutOfRangeException.ThrowIfNegative(weightDecay);
-        Momentum = momentum;
         Nesterov = nesterov;
         WeightDecay = weightDecay;
     }
