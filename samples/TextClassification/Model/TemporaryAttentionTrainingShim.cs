@@ -8,9 +8,10 @@ namespace TextClassification.Model;
 internal delegate void AttentionForward(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths);
 
 /// <summary>
-/// Temporary: plain C# (float32, one thread) training members for a generated attention layer until the
+/// Temporary: plain C# float32 training members for a generated attention layer until the
 /// generator emits its own <c>ForwardTrain</c>/<c>Backward</c>. It reads and trains the generated layer's
-/// parameter block in place and runs inference through the generated <c>Forward</c>. It covers what the
+/// parameter block in place and runs inference through the generated <c>Forward</c>; large batches run
+/// their sequences' attention cores in parallel. It covers what the
 /// sample and tests declare: self-attention, scaled dot-product scoring, not causal, <c>KvHeads == Heads</c>,
 /// projections with bias. When the generated layer has the training members, delete this file and
 /// declare the layer as <see cref="ITrainableAttention"/> instead.
