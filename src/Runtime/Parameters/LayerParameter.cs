@@ -11,6 +11,21 @@ public enum InitKind
 
     /// <summary>PyTorch's default for <c>nn.Linear</c> (Kaiming uniform with a = sqrt(5)): <c>U(-1/sqrt(fanIn), 1/sqrt(fanIn))</c>.</summary>
     LinearDefault,
+
+    /// <summary>Kaiming/He uniform for ReLU layers: <c>U(-a, a)</c>, <c>a = sqrt(6 / fanIn)</c>.</summary>
+    KaimingUniform,
+
+    /// <summary>Kaiming/He normal for ReLU layers: <c>N(0, 2 / fanIn)</c>.</summary>
+    KaimingNormal,
+
+    /// <summary>Xavier/Glorot normal: <c>N(0, 2 / (fanIn + fanOut))</c>.</summary>
+    XavierNormal,
+
+    /// <summary>Standard normal <c>N(0, 1)</c>: PyTorch's default for <c>nn.Embedding</c>.</summary>
+    StandardNormal,
+
+    /// <summary>All ones (layer-norm scales).</summary>
+    Ones,
 }
 
 /// <summary>

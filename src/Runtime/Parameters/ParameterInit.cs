@@ -36,6 +36,24 @@ public static class ParameterInit
                 random.FillUniform(values, -a, a);
                 break;
             }
+            case InitKind.KaimingUniform:
+            {
+                float a = (float)Math.Sqrt(6.0 / Math.Max(1, fanIn));
+                random.FillUniform(values, -a, a);
+                break;
+            }
+            case InitKind.KaimingNormal:
+                random.FillNormal(values, 0f, (float)Math.Sqrt(2.0 / Math.Max(1, fanIn)));
+                break;
+            case InitKind.XavierNormal:
+                random.FillNormal(values, 0f, (float)Math.Sqrt(2.0 / Math.Max(1, fanIn + fanOut)));
+                break;
+            case InitKind.StandardNormal:
+                random.FillNormal(values, 0f, 1f);
+                break;
+            case InitKind.Ones:
+                values.Fill(1f);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown initialisation rule.");
         }

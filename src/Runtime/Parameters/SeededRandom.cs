@@ -42,4 +42,31 @@ public struct SeededRandom
             values[i] = NextUniform(low, high);
         }
     }
+
+    /// <summary>Fills <paramref name="values"/> with normal samples of mean <paramref name="mean"/> and standard deviation <paramref name="std"/>.</summary>
+    public void FillNormal(Span<float> values, float mean, float std)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)(mean + std * NextGaussian());
+        }
+    }
+
+    /// <summary>An integer uniform in [0, <paramref name="count"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive.</exception>
+    public int NextInt(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        return (int)((NextUInt64() >> 11) % (ulong)count);
+    }
+
+    /// <summary>Shuffles <paramref name="values"/> in place (Fisher-Yates).</summary>
+    public void Shuffle<T>(Span<T> values)
+    {
+        for (int i = values.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (values[i], values[j]) = (values[j], values[i]);
+        }
+    }
 }
