@@ -23,7 +23,8 @@ public class GeneratedCodeCompilationTests
         GeneratorRun run = GeneratorHarness.Run(compilation);
 
         Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Equal(2 * Layers.All.Count, run.Files.Count);
+        // Per layer: the shell, the scalar kernels and one file per vector path (AVX-512, AVX2, 128-bit).
+        Assert.Equal(5 * Layers.All.Count, run.Files.Count);
         // No exceptions: the test sources are documented, so any diagnostic here is the generated code's.
         ImmutableArray<Diagnostic> diagnostics = run.Output.GetDiagnostics(TestContext.Current.CancellationToken)
             .Where(d => d.Severity != DiagnosticSeverity.Hidden)
@@ -55,7 +56,9 @@ public class GeneratedCodeCompilationTests
     {
         GeneratorRun run = GeneratorHarness.Generate(Layers.KeywordNames);
 
-        Assert.Equal(new[] { "event.class.operator.g.cs", "event.class.operator.Scalar.g.cs" }, run.Files.Select(f => f.HintName));
+        Assert.Equal(
+            new[] { "event.class.operator.g.cs", "event.class.operator.Scalar.g.cs", "event.class.operator.Avx512.g.cs", "event.class.operator.Avx2.g.cs", "event.class.operator.Vector128.g.cs" },
+            run.Files.Select(f => f.HintName));
         Assert.NotNull(run.Output.GetTypeByMetadataName("event.class.operator")!.GetMembers("Forward").FirstOrDefault());
     }
 }

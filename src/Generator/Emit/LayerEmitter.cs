@@ -11,6 +11,10 @@ namespace AttnGen.Generator.Emit
             string stem = plan.Spec.FullName;
             yield return (stem + ".g.cs", LayerShellEmitter.Emit(plan));
             yield return (stem + ".Scalar.g.cs", ScalarKernelEmitter.Emit(plan));
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                yield return (stem + "." + isa.EnumName + ".g.cs", VectorKernelEmitter.Emit(plan, isa));
+            }
         }
     }
 }

@@ -77,6 +77,11 @@ namespace AttnGen.Generator.Emit
                 w.Line($"private const int ScratchValue = {Inv(plan.ScratchValueOffset)};");
                 w.Line($"private const int ScratchContext = {Inv(plan.ScratchContextOffset)};");
             }
+            w.Line("// Vector paths: one key/value head's packed keys and values, the output and probability tiles.");
+            w.Line($"private const int ScratchKeyPack = {Inv(plan.ScratchKeyPack)};");
+            w.Line($"private const int ScratchValuePack = {Inv(plan.ScratchValuePack)};");
+            w.Line($"private const int ScratchOutTile = {Inv(plan.ScratchOutTile)};");
+            w.Line($"private const int ScratchProbTile = {Inv(plan.ScratchProbTile)};");
             w.Line("// Floats of scratch per worker thread.");
             w.Line($"private const int ScratchLength = {Inv(plan.ScratchLength)};");
             w.Line();
@@ -276,6 +281,7 @@ namespace AttnGen.Generator.Emit
             w.Line("private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;");
             w.Line("private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;");
             w.Line("private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];");
+            w.Line("private global::AttnGen.AlignedBuffer? _packed;");
             w.Line("private int[] _validLengths = global::System.Array.Empty<int>();");
             w.Line("private bool _hasValidLengths;");
             w.Line("private int _batch, _workers;");
@@ -287,7 +293,7 @@ namespace AttnGen.Generator.Emit
             using (w.Open("public global::AttnGen.KernelIsa Isa"))
             {
                 w.Line("get => _isa;");
-                w.Line("set { global::AttnGen.Guard.IsaSupported(value); _isa = value; }");
+                w.Line("set { global::AttnGen.Guard.IsaSupported(value); _isa = value; _weightsPacked = false; }");
             }
             w.Line();
             w.Line("/// <summary>");
@@ -333,6 +339,7 @@ namespace AttnGen.Generator.Emit
             using (w.Open("private unsafe void RunWorker(int worker)"))
             {
                 w.Line("float* parameters = _parameters.Pointer;");
+                w.Line("float* packed = _packed!.Pointer;");
                 w.Line("float* scratch = (_scratch[worker] ??= new global::AttnGen.AlignedBuffer(ScratchLength)).Pointer;");
                 w.Line("int workers = global::System.Math.Max(_workers, 1);");
                 using (w.Open("for (int b = worker; b < _batch; b += workers)"))
@@ -343,23 +350,23 @@ namespace AttnGen.Generator.Emit
                     w.Line("    _key + (long)b * (KvSeqLen * KvInputWidth),");
                     w.Line("    _value + (long)b * (KvSeqLen * KvInputWidth),");
                     w.Line("    _output + (long)b * (SeqLen * ModelDim),");
-                    w.Line("    validLength, parameters, scratch);");
+                    w.Line("    validLength, parameters, packed, scratch);");
                 }
             }
             w.Line();
             w.Line("// One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each");
             w.Line("// branch either compiles to a plain call or disappears.");
-            using (w.Open("private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)"))
+            using (w.Open("private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)"))
             {
                 foreach (IsaProfile isa in IsaProfile.Vector)
                 {
                     using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
                     {
-                        w.Line($"ForwardSequence__{isa.Suffix}(query, key, value, output, validLength, parameters, scratch);");
+                        w.Line($"ForwardSequence__{isa.Suffix}(query, key, value, output, validLength, parameters, packed, scratch);");
                         w.Line("return;");
                     }
                 }
-                w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, scratch);");
+                w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch);");
             }
             w.Line();
             _ = s;
@@ -372,6 +379,7 @@ namespace AttnGen.Generator.Emit
             {
                 w.Line("_parameters.Dispose();");
                 w.Line("foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();");
+                w.Line("_packed?.Dispose();");
             }
         }
     }

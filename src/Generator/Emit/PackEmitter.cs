@@ -7,13 +7,29 @@ namespace AttnGen.Generator.Emit
     {
         public static void Emit(SourceWriter w, KernelPlan plan)
         {
-            w.Line("// Rebuilds the packed weight panels after the parameters changed.");
-            using (w.Open("private void PackWeights()"))
+            w.Line("// Rebuilds the packed weight panels for the current path after the parameters or the path changed.");
+            using (w.Open("private unsafe void PackWeights()"))
             {
-                w.Line("// Every kernel of this layer reads its weights in place: nothing to pack.");
+                w.Line($"float* packed = (_packed ??= new global::AttnGen.AlignedBuffer({EmitCommon.Inv(plan.PackedLength)})).Pointer;");
+                if (!plan.Spec.Projections)
+                {
+                    w.Line("// No projections: the attention core reads its inputs directly, nothing to pack.");
+                    w.Line("_ = packed;");
+                }
+                else
+                {
+                    foreach (IsaProfile isa in IsaProfile.Vector)
+                    {
+                        using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
+                        {
+                            w.Line($"PackWeights__{isa.Suffix}(_parameters.Pointer, packed);");
+                            w.Line("return;");
+                        }
+                    }
+                    w.Line("// The scalar path reads the weights in place.");
+                }
             }
             w.Line();
-            _ = plan;
         }
     }
 }

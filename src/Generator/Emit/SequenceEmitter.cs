@@ -8,12 +8,12 @@ namespace AttnGen.Generator.Emit
     /// </summary>
     internal static class SequenceEmitter
     {
-        public static void Emit(SourceWriter w, KernelPlan plan, string suffix)
+        public static void Emit(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
         {
             LayerSpec s = plan.Spec;
             string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset" : "";
             w.Line($"// ForwardSequence__{suffix}: one sequence through projections, attention core and output projection.");
-            using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)"))
+            using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)"))
             {
                 if (s.Projections)
                 {
@@ -24,19 +24,33 @@ namespace AttnGen.Generator.Emit
                     w.Line("float* context = scratch + ScratchContext;");
                     w.Line();
                     w.Line("// q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v");
-                    w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, parameters + InProjWeightOffset{bias("")}, q);");
-                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, parameters + InProjWeightOffset + QueryWidth * ModelDim{bias(" + QueryWidth")}, k);");
-                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim{bias(" + QueryWidth + KvWidth")}, v);");
+                    if (isa is null)
+                    {
+                        w.Line("_ = packed; // the scalar path reads the weights in place");
+                        w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, parameters + InProjWeightOffset{bias("")}, q);");
+                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, parameters + InProjWeightOffset + QueryWidth * ModelDim{bias(" + QueryWidth")}, k);");
+                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim{bias(" + QueryWidth + KvWidth")}, v);");
+                    }
+                    else
+                    {
+                        PackedOffsets o = PackedOffsets.For(plan, isa);
+                        w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, packed + {EmitCommon.Inv(o.Query)}, q);");
+                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, packed + {EmitCommon.Inv(o.Key)}, k);");
+                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, packed + {EmitCommon.Inv(o.Value)}, v);");
+                    }
                     w.Line();
                     w.Line("// context = softmax(score(q, k)) · v, per head");
                     w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch);");
                     w.Line();
                     w.Line("// output = context · W_oᵀ + b_o");
-                    w.Line($"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);");
+                    w.Line(isa is null
+                        ? $"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);"
+                        : $"{plan.OutputProjection!.KernelName}__{suffix}(context, packed + {EmitCommon.Inv(PackedOffsets.For(plan, isa).Output)}, output);");
                 }
                 else
                 {
                     w.Line("// output = softmax(score(query, key)) · value, per head (no projections)");
+                    w.Line("_ = packed;");
                     w.Line($"Attention__{suffix}(query, key, value, output, validLength{additive}, scratch);");
                     if (!plan.IsAdditive)
                     {
@@ -45,6 +59,34 @@ namespace AttnGen.Generator.Emit
                 }
             }
             w.Line();
+        }
+    }
+
+    /// <summary>Where each projection's panels sit in the packed-weight buffer of one vector path.</summary>
+    internal readonly struct PackedOffsets
+    {
+        public PackedOffsets(int query, int key, int value, int output)
+        {
+            Query = query;
+            Key = key;
+            Value = value;
+            Output = output;
+        }
+
+        public int Query { get; }
+
+        public int Key { get; }
+
+        public int Value { get; }
+
+        public int Output { get; }
+
+        public static PackedOffsets For(KernelPlan plan, IsaProfile isa)
+        {
+            int nr = isa.PanelWidth, m = plan.Spec.ModelDim;
+            int q = Planning.KernelPlanner.PanelLength(plan.QueryWidth, m, nr);
+            int kv = Planning.KernelPlanner.PanelLength(plan.KvWidth, m, nr);
+            return new PackedOffsets(0, q, q + kv, q + 2 * kv);
         }
     }
 }

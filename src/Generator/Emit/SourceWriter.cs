@@ -35,7 +35,10 @@ namespace AttnGen.Generator.Emit
         /// <summary>Writes <c>{</c>, indents, and returns a scope that writes <c>}</c> when disposed.</summary>
         public Block Open(string header)
         {
-            Line(header);
+            if (header.Length > 0)
+            {
+                Line(header); // an empty header opens a bare scope
+            }
             Line("{");
             _indent++;
             return new Block(this, "}");

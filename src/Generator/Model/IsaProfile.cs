@@ -2,17 +2,28 @@ namespace AttnGen.Generator.Model
 {
     /// <summary>
     /// One vector instruction set the generator emits kernels for: names, the JIT-time support check, the
-    /// vector width, and the register tiles chosen for it (see each profile's comment for the budget).
+    /// vector width, and the register tiles chosen for it. Every tile is sized by the register budget
+    /// written next to it; one kernel template (the Vector* emitters) is instantiated per profile.
     /// </summary>
     internal sealed class IsaProfile
     {
-        private IsaProfile(string enumName, string suffix, string supportCheck, string vectorType, int width)
+        private IsaProfile(
+            string enumName, string suffix, string supportCheck, string vectorClass, int width, bool fusedMultiplyAdd,
+            int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors)
         {
             EnumName = enumName;
             Suffix = suffix;
             SupportCheck = supportCheck;
-            VectorType = vectorType;
+            VectorClass = vectorClass;
             Width = width;
+            FusedMultiplyAdd = fusedMultiplyAdd;
+            GemmRows = gemmRows;
+            GemmVectors = gemmVectors;
+            ScoreRows = scoreRows;
+            ScoreVectors = scoreVectors;
+            KeyBlock = keyBlock;
+            PvRows = pvRows;
+            PvVectors = pvVectors;
         }
 
         /// <summary>Member of <c>AttnGen.KernelIsa</c>.</summary>
@@ -25,12 +36,64 @@ namespace AttnGen.Generator.Model
         public string SupportCheck { get; }
 
         /// <summary><c>global::System.Runtime.Intrinsics.Vector512</c> and so on.</summary>
-        public string VectorType { get; }
+        public string VectorClass { get; }
 
         /// <summary>Floats per vector.</summary>
         public int Width { get; }
 
+        /// <summary>
+        /// Whether the path is guaranteed a fused multiply-add (AVX2+FMA, AVX-512). The 128-bit path uses
+        /// MultiplyAddEstimate instead: fused on Neon and on x64 with FMA, multiply then add on plain SSE.
+        /// </summary>
+        public bool FusedMultiplyAdd { get; }
+
+        /// <summary>Rows of the projection GEMM register tile (MR).</summary>
+        public int GemmRows { get; }
+
+        /// <summary>Vectors across the projection GEMM register tile (NR = GemmVectors * Width).</summary>
+        public int GemmVectors { get; }
+
+        /// <summary>Query rows per attention tile (Br).</summary>
+        public int ScoreRows { get; }
+
+        /// <summary>Vectors of keys per score sub-tile held in registers.</summary>
+        public int ScoreVectors { get; }
+
+        /// <summary>Keys per online-softmax step (Bc), a multiple of ScoreVectors * Width.</summary>
+        public int KeyBlock { get; }
+
+        /// <summary>Rows of the P·V register tile.</summary>
+        public int PvRows { get; }
+
+        /// <summary>Vectors across the P·V register tile.</summary>
+        public int PvVectors { get; }
+
+        /// <summary>Panel width of packed projection weights (NR).</summary>
+        public int PanelWidth => GemmVectors * Width;
+
         /// <summary>The vector paths, widest first (the order the dispatcher tries them).</summary>
-        public static IsaProfile[] Vector { get; } = new IsaProfile[0];
+        public static IsaProfile[] Vector { get; } =
+        {
+            // AVX-512, 32 zmm registers. GEMM 12x32: 24 accumulators + 2 weight vectors, the x value is an
+            //   embedded broadcast operand = 26 live. Scores 8x32: 16 accumulators + 2 key vectors = 18.
+            //   P·V 4 rows x 4 vectors: 16 accumulators + 4 value vectors = 20. Key block 64 = two score
+            //   sub-tiles, so the softmax bookkeeping is paid once per 64 keys.
+            new IsaProfile("Avx512", "avx512",
+                "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
+                "global::System.Runtime.Intrinsics.Vector512", 16, true,
+                gemmRows: 12, gemmVectors: 2, scoreRows: 8, scoreVectors: 2, keyBlock: 64, pvRows: 4, pvVectors: 4),
+            // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
+            //   Scores 6x16: the same 15. P·V 4x2: 8 accumulators + 2 value vectors + 1 broadcast = 11.
+            new IsaProfile("Avx2", "avx2",
+                "global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
+                "global::System.Runtime.Intrinsics.Vector256", 8, true,
+                gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 4, pvVectors: 2),
+            // 128-bit: Neon has 32 q registers, SSE 16. GEMM 4x16: 16 accumulators + 4 weight vectors + 1
+            //   broadcast = 21 (fits Neon; SSE spills a few, a fallback there). Scores 4x16 and P·V 4x4 alike.
+            new IsaProfile("Vector128", "v128",
+                "global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated",
+                "global::System.Runtime.Intrinsics.Vector128", 4, false,
+                gemmRows: 4, gemmVectors: 4, scoreRows: 4, scoreVectors: 4, keyBlock: 32, pvRows: 4, pvVectors: 4),
+        };
     }
 }

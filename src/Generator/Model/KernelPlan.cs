@@ -47,6 +47,21 @@ namespace AttnGen.Generator.Model
         LinearShape? OutputProjection,
         bool HasSelfAttention)
     {
+        /// <summary>Scratch offset of one key/value head's keys, transposed and padded: [HeadDim, KeyPad].</summary>
+        public int ScratchKeyPack { get; init; }
+
+        /// <summary>Scratch offset of one key/value head's values, padded: [KeyPad, HeadDimPad].</summary>
+        public int ScratchValuePack { get; init; }
+
+        /// <summary>Scratch offset of the output accumulator tile [Br, HeadDimPad].</summary>
+        public int ScratchOutTile { get; init; }
+
+        /// <summary>Scratch offset of the score/probability tile [Br, Bc].</summary>
+        public int ScratchProbTile { get; init; }
+
+        /// <summary>Floats of packed projection weights, the largest any path needs.</summary>
+        public int PackedLength { get; init; }
+
         public bool HasScale => Spec.Scoring == ScoringKind.ScaledDotProduct;
 
         public bool IsAdditive => Spec.Scoring == ScoringKind.Additive;

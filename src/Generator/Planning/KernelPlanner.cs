@@ -78,7 +78,26 @@ namespace AttnGen.Generator.Planning
                 scratchCtx = Align16(scratchV + spec.KvSeqLen * kvWidth);
                 scratchLength = Align16(scratchCtx + spec.SeqLen * queryWidth);
             }
-            scratchLength = Math.Max(scratchLength, 16);
+            // Vector paths: per-worker tiles after the projection scratch, sized for the largest profile.
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0, packed = 0;
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                keyPad = Math.Max(keyPad, RoundUp(spec.KvSeqLen, isa.KeyBlock));
+                dimPad = Math.Max(dimPad, RoundUp(spec.HeadDim, isa.Width));
+                rows = Math.Max(rows, isa.ScoreRows);
+                block = Math.Max(block, isa.KeyBlock);
+                if (spec.Projections)
+                {
+                    int nr = isa.PanelWidth;
+                    packed = Math.Max(packed,
+                        PanelLength(queryWidth, spec.ModelDim, nr) + 2 * PanelLength(kvWidth, spec.ModelDim, nr) + PanelLength(spec.ModelDim, queryWidth, nr));
+                }
+            }
+            int keyPack = scratchLength;
+            int valuePack = Align16(keyPack + spec.HeadDim * keyPad);
+            int outTile = Align16(valuePack + keyPad * dimPad);
+            int probTile = Align16(outTile + rows * dimPad);
+            scratchLength = Math.Max(Align16(probTile + rows * block), 16);
 
             return new KernelPlan(
                 spec,
@@ -100,8 +119,20 @@ namespace AttnGen.Generator.Planning
                 spec.Projections ? new LinearShape(spec.SeqLen, queryWidth, spec.ModelDim, spec.Bias) : null,
                 spec.Projections ? new LinearShape(spec.KvSeqLen, kvWidth, spec.ModelDim, spec.Bias) : null,
                 spec.Projections ? new LinearShape(spec.SeqLen, spec.ModelDim, queryWidth, spec.Bias) : null,
-                spec.Projections && spec.SeqLen == spec.KvSeqLen);
+                spec.Projections && spec.SeqLen == spec.KvSeqLen)
+            {
+                ScratchKeyPack = keyPack,
+                ScratchValuePack = valuePack,
+                ScratchOutTile = outTile,
+                ScratchProbTile = probTile,
+                PackedLength = Math.Max(packed, 16),
+            };
         }
+
+        public static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;
+
+        /// <summary>Floats of one projection's packed panels: ceil(N / NR) panels of K rows plus a bias row.</summary>
+        public static int PanelLength(int n, int k, int panelWidth) => (n + panelWidth - 1) / panelWidth * (k + 1) * panelWidth;
 
         private static int Align16(int n) => (n + 15) / 16 * 16;
 

@@ -90,9 +90,10 @@ namespace Demo.Alignment
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
         {
             // output = softmax(score(query, key)) · value, per head (no projections)
+            _ = packed;
             Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch);
         }
 

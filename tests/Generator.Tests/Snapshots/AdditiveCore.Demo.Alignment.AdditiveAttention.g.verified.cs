@@ -43,8 +43,13 @@ namespace Demo.Alignment
 
         // Keys scored per online-softmax step (see KernelPlanner.ScalarKeyBlock).
         private const int KeyBlock = 11;
+        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
+        private const int ScratchKeyPack = 0;
+        private const int ScratchValuePack = 320;
+        private const int ScratchOutTile = 1344;
+        private const int ScratchProbTile = 1472;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 16;
+        private const int ScratchLength = 1984;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 
@@ -93,6 +98,36 @@ namespace Demo.Alignment
         /// </summary>
         public void ParametersChanged() => _weightsPacked = false;
 
+        /// <summary>
+        /// Loads the parameters from a safetensors file with PyTorch nn.MultiheadAttention names (in_proj_weight or
+        /// q_proj_weight/k_proj_weight/v_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias, additive_v),
+        /// each under <paramref name="prefix"/> (for example <c>encoder.layers.0.self_attn.</c>). F32, F16 and BF16 tensors
+        /// are read. The whole file is checked against this layer's shapes first: on any error nothing changes.
+        /// </summary>
+        /// <param name="path">The .safetensors file.</param>
+        /// <param name="prefix">Prepended to every tensor name; tensors outside the prefix are ignored.</param>
+        /// <exception cref="global::AttnGen.SafeTensorsFormatException">The file is not valid safetensors.</exception>
+        /// <exception cref="global::AttnGen.CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
+        public void Load(string path, string prefix = "")
+        {
+            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, "Demo.Alignment.AdditiveAttention");
+            _weightsPacked = false;
+        }
+
+        /// <summary>
+        /// Saves the parameters as safetensors (F32) with PyTorch names under <paramref name="prefix"/>, atomically: a
+        /// temporary file in the same folder is written, flushed to disk and renamed over <paramref name="path"/>.
+        /// </summary>
+        /// <param name="path">The .safetensors file to write.</param>
+        /// <param name="prefix">Prepended to every tensor name.</param>
+        /// <param name="metadata">Optional string pairs stored under <c>__metadata__</c>.</param>
+        public void Save(string path, string prefix = "", global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null)
+        {
+            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            global::AttnGen.LayerCheckpoint.Save(path, prefix, _parameters.Span, s_parameterList, metadata);
+        }
+
         /// <summary>The declaration, resolved: what tests, trainers and tools read through <see cref="global::AttnGen.IAttentionLayer"/>.</summary>
         public static global::AttnGen.AttentionLayerInfo LayerInfo { get; } = new global::AttnGen.AttentionLayerInfo(
             "Demo.Alignment.AdditiveAttention", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,
@@ -138,6 +173,7 @@ namespace Demo.Alignment
         private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;
         private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;
         private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];
+        private global::AttnGen.AlignedBuffer? _packed;
         private int[] _validLengths = global::System.Array.Empty<int>();
         private bool _hasValidLengths;
         private int _batch, _workers;
@@ -149,7 +185,7 @@ namespace Demo.Alignment
         public global::AttnGen.KernelIsa Isa
         {
             get => _isa;
-            set { global::AttnGen.Guard.IsaSupported(value); _isa = value; }
+            set { global::AttnGen.Guard.IsaSupported(value); _isa = value; _weightsPacked = false; }
         }
 
         /// <summary>
@@ -190,16 +226,19 @@ namespace Demo.Alignment
             _workers = 1;
         }
 
-        // Rebuilds the packed weight panels after the parameters changed.
-        private void PackWeights()
+        // Rebuilds the packed weight panels for the current path after the parameters or the path changed.
+        private unsafe void PackWeights()
         {
-            // Every kernel of this layer reads its weights in place: nothing to pack.
+            float* packed = (_packed ??= new global::AttnGen.AlignedBuffer(16)).Pointer;
+            // No projections: the attention core reads its inputs directly, nothing to pack.
+            _ = packed;
         }
 
         // Worker w runs sequences w, w + workers, ...: a fixed assignment, so results never depend on timing.
         private unsafe void RunWorker(int worker)
         {
             float* parameters = _parameters.Pointer;
+            float* packed = _packed!.Pointer;
             float* scratch = (_scratch[worker] ??= new global::AttnGen.AlignedBuffer(ScratchLength)).Pointer;
             int workers = global::System.Math.Max(_workers, 1);
             for (int b = worker; b < _batch; b += workers)
@@ -210,15 +249,30 @@ namespace Demo.Alignment
                     _key + (long)b * (KvSeqLen * KvInputWidth),
                     _value + (long)b * (KvSeqLen * KvInputWidth),
                     _output + (long)b * (SeqLen * ModelDim),
-                    validLength, parameters, scratch);
+                    validLength, parameters, packed, scratch);
             }
         }
 
         // One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each
         // branch either compiles to a plain call or disappears.
-        private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)
+        private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
         {
-            ForwardSequence__scalar(query, key, value, output, validLength, parameters, scratch);
+            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch);
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch);
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+            {
+                ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch);
+                return;
+            }
+            ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch);
         }
 
         /// <summary>Frees the native memory of the parameters and scratch buffers.</summary>
@@ -226,6 +280,7 @@ namespace Demo.Alignment
         {
             _parameters.Dispose();
             foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();
+            _packed?.Dispose();
         }
     }
 }

@@ -110,7 +110,7 @@ namespace Demo.Decoders
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -118,6 +118,7 @@ namespace Demo.Decoders
             float* context = scratch + ScratchContext;
 
             // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
+            _ = packed; // the scalar path reads the weights in place
             Linear_128x512x512_bias__scalar(query, parameters + InProjWeightOffset, parameters + InProjBiasOffset, q);
             Linear_128x512x512_bias__scalar(key, parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, k);
             Linear_128x512x512_bias__scalar(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, v);

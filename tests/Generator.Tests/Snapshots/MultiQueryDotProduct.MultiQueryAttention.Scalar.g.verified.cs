@@ -127,7 +127,7 @@ partial class MultiQueryAttention
         }
     }
     // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* scratch)
+    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
@@ -135,6 +135,7 @@ partial class MultiQueryAttention
         float* context = scratch + ScratchContext;
 
         // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
+        _ = packed; // the scalar path reads the weights in place
         Linear_37x12x12_bias__scalar(query, parameters + InProjWeightOffset, parameters + InProjBiasOffset, q);
         Linear_37x3x12_bias__scalar(key, parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, k);
         Linear_37x3x12_bias__scalar(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, v);

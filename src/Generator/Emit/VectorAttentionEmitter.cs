@@ -1,0 +1,316 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Model;
+using Planner = AttnGen.Generator.Planning.KernelPlanner;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>
+    /// Emits the fused attention core of one vector path (FlashAttention-2 shape): per key/value head, keys
+    /// are packed transposed and values padded; per query head and tile of Br rows, key blocks of Bc are
+    /// scored by a broadcast-FMA register tile, masked only where a mask can apply, folded into a running
+    /// max and sum (online softmax with -inf guards), and accumulated as O += P · V. Blocks wholly above
+    /// the causal diagonal or past the valid length are never visited.
+    /// </summary>
+    internal static class VectorAttentionEmitter
+    {
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            LayerSpec s = plan.Spec;
+            int br = isa.ScoreRows;
+            int fullTiles = s.SeqLen / br, remainder = s.SeqLen % br;
+            int keyPad = Planner.RoundUp(s.KvSeqLen, isa.KeyBlock);
+            int dimPad = Planner.RoundUp(s.HeadDim, isa.Width);
+            string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
+            string additiveArg = plan.IsAdditive ? ", va" : "";
+
+            w.Line($"// Attention__{isa.Suffix}: keys packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] per key/value head, values [{Inv(keyPad)}, {Inv(dimPad)}];");
+            w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
+            using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch)"))
+            {
+                w.Line("float* kt = scratch + ScratchKeyPack;");
+                w.Line("float* vp = scratch + ScratchValuePack;");
+                w.Line("float* o = scratch + ScratchOutTile;");
+                w.Line("float* p = scratch + ScratchProbTile;");
+                using (w.Open("for (int g = 0; g < KvHeads; g++)"))
+                {
+                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, vp);");
+                    using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
+                    {
+                        w.Line("float* qh = q + h * HeadDim;");
+                        w.Line("float* ch = context + h * HeadDim;");
+                        if (plan.IsAdditive)
+                        {
+                            w.Line("float* va = additiveV + h * HeadDim;");
+                        }
+                        if (fullTiles > 0)
+                        {
+                            using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
+                            {
+                                w.Line($"AttentionRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p{additiveArg});");
+                            }
+                        }
+                        if (remainder > 0)
+                        {
+                            int i0 = fullTiles * br;
+                            w.Line($"AttentionRows{Inv(remainder)}__{isa.Suffix}(qh + {Inv(i0)} * QueryWidth, kt, vp, ch + {Inv(i0)} * QueryWidth, {Inv(i0)}, validLength, o, p{additiveArg});");
+                        }
+                    }
+                }
+            }
+            w.Line();
+
+            if (fullTiles > 0)
+            {
+                EmitRows(w, plan, isa, br, keyPad, dimPad);
+            }
+            if (remainder > 0)
+            {
+                EmitRows(w, plan, isa, remainder, keyPad, dimPad);
+            }
+            if (plan.IsAdditive)
+            {
+                var v = new VectorSyntax(isa);
+                w.Line("// tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits ±1 when exp overflows or underflows.");
+                using (w.Open($"private static {v.Type} Tanh__{isa.Suffix}({v.Type} x)"))
+                {
+                    w.Line($"{v.Type} e = AgVec.Exp(x + x);");
+                    w.Line($"return {v.Type}.One - AgVec.Create(2f) / (e + {v.Type}.One);");
+                }
+                w.Line();
+            }
+        }
+
+        private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int keyPad, int dimPad)
+        {
+            LayerSpec s = plan.Spec;
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
+            int subTiles = bc / (nc * width);
+            int dimVectors = dimPad / width;
+            string additiveParam = plan.IsAdditive ? ", float* va" : "";
+
+            w.Line($"// AttentionRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
+            using (w.Open($"private static unsafe void AttentionRows{Inv(rows)}__{isa.Suffix}(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p{additiveParam})"))
+            {
+                w.Line("// Running row max m and row sum l of the online softmax; O accumulates unnormalised.");
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"float m{r} = float.NegativeInfinity, l{r} = 0f;");
+                }
+                w.Line($"new global::System.Span<float>(o, {Inv(rows * dimPad)}).Clear();");
+                if (s.Causal)
+                {
+                    w.Line("// Causal: the tile's last row sees keys below i0 + rows + CausalOffset; later blocks are skipped.");
+                    w.Line($"int keyEnd = global::System.Math.Min(validLength, i0 + {Inv(rows)} + CausalOffset);");
+                    w.Line("// Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.");
+                    w.Line("int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);");
+                }
+                else
+                {
+                    w.Line("int keyEnd = validLength;");
+                    w.Line("int maskFrom = validLength;");
+                }
+                using (w.Open($"for (int j0 = 0; j0 < keyEnd; j0 += {Inv(bc)})"))
+                {
+                    for (int sub = 0; sub < subTiles; sub++)
+                    {
+                        EmitScoreTile(w, plan, isa, rows, sub * nc * width, keyPad);
+                    }
+
+                    w.Line($"// Mask keys past the valid length{(s.Causal ? " and above the diagonal" : "")} with -inf (only blocks that reach maskFrom).");
+                    using (w.Open($"if (j0 + {Inv(bc)} > maskFrom)"))
+                    {
+                        using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+                        {
+                            w.Line(s.Causal
+                                ? "int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;"
+                                : "int limit = validLength - j0;");
+                            w.Line($"for (int j = global::System.Math.Max(limit, 0); j < {Inv(bc)}; j++) p[r * {Inv(bc)} + j] = float.NegativeInfinity;");
+                        }
+                    }
+
+                    for (int r = 0; r < rows; r++)
+                    {
+                        w.Line($"// Online softmax, row {r}: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).");
+                        using (w.Open(""))
+                        {
+                            w.Line($"float* pr = p + {Inv(r * bc)};");
+                            w.Line($"float mNew = global::System.Math.Max(m{r}, global::AttnGen.KernelSupport.Max(pr, {Inv(bc)}));");
+                            using (w.Open("if (mNew == float.NegativeInfinity)"))
+                            {
+                                w.Line($"new global::System.Span<float>(pr, {Inv(bc)}).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf");
+                            }
+                            using (w.Open("else"))
+                            {
+                                w.Line($"float alpha = global::System.MathF.Exp(m{r} - mNew);");
+                                w.Line($"{v.Type} mv = AgVec.Create(mNew), sum = {v.Type}.Zero;");
+                                for (int c = 0; c < bc / width; c++)
+                                {
+                                    w.Line($"{v.Type} e{c} = AgVec.Exp({v.Load($"pr + {Inv(c * width)}")} - mv);");
+                                    w.Line($"{v.Store($"e{c}", $"pr + {Inv(c * width)}")};");
+                                    w.Line($"sum += e{c};");
+                                }
+                                w.Line($"l{r} = l{r} * alpha + AgVec.Sum(sum);");
+                                using (w.Open("if (alpha != 1f)"))
+                                {
+                                    w.Line($"{v.Type} av = AgVec.Create(alpha);");
+                                    w.Line($"float* orow = o + {Inv(r * dimPad)};");
+                                    w.Line($"for (int c = 0; c < {Inv(dimPad)}; c += {Inv(width)}) {v.Store($"{v.Load("orow + c")} * av", "orow + c")};");
+                                }
+                                w.Line($"m{r} = mNew;");
+                            }
+                        }
+                    }
+
+                    EmitPv(w, isa, rows, dimVectors, dimPad);
+                }
+
+                w.Line("// O / l into the output rows (a row that saw no key has l = 0 and gets zeros).");
+                int fullVectors = s.HeadDim / width, tail = s.HeadDim % width;
+                for (int r = 0; r < rows; r++)
+                {
+                    using (w.Open(""))
+                    {
+                        w.Line($"float inv = l{r} > 0f ? 1f / l{r} : 0f;");
+                        w.Line($"float* orow = o + {Inv(r * dimPad)};");
+                        w.Line($"float* yrow = output + {Inv(r)} * QueryWidth;");
+                        if (fullVectors > 0)
+                        {
+                            w.Line($"{v.Type} iv = AgVec.Create(inv);");
+                            w.Line($"for (int c = 0; c < {Inv(fullVectors * width)}; c += {Inv(width)}) {v.Store($"{v.Load("orow + c")} * iv", "yrow + c")};");
+                        }
+                        if (tail > 0)
+                        {
+                            w.Line($"for (int c = {Inv(fullVectors * width)}; c < HeadDim; c++) yrow[c] = orow[c] * inv;");
+                        }
+                    }
+                }
+            }
+            w.Line();
+        }
+
+        /// <summary>S[rows, columns column0 .. column0 + NC·W) of the block at j0 = Q · Kᵀ (scaled), or the additive score.</summary>
+        private static void EmitScoreTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int column0, int keyPad)
+        {
+            LayerSpec s = plan.Spec;
+            var v = new VectorSyntax(isa);
+            int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
+            string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " · ScoreScale" : "");
+            w.Line($"// S[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}] = {formula}: {Inv(rows * nc)} accumulators.");
+            using (w.Open(""))
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var parts = new List<string>();
+                    for (int c = 0; c < nc; c++)
+                    {
+                        parts.Add($"s{r}_{c} = {v.Type}.Zero");
+                    }
+                    w.Line($"{v.Type} {string.Join(", ", parts)};");
+                }
+                w.Line($"float* kb = kt + j0 + {Inv(column0)};");
+                using (w.Open("for (int d = 0; d < HeadDim; d++)"))
+                {
+                    w.Line($"float* kd = kb + d * {Inv(keyPad)};");
+                    for (int c = 0; c < nc; c++)
+                    {
+                        w.Line($"{v.Type} k{c} = {v.Load($"kd + {Inv(c * width)}")};");
+                    }
+                    if (plan.IsAdditive)
+                    {
+                        w.Line($"{v.Type} vd = {v.Broadcast("va[d]")};");
+                    }
+                    for (int r = 0; r < rows; r++)
+                    {
+                        w.Line($"{v.Type} q{r} = {v.Broadcast($"q[{Inv(r)} * QueryWidth + d]")};");
+                        for (int c = 0; c < nc; c++)
+                        {
+                            w.Line(plan.IsAdditive
+                                ? $"s{r}_{c} = {v.Fma("vd", $"Tanh__{isa.Suffix}(q{r} + k{c})", $"s{r}_{c}")};"
+                                : $"s{r}_{c} = {v.Fma($"q{r}", $"k{c}", $"s{r}_{c}")};");
+                        }
+                    }
+                }
+                if (plan.HasScale)
+                {
+                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale);");
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int c = 0; c < nc; c++)
+                    {
+                        string value = plan.HasScale ? $"s{r}_{c} * scale" : $"s{r}_{c}";
+                        w.Line($"{v.Store(value, $"p + {Inv(r * bc + column0 + c * width)}")};");
+                    }
+                }
+            }
+        }
+
+        /// <summary>O[rows, dimPad] += P[rows, Bc] · V[j0 .. j0 + Bc, dimPad] in register tiles of PvRows x PvVectors.</summary>
+        private static void EmitPv(SourceWriter w, IsaProfile isa, int rows, int dimVectors, int dimPad)
+        {
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock;
+            for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
+            {
+                int rc = System.Math.Min(isa.PvRows, rows - r0);
+                int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
+                if (fullChunks > 0)
+                {
+                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] += P · V, {Inv(isa.PvVectors)} vectors of O at a time.");
+                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
+                    {
+                        EmitPvTile(w, v, r0, rc, isa.PvVectors, "c0", width, bc, dimPad);
+                    }
+                }
+                if (rest > 0)
+                {
+                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, last {Inv(rest)} vectors] += P · V.");
+                    using (w.Open(""))
+                    {
+                        w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
+                        EmitPvTile(w, v, r0, rc, rest, "c0", width, bc, dimPad);
+                    }
+                }
+            }
+        }
+
+        private static void EmitPvTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, string c0, int width, int bc, int dimPad)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var parts = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    parts.Add($"o{r}_{c} = {v.Load($"o + {Inv((r0 + r) * dimPad + c * width)} + {c0}")}");
+                }
+                w.Line($"{v.Type} {string.Join(", ", parts)};");
+            }
+            using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
+            {
+                w.Line($"float* vj = vp + (j0 + j) * {Inv(dimPad)} + {c0};");
+                for (int c = 0; c < vectors; c++)
+                {
+                    w.Line($"{v.Type} v{c} = {v.Load($"vj + {Inv(c * width)}")};");
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"{v.Type} p{r} = {v.Broadcast($"p[{Inv((r0 + r) * bc)} + j]")};");
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        w.Line($"o{r}_{c} = {v.Fma($"p{r}", $"v{c}", $"o{r}_{c}")};");
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++)
+            {
+                for (int c = 0; c < vectors; c++)
+                {
+                    w.Line($"{v.Store($"o{r}_{c}", $"o + {Inv((r0 + r) * dimPad + c * width)} + {c0}")};");
+                }
+            }
+        }
+    }
+}

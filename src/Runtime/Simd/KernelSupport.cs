@@ -1,0 +1,89 @@
+using System.ComponentModel;
+
+namespace AttnGen;
+
+/// <summary>
+/// Data movement the generated vector kernels share: packing projection weights into panels (once per
+/// weight change) and keys and values into padded tiles (once per sequence and key/value head). These are
+/// memory-bound copies, so they take their sizes as arguments instead of being generated per shape.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static unsafe class KernelSupport
+{
+    /// <summary>
+    /// Packs <c>W[n, k]</c> (row-major, PyTorch's <c>[out, in]</c>) into panels of <paramref name="panelWidth"/>
+    /// output columns: panel p holds <c>k</c> rows of <paramref name="panelWidth"/> weights
+    /// (<c>W[p*panelWidth + c, kk]</c> at row kk, column c), then <paramref name="panelWidth"/> biases. Columns
+    /// past <paramref name="n"/> and a missing bias are zeros. Writes <see cref="PanelLength"/> floats.
+    /// </summary>
+    public static void PackPanels(float* w, float* bias, int n, int k, int panelWidth, float* destination)
+    {
+        int panels = (n + panelWidth - 1) / panelWidth;
+        for (int p = 0; p < panels; p++)
+        {
+            float* panel = destination + (long)p * (k + 1) * panelWidth;
+            int columns = Math.Min(panelWidth, n - p * panelWidth);
+            for (int kk = 0; kk < k; kk++)
+            {
+                float* row = panel + (long)kk * panelWidth;
+                for (int c = 0; c < panelWidth; c++)
+                {
+                    row[c] = c < columns ? w[(long)(p * panelWidth + c) * k + kk] : 0f;
+                }
+            }
+            float* b = panel + (long)k * panelWidth;
+            for (int c = 0; c < panelWidth; c++)
+            {
+                b[c] = bias != null && c < columns ? bias[p * panelWidth + c] : 0f;
+            }
+        }
+    }
+
+    /// <summary>Floats written by <see cref="PackPanels"/>.</summary>
+    public static int PanelLength(int n, int k, int panelWidth) => (n + panelWidth - 1) / panelWidth * (k + 1) * panelWidth;
+
+    /// <summary>
+    /// Transposes one head's keys: <c>destination[d, j] = keys[j * rowStride + d]</c> for <c>j &lt; rows</c>,
+    /// zero for <c>rows ≤ j &lt; paddedRows</c>; the destination is <c>[headDim, paddedRows]</c>.
+    /// </summary>
+    public static void PackKeysTransposed(float* keys, int rowStride, int rows, int headDim, int paddedRows, float* destination)
+    {
+        for (int j = 0; j < rows; j++)
+        {
+            float* key = keys + (long)j * rowStride;
+            for (int d = 0; d < headDim; d++)
+            {
+                destination[(long)d * paddedRows + j] = key[d];
+            }
+        }
+        for (int d = 0; d < headDim; d++)
+        {
+            new Span<float>(destination + (long)d * paddedRows + rows, paddedRows - rows).Clear();
+        }
+    }
+
+    /// <summary>
+    /// Copies one head's values into <c>[paddedRows, paddedDim]</c>, zero past <paramref name="rows"/> and
+    /// <paramref name="headDim"/>, so vector loads never leave the tile and padding contributes nothing.
+    /// </summary>
+    public static void PackValues(float* values, int rowStride, int rows, int headDim, int paddedRows, int paddedDim, float* destination)
+    {
+        for (int j = 0; j < paddedRows; j++)
+        {
+            var target = new Span<float>(destination + (long)j * paddedDim, paddedDim);
+            if (j < rows)
+            {
+                new ReadOnlySpan<float>(values + (long)j * rowStride, headDim).CopyTo(target);
+                target.Slice(headDim).Clear();
+            }
+            else
+            {
+                target.Clear();
+            }
+        }
+    }
+
+    /// <summary>The largest of <paramref name="length"/> floats (-inf for an all -inf row).</summary>
+    public static float Max(float* values, int length)
+        => System.Numerics.Tensors.TensorPrimitives.Max(new ReadOnlySpan<float>(values, length));
+}
