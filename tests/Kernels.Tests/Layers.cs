@@ -59,6 +59,34 @@ public partial class LongCausal_1x64x200;
 [AttentionLayer(heads: 2, headDim: 7, seqLen: 45, KvSeqLen = 3, Scoring = AttentionScoring.Additive, Projections = false)]
 public partial class CoreAdditive_2x7_45over3;
 
+// Edge-case matrix around the register tiles. AVX-512: 16 floats per vector, 8 query rows x 64 keys per
+// attention tile, GEMM 12 rows x 32 columns. AVX2: 8 floats, 6 x 32, GEMM 6 x 16. 128-bit: 4 floats,
+// 4 x 32, GEMM 4 x 16. Each layer sits below, on, or just above those sizes.
+
+[AttentionLayer(heads: 1, headDim: 16, seqLen: 8, KvSeqLen = 64, Projections = false)]
+public partial class EdgeOnTile_1x16_8over64;
+
+[AttentionLayer(heads: 2, headDim: 17, seqLen: 9, KvSeqLen = 65, Projections = false)]
+public partial class EdgeAboveTile_2x17_9over65;
+
+[AttentionLayer(heads: 2, headDim: 15, seqLen: 7, KvSeqLen = 63, Projections = false, Causal = true)]
+public partial class EdgeBelowTileCausal_2x15_7over63;
+
+[AttentionLayer(heads: 1, headDim: 8, seqLen: 6, KvSeqLen = 32, Projections = false)]
+public partial class EdgeOnAvx2Tile_1x8_6over32;
+
+[AttentionLayer(heads: 3, headDim: 9, seqLen: 13, KvSeqLen = 33, Projections = false, Causal = true)]
+public partial class EdgeAboveSmallTiles_3x9_13over33;
+
+[AttentionLayer(heads: 4, headDim: 8, seqLen: 12, ModelDim = 32)]
+public partial class EdgeGemmOnTile_4x8x12_m32;
+
+[AttentionLayer(heads: 3, headDim: 11, seqLen: 13, ModelDim = 33)]
+public partial class EdgeGemmAboveTile_3x11x13_m33;
+
+[AttentionLayer(heads: 5, headDim: 3, seqLen: 11, ModelDim = 31, Causal = true)]
+public partial class EdgeGemmBelowTile_5x3x11_m31;
+
 /// <summary>Every layer above by name, for theories.</summary>
 public static class TestLayers
 {
@@ -82,6 +110,14 @@ public static class TestLayers
         [nameof(Scaled_2x32x16)] = () => new Scaled_2x32x16(),
         [nameof(LongCausal_1x64x200)] = () => new LongCausal_1x64x200(),
         [nameof(CoreAdditive_2x7_45over3)] = () => new CoreAdditive_2x7_45over3(),
+        [nameof(EdgeOnTile_1x16_8over64)] = () => new EdgeOnTile_1x16_8over64(),
+        [nameof(EdgeAboveTile_2x17_9over65)] = () => new EdgeAboveTile_2x17_9over65(),
+        [nameof(EdgeBelowTileCausal_2x15_7over63)] = () => new EdgeBelowTileCausal_2x15_7over63(),
+        [nameof(EdgeOnAvx2Tile_1x8_6over32)] = () => new EdgeOnAvx2Tile_1x8_6over32(),
+        [nameof(EdgeAboveSmallTiles_3x9_13over33)] = () => new EdgeAboveSmallTiles_3x9_13over33(),
+        [nameof(EdgeGemmOnTile_4x8x12_m32)] = () => new EdgeGemmOnTile_4x8x12_m32(),
+        [nameof(EdgeGemmAboveTile_3x11x13_m33)] = () => new EdgeGemmAboveTile_3x11x13_m33(),
+        [nameof(EdgeGemmBelowTile_5x3x11_m31)] = () => new EdgeGemmBelowTile_5x3x11_m31(),
     };
 
     public static IAttentionLayer Create(string name) => All[name]();
