@@ -3,7 +3,9 @@
 #   N passed, N failed, N skipped
 # The kernel suite runs once per instruction-set path: natively, then in child processes with
 # AVX-512, AVX2 and all hardware intrinsics switched off, then published for linux-arm64 and run
-# under qemu-aarch64-static (the Neon path). Each forced run sets ATTNGEN_EXPECT_ISA, which a test
+# under qemu-aarch64-static (the Neon path) with Debian's arm64 multiarch libraries. (Do not mix those with
+# `-L /usr/aarch64-linux-gnu` from the *-arm64-cross packages: a loader and a libc from two glibc builds
+# spin forever in pthread_create.) Each forced run sets ATTNGEN_EXPECT_ISA, which a test
 # checks, so a switch that silently did nothing fails the run.
 #
 # Environment:
@@ -87,9 +89,9 @@ if [[ "${ATTNGEN_SKIP_NEON:-0}" == "1" ]]; then
   skipped=$((skipped + 1))
 elif [[ "$(uname -m)" == "aarch64" ]]; then
   echo "== Kernels.Tests-neon: this machine is Arm64; the native run above covered Neon"
-elif ! command -v qemu-aarch64-static > /dev/null || [[ ! -d /usr/aarch64-linux-gnu ]] || [[ ! -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]]; then
-  echo "== Kernels.Tests-neon: qemu-aarch64-static, the arm64 C libraries or the arm64 libssl are missing"
-  echo "   install them with: dpkg --add-architecture arm64 && apt-get update && apt-get install qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libssl3:arm64"
+elif ! command -v qemu-aarch64-static > /dev/null || [[ ! -e /lib/aarch64-linux-gnu/libc.so.6 ]] || [[ ! -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]]; then
+  echo "== Kernels.Tests-neon: qemu-aarch64-static or the arm64 libraries are missing"
+  echo "   install them with: dpkg --add-architecture arm64 && apt-get update && apt-get install qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64"
   echo "   (or set ATTNGEN_SKIP_NEON=1 to run without the Arm path)"
   failed=$((failed + 1))
 else
@@ -97,7 +99,7 @@ else
   arm=artifacts/arm64/Kernels.Tests
   if dotnet publish tests/Kernels.Tests -c Release -r linux-arm64 --self-contained -o "$arm" -v quiet -nologo > "$results/publish-arm64.log" 2>&1; then
     run_suite "Kernels.Tests-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 ATTNGEN_EXPECT_ISA=Vector128 -- \
-      qemu-aarch64-static -L /usr/aarch64-linux-gnu "$arm/AttnGen.Kernels.Tests"
+      qemu-aarch64-static "$arm/AttnGen.Kernels.Tests"
   else
     tail -20 "$results/publish-arm64.log"
     failed=$((failed + 1))

@@ -10,13 +10,28 @@ public static class Reference
     /// <summary>Output [batch, SeqLen, ModelDim] in double.</summary>
     public static double[] Forward(AttentionLayerInfo info, IReadOnlyList<LayerParameter> parameters, ReadOnlySpan<float> block,
         float[] query, float[] key, float[] value, int batch, int[]? validLengths)
+        => Forward(info, parameters, ToDouble(block), ToDouble(query), ToDouble(key), ToDouble(value), batch, validLengths);
+
+    public static double[] ToDouble(ReadOnlySpan<float> values)
+    {
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            result[i] = values[i];
+        }
+        return result;
+    }
+
+    /// <summary>The same in double throughout: parameters and inputs given as double, for finite differences.</summary>
+    public static double[] Forward(AttentionLayerInfo info, IReadOnlyList<LayerParameter> parameters, double[] block,
+        double[] query, double[] key, double[] value, int batch, int[]? validLengths)
     {
         int h = info.Heads, d = info.HeadDim, s = info.SeqLen, skv = info.KvSeqLen, m = info.ModelDim;
         int qw = h * d, kvw = info.KvHeads * d;
         double[]? wIn = null, bIn = null, wOut = null, bOut = null, additiveV = null;
         foreach (LayerParameter p in parameters)
         {
-            double[] values = block.Slice(p.Offset, p.Length).ToArray().Select(x => (double)x).ToArray();
+            double[] values = block.AsSpan(p.Offset, p.Length).ToArray();
             switch (p.Name)
             {
                 case "in_proj_weight": wIn = values; break;
@@ -106,8 +121,8 @@ public static class Reference
         return output;
     }
 
-    private static double[] Slice(float[] data, int b, int rows, int width)
-        => data.AsSpan(b * rows * width, rows * width).ToArray().Select(x => (double)x).ToArray();
+    private static double[] Slice(double[] data, int b, int rows, int width)
+        => data.AsSpan(b * rows * width, rows * width).ToArray();
 
     /// <summary>y[r, o] = Σ_c x[r, c] · W[rowOffset + o, c] + bias[rowOffset + o].</summary>
     private static double[] Linear(double[] x, int rows, int width, double[] w, int rowOffset, int outputs, double[]? bias)

@@ -21,11 +21,11 @@ public class ParameterSetTests
     [Fact]
     public void AddBlock_slices_a_layer_block_by_its_layout()
     {
-        using var block = new AlignedBuffer(ShimCheckAttention.ParameterCount);
-        using var gradients = new AlignedBuffer(ShimCheckAttention.ParameterCount);
-        var set = new ParameterSet().AddBlock("attn.", ShimCheckAttention.ParameterList, () => block.Span, () => gradients.Span);
+        using var block = new AlignedBuffer(SyntheticAttention.ParameterCount);
+        using var gradients = new AlignedBuffer(SyntheticAttention.ParameterCount);
+        var set = new ParameterSet().AddBlock("attn.", SyntheticAttention.ParameterList, () => block.Span, () => gradients.Span);
         Assert.Equal(["attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight", "attn.out_proj.bias"], set.Select(p => p.Name));
-        LayerParameter outBias = ShimCheckAttention.ParameterList[3];
+        LayerParameter outBias = SyntheticAttention.ParameterList[3];
         set["attn.out_proj.bias"].Gradient[1] = 7f;
         Assert.Equal(7f, gradients.Span[outBias.Offset + 1]);
         set.ZeroGradients();

@@ -4,11 +4,11 @@ namespace AttnGen.Training.Tests;
 
 /// <summary>The attention layer of the synthetic task and the allocation test.</summary>
 [AttentionLayer(heads: 2, headDim: 8, seqLen: 10, ModelDim = 16)]
-public partial class SyntheticAttention;
+public partial class SyntheticAttention : ITrainableAttention;
 
 internal static class TestModels
 {
-    /// <summary>A <see cref="SequenceClassifier"/> around <see cref="SyntheticAttention"/> (through the training shim), or without attention.</summary>
+    /// <summary>A <see cref="SequenceClassifier"/> around <see cref="SyntheticAttention"/>, or without attention.</summary>
     public static SequenceClassifier Create(bool withAttention, int vocabulary, int maxBatch, ulong seed)
     {
         ITrainableAttention? attention = null;
@@ -16,8 +16,7 @@ internal static class TestModels
         {
             var layer = new SyntheticAttention();
             layer.ResetParameters(seed);
-            attention = new TemporaryAttentionTrainingShim(layer, () => layer.ParameterBlock, layer.Forward, SyntheticAttention.ParameterList,
-                SyntheticAttention.Heads, SyntheticAttention.HeadDim, SyntheticAttention.SeqLen, SyntheticAttention.ModelDim, SyntheticAttention.ScoreScale);
+            attention = layer;
         }
         var model = new SequenceClassifier(attention, SyntheticAttention.ParameterList, vocabulary,
             SyntheticAttention.SeqLen, SyntheticAttention.ModelDim, classes: 2, maxBatch);

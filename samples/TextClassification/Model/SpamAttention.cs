@@ -4,7 +4,7 @@ namespace TextClassification.Model;
 
 /// <summary>Self-attention over an email's first 128 tokens: 4 heads of 16, model width 64.</summary>
 [AttentionLayer(heads: 4, headDim: 16, seqLen: 128, ModelDim = 64)]
-public partial class SpamAttention;
+public partial class SpamAttention : ITrainableAttention;
 
 /// <summary>The spam classifier: <see cref="SequenceClassifier"/> around <see cref="SpamAttention"/>.</summary>
 internal static class SpamModel
@@ -16,10 +16,8 @@ internal static class SpamModel
     {
         var layer = new SpamAttention();
         layer.ResetParameters(seed);
-        // The generated layer trains through the shim until the generator emits its Backward.
-        var attention = new TemporaryAttentionTrainingShim(layer, () => layer.ParameterBlock, layer.Forward, SpamAttention.ParameterList,
-            SpamAttention.Heads, SpamAttention.HeadDim, SpamAttention.SeqLen, SpamAttention.ModelDim, SpamAttention.ScoreScale);
-        var model = new SequenceClassifier(attention, SpamAttention.ParameterList, vocabularySize, SeqLen, ModelDim, classes: 2, maxBatch);
+        // The generated layer trains itself: ForwardTrain, Backward and GradientBlock are emitted with it.
+        var model = new SequenceClassifier(layer, SpamAttention.ParameterList, vocabularySize, SeqLen, ModelDim, classes: 2, maxBatch);
         model.ResetParameters(seed + 1);
         return model;
     }

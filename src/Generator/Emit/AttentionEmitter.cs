@@ -15,7 +15,7 @@ namespace AttnGen.Generator.Emit
             w.Line("// Attention__scalar: for each head h and query row i,");
             w.Line("//   context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]");
             w.Line("// over the visible keys j, computed blockwise (KeyBlock keys at a time) with a running max and sum.");
-            using (w.Open($"private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch)"))
+            using (w.Open($"private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
                 w.Line("_ = scratch; // the scalar path keeps its running state in locals");
                 w.Line("float* scores = stackalloc float[KeyBlock];");
@@ -45,6 +45,7 @@ namespace AttnGen.Generator.Emit
                         {
                             w.Line("// No visible key: the attention output is zero, not NaN.");
                             w.Line("new global::System.Span<float>(oi, HeadDim).Clear();");
+                            w.Line("if (lse != null) lse[h * SeqLen + i] = float.NegativeInfinity;");
                             w.Line("continue;");
                         }
                         w.Line();
@@ -81,6 +82,7 @@ namespace AttnGen.Generator.Emit
                         w.Line();
                         w.Line("// Normalise by the softmax sum.");
                         w.Line("float inv = 1f / rowSum;");
+                        w.Line("if (lse != null) lse[h * SeqLen + i] = rowMax + global::System.MathF.Log(rowSum); // row log-sum-exp, for backward");
                         using (w.Open("for (int d = 0; d < HeadDim; d++)"))
                         {
                             w.Line("oi[d] = acc[d] * inv;");

@@ -18,6 +18,7 @@ namespace AttnGen.Generator.Emit
             EmitParameters(w, plan);
             EmitForwardApi(w, plan);
             EmitDriver(w, plan);
+            TrainingEmitter.Emit(w, plan);
             EmitDispose(w, plan);
             End(blocks);
             return w.ToString();
@@ -282,11 +283,12 @@ namespace AttnGen.Generator.Emit
             w.Line("private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;");
             w.Line("private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];");
             w.Line("private global::AttnGen.AlignedBuffer? _packed;");
+            w.Line("private bool _training;");
             w.Line("private int[] _validLengths = global::System.Array.Empty<int>();");
             w.Line("private bool _hasValidLengths;");
             w.Line("private int _batch, _workers;");
             w.Line("private unsafe float* _query, _key, _value, _output;");
-            w.Line("private global::System.Action<int>? _workerBody;");
+            w.Line("private global::AttnGen.WorkerGroup? _workerGroup;");
             w.Line();
             w.Line("/// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>");
             w.Line("/// <exception cref=\"global::System.NotSupportedException\">Set to a path this process cannot run (see <see cref=\"global::AttnGen.KernelIsaSupport.Supported\"/>).</exception>");
@@ -330,7 +332,7 @@ namespace AttnGen.Generator.Emit
                     w.Line("return;");
                 }
                 w.Line("_workers = workers;");
-                w.Line("global::System.Threading.Tasks.Parallel.For(0, workers, _workerBody ??= RunWorker);");
+                w.Line("(_workerGroup ??= new global::AttnGen.WorkerGroup(RunWorker)).Run(workers);");
                 w.Line("_workers = 1;");
             }
             w.Line();
@@ -345,28 +347,35 @@ namespace AttnGen.Generator.Emit
                 using (w.Open("for (int b = worker; b < _batch; b += workers)"))
                 {
                     w.Line("int validLength = _hasValidLengths ? _validLengths[b] : KvSeqLen;");
-                    w.Line("ForwardSequence(");
-                    w.Line("    _query + (long)b * (SeqLen * QueryInputWidth),");
-                    w.Line("    _key + (long)b * (KvSeqLen * KvInputWidth),");
-                    w.Line("    _value + (long)b * (KvSeqLen * KvInputWidth),");
-                    w.Line("    _output + (long)b * (SeqLen * ModelDim),");
-                    w.Line("    validLength, parameters, packed, scratch);");
+                    w.Line("float* query = _query + (long)b * (SeqLen * QueryInputWidth);");
+                    w.Line("float* key = _key + (long)b * (KvSeqLen * KvInputWidth);");
+                    w.Line("float* value = _value + (long)b * (KvSeqLen * KvInputWidth);");
+                    w.Line("float* output = _output + (long)b * (SeqLen * ModelDim);");
+                    using (w.Open("if (_training)"))
+                    {
+                        w.Line("// Training: each sequence keeps its own scratch (projected q, k, v, context) and row log-sum-exp.");
+                        w.Line("float* saved = _saved!.Pointer + (long)b * TrainLength;");
+                        w.Line("ForwardSequence(query, key, value, output, validLength, parameters, packed, saved, saved + TrainLse);");
+                        w.Line("SaveSequence(saved, query, key, value, output);");
+                        w.Line("continue;");
+                    }
+                    w.Line("ForwardSequence(query, key, value, output, validLength, parameters, packed, scratch, null);");
                 }
             }
             w.Line();
             w.Line("// One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each");
             w.Line("// branch either compiles to a plain call or disappears.");
-            using (w.Open("private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)"))
+            using (w.Open("private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)"))
             {
                 foreach (IsaProfile isa in IsaProfile.Vector)
                 {
                     using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
                     {
-                        w.Line($"ForwardSequence__{isa.Suffix}(query, key, value, output, validLength, parameters, packed, scratch);");
+                        w.Line($"ForwardSequence__{isa.Suffix}(query, key, value, output, validLength, parameters, packed, scratch, lse);");
                         w.Line("return;");
                     }
                 }
-                w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch);");
+                w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);");
             }
             w.Line();
             _ = s;
@@ -380,6 +389,9 @@ namespace AttnGen.Generator.Emit
                 w.Line("_parameters.Dispose();");
                 w.Line("foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();");
                 w.Line("_packed?.Dispose();");
+                w.Line("_saved?.Dispose();");
+                w.Line("_gradients?.Dispose();");
+                w.Line("_backwardWork?.Dispose();");
             }
         }
     }

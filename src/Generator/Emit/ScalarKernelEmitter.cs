@@ -23,6 +23,7 @@ namespace AttnGen.Generator.Emit
             }
             AttentionEmitter.EmitScalar(w, plan);
             SequenceEmitter.Emit(w, plan, "scalar");
+            BackwardEmitter.EmitScalar(w, plan);
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

@@ -13,7 +13,7 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset" : "";
             w.Line($"// ForwardSequence__{suffix}: one sequence through projections, attention core and output projection.");
-            using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)"))
+            using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)"))
             {
                 if (s.Projections)
                 {
@@ -40,7 +40,7 @@ namespace AttnGen.Generator.Emit
                     }
                     w.Line();
                     w.Line("// context = softmax(score(q, k)) · v, per head");
-                    w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch);");
+                    w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch, lse);");
                     w.Line();
                     w.Line("// output = context · W_oᵀ + b_o");
                     w.Line(isa is null
@@ -51,7 +51,7 @@ namespace AttnGen.Generator.Emit
                 {
                     w.Line("// output = softmax(score(query, key)) · value, per head (no projections)");
                     w.Line("_ = packed;");
-                    w.Line($"Attention__{suffix}(query, key, value, output, validLength{additive}, scratch);");
+                    w.Line($"Attention__{suffix}(query, key, value, output, validLength{additive}, scratch, lse);");
                     if (!plan.IsAdditive)
                     {
                         w.Line("_ = parameters;");

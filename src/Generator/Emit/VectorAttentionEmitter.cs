@@ -26,7 +26,7 @@ namespace AttnGen.Generator.Emit
 
             w.Line($"// Attention__{isa.Suffix}: keys packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] per key/value head, values [{Inv(keyPad)}, {Inv(dimPad)}];");
             w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
-            using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch)"))
+            using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
                 w.Line("float* kt = scratch + ScratchKeyPack;");
                 w.Line("float* vp = scratch + ScratchValuePack;");
@@ -40,6 +40,7 @@ namespace AttnGen.Generator.Emit
                     {
                         w.Line("float* qh = q + h * HeadDim;");
                         w.Line("float* ch = context + h * HeadDim;");
+                        w.Line("float* lh = lse == null ? null : lse + h * SeqLen;");
                         if (plan.IsAdditive)
                         {
                             w.Line("float* va = additiveV + h * HeadDim;");
@@ -48,13 +49,13 @@ namespace AttnGen.Generator.Emit
                         {
                             using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
                             {
-                                w.Line($"AttentionRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p{additiveArg});");
+                                w.Line($"AttentionRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0{additiveArg});");
                             }
                         }
                         if (remainder > 0)
                         {
                             int i0 = fullTiles * br;
-                            w.Line($"AttentionRows{Inv(remainder)}__{isa.Suffix}(qh + {Inv(i0)} * QueryWidth, kt, vp, ch + {Inv(i0)} * QueryWidth, {Inv(i0)}, validLength, o, p{additiveArg});");
+                            w.Line($"AttentionRows{Inv(remainder)}__{isa.Suffix}(qh + {Inv(i0)} * QueryWidth, kt, vp, ch + {Inv(i0)} * QueryWidth, {Inv(i0)}, validLength, o, p, lh == null ? null : lh + {Inv(i0)}{additiveArg});");
                         }
                     }
                 }
@@ -92,7 +93,7 @@ namespace AttnGen.Generator.Emit
             string additiveParam = plan.IsAdditive ? ", float* va" : "";
 
             w.Line($"// AttentionRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
-            using (w.Open($"private static unsafe void AttentionRows{Inv(rows)}__{isa.Suffix}(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p{additiveParam})"))
+            using (w.Open($"private static unsafe void AttentionRows{Inv(rows)}__{isa.Suffix}(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse{additiveParam})"))
             {
                 w.Line("// Running row max m and row sum l of the online softmax; O accumulates unnormalised.");
                 for (int r = 0; r < rows; r++)
@@ -174,6 +175,7 @@ namespace AttnGen.Generator.Emit
                     using (w.Open(""))
                     {
                         w.Line($"float inv = l{r} > 0f ? 1f / l{r} : 0f;");
+                        w.Line($"if (lse != null) lse[{Inv(r)}] = l{r} > 0f ? m{r} + global::System.MathF.Log(l{r}) : float.NegativeInfinity; // for backward");
                         w.Line($"float* orow = o + {Inv(r * dimPad)};");
                         w.Line($"float* yrow = output + {Inv(r)} * QueryWidth;");
                         if (fullVectors > 0)

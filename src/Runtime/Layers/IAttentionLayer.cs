@@ -37,6 +37,18 @@ public interface IAttentionLayer : IDisposable
     /// <summary>Saves parameters as safetensors with PyTorch names, atomically.</summary>
     void Save(string path, string prefix = "", IReadOnlyDictionary<string, string>? metadata = null);
 
+    /// <summary>Parameter gradients, laid out like <see cref="ParameterBlock"/>; Backward adds to them.</summary>
+    Span<float> GradientBlock { get; }
+
+    /// <summary>Sets every parameter gradient to zero.</summary>
+    void ZeroGradients();
+
+    /// <summary>Forward that keeps per-sequence state (inputs, projected q/k/v, attention output, row log-sum-exp) for <see cref="Backward"/>.</summary>
+    void ForwardTrain(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+
+    /// <summary>Backward of the last ForwardTrain: writes the input gradients, adds the parameter gradients to <see cref="GradientBlock"/>.</summary>
+    void Backward(ReadOnlySpan<float> outputGrad, Span<float> queryGrad, Span<float> keyGrad, Span<float> valueGrad, int batch, ReadOnlySpan<int> validLengths = default);
+
     /// <summary>Attention of query [batch, SeqLen, QueryInputWidth] over key and value [batch, KvSeqLen, KvInputWidth] into output [batch, SeqLen, ModelDim].</summary>
     void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
 }

@@ -86,4 +86,37 @@ public static unsafe class KernelSupport
     /// <summary>The largest of <paramref name="length"/> floats (-inf for an all -inf row).</summary>
     public static float Max(float* values, int length)
         => System.Numerics.Tensors.TensorPrimitives.Max(new ReadOnlySpan<float>(values, length));
+
+    /// <summary>
+    /// Backward of <c>Y[m, n] = X[m, k] · W[n, k]ᵀ + b</c>: <c>dX = dY · W</c> (overwritten), <c>dW += dYᵀ · X</c> and
+    /// <c>db += Σ_rows dY</c> (accumulated; <paramref name="biasGradient"/> may be null), as vectorised row updates.
+    /// </summary>
+    public static void LinearBackward(float* outputGradient, float* input, float* weight, float* weightGradient, float* biasGradient,
+        float* inputGradient, int m, int n, int k)
+    {
+        for (int row = 0; row < m; row++)
+        {
+            var dx = new Span<float>(inputGradient + (long)row * k, k);
+            dx.Clear();
+            var x = new ReadOnlySpan<float>(input + (long)row * k, k);
+            float* dy = outputGradient + (long)row * n;
+            for (int col = 0; col < n; col++)
+            {
+                float g = dy[col];
+                if (g == 0f)
+                {
+                    continue;
+                }
+                var w = new ReadOnlySpan<float>(weight + (long)col * k, k);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(w, g, dx, dx);
+                var dw = new Span<float>(weightGradient + (long)col * k, k);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(x, g, dw, dw);
+            }
+            if (biasGradient != null)
+            {
+                var db = new Span<float>(biasGradient, n);
+                System.Numerics.Tensors.TensorPrimitives.Add(db, new ReadOnlySpan<float>(dy, n), db);
+            }
+        }
+    }
 }

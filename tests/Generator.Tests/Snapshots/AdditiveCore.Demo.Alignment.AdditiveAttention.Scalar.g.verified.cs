@@ -14,7 +14,7 @@ namespace Demo.Alignment
         // Attention__scalar: for each head h and query row i,
         //   context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]
         // over the visible keys j, computed blockwise (KeyBlock keys at a time) with a running max and sum.
-        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch)
+        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             _ = scratch; // the scalar path keeps its running state in locals
             float* scores = stackalloc float[KeyBlock];
@@ -33,6 +33,7 @@ namespace Demo.Alignment
                     {
                         // No visible key: the attention output is zero, not NaN.
                         new global::System.Span<float>(oi, HeadDim).Clear();
+                        if (lse != null) lse[h * SeqLen + i] = float.NegativeInfinity;
                         continue;
                     }
 
@@ -82,6 +83,7 @@ namespace Demo.Alignment
 
                     // Normalise by the softmax sum.
                     float inv = 1f / rowSum;
+                    if (lse != null) lse[h * SeqLen + i] = rowMax + global::System.MathF.Log(rowSum); // row log-sum-exp, for backward
                     for (int d = 0; d < HeadDim; d++)
                     {
                         oi[d] = acc[d] * inv;
@@ -90,11 +92,72 @@ namespace Demo.Alignment
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             // output = softmax(score(query, key)) · value, per head (no projections)
             _ = packed;
-            Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch);
+            Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
+        }
+
+        // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            // No projections: q, k, v are the inputs, the context is the output, and their gradients are the results.
+            float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
+            float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
+            _ = work;
+            new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();
+            new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();
+            new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();
+
+            // Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
+            // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
+            for (int h = 0; h < Heads; h++)
+            {
+                int g = h / GroupSize;
+                float* va = parameters + AdditiveVOffset + h * HeadDim;
+                float* dva = grad + AdditiveVOffset + h * HeadDim;
+                for (int i = 0; i < SeqLen; i++)
+                {
+                    float rowLse = lse[h * SeqLen + i];
+                    if (rowLse == float.NegativeInfinity) continue; // no visible key: the output was zero, so is every gradient
+                    int end = validLength;
+                    float* qi = q + i * QueryWidth + h * HeadDim;
+                    float* dqi = dq + i * QueryWidth + h * HeadDim;
+                    float* oi = c + i * QueryWidth + h * HeadDim;
+                    float* doi = dc + i * QueryWidth + h * HeadDim;
+                    float delta = 0f;
+                    for (int d = 0; d < HeadDim; d++) delta += doi[d] * oi[d];
+                    for (int j = 0; j < end; j++)
+                    {
+                        float* kj = k + j * KvWidth + g * HeadDim;
+                        float* vj = v + j * KvWidth + g * HeadDim;
+                        float* dkj = dk + j * KvWidth + g * HeadDim;
+                        float* dvj = dv + j * KvWidth + g * HeadDim;
+                        float score = 0f, dp = 0f;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            score += va[d] * global::System.MathF.Tanh(qi[d] + kj[d]);
+                            dp += doi[d] * vj[d];
+                        }
+                        float p = global::System.MathF.Exp(score - rowLse);
+                        float ds = p * (dp - delta);
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            dvj[d] += p * doi[d];
+                            float t = global::System.MathF.Tanh(qi[d] + kj[d]);
+                            float dt = ds * va[d] * (1f - t * t);
+                            dqi[d] += dt;
+                            dkj[d] += dt;
+                            dva[d] += ds * t;
+                        }
+                    }
+                }
+            }
         }
 
     }

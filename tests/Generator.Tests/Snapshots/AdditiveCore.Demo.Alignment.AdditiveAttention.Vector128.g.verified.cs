@@ -16,7 +16,7 @@ namespace Demo.Alignment
 
         // Attention__v128: keys packed [5, 32] per key/value head, values [32, 8];
         // query tiles of 4 rows (1 full, one of 3), key blocks of 32.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -30,18 +30,19 @@ namespace Demo.Alignment
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     float* va = additiveV + h * HeadDim;
                     for (int i0 = 0; i0 < 4; i0 += 4)
                     {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, va);
+                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
                     }
-                    AttentionRows3__v128(qh + 4 * QueryWidth, kt, vp, ch + 4 * QueryWidth, 4, validLength, o, p, va);
+                    AttentionRows3__v128(qh + 4 * QueryWidth, kt, vp, ch + 4 * QueryWidth, 4, validLength, o, p, lh == null ? null : lh + 4, va);
                 }
             }
         }
 
         // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* va)
+        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -390,6 +391,7 @@ namespace Demo.Alignment
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -398,6 +400,7 @@ namespace Demo.Alignment
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -406,6 +409,7 @@ namespace Demo.Alignment
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -414,6 +418,7 @@ namespace Demo.Alignment
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -423,7 +428,7 @@ namespace Demo.Alignment
         }
 
         // AttentionRows3__v128: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionRows3__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* va)
+        private static unsafe void AttentionRows3__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -699,6 +704,7 @@ namespace Demo.Alignment
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -707,6 +713,7 @@ namespace Demo.Alignment
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -715,6 +722,7 @@ namespace Demo.Alignment
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -731,11 +739,11 @@ namespace Demo.Alignment
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             // output = softmax(score(query, key)) · value, per head (no projections)
             _ = packed;
-            Attention__v128(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch);
+            Attention__v128(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
         }
 
     }

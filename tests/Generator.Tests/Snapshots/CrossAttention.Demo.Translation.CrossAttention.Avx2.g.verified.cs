@@ -300,7 +300,7 @@ namespace Demo.Translation
 
         // Attention__avx2: keys packed [16, 32] per key/value head, values [32, 16];
         // query tiles of 6 rows (1 full, one of 4), key blocks of 32.
-        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -314,17 +314,18 @@ namespace Demo.Translation
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 6; i0 += 6)
                     {
-                        AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                        AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
-                    AttentionRows4__avx2(qh + 6 * QueryWidth, kt, vp, ch + 6 * QueryWidth, 6, validLength, o, p);
+                    AttentionRows4__avx2(qh + 6 * QueryWidth, kt, vp, ch + 6 * QueryWidth, 6, validLength, o, p, lh == null ? null : lh + 6);
                 }
             }
         }
 
         // AttentionRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -705,6 +706,7 @@ namespace Demo.Translation
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -712,6 +714,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -719,6 +722,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -726,6 +730,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -733,6 +738,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l4 > 0f ? 1f / l4 : 0f;
+                if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
                 float* orow = o + 64;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -740,6 +746,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l5 > 0f ? 1f / l5 : 0f;
+                if (lse != null) lse[5] = l5 > 0f ? m5 + global::System.MathF.Log(l5) : float.NegativeInfinity; // for backward
                 float* orow = o + 80;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -748,7 +755,7 @@ namespace Demo.Translation
         }
 
         // AttentionRows4__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows4__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -1013,6 +1020,7 @@ namespace Demo.Translation
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1020,6 +1028,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1027,6 +1036,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1034,6 +1044,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1042,7 +1053,7 @@ namespace Demo.Translation
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -1055,7 +1066,7 @@ namespace Demo.Translation
             Linear_24x64x48_bias__avx2(value, packed + 6272, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__avx2(q, k, v, context, validLength, scratch);
+            Attention__avx2(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_10x48x64_bias__avx2(context, packed + 9408, output);

@@ -324,7 +324,7 @@ namespace Demo.Translation
 
         // Attention__v128: keys packed [16, 32] per key/value head, values [32, 16];
         // query tiles of 4 rows (2 full, one of 2), key blocks of 32.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -338,17 +338,18 @@ namespace Demo.Translation
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 8; i0 += 4)
                     {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
-                    AttentionRows2__v128(qh + 8 * QueryWidth, kt, vp, ch + 8 * QueryWidth, 8, validLength, o, p);
+                    AttentionRows2__v128(qh + 8 * QueryWidth, kt, vp, ch + 8 * QueryWidth, 8, validLength, o, p, lh == null ? null : lh + 8);
                 }
             }
         }
 
         // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -715,6 +716,7 @@ namespace Demo.Translation
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -722,6 +724,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -729,6 +732,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -736,6 +740,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -744,7 +749,7 @@ namespace Demo.Translation
         }
 
         // AttentionRows2__v128: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionRows2__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows2__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -957,6 +962,7 @@ namespace Demo.Translation
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -964,6 +970,7 @@ namespace Demo.Translation
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -972,7 +979,7 @@ namespace Demo.Translation
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -985,7 +992,7 @@ namespace Demo.Translation
             Linear_24x64x48_bias__v128(value, packed + 6272, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__v128(q, k, v, context, validLength, scratch);
+            Attention__v128(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_10x48x64_bias__v128(context, packed + 9408, output);

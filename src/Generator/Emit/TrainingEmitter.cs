@@ -1,0 +1,190 @@
+using AttnGen.Generator.Model;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>
+    /// Emits the training face of a layer: <c>ForwardTrain</c> (a forward pass that keeps what backward needs:
+    /// the inputs, the projected q, k, v, the attention output and each row's log-sum-exp), <c>Backward</c>
+    /// (input gradients returned, parameter gradients accumulated into <c>GradientBlock</c>) and the state behind them.
+    /// </summary>
+    internal static class TrainingEmitter
+    {
+        public static void Emit(SourceWriter w, KernelPlan plan)
+        {
+            w.Line("// ---- Training: ForwardTrain keeps per-sequence state, Backward turns output gradients into input and parameter gradients ----");
+            w.Line();
+            w.Line("// Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.");
+            w.Line("private const int TrainLse = ScratchLength;");
+            w.Line("private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;");
+            w.Line("private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;");
+            w.Line("private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            w.Line("private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            w.Line("private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;");
+            w.Line("// Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs.");
+            w.Line("private const int WorkContext = 0;");
+            w.Line("private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkLength = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            w.Line();
+            w.Line("private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;");
+            w.Line("private int _savedBatch;");
+            w.Line("private int[] _savedValidLengths = global::System.Array.Empty<int>();");
+            w.Line("private bool _savedHasValidLengths;");
+            w.Line();
+            w.Line("/// <summary>Parameter gradients, laid out like <see cref=\"ParameterBlock\"/>; Backward adds to them.</summary>");
+            w.Line("public global::System.Span<float> GradientBlock => (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span;");
+            w.Line();
+            w.Line("/// <summary>Sets every parameter gradient to zero.</summary>");
+            w.Line("public void ZeroGradients() => GradientBlock.Clear();");
+            w.Line();
+
+            if (plan.HasSelfAttention)
+            {
+                w.Line("/// <summary>Self-attention forward that keeps what <see cref=\"Backward(global::System.ReadOnlySpan{float}, global::System.Span{float}, int, global::System.ReadOnlySpan{int})\"/> needs; same result as Forward.</summary>");
+                w.Line("/// <param name=\"input\">[batch, SeqLen, ModelDim].</param>");
+                w.Line("/// <param name=\"output\">[batch, SeqLen, ModelDim].</param>");
+                w.Line("/// <param name=\"batch\">Number of sequences.</param>");
+                w.Line("/// <param name=\"validLengths\">Empty, or per sequence the number of valid key positions.</param>");
+                w.Line("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)");
+                w.Line("    => ForwardTrain(input, input, input, output, batch, validLengths);");
+                w.Line();
+            }
+
+            w.Line("/// <summary>Forward that keeps per-sequence state for <c>Backward</c>; same result as Forward.</summary>");
+            w.Line("/// <param name=\"query\">[batch, SeqLen, QueryInputWidth].</param>");
+            w.Line("/// <param name=\"key\">[batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line("/// <param name=\"value\">[batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line("/// <param name=\"output\">[batch, SeqLen, ModelDim].</param>");
+            w.Line("/// <param name=\"batch\">Number of sequences.</param>");
+            w.Line("/// <param name=\"validLengths\">Empty, or per sequence the number of valid key positions.</param>");
+            using (w.Open("public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
+            {
+                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                w.Line("global::AttnGen.Guard.Batch(batch, TrainLength);");
+                w.Line("global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));");
+                w.Line("global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));");
+                w.Line("global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));");
+                w.Line("global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));");
+                w.Line("global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));");
+                using (w.Open("if (_saved is null || _saved.Length < batch * TrainLength)"))
+                {
+                    w.Line("_saved?.Dispose();");
+                    w.Line("_saved = new global::AttnGen.AlignedBuffer(batch * TrainLength);");
+                }
+                w.Line("_savedBatch = 0;");
+                w.Line("_training = true;");
+                using (w.Open("try"))
+                {
+                    using (w.Open("fixed (float* q = query, k = key, v = value, y = output)"))
+                    {
+                        w.Line("RunBatch(q, k, v, y, batch, validLengths);");
+                    }
+                }
+                using (w.Open("finally"))
+                {
+                    w.Line("_training = false;");
+                }
+                w.Line("if (_savedValidLengths.Length < batch) _savedValidLengths = new int[batch];");
+                w.Line("_savedHasValidLengths = !validLengths.IsEmpty;");
+                w.Line("validLengths.CopyTo(_savedValidLengths);");
+                w.Line("_savedBatch = batch;");
+            }
+            w.Line();
+
+            w.Line("// Copies one sequence's inputs and output next to its forward scratch.");
+            using (w.Open("private static unsafe void SaveSequence(float* saved, float* query, float* key, float* value, float* output)"))
+            {
+                w.Line("new global::System.ReadOnlySpan<float>(query, SeqLen * QueryInputWidth).CopyTo(new global::System.Span<float>(saved + TrainQuery, SeqLen * QueryInputWidth));");
+                w.Line("new global::System.ReadOnlySpan<float>(key, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainKey, KvSeqLen * KvInputWidth));");
+                w.Line("new global::System.ReadOnlySpan<float>(value, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainValue, KvSeqLen * KvInputWidth));");
+                w.Line("new global::System.ReadOnlySpan<float>(output, SeqLen * ModelDim).CopyTo(new global::System.Span<float>(saved + TrainOutput, SeqLen * ModelDim));");
+            }
+            w.Line();
+
+            if (plan.HasSelfAttention)
+            {
+                w.Line("/// <summary>Backward of the last self-attention ForwardTrain: <paramref name=\"inputGrad\"/> receives dL/dinput (the sum over its q, k and v uses); parameter gradients are added to GradientBlock.</summary>");
+                w.Line("/// <param name=\"outputGrad\">dL/doutput, [batch, SeqLen, ModelDim].</param>");
+                w.Line("/// <param name=\"inputGrad\">Overwritten with dL/dinput, [batch, SeqLen, ModelDim].</param>");
+                w.Line("/// <param name=\"batch\">The batch of the last ForwardTrain.</param>");
+                w.Line("/// <param name=\"validLengths\">The valid lengths of the last ForwardTrain.</param>");
+                using (w.Open("public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
+                {
+                    w.Line("CheckBackward(outputGrad.Length, batch, validLengths);");
+                    w.Line("global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));");
+                    w.Line("float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;");
+                    using (w.Open("fixed (float* dy = outputGrad, dx = inputGrad)"))
+                    {
+                        using (w.Open("for (int b = 0; b < batch; b++)"))
+                        {
+                            w.Line("float* dxb = dx + (long)b * (SeqLen * QueryInputWidth);");
+                            w.Line("BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dxb, work + WorkKeyInput, work + WorkValueInput, work);");
+                            w.Line("// The input fed q, k and v: its gradient is the sum of the three.");
+                            w.Line("var sum = new global::System.Span<float>(dxb, SeqLen * QueryInputWidth);");
+                            w.Line("global::System.Numerics.Tensors.TensorPrimitives.Add(sum, new global::System.ReadOnlySpan<float>(work + WorkKeyInput, SeqLen * QueryInputWidth), sum);");
+                            w.Line("global::System.Numerics.Tensors.TensorPrimitives.Add(sum, new global::System.ReadOnlySpan<float>(work + WorkValueInput, SeqLen * QueryInputWidth), sum);");
+                        }
+                    }
+                }
+                w.Line();
+            }
+
+            w.Line("/// <summary>Backward of the last ForwardTrain: input gradients are written, parameter gradients added to GradientBlock.</summary>");
+            w.Line("/// <param name=\"outputGrad\">dL/doutput, [batch, SeqLen, ModelDim].</param>");
+            w.Line("/// <param name=\"queryGrad\">Overwritten with dL/dquery, [batch, SeqLen, QueryInputWidth].</param>");
+            w.Line("/// <param name=\"keyGrad\">Overwritten with dL/dkey, [batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line("/// <param name=\"valueGrad\">Overwritten with dL/dvalue, [batch, KvSeqLen, KvInputWidth].</param>");
+            w.Line("/// <param name=\"batch\">The batch of the last ForwardTrain.</param>");
+            w.Line("/// <param name=\"validLengths\">The valid lengths of the last ForwardTrain.</param>");
+            using (w.Open("public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
+            {
+                w.Line("CheckBackward(outputGrad.Length, batch, validLengths);");
+                w.Line("global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));");
+                w.Line("global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));");
+                w.Line("global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));");
+                w.Line("float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;");
+                using (w.Open("fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)"))
+                {
+                    using (w.Open("for (int b = 0; b < batch; b++)"))
+                    {
+                        w.Line("BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dq + (long)b * (SeqLen * QueryInputWidth),");
+                        w.Line("    dk + (long)b * (KvSeqLen * KvInputWidth), dv + (long)b * (KvSeqLen * KvInputWidth), work);");
+                    }
+                }
+            }
+            w.Line();
+
+            w.Line("// Argument checks shared by both Backward overloads: a matching ForwardTrain must come first.");
+            using (w.Open("private void CheckBackward(int outputGradLength, int batch, global::System.ReadOnlySpan<int> validLengths)"))
+            {
+                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                using (w.Open("if (_savedBatch == 0)"))
+                {
+                    w.Line("throw new global::System.InvalidOperationException(\"Backward needs the state of a ForwardTrain call; call ForwardTrain first (Forward keeps no state).\");");
+                }
+                using (w.Open("if (batch != _savedBatch)"))
+                {
+                    w.Line("throw new global::System.ArgumentException($\"'batch' is {batch}; the last ForwardTrain had batch {_savedBatch}.\", nameof(batch));");
+                }
+                w.Line("global::AttnGen.Guard.Length(outputGradLength, batch, SeqLen, ModelDim, \"outputGrad\");");
+                using (w.Open("if (validLengths.IsEmpty != !_savedHasValidLengths || (!validLengths.IsEmpty && !global::System.MemoryExtensions.SequenceEqual(validLengths, new global::System.ReadOnlySpan<int>(_savedValidLengths, 0, batch))))"))
+                {
+                    w.Line("throw new global::System.ArgumentException(\"'validLengths' differ from those of the last ForwardTrain.\", nameof(validLengths));");
+                }
+            }
+            w.Line();
+
+            w.Line("// One sequence's backward on the scalar kernels (the vector paths run the forward pass).");
+            using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)"))
+            {
+                w.Line("int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;");
+                w.Line("float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;");
+                w.Line("BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+            }
+            w.Line();
+        }
+    }
+}
