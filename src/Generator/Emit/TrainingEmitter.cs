@@ -123,9 +123,8 @@ namespace AttnGen.Generator.Emit
                             w.Line("float* dxb = dx + (long)b * (SeqLen * QueryInputWidth);");
                             w.Line("BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dxb, work + WorkKeyInput, work + WorkValueInput, work);");
                             w.Line("// The input fed q, k and v: its gradient is the sum of the three.");
-                            w.Line("var sum = new global::System.Span<float>(dxb, SeqLen * QueryInputWidth);");
-                            w.Line("global::System.Numerics.Tensors.TensorPrimitives.Add(sum, new global::System.ReadOnlySpan<float>(work + WorkKeyInput, SeqLen * QueryInputWidth), sum);");
-                            w.Line("global::System.Numerics.Tensors.TensorPrimitives.Add(sum, new global::System.ReadOnlySpan<float>(work + WorkValueInput, SeqLen * QueryInputWidth), sum);");
+                            w.Line("global::AttnGen.KernelSupport.AddInto(dxb, work + WorkKeyInput, SeqLen * QueryInputWidth);");
+                            w.Line("global::AttnGen.KernelSupport.AddInto(dxb, work + WorkValueInput, SeqLen * QueryInputWidth);");
                         }
                     }
                 }

@@ -119,4 +119,11 @@ public static unsafe class KernelSupport
             }
         }
     }
+
+    /// <summary><c>destination[i] += source[i]</c> for <paramref name="length"/> floats.</summary>
+    public static void AddInto(float* destination, float* source, int length)
+    {
+        var target = new Span<float>(destination, length);
+        System.Numerics.Tensors.TensorPrimitives.Add(target, new ReadOnlySpan<float>(source, length), target);
+    }
 }

@@ -190,7 +190,7 @@ namespace Demo.Decoders
 
         // Attention__avx512: keys packed [64, 128] per key/value head, values [128, 64];
         // query tiles of 8 rows (16 full), key blocks of 64.
-        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -204,16 +204,17 @@ namespace Demo.Decoders
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 128; i0 += 8)
                     {
-                        AttentionRows8__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                        AttentionRows8__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
                 }
             }
         }
 
         // AttentionRows8__avx512: query rows i0 .. i0 + 7 of one head against every visible key block.
-        private static unsafe void AttentionRows8__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows8__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -738,6 +739,7 @@ namespace Demo.Decoders
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -745,6 +747,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -752,6 +755,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 128;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -759,6 +763,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 192;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -766,6 +771,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l4 > 0f ? 1f / l4 : 0f;
+                if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
                 float* orow = o + 256;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -773,6 +779,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l5 > 0f ? 1f / l5 : 0f;
+                if (lse != null) lse[5] = l5 > 0f ? m5 + global::System.MathF.Log(l5) : float.NegativeInfinity; // for backward
                 float* orow = o + 320;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -780,6 +787,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l6 > 0f ? 1f / l6 : 0f;
+                if (lse != null) lse[6] = l6 > 0f ? m6 + global::System.MathF.Log(l6) : float.NegativeInfinity; // for backward
                 float* orow = o + 384;
                 float* yrow = output + 6 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -787,6 +795,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l7 > 0f ? 1f / l7 : 0f;
+                if (lse != null) lse[7] = l7 > 0f ? m7 + global::System.MathF.Log(l7) : float.NegativeInfinity; // for backward
                 float* orow = o + 448;
                 float* yrow = output + 7 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -795,7 +804,7 @@ namespace Demo.Decoders
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -808,7 +817,7 @@ namespace Demo.Decoders
             Linear_128x512x512_bias__avx512(value, packed + 525312, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__avx512(q, k, v, context, validLength, scratch);
+            Attention__avx512(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_128x512x512_bias__avx512(context, packed + 787968, output);

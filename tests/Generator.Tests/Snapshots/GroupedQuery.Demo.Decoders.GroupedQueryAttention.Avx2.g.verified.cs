@@ -211,7 +211,7 @@ namespace Demo.Decoders
 
         // Attention__avx2: keys packed [16, 32] per key/value head, values [32, 16];
         // query tiles of 6 rows (5 full, one of 2), key blocks of 32.
-        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -225,17 +225,18 @@ namespace Demo.Decoders
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 30; i0 += 6)
                     {
-                        AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                        AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
-                    AttentionRows2__avx2(qh + 30 * QueryWidth, kt, vp, ch + 30 * QueryWidth, 30, validLength, o, p);
+                    AttentionRows2__avx2(qh + 30 * QueryWidth, kt, vp, ch + 30 * QueryWidth, 30, validLength, o, p, lh == null ? null : lh + 30);
                 }
             }
         }
 
         // AttentionRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -618,6 +619,7 @@ namespace Demo.Decoders
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -625,6 +627,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -632,6 +635,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -639,6 +643,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -646,6 +651,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l4 > 0f ? 1f / l4 : 0f;
+                if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
                 float* orow = o + 64;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -653,6 +659,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l5 > 0f ? 1f / l5 : 0f;
+                if (lse != null) lse[5] = l5 > 0f ? m5 + global::System.MathF.Log(l5) : float.NegativeInfinity; // for backward
                 float* orow = o + 80;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -661,7 +668,7 @@ namespace Demo.Decoders
         }
 
         // AttentionRows2__avx2: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionRows2__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows2__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -822,6 +829,7 @@ namespace Demo.Decoders
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -829,6 +837,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -837,7 +846,7 @@ namespace Demo.Decoders
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -850,7 +859,7 @@ namespace Demo.Decoders
             Linear_32x32x128__avx2(value, packed + 20640, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__avx2(q, k, v, context, validLength, scratch);
+            Attention__avx2(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_32x128x128__avx2(context, packed + 24768, output);

@@ -171,7 +171,7 @@ namespace Demo.Decoders
 
         // Attention__v128: keys packed [16, 32] per key/value head, values [32, 16];
         // query tiles of 4 rows (8 full), key blocks of 32.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -185,16 +185,17 @@ namespace Demo.Decoders
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
+                    float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 32; i0 += 4)
                     {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
                 }
             }
         }
 
         // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -563,6 +564,7 @@ namespace Demo.Decoders
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -570,6 +572,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -577,6 +580,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -584,6 +588,7 @@ namespace Demo.Decoders
             }
             {
                 float inv = l3 > 0f ? 1f / l3 : 0f;
+                if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -592,7 +597,7 @@ namespace Demo.Decoders
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -605,7 +610,7 @@ namespace Demo.Decoders
             Linear_32x32x128__v128(value, packed + 20640, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__v128(q, k, v, context, validLength, scratch);
+            Attention__v128(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_32x128x128__v128(context, packed + 24768, output);

@@ -63,7 +63,7 @@ namespace @event.@class
 
         // Attention__avx2: keys packed [4, 32] per key/value head, values [32, 8];
         // query tiles of 6 rows (0 full, one of 3), key blocks of 32.
-        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
             float* vp = scratch + ScratchValuePack;
@@ -77,13 +77,14 @@ namespace @event.@class
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
-                    AttentionRows3__avx2(qh + 0 * QueryWidth, kt, vp, ch + 0 * QueryWidth, 0, validLength, o, p);
+                    float* lh = lse == null ? null : lse + h * SeqLen;
+                    AttentionRows3__avx2(qh + 0 * QueryWidth, kt, vp, ch + 0 * QueryWidth, 0, validLength, o, p, lh == null ? null : lh + 0);
                 }
             }
         }
 
         // AttentionRows3__avx2: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionRows3__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+        private static unsafe void AttentionRows3__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -288,18 +289,21 @@ namespace @event.@class
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
                 float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
             {
                 float inv = l1 > 0f ? 1f / l1 : 0f;
+                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
             {
                 float inv = l2 > 0f ? 1f / l2 : 0f;
+                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -307,7 +311,7 @@ namespace @event.@class
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
@@ -320,7 +324,7 @@ namespace @event.@class
             Linear_3x8x8_bias__avx2(value, packed + 288, v);
 
             // context = softmax(score(q, k)) · v, per head
-            Attention__avx2(q, k, v, context, validLength, scratch);
+            Attention__avx2(q, k, v, context, validLength, scratch, lse);
 
             // output = context · W_oᵀ + b_o
             Linear_3x8x8_bias__avx2(context, packed + 432, output);

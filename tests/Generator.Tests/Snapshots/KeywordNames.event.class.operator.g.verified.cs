@@ -225,11 +225,12 @@ namespace @event.@class
         private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;
         private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];
         private global::AttnGen.AlignedBuffer? _packed;
+        private bool _training;
         private int[] _validLengths = global::System.Array.Empty<int>();
         private bool _hasValidLengths;
         private int _batch, _workers;
         private unsafe float* _query, _key, _value, _output;
-        private global::System.Action<int>? _workerBody;
+        private global::AttnGen.WorkerGroup? _workerGroup;
 
         /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
@@ -273,7 +274,7 @@ namespace @event.@class
                 return;
             }
             _workers = workers;
-            global::System.Threading.Tasks.Parallel.For(0, workers, _workerBody ??= RunWorker);
+            (_workerGroup ??= new global::AttnGen.WorkerGroup(RunWorker)).Run(workers);
             _workers = 1;
         }
 
@@ -309,35 +310,202 @@ namespace @event.@class
             for (int b = worker; b < _batch; b += workers)
             {
                 int validLength = _hasValidLengths ? _validLengths[b] : KvSeqLen;
-                ForwardSequence(
-                    _query + (long)b * (SeqLen * QueryInputWidth),
-                    _key + (long)b * (KvSeqLen * KvInputWidth),
-                    _value + (long)b * (KvSeqLen * KvInputWidth),
-                    _output + (long)b * (SeqLen * ModelDim),
-                    validLength, parameters, packed, scratch);
+                float* query = _query + (long)b * (SeqLen * QueryInputWidth);
+                float* key = _key + (long)b * (KvSeqLen * KvInputWidth);
+                float* value = _value + (long)b * (KvSeqLen * KvInputWidth);
+                float* output = _output + (long)b * (SeqLen * ModelDim);
+                if (_training)
+                {
+                    // Training: each sequence keeps its own scratch (projected q, k, v, context) and row log-sum-exp.
+                    float* saved = _saved!.Pointer + (long)b * TrainLength;
+                    ForwardSequence(query, key, value, output, validLength, parameters, packed, saved, saved + TrainLse);
+                    SaveSequence(saved, query, key, value, output);
+                    continue;
+                }
+                ForwardSequence(query, key, value, output, validLength, parameters, packed, scratch, null);
             }
         }
 
         // One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each
         // branch either compiles to a plain call or disappears.
-        private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+        private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
         {
             if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
             {
-                ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch);
+                ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch, lse);
                 return;
             }
             if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
             {
-                ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch);
+                ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch, lse);
                 return;
             }
             if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
             {
-                ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch);
+                ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch, lse);
                 return;
             }
-            ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch);
+            ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);
+        }
+
+        // ---- Training: ForwardTrain keeps per-sequence state, Backward turns output gradients into input and parameter gradients ----
+
+        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
+        private const int TrainLse = ScratchLength;
+        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
+        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
+        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
+        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs.
+        private const int WorkContext = 0;
+        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
+        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
+        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
+        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
+        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+        private const int WorkLength = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+
+        private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
+        private int _savedBatch;
+        private int[] _savedValidLengths = global::System.Array.Empty<int>();
+        private bool _savedHasValidLengths;
+
+        /// <summary>Parameter gradients, laid out like <see cref="ParameterBlock"/>; Backward adds to them.</summary>
+        public global::System.Span<float> GradientBlock => (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span;
+
+        /// <summary>Sets every parameter gradient to zero.</summary>
+        public void ZeroGradients() => GradientBlock.Clear();
+
+        /// <summary>Self-attention forward that keeps what <see cref="Backward(global::System.ReadOnlySpan{float}, global::System.Span{float}, int, global::System.ReadOnlySpan{int})"/> needs; same result as Forward.</summary>
+        /// <param name="input">[batch, SeqLen, ModelDim].</param>
+        /// <param name="output">[batch, SeqLen, ModelDim].</param>
+        /// <param name="batch">Number of sequences.</param>
+        /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
+        public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
+            => ForwardTrain(input, input, input, output, batch, validLengths);
+
+        /// <summary>Forward that keeps per-sequence state for <c>Backward</c>; same result as Forward.</summary>
+        /// <param name="query">[batch, SeqLen, QueryInputWidth].</param>
+        /// <param name="key">[batch, KvSeqLen, KvInputWidth].</param>
+        /// <param name="value">[batch, KvSeqLen, KvInputWidth].</param>
+        /// <param name="output">[batch, SeqLen, ModelDim].</param>
+        /// <param name="batch">Number of sequences.</param>
+        /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
+        public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
+        {
+            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            global::AttnGen.Guard.Batch(batch, TrainLength);
+            global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));
+            global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));
+            global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));
+            global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));
+            global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));
+            if (_saved is null || _saved.Length < batch * TrainLength)
+            {
+                _saved?.Dispose();
+                _saved = new global::AttnGen.AlignedBuffer(batch * TrainLength);
+            }
+            _savedBatch = 0;
+            _training = true;
+            try
+            {
+                fixed (float* q = query, k = key, v = value, y = output)
+                {
+                    RunBatch(q, k, v, y, batch, validLengths);
+                }
+            }
+            finally
+            {
+                _training = false;
+            }
+            if (_savedValidLengths.Length < batch) _savedValidLengths = new int[batch];
+            _savedHasValidLengths = !validLengths.IsEmpty;
+            validLengths.CopyTo(_savedValidLengths);
+            _savedBatch = batch;
+        }
+
+        // Copies one sequence's inputs and output next to its forward scratch.
+        private static unsafe void SaveSequence(float* saved, float* query, float* key, float* value, float* output)
+        {
+            new global::System.ReadOnlySpan<float>(query, SeqLen * QueryInputWidth).CopyTo(new global::System.Span<float>(saved + TrainQuery, SeqLen * QueryInputWidth));
+            new global::System.ReadOnlySpan<float>(key, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainKey, KvSeqLen * KvInputWidth));
+            new global::System.ReadOnlySpan<float>(value, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainValue, KvSeqLen * KvInputWidth));
+            new global::System.ReadOnlySpan<float>(output, SeqLen * ModelDim).CopyTo(new global::System.Span<float>(saved + TrainOutput, SeqLen * ModelDim));
+        }
+
+        /// <summary>Backward of the last self-attention ForwardTrain: <paramref name="inputGrad"/> receives dL/dinput (the sum over its q, k and v uses); parameter gradients are added to GradientBlock.</summary>
+        /// <param name="outputGrad">dL/doutput, [batch, SeqLen, ModelDim].</param>
+        /// <param name="inputGrad">Overwritten with dL/dinput, [batch, SeqLen, ModelDim].</param>
+        /// <param name="batch">The batch of the last ForwardTrain.</param>
+        /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
+        public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
+        {
+            CheckBackward(outputGrad.Length, batch, validLengths);
+            global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));
+            float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
+            fixed (float* dy = outputGrad, dx = inputGrad)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    float* dxb = dx + (long)b * (SeqLen * QueryInputWidth);
+                    BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dxb, work + WorkKeyInput, work + WorkValueInput, work);
+                    // The input fed q, k and v: its gradient is the sum of the three.
+                    global::AttnGen.KernelSupport.AddInto(dxb, work + WorkKeyInput, SeqLen * QueryInputWidth);
+                    global::AttnGen.KernelSupport.AddInto(dxb, work + WorkValueInput, SeqLen * QueryInputWidth);
+                }
+            }
+        }
+
+        /// <summary>Backward of the last ForwardTrain: input gradients are written, parameter gradients added to GradientBlock.</summary>
+        /// <param name="outputGrad">dL/doutput, [batch, SeqLen, ModelDim].</param>
+        /// <param name="queryGrad">Overwritten with dL/dquery, [batch, SeqLen, QueryInputWidth].</param>
+        /// <param name="keyGrad">Overwritten with dL/dkey, [batch, KvSeqLen, KvInputWidth].</param>
+        /// <param name="valueGrad">Overwritten with dL/dvalue, [batch, KvSeqLen, KvInputWidth].</param>
+        /// <param name="batch">The batch of the last ForwardTrain.</param>
+        /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
+        public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
+        {
+            CheckBackward(outputGrad.Length, batch, validLengths);
+            global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));
+            global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));
+            global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));
+            float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
+            fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dq + (long)b * (SeqLen * QueryInputWidth),
+                        dk + (long)b * (KvSeqLen * KvInputWidth), dv + (long)b * (KvSeqLen * KvInputWidth), work);
+                }
+            }
+        }
+
+        // Argument checks shared by both Backward overloads: a matching ForwardTrain must come first.
+        private void CheckBackward(int outputGradLength, int batch, global::System.ReadOnlySpan<int> validLengths)
+        {
+            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            if (_savedBatch == 0)
+            {
+                throw new global::System.InvalidOperationException("Backward needs the state of a ForwardTrain call; call ForwardTrain first (Forward keeps no state).");
+            }
+            if (batch != _savedBatch)
+            {
+                throw new global::System.ArgumentException($"'batch' is {batch}; the last ForwardTrain had batch {_savedBatch}.", nameof(batch));
+            }
+            global::AttnGen.Guard.Length(outputGradLength, batch, SeqLen, ModelDim, "outputGrad");
+            if (validLengths.IsEmpty != !_savedHasValidLengths || (!validLengths.IsEmpty && !global::System.MemoryExtensions.SequenceEqual(validLengths, new global::System.ReadOnlySpan<int>(_savedValidLengths, 0, batch))))
+            {
+                throw new global::System.ArgumentException("'validLengths' differ from those of the last ForwardTrain.", nameof(validLengths));
+            }
+        }
+
+        // One sequence's backward on the scalar kernels (the vector paths run the forward pass).
+        private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
+        {
+            int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
+            float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
+            BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
         }
 
         /// <summary>Frees the native memory of the parameters and scratch buffers.</summary>
@@ -346,6 +514,9 @@ namespace @event.@class
             _parameters.Dispose();
             foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();
             _packed?.Dispose();
+            _saved?.Dispose();
+            _gradients?.Dispose();
+            _backwardWork?.Dispose();
         }
     }
 }

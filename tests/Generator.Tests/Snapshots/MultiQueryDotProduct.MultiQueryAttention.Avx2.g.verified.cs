@@ -202,7 +202,7 @@ partial class MultiQueryAttention
 
     // Attention__avx2: keys packed [3, 64] per key/value head, values [64, 8];
     // query tiles of 6 rows (6 full, one of 1), key blocks of 32.
-    private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+    private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
         float* kt = scratch + ScratchKeyPack;
         float* vp = scratch + ScratchValuePack;
@@ -216,17 +216,18 @@ partial class MultiQueryAttention
             {
                 float* qh = q + h * HeadDim;
                 float* ch = context + h * HeadDim;
+                float* lh = lse == null ? null : lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                    AttentionRows6__avx2(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                 }
-                AttentionRows1__avx2(qh + 36 * QueryWidth, kt, vp, ch + 36 * QueryWidth, 36, validLength, o, p);
+                AttentionRows1__avx2(qh + 36 * QueryWidth, kt, vp, ch + 36 * QueryWidth, 36, validLength, o, p, lh == null ? null : lh + 36);
             }
         }
     }
 
     // AttentionRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+    private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
@@ -591,36 +592,42 @@ partial class MultiQueryAttention
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
             float inv = l0 > 0f ? 1f / l0 : 0f;
+            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l1 > 0f ? 1f / l1 : 0f;
+            if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
             float* orow = o + 8;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l2 > 0f ? 1f / l2 : 0f;
+            if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
             float* orow = o + 16;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l3 > 0f ? 1f / l3 : 0f;
+            if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
             float* orow = o + 24;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l4 > 0f ? 1f / l4 : 0f;
+            if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
             float* orow = o + 32;
             float* yrow = output + 4 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l5 > 0f ? 1f / l5 : 0f;
+            if (lse != null) lse[5] = l5 > 0f ? m5 + global::System.MathF.Log(l5) : float.NegativeInfinity; // for backward
             float* orow = o + 40;
             float* yrow = output + 5 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -628,7 +635,7 @@ partial class MultiQueryAttention
     }
 
     // AttentionRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionRows1__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+    private static unsafe void AttentionRows1__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
@@ -729,6 +736,7 @@ partial class MultiQueryAttention
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
             float inv = l0 > 0f ? 1f / l0 : 0f;
+            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -736,7 +744,7 @@ partial class MultiQueryAttention
     }
 
     // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+    private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
@@ -749,7 +757,7 @@ partial class MultiQueryAttention
         Linear_37x3x12_bias__avx2(value, packed + 416, v);
 
         // context = softmax(score(q, k)) · v, per head
-        Attention__avx2(q, k, v, context, validLength, scratch);
+        Attention__avx2(q, k, v, context, validLength, scratch, lse);
 
         // output = context · W_oᵀ + b_o
         Linear_37x12x12_bias__avx2(context, packed + 624, output);

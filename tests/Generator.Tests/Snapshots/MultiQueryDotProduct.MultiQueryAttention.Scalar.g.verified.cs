@@ -52,7 +52,7 @@ partial class MultiQueryAttention
     // Attention__scalar: for each head h and query row i,
     //   context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]
     // over the visible keys j, computed blockwise (KeyBlock keys at a time) with a running max and sum.
-    private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+    private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
         _ = scratch; // the scalar path keeps its running state in locals
         float* scores = stackalloc float[KeyBlock];
@@ -70,6 +70,7 @@ partial class MultiQueryAttention
                 {
                     // No visible key: the attention output is zero, not NaN.
                     new global::System.Span<float>(oi, HeadDim).Clear();
+                    if (lse != null) lse[h * SeqLen + i] = float.NegativeInfinity;
                     continue;
                 }
 
@@ -119,6 +120,7 @@ partial class MultiQueryAttention
 
                 // Normalise by the softmax sum.
                 float inv = 1f / rowSum;
+                if (lse != null) lse[h * SeqLen + i] = rowMax + global::System.MathF.Log(rowSum); // row log-sum-exp, for backward
                 for (int d = 0; d < HeadDim; d++)
                 {
                     oi[d] = acc[d] * inv;
@@ -127,7 +129,7 @@ partial class MultiQueryAttention
         }
     }
     // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
@@ -141,10 +143,78 @@ partial class MultiQueryAttention
         Linear_37x3x12_bias__scalar(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, v);
 
         // context = softmax(score(q, k)) · v, per head
-        Attention__scalar(q, k, v, context, validLength, scratch);
+        Attention__scalar(q, k, v, context, validLength, scratch, lse);
 
         // output = context · W_oᵀ + b_o
         Linear_37x12x12_bias__scalar(context, parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, output);
+    }
+
+    // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+    private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    {
+        float* lse = saved + TrainLse;
+        float* xq = saved + TrainQuery;
+        float* xk = saved + TrainKey;
+        float* xv = saved + TrainValue;
+        float* q = saved + ScratchQuery;
+        float* k = saved + ScratchKey;
+        float* v = saved + ScratchValue;
+        float* c = saved + ScratchContext;
+        float* dc = work + WorkContext;
+        float* dq = work + WorkQuery;
+        float* dk = work + WorkKey;
+        float* dv = work + WorkValue;
+
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+        global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
+        new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();
+        new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();
+        new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();
+
+        // Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
+        // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
+        for (int h = 0; h < Heads; h++)
+        {
+            int g = h / GroupSize;
+            for (int i = 0; i < SeqLen; i++)
+            {
+                float rowLse = lse[h * SeqLen + i];
+                if (rowLse == float.NegativeInfinity) continue; // no visible key: the output was zero, so is every gradient
+                int end = validLength;
+                float* qi = q + i * QueryWidth + h * HeadDim;
+                float* dqi = dq + i * QueryWidth + h * HeadDim;
+                float* oi = c + i * QueryWidth + h * HeadDim;
+                float* doi = dc + i * QueryWidth + h * HeadDim;
+                float delta = 0f;
+                for (int d = 0; d < HeadDim; d++) delta += doi[d] * oi[d];
+                for (int j = 0; j < end; j++)
+                {
+                    float* kj = k + j * KvWidth + g * HeadDim;
+                    float* vj = v + j * KvWidth + g * HeadDim;
+                    float* dkj = dk + j * KvWidth + g * HeadDim;
+                    float* dvj = dv + j * KvWidth + g * HeadDim;
+                    float score = 0f, dp = 0f;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        score += qi[d] * kj[d];
+                        dp += doi[d] * vj[d];
+                    }
+                    float p = global::System.MathF.Exp(score - rowLse);
+                    float ds = p * (dp - delta);
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        dvj[d] += p * doi[d];
+                        dqi[d] += ds * kj[d];
+                        dkj[d] += ds * qi[d];
+                    }
+                }
+            }
+        }
+
+        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+        global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
+        global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
+        global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
     }
 
 }

@@ -210,7 +210,7 @@ partial class MultiQueryAttention
 
     // Attention__v128: keys packed [3, 64] per key/value head, values [64, 4];
     // query tiles of 4 rows (9 full, one of 1), key blocks of 32.
-    private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch)
+    private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
         float* kt = scratch + ScratchKeyPack;
         float* vp = scratch + ScratchValuePack;
@@ -224,17 +224,18 @@ partial class MultiQueryAttention
             {
                 float* qh = q + h * HeadDim;
                 float* ch = context + h * HeadDim;
+                float* lh = lse == null ? null : lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 4)
                 {
-                    AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p);
+                    AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                 }
-                AttentionRows1__v128(qh + 36 * QueryWidth, kt, vp, ch + 36 * QueryWidth, 36, validLength, o, p);
+                AttentionRows1__v128(qh + 36 * QueryWidth, kt, vp, ch + 36 * QueryWidth, 36, validLength, o, p, lh == null ? null : lh + 36);
             }
         }
     }
 
     // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-    private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+    private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
@@ -572,24 +573,28 @@ partial class MultiQueryAttention
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
             float inv = l0 > 0f ? 1f / l0 : 0f;
+            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l1 > 0f ? 1f / l1 : 0f;
+            if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
             float* orow = o + 4;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l2 > 0f ? 1f / l2 : 0f;
+            if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
             float* orow = o + 8;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
             float inv = l3 > 0f ? 1f / l3 : 0f;
+            if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
             float* orow = o + 12;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -597,7 +602,7 @@ partial class MultiQueryAttention
     }
 
     // AttentionRows1__v128: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionRows1__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p)
+    private static unsafe void AttentionRows1__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
@@ -722,6 +727,7 @@ partial class MultiQueryAttention
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
             float inv = l0 > 0f ? 1f / l0 : 0f;
+            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -729,7 +735,7 @@ partial class MultiQueryAttention
     }
 
     // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch)
+    private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
@@ -742,7 +748,7 @@ partial class MultiQueryAttention
         Linear_37x3x12_bias__v128(value, packed + 416, v);
 
         // context = softmax(score(q, k)) · v, per head
-        Attention__v128(q, k, v, context, validLength, scratch);
+        Attention__v128(q, k, v, context, validLength, scratch, lse);
 
         // output = context · W_oᵀ + b_o
         Linear_37x12x12_bias__v128(context, packed + 624, output);
