@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace AttnGen.Benchmarks.Infrastructure;
+
+/// <summary>
+/// The gate every contender passes at GlobalSetup: its output against the naive loops' output. A
+/// contender that disagrees throws, so a benchmark can never time a wrong kernel.
+/// </summary>
+public static class Accuracy
+{
+    /// <summary>Largest accepted relative error.</summary>
+    public const double Tolerance = 1e-4;
+
+    /// <summary>
+    /// Relative error of <paramref name="actual"/>: max |actual − expected| over max |expected| (the
+    /// max-norm relative error; per-element ratios are meaningless for outputs that cross zero). NaN or
+    /// infinity anywhere counts as infinitely wrong.
+    /// </summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    {
+        if (actual.Length != expected.Length)
+        {
+            return double.PositiveInfinity;
+        }
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            if (!float.IsFinite(actual[i]))
+            {
+                return double.PositiveInfinity;
+            }
+            maxDiff = Math.Max(maxDiff, Math.Abs((double)actual[i] - expected[i]));
+            maxRef = Math.Max(maxRef, Math.Abs((double)expected[i]));
+        }
+        return maxRef == 0 ? maxDiff : maxDiff / maxRef;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="output"/> with NaN, runs <paramref name="contender"/> once, and throws unless the
+    /// output matches <paramref name="expected"/> within <see cref="Tolerance"/>.
+    /// </summary>
+    public static void Verify(string name, Action contender, float[] output, ReadOnlySpan<float> expected)
+    {
+        output.AsSpan().Fill(float.NaN);
+        contender();
+        double error = RelativeError(output, expected);
+        string text = error.ToString("E2", CultureInfo.InvariantCulture);
+        if (!(error <= Tolerance))
+        {
+            throw new InvalidOperationException($"{name}: relative error {text} against the naive loops exceeds {Tolerance.ToString("E0", CultureInfo.InvariantCulture)}; not benchmarking a wrong kernel.");
+        }
+        Console.WriteLine($"// {name}: relative error {text} against the naive loops (limit {Tolerance.ToString("E0", CultureInfo.InvariantCulture)})");
+    }
+}

@@ -1,0 +1,32 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using Perfolizer.Horology;
+
+namespace AttnGen.Benchmarks.Infrastructure;
+
+/// <summary>
+/// The suite's configuration: BenchmarkDotNet's defaults (markdown, CSV and HTML exporters), the memory
+/// diagnoser, the GFLOP/s and percent-of-peak columns, and the filter that drops what this machine or
+/// build cannot run. Jobs come from the command line (<c>--job short</c>, <c>--job dry</c>) or
+/// <see cref="QuickJob"/> with <c>--quick</c>; with neither, BenchmarkDotNet's default job (the full run).
+/// </summary>
+public static class BenchConfig
+{
+    /// <summary>One launch, one warm-up and five 100 ms iterations: for iterating on a kernel, not for tables.</summary>
+    public static Job QuickJob { get; } = Job.Default
+        .WithLaunchCount(1)
+        .WithWarmupCount(1)
+        .WithIterationCount(5)
+        .WithIterationTime(TimeInterval.FromMilliseconds(100))
+        .WithId("Quick");
+
+    public static IConfig Create(bool quick)
+    {
+        ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn())
+            .AddFilter(new KernelAvailabilityFilter());
+        return quick ? config.AddJob(QuickJob) : config;
+    }
+}

@@ -1,0 +1,44 @@
+namespace AttnGen.Benchmarks.Layers;
+
+// Bare attention cores, (heads, seqLen, headDim), plain and causal.
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 128, Projections = false)]
+public partial class Core_8x128x64 : ICoreLayer;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 128, Projections = false, Causal = true)]
+public partial class Core_8x128x64_Causal : ICoreLayer;
+
+[AttentionLayer(heads: 12, headDim: 64, seqLen: 256, Projections = false)]
+public partial class Core_12x256x64 : ICoreLayer;
+
+[AttentionLayer(heads: 12, headDim: 64, seqLen: 256, Projections = false, Causal = true)]
+public partial class Core_12x256x64_Causal : ICoreLayer;
+
+[AttentionLayer(heads: 8, headDim: 32, seqLen: 64, Projections = false)]
+public partial class Core_8x64x32 : ICoreLayer;
+
+[AttentionLayer(heads: 8, headDim: 32, seqLen: 64, Projections = false, Causal = true)]
+public partial class Core_8x64x32_Causal : ICoreLayer;
+
+[AttentionLayer(heads: 4, headDim: 64, seqLen: 512, Projections = false)]
+public partial class Core_4x512x64 : ICoreLayer;
+
+[AttentionLayer(heads: 4, headDim: 64, seqLen: 512, Projections = false, Causal = true)]
+public partial class Core_4x512x64_Causal : ICoreLayer;
+
+[AttentionLayer(heads: 16, headDim: 64, seqLen: 1024, Projections = false)]
+public partial class Core_16x1024x64 : ICoreLayer;
+
+[AttentionLayer(heads: 16, headDim: 64, seqLen: 1024, Projections = false, Causal = true)]
+public partial class Core_16x1024x64_Causal : ICoreLayer;
+
+// Full layers with q/k/v and output projections and biases.
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 128, ModelDim = 512)]
+public partial class Layer_8x128x64 : IFullLayer;
+
+[AttentionLayer(heads: 2, headDim: 32, seqLen: 16)]
+public partial class Layer_2x16x32 : IFullLayer;
+
+[AttentionLayer(heads: 4, headDim: 16, seqLen: 32)]
+public partial class Layer_4x32x16 : IFullLayer;
