@@ -36,6 +36,19 @@ public static class Accuracy
     }
 
     /// <summary>
+    /// The benchmark class's own name for messages (BenchmarkDotNet runs a generated subclass of it).
+    /// </summary>
+    public static string ClassName(object benchmark)
+    {
+        Type type = benchmark.GetType();
+        while (type.BaseType is { } parent && type.Assembly != typeof(Accuracy).Assembly)
+        {
+            type = parent;
+        }
+        return type.Name;
+    }
+
+    /// <summary>
     /// Fills <paramref name="output"/> with NaN, runs <paramref name="contender"/> once, and throws unless the
     /// output matches <paramref name="expected"/> within <see cref="Tolerance"/>.
     /// </summary>

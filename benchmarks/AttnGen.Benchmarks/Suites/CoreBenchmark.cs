@@ -52,7 +52,7 @@ public abstract class CoreBenchmark<TPlain, TCausal>(int heads, int seqLen, int 
     private ICoreLayer NewGenerated(KernelIsa isa) =>
         Causal ? LayerKnobs.Create<TCausal>(isa, threads: 1) : LayerKnobs.Create<TPlain>(isa, threads: 1);
 
-    private void Verify(string name, Action contender) => Accuracy.Verify($"{GetType().Name} {name}", contender, _output, _expected);
+    private void Verify(string name, Action contender) => Accuracy.Verify($"{Accuracy.ClassName(this)} {name}", contender, _output, _expected);
 
     [GlobalSetup(Target = nameof(Generated))]
     public void SetupGenerated()
@@ -106,7 +106,7 @@ public abstract class CoreBenchmark<TPlain, TCausal>(int heads, int seqLen, int 
     {
         PrepareInputs();
         long[] dims = [Batch, seqLen, Shape.Width];
-        _ort = OrtContender.Create($"{GetType().Name} ORT {op}", Causal, mode => AttentionModels.Core(op, Shape, Batch, mode),
+        _ort = OrtContender.Create($"{Accuracy.ClassName(this)} ORT {op}", Causal, mode => AttentionModels.Core(op, Shape, Batch, mode),
             [("q", _q, dims), ("k", _k, dims), ("v", _v, dims)], ("y", _output, dims), _expected);
     }
 

@@ -50,7 +50,7 @@ public abstract class LayerBenchmark<TLayer>(int heads, int seqLen, int headDim,
         return _fixture;
     }
 
-    private string Name(string contender) => $"{GetType().Name} batch {Batch} {contender}";
+    private string Name(string contender) => $"{Accuracy.ClassName(this)} batch {Batch} {contender}";
 
     [GlobalSetup(Target = nameof(Generated))]
     public void SetupGenerated()
