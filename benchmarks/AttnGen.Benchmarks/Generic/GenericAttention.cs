@@ -16,8 +16,11 @@ namespace AttnGen.Benchmarks.Generic;
 /// </remarks>
 public sealed unsafe class GenericAttention
 {
-    /// <summary>Query rows per block (rows of the register tile).</summary>
+    /// <summary>Query rows of the register tile.</summary>
     public const int RowBlock = 4;
+
+    /// <summary>Query rows that share one pass over the keys (their accumulators stay in L1).</summary>
+    public const int QueryBlock = 64;
 
     private const int KeyVectors = 4;
 
@@ -32,7 +35,13 @@ public sealed unsafe class GenericAttention
         HeadDim = headDim;
         Causal = causal;
         Scale = 1f / MathF.Sqrt(headDim);
+        _scratch = new ScratchPool(Layout.For(seqLen, headDim, VectorCount).Length);
     }
+
+    private readonly ScratchPool _scratch;
+
+    /// <summary>Floats per hardware vector the kernel uses.</summary>
+    private static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
 
     /// <summary>Number of heads.</summary>
     public int Heads { get; }
@@ -53,8 +62,7 @@ public sealed unsafe class GenericAttention
     public int MaxDegreeOfParallelism { get; set; } = 1;
 
     /// <summary>Name of the vector width the kernel runs with on this machine.</summary>
-    public static string VectorWidth =>
-        Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128";
+    public static string VectorWidth => $"Vector{VectorCount * 32}";
 
     /// <summary>Attention over a batch of token-major <c>[batch, SeqLen, Heads * HeadDim]</c> q, k, v.</summary>
     public void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch)
@@ -81,95 +89,106 @@ public sealed unsafe class GenericAttention
         int items = batch * Heads;
         if (MaxDegreeOfParallelism <= 1 || items == 1)
         {
+            float[] buffer = _scratch.Rent();
+            float* scratch = ScratchPool.Aligned(buffer);
             for (int item = 0; item < items; item++)
             {
-                RunItem(item, q, k, v, inputStride, o, outputStride, inputBatchStride, outputBatchStride);
+                RunItem(item, q, k, v, inputStride, o, outputStride, inputBatchStride, outputBatchStride, scratch);
             }
+            _scratch.Return(buffer);
         }
         else
         {
             var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
             nint qa = (nint)q, ka = (nint)k, va = (nint)v, oa = (nint)o;
-            Parallel.For(0, items, options, item =>
-                RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride));
+            Parallel.For(0, items, options, _scratch.Rent, (item, _, buffer) =>
+            {
+                RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride, ScratchPool.Aligned(buffer));
+                return buffer;
+            }, _scratch.Return);
         }
     }
 
     /// <summary>Work item <paramref name="item"/> = (sequence item / Heads, head item % Heads).</summary>
-    private void RunItem(int item, float* q, float* k, float* v, int inputStride, float* o, int outputStride, long inputBatchStride, long outputBatchStride)
+    private void RunItem(int item, float* q, float* k, float* v, int inputStride, float* o, int outputStride, long inputBatchStride, long outputBatchStride, float* scratch)
     {
         int b = item / Heads;
         int h = item % Heads;
         long inOffset = b * inputBatchStride + (long)h * HeadDim;
         long outOffset = b * outputBatchStride + (long)h * HeadDim;
-        Head(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride);
-    }
-
-    private void Head(float* q, float* k, float* v, int inputStride, float* o, int outputStride)
-    {
         if (Vector512.IsHardwareAccelerated)
         {
-            Head<Vector512<float>, Vector512Ops>(q, k, v, inputStride, o, outputStride);
+            Head<Vector512<float>, Vector512Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            Head<Vector256<float>, Vector256Ops>(q, k, v, inputStride, o, outputStride);
+            Head<Vector256<float>, Vector256Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
         }
         else
         {
-            Head<Vector128<float>, Vector128Ops>(q, k, v, inputStride, o, outputStride);
+            Head<Vector128<float>, Vector128Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
         }
     }
 
-    /// <summary>One head of one sequence: pack, then walk query blocks.</summary>
-    private void Head<TVec, TOps>(float* q, float* k, float* v, int inputStride, float* o, int outputStride)
+    /// <summary>
+    /// One head of one sequence: pack, then for each block of <see cref="QueryBlock"/> query rows walk the
+    /// key blocks once, running every 4-row tile of the query block against a key block while its K
+    /// panel and V rows are in L1.
+    /// </summary>
+    private void Head<TVec, TOps>(float* q, float* k, float* v, int inputStride, float* o, int outputStride, float* scratch)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>
     {
         int w = TOps.Count;
         int keyBlock = KeyVectors * w;
-        int dp = ThreadScratch.RoundUp(HeadDim, w);         // padded head width
-        int sp = ThreadScratch.RoundUp(SeqLen, keyBlock);   // padded key count
-        int sq = ThreadScratch.RoundUp(SeqLen, RowBlock);   // padded query count
+        Layout layout = Layout.For(SeqLen, HeadDim, w);
+        int dp = layout.PaddedHeadDim, sq = layout.PaddedQueries;
+        float* qp = scratch + layout.QueryOffset;
+        float* kt = scratch + layout.KeyOffset;
+        float* vp = scratch + layout.ValueOffset;
+        float* acc = scratch + layout.AccumulatorOffset;
+        float* p = scratch + layout.ProbabilityOffset;
 
-        long qLength = (long)sq * dp, kLength = (long)dp * sp, vLength = (long)sp * dp;
-        long accLength = (long)RowBlock * dp, pLength = (long)RowBlock * keyBlock;
-        float* scratch = ThreadScratch.Get(ThreadScratch.AttentionSlot, qLength + kLength + vLength + accLength + pLength + 5 * 16);
-        float* qp = scratch;
-        float* kt = Align(qp + qLength);
-        float* vp = Align(kt + kLength);
-        float* acc = Align(vp + vLength);
-        float* p = Align(acc + accLength);
+        Pack(q, k, v, inputStride, qp, kt, vp, dp, keyBlock);
 
-        Pack(q, k, v, inputStride, qp, kt, vp, dp, sp, sq);
-
-        Span<float> rowMax = stackalloc float[RowBlock];
-        Span<float> rowSum = stackalloc float[RowBlock];
+        Span<float> rowMax = stackalloc float[QueryBlock];
+        Span<float> rowSum = stackalloc float[QueryBlock];
         Span<float> alpha = stackalloc float[RowBlock];
-        for (int i0 = 0; i0 < sq; i0 += RowBlock)
+        for (int i0 = 0; i0 < sq; i0 += QueryBlock)
         {
-            // Keys this block needs: all, or up to its last row on the causal diagonal.
-            int keyEnd = Causal ? Math.Min(i0 + RowBlock, SeqLen) : SeqLen;
-            // The smallest last-visible key among the block's rows: past it a key tile needs masking.
-            int firstLimit = Causal ? Math.Min(i0, SeqLen - 1) : SeqLen - 1;
+            int rows = Math.Min(QueryBlock, sq - i0);
+            // Keys this query block needs: all, or up to its last row on the causal diagonal.
+            int keyEnd = Causal ? Math.Min(i0 + rows, SeqLen) : SeqLen;
             rowMax.Fill(float.NegativeInfinity);
             rowSum.Clear();
-            new Span<float>(acc, (int)accLength).Clear();
+            new Span<float>(acc, rows * dp).Clear();
 
             for (int j0 = 0; j0 < keyEnd; j0 += keyBlock)
             {
-                bool mask = j0 + keyBlock - 1 > firstLimit;
-                ScoreTile<TVec, TOps>(qp + (long)i0 * dp, kt + j0, dp, sp, p, keyBlock, i0, j0, mask, rowMax, rowSum, alpha);
-                int count = Math.Min(keyBlock, keyEnd - j0);
-                AccumulateValues<TVec, TOps>(p, keyBlock, vp + (long)j0 * dp, dp, count, acc, alpha);
+                for (int r0 = 0; r0 < rows; r0 += RowBlock)
+                {
+                    int m0 = i0 + r0;
+                    // Keys this 4-row tile sees, and the smallest last-visible key among its rows.
+                    int tileKeyEnd = Causal ? Math.Min(m0 + RowBlock, SeqLen) : SeqLen;
+                    if (j0 >= tileKeyEnd)
+                    {
+                        continue; // wholly above the causal diagonal
+                    }
+                    int firstLimit = Causal ? Math.Min(m0, SeqLen - 1) : SeqLen - 1;
+                    bool mask = j0 + keyBlock - 1 > firstLimit;
+                    ScoreTile<TVec, TOps>(qp + (long)m0 * dp, kt + (long)j0 * dp, dp, p, keyBlock);
+                    SoftmaxTile<TVec, TOps>(p, keyBlock, m0, j0, mask, rowMax.Slice(r0, RowBlock), rowSum.Slice(r0, RowBlock), alpha);
+                    int count = Math.Min(keyBlock, tileKeyEnd - j0);
+                    AccumulateValues<TVec, TOps>(p, keyBlock, vp + (long)j0 * dp, dp, count, acc + (long)r0 * dp, alpha);
+                }
             }
 
             // O[i, :] = acc[i, :] / rowSum[i] for the real rows.
-            int rows = Math.Min(RowBlock, SeqLen - i0);
-            for (int r = 0; r < rows; r++)
+            int realRows = Math.Min(rows, SeqLen - i0);
+            for (int r = 0; r < realRows; r++)
             {
                 float inv = 1f / rowSum[r];
-                float* src = acc + r * dp;
+                float* src = acc + (long)r * dp;
                 float* dst = o + (long)(i0 + r) * outputStride;
                 int d = 0;
                 if (HeadDim % w == 0)
@@ -188,11 +207,34 @@ public sealed unsafe class GenericAttention
         }
     }
 
+    /// <summary>Where each packed array sits in a head's scratch (offsets in floats, each 64-byte aligned).</summary>
+    private readonly record struct Layout(int PaddedHeadDim, int PaddedQueries, long QueryOffset, long KeyOffset, long ValueOffset, long AccumulatorOffset, long ProbabilityOffset, long Length)
+    {
+        public static Layout For(int seqLen, int headDim, int vectorWidth)
+        {
+            int keyBlock = KeyVectors * vectorWidth;
+            int dp = ScratchPool.RoundUp(headDim, vectorWidth);
+            int sp = ScratchPool.RoundUp(seqLen, keyBlock);
+            int sq = ScratchPool.RoundUp(seqLen, RowBlock);
+            long q = 0;
+            long k = q + ScratchPool.RoundUp(sq * dp, 16);
+            long v = k + ScratchPool.RoundUp(dp * sp, 16);
+            long acc = v + ScratchPool.RoundUp(sp * dp, 16);
+            long p = acc + ScratchPool.RoundUp(QueryBlock * dp, 16);
+            return new Layout(dp, sq, q, k, v, acc, p, p + RowBlock * keyBlock);
+        }
+    }
+
     private static float* Align(float* pointer) => (float*)(((nint)pointer + 63) & ~(nint)63);
 
-    /// <summary>Qp[S, Dp] = Q · scale, Kt[Dp, Sp] = Kᵀ, Vp[Sp, Dp] = V, zero padded.</summary>
-    private void Pack(float* q, float* k, float* v, int inputStride, float* qp, float* kt, float* vp, int dp, int sp, int sq)
+    /// <summary>
+    /// Qp[S, Dp] = Q · scale; K transposed into panels of <paramref name="keyBlock"/> keys, each
+    /// [Dp, keyBlock] and contiguous (no 4 KB strides between head-dimension rows); Vp[Sp, Dp] = V; zero padded.
+    /// </summary>
+    private void Pack(float* q, float* k, float* v, int inputStride, float* qp, float* kt, float* vp, int dp, int keyBlock)
     {
+        int sp = ScratchPool.RoundUp(SeqLen, keyBlock);
+        int sq = ScratchPool.RoundUp(SeqLen, RowBlock);
         new Span<float>(qp, sq * dp).Clear();
         new Span<float>(kt, dp * sp).Clear();
         new Span<float>(vp, sp * dp).Clear();
@@ -202,23 +244,22 @@ public sealed unsafe class GenericAttention
             float* ki = k + (long)i * inputStride;
             var vi = new ReadOnlySpan<float>(v + (long)i * inputStride, HeadDim);
             float* qDst = qp + (long)i * dp;
+            float* kDst = kt + (long)(i / keyBlock) * keyBlock * dp + i % keyBlock;
             for (int d = 0; d < HeadDim; d++)
             {
                 qDst[d] = qi[d] * Scale;
-                kt[(long)d * sp + i] = ki[d];
+                kDst[(long)d * keyBlock] = ki[d];
             }
             vi.CopyTo(new Span<float>(vp + (long)i * dp, HeadDim));
         }
     }
 
     /// <summary>
-    /// S[4, keyBlock] = Qp[i0.., :] · Kt[:, j0..] in registers, masked where needed, then the online
-    /// softmax step: new running max, the rescale factor <paramref name="alpha"/> per row, P = exp(S − max)
-    /// stored to <paramref name="p"/>, and the running sum.
+    /// P[4, keyBlock] = Qp[m0.., :] · Kt[:, j0..]: sixteen accumulators in registers over the head
+    /// dimension, stored once at the end (a separate method, so nothing forces them to the stack).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ScoreTile<TVec, TOps>(float* qBlock, float* kTile, int dp, int sp, float* p, int keyBlock, int i0, int j0, bool mask,
-        Span<float> rowMax, Span<float> rowSum, Span<float> alpha)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ScoreTile<TVec, TOps>(float* qBlock, float* kTile, int dp, float* p, int keyBlock)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>
     {
@@ -230,7 +271,7 @@ public sealed unsafe class GenericAttention
         float* q0 = qBlock, q1 = qBlock + dp, q2 = qBlock + 2 * dp, q3 = qBlock + 3 * dp;
         for (int d = 0; d < dp; d++)
         {
-            float* kd = kTile + (long)d * sp;
+            float* kd = kTile + (long)d * keyBlock;
             TVec k0 = TOps.Load(kd), k1 = TOps.Load(kd + w), k2 = TOps.Load(kd + 2 * w), k3 = TOps.Load(kd + 3 * w);
             TVec b = TOps.Broadcast(q0[d]);
             s00 = TOps.MultiplyAdd(b, k0, s00); s01 = TOps.MultiplyAdd(b, k1, s01); s02 = TOps.MultiplyAdd(b, k2, s02); s03 = TOps.MultiplyAdd(b, k3, s03);
@@ -241,50 +282,59 @@ public sealed unsafe class GenericAttention
             b = TOps.Broadcast(q3[d]);
             s30 = TOps.MultiplyAdd(b, k0, s30); s31 = TOps.MultiplyAdd(b, k1, s31); s32 = TOps.MultiplyAdd(b, k2, s32); s33 = TOps.MultiplyAdd(b, k3, s33);
         }
-
-        SoftmaxRow<TVec, TOps>(0, s00, s01, s02, s03, p, keyBlock, i0, j0, mask, rowMax, rowSum, alpha);
-        SoftmaxRow<TVec, TOps>(1, s10, s11, s12, s13, p, keyBlock, i0, j0, mask, rowMax, rowSum, alpha);
-        SoftmaxRow<TVec, TOps>(2, s20, s21, s22, s23, p, keyBlock, i0, j0, mask, rowMax, rowSum, alpha);
-        SoftmaxRow<TVec, TOps>(3, s30, s31, s32, s33, p, keyBlock, i0, j0, mask, rowMax, rowSum, alpha);
+        float* p0 = p, p1 = p + keyBlock, p2 = p + 2 * keyBlock, p3 = p + 3 * keyBlock;
+        TOps.Store(s00, p0); TOps.Store(s01, p0 + w); TOps.Store(s02, p0 + 2 * w); TOps.Store(s03, p0 + 3 * w);
+        TOps.Store(s10, p1); TOps.Store(s11, p1 + w); TOps.Store(s12, p1 + 2 * w); TOps.Store(s13, p1 + 3 * w);
+        TOps.Store(s20, p2); TOps.Store(s21, p2 + w); TOps.Store(s22, p2 + 2 * w); TOps.Store(s23, p2 + 3 * w);
+        TOps.Store(s30, p3); TOps.Store(s31, p3 + w); TOps.Store(s32, p3 + 2 * w); TOps.Store(s33, p3 + 3 * w);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SoftmaxRow<TVec, TOps>(int r, TVec s0, TVec s1, TVec s2, TVec s3, float* p, int keyBlock, int i0, int j0, bool mask,
-        Span<float> rowMax, Span<float> rowSum, Span<float> alpha)
+    /// <summary>
+    /// The online-softmax step on a scored tile, in place: mask keys past each row's last visible one,
+    /// new running max, the rescale factor <paramref name="alpha"/> per row, P = exp(S − max), running sum.
+    /// </summary>
+    private void SoftmaxTile<TVec, TOps>(float* p, int keyBlock, int m0, int j0, bool mask, Span<float> rowMax, Span<float> rowSum, Span<float> alpha)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>
     {
         int w = TOps.Count;
-        if (mask)
+        for (int r = 0; r < RowBlock; r++)
         {
-            // Keys past the row's last visible one (causal diagonal or the padded tail) score -inf.
-            int last = Causal ? Math.Min(i0 + r, SeqLen - 1) : SeqLen - 1;
-            s0 = TOps.MaskAfter(s0, j0, last);
-            s1 = TOps.MaskAfter(s1, j0 + w, last);
-            s2 = TOps.MaskAfter(s2, j0 + 2 * w, last);
-            s3 = TOps.MaskAfter(s3, j0 + 3 * w, last);
+            float* pr = p + r * keyBlock;
+            TVec s0 = TOps.Load(pr), s1 = TOps.Load(pr + w), s2 = TOps.Load(pr + 2 * w), s3 = TOps.Load(pr + 3 * w);
+            if (mask)
+            {
+                // Keys past the row's last visible one (causal diagonal or the padded tail) score -inf.
+                int last = Causal ? Math.Min(m0 + r, SeqLen - 1) : SeqLen - 1;
+                s0 = TOps.MaskAfter(s0, j0, last);
+                s1 = TOps.MaskAfter(s1, j0 + w, last);
+                s2 = TOps.MaskAfter(s2, j0 + 2 * w, last);
+                s3 = TOps.MaskAfter(s3, j0 + 3 * w, last);
+            }
+            float blockMax = TOps.HorizontalMax(TOps.Max(TOps.Max(s0, s1), TOps.Max(s2, s3)));
+            float oldMax = rowMax[r];
+            float newMax = Math.Max(oldMax, blockMax);
+            TVec m = TOps.Broadcast(newMax);
+            TOps.Store(TOps.Subtract(s0, m), pr);
+            TOps.Store(TOps.Subtract(s1, m), pr + w);
+            TOps.Store(TOps.Subtract(s2, m), pr + 2 * w);
+            TOps.Store(TOps.Subtract(s3, m), pr + 3 * w);
+            TVec sum = TOps.Zero;
+            for (int c = 0; c < keyBlock; c += w)
+            {
+                TVec e = TOps.Exp(TOps.Load(pr + c));
+                TOps.Store(e, pr + c);
+                sum = TOps.Add(sum, e);
+            }
+            float scale = MathF.Exp(oldMax - newMax); // 0 on the first block (oldMax = -inf)
+            rowSum[r] = rowSum[r] * scale + TOps.HorizontalSum(sum);
+            rowMax[r] = newMax;
+            alpha[r] = scale;
         }
-        float blockMax = TOps.HorizontalMax(TOps.Max(TOps.Max(s0, s1), TOps.Max(s2, s3)));
-        float oldMax = rowMax[r];
-        float newMax = Math.Max(oldMax, blockMax);
-        float scale = MathF.Exp(oldMax - newMax); // 0 on the first block (oldMax = -inf)
-        TVec m = TOps.Broadcast(newMax);
-        TVec p0 = TOps.Exp(TOps.Subtract(s0, m));
-        TVec p1 = TOps.Exp(TOps.Subtract(s1, m));
-        TVec p2 = TOps.Exp(TOps.Subtract(s2, m));
-        TVec p3 = TOps.Exp(TOps.Subtract(s3, m));
-        float* pr = p + r * keyBlock;
-        TOps.Store(p0, pr);
-        TOps.Store(p1, pr + w);
-        TOps.Store(p2, pr + 2 * w);
-        TOps.Store(p3, pr + 3 * w);
-        rowSum[r] = rowSum[r] * scale + TOps.HorizontalSum(TOps.Add(TOps.Add(p0, p1), TOps.Add(p2, p3)));
-        rowMax[r] = newMax;
-        alpha[r] = scale;
     }
 
     /// <summary>acc[4, Dp] = acc · alpha + P[4, 0..count) · Vp[j0.., :], two vectors of the head width at a time.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static void AccumulateValues<TVec, TOps>(float* p, int keyBlock, float* vTile, int dp, int count, float* acc, Span<float> alpha)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>

@@ -21,7 +21,7 @@ public sealed unsafe class PackedLinear
         }
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
-        PaddedOut = ThreadScratch.RoundUp(outFeatures, GenericGemm.PanelWidth);
+        PaddedOut = ScratchPool.RoundUp(outFeatures, GenericGemm.PanelWidth);
         _weights = GC.AllocateArray<float>(inFeatures * PaddedOut + 16, pinned: true);
         _bias = GC.AllocateArray<float>(PaddedOut + 16, pinned: true);
         for (int n = 0; n < outFeatures; n++)

@@ -10,6 +10,7 @@ public sealed unsafe class GenericLayer
     private readonly GenericAttention _core;
     private PackedLinear? _inProjection;
     private PackedLinear? _outProjection;
+    private ScratchPool? _scratch;
 
     /// <summary>Creates the layer for one shape, given at run time; call <see cref="LoadWeights"/> next.</summary>
     public GenericLayer(int heads, int seqLen, int headDim, int modelDim, bool causal)
@@ -32,6 +33,9 @@ public sealed unsafe class GenericLayer
     {
         _inProjection = new PackedLinear(inProjWeight, inProjBias, 3 * QueryWidth, ModelDim);
         _outProjection = new PackedLinear(outProjWeight, outProjBias, ModelDim, QueryWidth);
+        long seqLen = _core.SeqLen;
+        long outLength = _outProjection.PaddedOut == ModelDim ? 0 : seqLen * _outProjection.PaddedOut;
+        _scratch = new ScratchPool(seqLen * _inProjection.PaddedOut + seqLen * QueryWidth + outLength);
     }
 
     /// <summary>Self-attention over <paramref name="input"/> [batch, SeqLen, ModelDim].</summary>
@@ -72,8 +76,8 @@ public sealed unsafe class GenericLayer
         int qkvStride = inProj.PaddedOut;
         bool direct = outProj.PaddedOut == ModelDim;
         long qkvLength = (long)seqLen * qkvStride, contextLength = (long)seqLen * QueryWidth;
-        long outLength = direct ? 0 : (long)seqLen * outProj.PaddedOut;
-        float* qkv = ThreadScratch.Get(ThreadScratch.LayerSlot, qkvLength + contextLength + outLength);
+        float[] buffer = _scratch!.Rent();
+        float* qkv = ScratchPool.Aligned(buffer);
         float* context = qkv + qkvLength;
 
         // [q | k | v] = x · W_inᵀ + b_in, one GEMM
@@ -94,5 +98,6 @@ public sealed unsafe class GenericLayer
                 new ReadOnlySpan<float>(padded + (long)i * outProj.PaddedOut, ModelDim).CopyTo(new Span<float>(y + (long)i * ModelDim, ModelDim));
             }
         }
+        _scratch.Return(buffer);
     }
 }
