@@ -19,10 +19,6 @@ public sealed class RequiresIsaAttribute(KernelIsa isa) : Attribute
     public KernelIsa Isa => isa;
 }
 
-/// <summary>A benchmark that sets the generated layer's thread count; it runs only when layers expose it.</summary>
-[AttributeUsage(AttributeTargets.Method)]
-public sealed class RequiresThreadKnobAttribute : Attribute;
-
 /// <summary>Threads the benchmark uses (default 1): the percent-of-peak column divides by peak x threads.</summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class ThreadsAttribute(int count) : Attribute

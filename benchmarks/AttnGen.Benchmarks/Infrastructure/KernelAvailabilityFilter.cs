@@ -20,6 +20,6 @@ public sealed class KernelAvailabilityFilter : IFilter
         {
             return false;
         }
-        return LayerKnobs.Available || method.GetCustomAttribute<RequiresThreadKnobAttribute>() is null;
+        return true;
     }
 }

@@ -3,34 +3,34 @@ namespace AttnGen.Benchmarks.Layers;
 // Bare attention cores, (heads, seqLen, headDim), plain and causal.
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 128, Projections = false)]
-public partial class Core_8x128x64 : ICoreLayer;
+public partial class Core_8x128x64 ;
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 128, Projections = false, Causal = true)]
-public partial class Core_8x128x64_Causal : ICoreLayer;
+public partial class Core_8x128x64_Causal ;
 
 [AttentionLayer(heads: 12, headDim: 64, seqLen: 256, Projections = false)]
-public partial class Core_12x256x64 : ICoreLayer;
+public partial class Core_12x256x64 ;
 
 [AttentionLayer(heads: 12, headDim: 64, seqLen: 256, Projections = false, Causal = true)]
-public partial class Core_12x256x64_Causal : ICoreLayer;
+public partial class Core_12x256x64_Causal ;
 
 [AttentionLayer(heads: 8, headDim: 32, seqLen: 64, Projections = false)]
-public partial class Core_8x64x32 : ICoreLayer;
+public partial class Core_8x64x32 ;
 
 [AttentionLayer(heads: 8, headDim: 32, seqLen: 64, Projections = false, Causal = true)]
-public partial class Core_8x64x32_Causal : ICoreLayer;
+public partial class Core_8x64x32_Causal ;
 
 [AttentionLayer(heads: 4, headDim: 64, seqLen: 512, Projections = false)]
-public partial class Core_4x512x64 : ICoreLayer;
+public partial class Core_4x512x64 ;
 
 [AttentionLayer(heads: 4, headDim: 64, seqLen: 512, Projections = false, Causal = true)]
-public partial class Core_4x512x64_Causal : ICoreLayer;
+public partial class Core_4x512x64_Causal ;
 
 [AttentionLayer(heads: 16, headDim: 64, seqLen: 1024, Projections = false)]
-public partial class Core_16x1024x64 : ICoreLayer;
+public partial class Core_16x1024x64 ;
 
 [AttentionLayer(heads: 16, headDim: 64, seqLen: 1024, Projections = false, Causal = true)]
-public partial class Core_16x1024x64_Causal : ICoreLayer;
+public partial class Core_16x1024x64_Causal ;
 
 // Full layers with q/k/v and output projections and biases.
 

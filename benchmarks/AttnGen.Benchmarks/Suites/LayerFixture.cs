@@ -22,6 +22,7 @@ internal sealed class LayerFixture<TLayer> : IDisposable
         _weights.ResetParameters(TestData.Seed);
         TestData.Uniform(_weights.InProjBias.Length, 11, 0.1f).CopyTo(_weights.InProjBias);
         TestData.Uniform(_weights.OutProjBias.Length, 12, 0.1f).CopyTo(_weights.OutProjBias);
+        _weights.ParametersChanged();
         int length = batch * shape.SeqLen * modelDim;
         Input = TestData.Uniform(length, 4);
         Output = new float[length];
@@ -57,6 +58,7 @@ internal sealed class LayerFixture<TLayer> : IDisposable
         InProjBias.CopyTo(layer.InProjBias);
         OutProjWeight.CopyTo(layer.OutProjWeight);
         OutProjBias.CopyTo(layer.OutProjBias);
+        layer.ParametersChanged();
         return layer;
     }
 
