@@ -99,14 +99,23 @@ public sealed unsafe class GenericAttention
         }
         else
         {
-            var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
-            nint qa = (nint)q, ka = (nint)k, va = (nint)v, oa = (nint)o;
-            Parallel.For(0, items, options, _scratch.Rent, (item, _, buffer) =>
-            {
-                RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride, ScratchPool.Aligned(buffer));
-                return buffer;
-            }, _scratch.Return);
+            ForwardParallel(q, k, v, inputStride, o, outputStride, items, inputBatchStride, outputBatchStride);
         }
+    }
+
+    /// <summary>
+    /// The work items over <see cref="MaxDegreeOfParallelism"/> threads, each worker with its own scratch. A
+    /// method of its own so the closure is allocated only on this path.
+    /// </summary>
+    private void ForwardParallel(float* q, float* k, float* v, int inputStride, float* o, int outputStride, int items, long inputBatchStride, long outputBatchStride)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+        nint qa = (nint)q, ka = (nint)k, va = (nint)v, oa = (nint)o;
+        Parallel.For(0, items, options, _scratch.Rent, (item, _, buffer) =>
+        {
+            RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride, ScratchPool.Aligned(buffer));
+            return buffer;
+        }, _scratch.Return);
     }
 
     /// <summary>Work item <paramref name="item"/> = (sequence item / Heads, head item % Heads).</summary>

@@ -62,11 +62,17 @@ public sealed unsafe class GenericLayer
             }
             else
             {
-                nint xa = (nint)x, ya = (nint)y;
-                var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
-                Parallel.For(0, batch, options, b => Sequence((float*)xa + b * stride, (float*)ya + b * stride));
+                ForwardParallel(x, y, batch, stride);
             }
         }
+    }
+
+    /// <summary>Sequences over <see cref="MaxDegreeOfParallelism"/> threads (a method of its own so the closure is allocated only here).</summary>
+    private void ForwardParallel(float* x, float* y, int batch, long stride)
+    {
+        nint xa = (nint)x, ya = (nint)y;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
+        Parallel.For(0, batch, options, b => Sequence((float*)xa + b * stride, (float*)ya + b * stride));
     }
 
     private void Sequence(float* x, float* y)

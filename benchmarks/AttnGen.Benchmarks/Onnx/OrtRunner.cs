@@ -7,7 +7,7 @@ namespace AttnGen.Benchmarks.Onnx;
 /// every graph optimisation, bound once (IOBinding) to OrtValues over the caller's arrays, so
 /// <see cref="Run"/> reads the inputs and writes the output in place.
 /// </summary>
-internal sealed class OrtRunner : IDisposable
+public sealed class OrtRunner : IDisposable
 {
     private readonly SessionOptions _options;
     private readonly InferenceSession _session;
@@ -16,7 +16,7 @@ internal sealed class OrtRunner : IDisposable
     private readonly List<OrtValue> _values = [];
 
     /// <summary>Creates the session and binds each named array (its shape given) to the graph's inputs and output.</summary>
-    public OrtRunner(byte[] model, IReadOnlyList<(string Name, float[] Data, long[] Shape)> inputs, (string Name, float[] Data, long[] Shape) output)
+    internal OrtRunner(byte[] model, IReadOnlyList<(string Name, float[] Data, long[] Shape)> inputs, (string Name, float[] Data, long[] Shape) output)
     {
         _options = new SessionOptions
         {
