@@ -26,7 +26,8 @@ public static class BenchConfig
         ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn())
-            .AddFilter(new KernelAvailabilityFilter());
+            .AddFilter(new KernelAvailabilityFilter())
+            .WithOrderer(new ContenderOrderer());
         return quick ? config.AddJob(QuickJob) : config;
     }
 }
