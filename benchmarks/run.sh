@@ -23,6 +23,7 @@ if [[ " $* " != *" --filter "* && " $* " != *" -f "* ]]; then
 fi
 
 mkdir -p "$results"
+rm -f "$artifacts"/results/*-report-github.md   # only this run's tables get copied
 dotnet run -c Release --project "$here/AttnGen.Benchmarks" -- \
   "${job[@]}" "${filter[@]}" --artifacts "$artifacts" "$@"
 
