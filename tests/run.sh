@@ -98,7 +98,9 @@ else
   echo "== publish Kernels.Tests for linux-arm64"
   arm=artifacts/arm64/Kernels.Tests
   if dotnet publish tests/Kernels.Tests -c Release -r linux-arm64 --self-contained -o "$arm" -v quiet -nologo > "$results/publish-arm64.log" 2>&1; then
-    run_suite "Kernels.Tests-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 ATTNGEN_EXPECT_ISA=Vector128 -- \
+    # W^X off: qemu-user does not see code the runtime writes through a second (writable) mapping of the
+    # same pages, so dynamic methods would run stale translations and die with SIGILL.
+    run_suite "Kernels.Tests-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 ATTNGEN_EXPECT_ISA=Vector128 -- \
       qemu-aarch64-static "$arm/AttnGen.Kernels.Tests"
   else
     tail -20 "$results/publish-arm64.log"

@@ -66,7 +66,26 @@ internal static class Report
     }
 
     /// <summary>Writes the trained parameters as a safetensors checkpoint when the runtime can; returns what happened.</summary>
-    public static string SaveCheckpoint(ParameterSet parameters, string path) =>
-        $"checkpoint: not written; this AttnGen.Runtime has no safetensors writer yet " +
-        $"({parameters.Count} tensors, {parameters.ElementCount:N0} floats would go to {path})";
+    /// <summary>Writes every parameter of the model as safetensors (F32, PyTorch-style dotted names), atomically.</summary>
+    public static string SaveCheckpoint(ParameterSet parameters, string path)
+    {
+        var declarations = new List<AttnGen.SafeTensorDeclaration>();
+        foreach (Parameter p in parameters)
+        {
+            long[] shape = p.Shape.Select(d => (long)d).ToArray();
+            declarations.Add(new AttnGen.SafeTensorDeclaration(p.Name, shape));
+        }
+        using (AttnGen.AtomicFileWriter file = AttnGen.AtomicFileWriter.Create(path))
+        {
+            AttnGen.SafeTensorsWriter writer = AttnGen.SafeTensorsWriter.Begin(file.Stream, declarations,
+                new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "AttnGen TextClassification" });
+            foreach (Parameter p in parameters)
+            {
+                writer.WriteNext(p.Value);
+            }
+            writer.Complete();
+            file.Commit();
+        }
+        return $"checkpoint: {path} ({parameters.Count} tensors, {parameters.ElementCount:N0} floats)";
+    }
 }

@@ -6,7 +6,7 @@ namespace AttnGen;
 /// new one, never a part of either, even if the process dies midway. Disposing without committing deletes
 /// the temporary file; a process killed before that leaves it behind.
 /// </summary>
-internal sealed class AtomicFileWriter : IDisposable
+public sealed class AtomicFileWriter : IDisposable
 {
     private readonly string _targetPath;
     private FileStream? _stream;
