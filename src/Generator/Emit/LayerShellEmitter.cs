@@ -258,13 +258,7 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1 or a valid length is out of range; nothing is written.</exception>");
             using (w.Open("public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
             {
-                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
-                w.Line("global::AttnGen.Guard.Batch(batch, global::System.Math.Max((long)SeqLen * global::System.Math.Max(QueryInputWidth, ModelDim), (long)KvSeqLen * KvInputWidth));");
-                w.Line("global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));");
-                w.Line("global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));");
-                w.Line("global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));");
-                w.Line("global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));");
-                w.Line("global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));");
+                w.Line("CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);");
                 using (w.Open("fixed (float* q = query, k = key, v = value, y = output)"))
                 {
                     w.Line("RunBatch(q, k, v, y, batch, validLengths);");
@@ -274,9 +268,27 @@ namespace AttnGen.Generator.Emit
             _ = s;
         }
 
+        /// <summary>The argument checks of Forward and ForwardTrain: nothing is written before they pass.</summary>
+        internal static void EmitCheckArguments(SourceWriter w)
+        {
+            w.Line("// Checks shared by Forward and ForwardTrain; they run before anything is written.");
+            using (w.Open("private void CheckArguments(int queryLength, int keyLength, int valueLength, int outputLength, int batch, global::System.ReadOnlySpan<int> validLengths)"))
+            {
+                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                w.Line("global::AttnGen.Guard.Batch(batch, global::System.Math.Max((long)SeqLen * global::System.Math.Max(QueryInputWidth, ModelDim), (long)KvSeqLen * KvInputWidth));");
+                w.Line("global::AttnGen.Guard.Length(queryLength, batch, SeqLen, QueryInputWidth, \"query\");");
+                w.Line("global::AttnGen.Guard.Length(keyLength, batch, KvSeqLen, KvInputWidth, \"key\");");
+                w.Line("global::AttnGen.Guard.Length(valueLength, batch, KvSeqLen, KvInputWidth, \"value\");");
+                w.Line("global::AttnGen.Guard.Length(outputLength, batch, SeqLen, ModelDim, \"output\");");
+                w.Line("global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, \"validLengths\");");
+            }
+            w.Line();
+        }
+
         private static void EmitDriver(SourceWriter w, KernelPlan plan)
         {
             LayerSpec s = plan.Spec;
+            EmitCheckArguments(w);
             w.Line("// ---- Batch driver: sequences spread over threads, each with its own scratch ----");
             w.Line();
             w.Line("private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;");

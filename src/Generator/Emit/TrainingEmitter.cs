@@ -62,13 +62,8 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <param name=\"validLengths\">Empty, or per sequence the number of valid key positions.</param>");
             using (w.Open("public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
             {
-                w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
+                w.Line("CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);");
                 w.Line("global::AttnGen.Guard.Batch(batch, TrainLength);");
-                w.Line("global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));");
-                w.Line("global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));");
-                w.Line("global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));");
-                w.Line("global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));");
-                w.Line("global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));");
                 using (w.Open("if (_saved is null || _saved.Length < batch * TrainLength)"))
                 {
                     w.Line("_saved?.Dispose();");

@@ -206,17 +206,23 @@ namespace @event.@class
         /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
         public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
         {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
-            global::AttnGen.Guard.Batch(batch, global::System.Math.Max((long)SeqLen * global::System.Math.Max(QueryInputWidth, ModelDim), (long)KvSeqLen * KvInputWidth));
-            global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));
-            global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));
-            global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));
-            global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));
-            global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));
+            CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
             fixed (float* q = query, k = key, v = value, y = output)
             {
                 RunBatch(q, k, v, y, batch, validLengths);
             }
+        }
+
+        // Checks shared by Forward and ForwardTrain; they run before anything is written.
+        private void CheckArguments(int queryLength, int keyLength, int valueLength, int outputLength, int batch, global::System.ReadOnlySpan<int> validLengths)
+        {
+            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            global::AttnGen.Guard.Batch(batch, global::System.Math.Max((long)SeqLen * global::System.Math.Max(QueryInputWidth, ModelDim), (long)KvSeqLen * KvInputWidth));
+            global::AttnGen.Guard.Length(queryLength, batch, SeqLen, QueryInputWidth, "query");
+            global::AttnGen.Guard.Length(keyLength, batch, KvSeqLen, KvInputWidth, "key");
+            global::AttnGen.Guard.Length(valueLength, batch, KvSeqLen, KvInputWidth, "value");
+            global::AttnGen.Guard.Length(outputLength, batch, SeqLen, ModelDim, "output");
+            global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, "validLengths");
         }
 
         // ---- Batch driver: sequences spread over threads, each with its own scratch ----
@@ -394,13 +400,8 @@ namespace @event.@class
         /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
         public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
         {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
+            CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
             global::AttnGen.Guard.Batch(batch, TrainLength);
-            global::AttnGen.Guard.Length(query.Length, batch, SeqLen, QueryInputWidth, nameof(query));
-            global::AttnGen.Guard.Length(key.Length, batch, KvSeqLen, KvInputWidth, nameof(key));
-            global::AttnGen.Guard.Length(value.Length, batch, KvSeqLen, KvInputWidth, nameof(value));
-            global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));
-            global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));
             if (_saved is null || _saved.Length < batch * TrainLength)
             {
                 _saved?.Dispose();
