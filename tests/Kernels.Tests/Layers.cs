@@ -59,7 +59,7 @@ public partial class LongCausal_1x64x200;
 [AttentionLayer(heads: 2, headDim: 7, seqLen: 45, KvSeqLen = 3, Scoring = AttentionScoring.Additive, Projections = false)]
 public partial class CoreAdditive_2x7_45over3;
 
-// Edge-case matrix around the register tiles. AVX-512: 16 floats per vector, 8 query rows x 64 keys per
+// Edge-case matrix around the register tiles. AVX-512: 16 floats per vector, 6 query rows x 64 keys per
 // attention tile, GEMM 12 rows x 32 columns. AVX2: 8 floats, 6 x 32, GEMM 6 x 16. 128-bit: 4 floats,
 // 4 x 32, GEMM 4 x 16. Each layer sits below, on, or just above those sizes.
 

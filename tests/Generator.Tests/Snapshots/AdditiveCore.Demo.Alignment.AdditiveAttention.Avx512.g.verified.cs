@@ -15,7 +15,7 @@ namespace Demo.Alignment
         // ---- Avx512 kernels: 16 floats per vector; tiles from IsaProfile ----
 
         // Attention__avx512: keys packed [5, 64] per key/value head, values [64, 16];
-        // query tiles of 8 rows (0 full, one of 7), key blocks of 64.
+        // query tiles of 6 rows (1 full, one of 1), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -32,13 +32,17 @@ namespace Demo.Alignment
                     float* ch = context + h * HeadDim;
                     float* lh = lse == null ? null : lse + h * SeqLen;
                     float* va = additiveV + h * HeadDim;
-                    AttentionRows7__avx512(qh + 0 * QueryWidth, kt, vp, ch + 0 * QueryWidth, 0, validLength, o, p, lh == null ? null : lh + 0, va);
+                    for (int i0 = 0; i0 < 6; i0 += 6)
+                    {
+                        AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
+                    }
+                    AttentionRows1__avx512(qh + 6 * QueryWidth, kt, vp, ch + 6 * QueryWidth, 6, validLength, o, p, lh == null ? null : lh + 6, va);
                 }
             }
         }
 
-        // AttentionRows7__avx512: query rows i0 .. i0 + 6 of one head against every visible key block.
-        private static unsafe void AttentionRows7__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
+        // AttentionRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
+        private static unsafe void AttentionRows6__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
         {
             // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
             float m0 = float.NegativeInfinity, l0 = 0f;
@@ -47,122 +51,88 @@ namespace Demo.Alignment
             float m3 = float.NegativeInfinity, l3 = 0f;
             float m4 = float.NegativeInfinity, l4 = 0f;
             float m5 = float.NegativeInfinity, l5 = 0f;
-            float m6 = float.NegativeInfinity, l6 = 0f;
-            new global::System.Span<float>(o, 112).Clear();
+            new global::System.Span<float>(o, 96).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..6, j0 + 0 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 14 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 63] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 24 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    AgVecF s6_0 = AgVecF.Zero, s6_1 = AgVecF.Zero;
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
+                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
                     float* kb = kt + j0 + 0;
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
+                        AgVecF k2 = AgVec.Load(kd + 32);
+                        AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF vd = AgVec.Create(va[d]);
                         AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
                         s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k1), s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k2), s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k3), s0_3);
                         AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
                         s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k0), s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k1), s1_1);
+                        s1_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k2), s1_2);
+                        s1_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k3), s1_3);
                         AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
                         s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k0), s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k1), s2_1);
+                        s2_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k2), s2_2);
+                        s2_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k3), s2_3);
                         AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
                         s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k0), s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k1), s3_1);
+                        s3_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k2), s3_2);
+                        s3_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k3), s3_3);
                         AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
                         s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k0), s4_0);
                         s4_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k1), s4_1);
+                        s4_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k2), s4_2);
+                        s4_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k3), s4_3);
                         AgVecF q5 = AgVec.Create(q[5 * QueryWidth + d]);
                         s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k0), s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k1), s5_1);
-                        AgVecF q6 = AgVec.Create(q[6 * QueryWidth + d]);
-                        s6_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q6 + k0), s6_0);
-                        s6_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q6 + k1), s6_1);
+                        s5_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k2), s5_2);
+                        s5_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k3), s5_3);
                     }
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
                     AgVec.Store(s1_0, p + 64);
                     AgVec.Store(s1_1, p + 80);
+                    AgVec.Store(s1_2, p + 96);
+                    AgVec.Store(s1_3, p + 112);
                     AgVec.Store(s2_0, p + 128);
                     AgVec.Store(s2_1, p + 144);
+                    AgVec.Store(s2_2, p + 160);
+                    AgVec.Store(s2_3, p + 176);
                     AgVec.Store(s3_0, p + 192);
                     AgVec.Store(s3_1, p + 208);
+                    AgVec.Store(s3_2, p + 224);
+                    AgVec.Store(s3_3, p + 240);
                     AgVec.Store(s4_0, p + 256);
                     AgVec.Store(s4_1, p + 272);
+                    AgVec.Store(s4_2, p + 288);
+                    AgVec.Store(s4_3, p + 304);
                     AgVec.Store(s5_0, p + 320);
                     AgVec.Store(s5_1, p + 336);
-                    AgVec.Store(s6_0, p + 384);
-                    AgVec.Store(s6_1, p + 400);
-                }
-                // S[0..6, j0 + 32 .. j0 + 63] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 14 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    AgVecF s6_0 = AgVecF.Zero, s6_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 32;
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 64;
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k1), s0_1);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
-                        s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k0), s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k1), s1_1);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
-                        s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k0), s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k1), s2_1);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
-                        s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k0), s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k1), s3_1);
-                        AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
-                        s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k0), s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k1), s4_1);
-                        AgVecF q5 = AgVec.Create(q[5 * QueryWidth + d]);
-                        s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k0), s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k1), s5_1);
-                        AgVecF q6 = AgVec.Create(q[6 * QueryWidth + d]);
-                        s6_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q6 + k0), s6_0);
-                        s6_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q6 + k1), s6_1);
-                    }
-                    AgVec.Store(s0_0, p + 32);
-                    AgVec.Store(s0_1, p + 48);
-                    AgVec.Store(s1_0, p + 96);
-                    AgVec.Store(s1_1, p + 112);
-                    AgVec.Store(s2_0, p + 160);
-                    AgVec.Store(s2_1, p + 176);
-                    AgVec.Store(s3_0, p + 224);
-                    AgVec.Store(s3_1, p + 240);
-                    AgVec.Store(s4_0, p + 288);
-                    AgVec.Store(s4_1, p + 304);
-                    AgVec.Store(s5_0, p + 352);
-                    AgVec.Store(s5_1, p + 368);
-                    AgVec.Store(s6_0, p + 416);
-                    AgVec.Store(s6_1, p + 432);
+                    AgVec.Store(s5_2, p + 352);
+                    AgVec.Store(s5_3, p + 368);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)
                 {
-                    for (int r = 0; r < 7; r++)
+                    for (int r = 0; r < 6; r++)
                     {
                         int limit = validLength - j0;
                         for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
@@ -372,40 +342,6 @@ namespace Demo.Alignment
                         m5 = mNew;
                     }
                 }
-                // Online softmax, row 6: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-                {
-                    float* pr = p + 384;
-                    float mNew = global::System.Math.Max(m6, global::AttnGen.KernelSupport.Max(pr, 64));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                    }
-                    else
-                    {
-                        float alpha = global::System.MathF.Exp(m6 - mNew);
-                        AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                        AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                        AgVec.Store(e0, pr + 0);
-                        sum += e0;
-                        AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                        AgVec.Store(e1, pr + 16);
-                        sum += e1;
-                        AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                        AgVec.Store(e2, pr + 32);
-                        sum += e2;
-                        AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                        AgVec.Store(e3, pr + 48);
-                        sum += e3;
-                        l6 = l6 * alpha + AgVec.Sum(sum);
-                        if (alpha != 1f)
-                        {
-                            AgVecF av = AgVec.Create(alpha);
-                            float* orow = o + 96;
-                            for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                        }
-                        m6 = mNew;
-                    }
-                }
                 // O[0..3, last 1 vectors] += P · V.
                 {
                     const int c0 = 0;
@@ -431,12 +367,11 @@ namespace Demo.Alignment
                     AgVec.Store(o2_0, o + 32 + c0);
                     AgVec.Store(o3_0, o + 48 + c0);
                 }
-                // O[4..6, last 1 vectors] += P · V.
+                // O[4..5, last 1 vectors] += P · V.
                 {
                     const int c0 = 0;
                     AgVecF o0_0 = AgVec.Load(o + 64 + c0);
                     AgVecF o1_0 = AgVec.Load(o + 80 + c0);
-                    AgVecF o2_0 = AgVec.Load(o + 96 + c0);
                     for (int j = 0; j < 64; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
@@ -445,12 +380,9 @@ namespace Demo.Alignment
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
                         AgVecF p1 = AgVec.Create(p[320 + j]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(p[384 + j]);
-                        o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
                     }
                     AgVec.Store(o0_0, o + 64 + c0);
                     AgVec.Store(o1_0, o + 80 + c0);
-                    AgVec.Store(o2_0, o + 96 + c0);
                 }
             }
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
@@ -496,11 +428,104 @@ namespace Demo.Alignment
                 float* yrow = output + 5 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
+        }
+
+        // AttentionRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
+        private static unsafe void AttentionRows1__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
+        {
+            // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
+            float m0 = float.NegativeInfinity, l0 = 0f;
+            new global::System.Span<float>(o, 16).Clear();
+            int keyEnd = validLength;
+            int maskFrom = validLength;
+            for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                float inv = l6 > 0f ? 1f / l6 : 0f;
-                if (lse != null) lse[6] = l6 > 0f ? m6 + global::System.MathF.Log(l6) : float.NegativeInfinity; // for backward
-                float* orow = o + 96;
-                float* yrow = output + 6 * QueryWidth;
+                // S[0..0, j0 + 0 .. j0 + 63] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 4 accumulators.
+                {
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    float* kb = kt + j0 + 0;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        float* kd = kb + d * 64;
+                        AgVecF k0 = AgVec.Load(kd + 0);
+                        AgVecF k1 = AgVec.Load(kd + 16);
+                        AgVecF k2 = AgVec.Load(kd + 32);
+                        AgVecF k3 = AgVec.Load(kd + 48);
+                        AgVecF vd = AgVec.Create(va[d]);
+                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
+                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k1), s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k2), s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k3), s0_3);
+                    }
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
+                }
+                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
+                if (j0 + 64 > maskFrom)
+                {
+                    for (int r = 0; r < 1; r++)
+                    {
+                        int limit = validLength - j0;
+                        for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                    }
+                }
+                // Online softmax, row 0: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+                {
+                    float* pr = p + 0;
+                    float mNew = global::System.Math.Max(m0, global::AttnGen.KernelSupport.Max(pr, 64));
+                    if (mNew == float.NegativeInfinity)
+                    {
+                        new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    }
+                    else
+                    {
+                        float alpha = global::System.MathF.Exp(m0 - mNew);
+                        AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
+                        AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                        AgVec.Store(e0, pr + 0);
+                        sum += e0;
+                        AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                        AgVec.Store(e1, pr + 16);
+                        sum += e1;
+                        AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
+                        AgVec.Store(e2, pr + 32);
+                        sum += e2;
+                        AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
+                        AgVec.Store(e3, pr + 48);
+                        sum += e3;
+                        l0 = l0 * alpha + AgVec.Sum(sum);
+                        if (alpha != 1f)
+                        {
+                            AgVecF av = AgVec.Create(alpha);
+                            float* orow = o + 0;
+                            for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
+                        }
+                        m0 = mNew;
+                    }
+                }
+                // O[0..0, last 1 vectors] += P · V.
+                {
+                    const int c0 = 0;
+                    AgVecF o0_0 = AgVec.Load(o + 0 + c0);
+                    for (int j = 0; j < 64; j++)
+                    {
+                        float* vj = vp + (j0 + j) * 16 + c0;
+                        AgVecF v0 = AgVec.Load(vj + 0);
+                        AgVecF p0 = AgVec.Create(p[0 + j]);
+                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
+                    }
+                    AgVec.Store(o0_0, o + 0 + c0);
+                }
+            }
+            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
+            {
+                float inv = l0 > 0f ? 1f / l0 : 0f;
+                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
+                float* orow = o + 0;
+                float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
         }

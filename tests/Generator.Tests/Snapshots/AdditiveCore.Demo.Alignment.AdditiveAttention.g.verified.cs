@@ -47,9 +47,9 @@ namespace Demo.Alignment
         private const int ScratchKeyPack = 0;
         private const int ScratchValuePack = 320;
         private const int ScratchOutTile = 1344;
-        private const int ScratchProbTile = 1472;
+        private const int ScratchProbTile = 1440;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 1984;
+        private const int ScratchLength = 1824;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

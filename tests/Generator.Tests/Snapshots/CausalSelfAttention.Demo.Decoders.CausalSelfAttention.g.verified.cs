@@ -56,9 +56,9 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 262144;
         private const int ScratchValuePack = 270336;
         private const int ScratchOutTile = 278528;
-        private const int ScratchProbTile = 279040;
+        private const int ScratchProbTile = 278912;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 279552;
+        private const int ScratchLength = 279296;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -54,9 +54,9 @@ namespace Demo.Translation
         private const int ScratchKeyPack = 4352;
         private const int ScratchValuePack = 5376;
         private const int ScratchOutTile = 6400;
-        private const int ScratchProbTile = 6528;
+        private const int ScratchProbTile = 6496;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 7040;
+        private const int ScratchLength = 6880;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -56,9 +56,9 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 10240;
         private const int ScratchValuePack = 11264;
         private const int ScratchOutTile = 12288;
-        private const int ScratchProbTile = 12416;
+        private const int ScratchProbTile = 12384;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 12928;
+        private const int ScratchLength = 12768;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

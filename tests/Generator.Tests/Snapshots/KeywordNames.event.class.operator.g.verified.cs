@@ -54,9 +54,9 @@ namespace @event.@class
         private const int ScratchKeyPack = 128;
         private const int ScratchValuePack = 384;
         private const int ScratchOutTile = 1408;
-        private const int ScratchProbTile = 1536;
+        private const int ScratchProbTile = 1504;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 2048;
+        private const int ScratchLength = 1888;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -266,7 +266,7 @@ partial class MultiQueryAttention
     }
 
     // Attention__avx512: keys packed [3, 64] per key/value head, values [64, 16];
-    // query tiles of 8 rows (4 full, one of 5), key blocks of 64.
+    // query tiles of 6 rows (6 full, one of 1), key blocks of 64.
     private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
         float* kt = scratch + ScratchKeyPack;
@@ -282,17 +282,17 @@ partial class MultiQueryAttention
                 float* qh = q + h * HeadDim;
                 float* ch = context + h * HeadDim;
                 float* lh = lse == null ? null : lse + h * SeqLen;
-                for (int i0 = 0; i0 < 32; i0 += 8)
+                for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionRows8__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
+                    AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                 }
-                AttentionRows5__avx512(qh + 32 * QueryWidth, kt, vp, ch + 32 * QueryWidth, 32, validLength, o, p, lh == null ? null : lh + 32);
+                AttentionRows1__avx512(qh + 36 * QueryWidth, kt, vp, ch + 36 * QueryWidth, 36, validLength, o, p, lh == null ? null : lh + 36);
             }
         }
     }
 
-    // AttentionRows8__avx512: query rows i0 .. i0 + 7 of one head against every visible key block.
-    private static unsafe void AttentionRows8__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
+    // AttentionRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
+    private static unsafe void AttentionRows6__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
@@ -301,133 +301,87 @@ partial class MultiQueryAttention
         float m3 = float.NegativeInfinity, l3 = 0f;
         float m4 = float.NegativeInfinity, l4 = 0f;
         float m5 = float.NegativeInfinity, l5 = 0f;
-        float m6 = float.NegativeInfinity, l6 = 0f;
-        float m7 = float.NegativeInfinity, l7 = 0f;
-        new global::System.Span<float>(o, 128).Clear();
+        new global::System.Span<float>(o, 96).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
         for (int j0 = 0; j0 < keyEnd; j0 += 64)
         {
-            // S[0..7, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j]: 16 accumulators.
+            // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j]: 24 accumulators.
             {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                AgVecF s6_0 = AgVecF.Zero, s6_1 = AgVecF.Zero;
-                AgVecF s7_0 = AgVecF.Zero, s7_1 = AgVecF.Zero;
+                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
+                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
                 float* kb = kt + j0 + 0;
                 for (int d = 0; d < HeadDim; d++)
                 {
                     float* kd = kb + d * 64;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 16);
+                    AgVecF k2 = AgVec.Load(kd + 32);
+                    AgVecF k3 = AgVec.Load(kd + 48);
                     AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
                     s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                     s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
+                    s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
+                    s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                     AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
                     s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                     s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
+                    s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
+                    s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                     AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
                     s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
                     s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
+                    s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
+                    s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
                     AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
                     s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                     s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
+                    s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
+                    s3_3 = AgVec.FusedMultiplyAdd(q3, k3, s3_3);
                     AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
                     s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
                     s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
+                    s4_2 = AgVec.FusedMultiplyAdd(q4, k2, s4_2);
+                    s4_3 = AgVec.FusedMultiplyAdd(q4, k3, s4_3);
                     AgVecF q5 = AgVec.Create(q[5 * QueryWidth + d]);
                     s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                     s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
-                    AgVecF q6 = AgVec.Create(q[6 * QueryWidth + d]);
-                    s6_0 = AgVec.FusedMultiplyAdd(q6, k0, s6_0);
-                    s6_1 = AgVec.FusedMultiplyAdd(q6, k1, s6_1);
-                    AgVecF q7 = AgVec.Create(q[7 * QueryWidth + d]);
-                    s7_0 = AgVec.FusedMultiplyAdd(q7, k0, s7_0);
-                    s7_1 = AgVec.FusedMultiplyAdd(q7, k1, s7_1);
+                    s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
+                    s5_3 = AgVec.FusedMultiplyAdd(q5, k3, s5_3);
                 }
                 AgVec.Store(s0_0, p + 0);
                 AgVec.Store(s0_1, p + 16);
+                AgVec.Store(s0_2, p + 32);
+                AgVec.Store(s0_3, p + 48);
                 AgVec.Store(s1_0, p + 64);
                 AgVec.Store(s1_1, p + 80);
+                AgVec.Store(s1_2, p + 96);
+                AgVec.Store(s1_3, p + 112);
                 AgVec.Store(s2_0, p + 128);
                 AgVec.Store(s2_1, p + 144);
+                AgVec.Store(s2_2, p + 160);
+                AgVec.Store(s2_3, p + 176);
                 AgVec.Store(s3_0, p + 192);
                 AgVec.Store(s3_1, p + 208);
+                AgVec.Store(s3_2, p + 224);
+                AgVec.Store(s3_3, p + 240);
                 AgVec.Store(s4_0, p + 256);
                 AgVec.Store(s4_1, p + 272);
+                AgVec.Store(s4_2, p + 288);
+                AgVec.Store(s4_3, p + 304);
                 AgVec.Store(s5_0, p + 320);
                 AgVec.Store(s5_1, p + 336);
-                AgVec.Store(s6_0, p + 384);
-                AgVec.Store(s6_1, p + 400);
-                AgVec.Store(s7_0, p + 448);
-                AgVec.Store(s7_1, p + 464);
-            }
-            // S[0..7, j0 + 32 .. j0 + 63] = q[r, :] · k[:, j]: 16 accumulators.
-            {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                AgVecF s6_0 = AgVecF.Zero, s6_1 = AgVecF.Zero;
-                AgVecF s7_0 = AgVecF.Zero, s7_1 = AgVecF.Zero;
-                float* kb = kt + j0 + 32;
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    float* kd = kb + d * 64;
-                    AgVecF k0 = AgVec.Load(kd + 0);
-                    AgVecF k1 = AgVec.Load(kd + 16);
-                    AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
-                    s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                    s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                    AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
-                    s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                    s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                    AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
-                    s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                    s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                    AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
-                    s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                    s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
-                    s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
-                    s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
-                    AgVecF q5 = AgVec.Create(q[5 * QueryWidth + d]);
-                    s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
-                    s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
-                    AgVecF q6 = AgVec.Create(q[6 * QueryWidth + d]);
-                    s6_0 = AgVec.FusedMultiplyAdd(q6, k0, s6_0);
-                    s6_1 = AgVec.FusedMultiplyAdd(q6, k1, s6_1);
-                    AgVecF q7 = AgVec.Create(q[7 * QueryWidth + d]);
-                    s7_0 = AgVec.FusedMultiplyAdd(q7, k0, s7_0);
-                    s7_1 = AgVec.FusedMultiplyAdd(q7, k1, s7_1);
-                }
-                AgVec.Store(s0_0, p + 32);
-                AgVec.Store(s0_1, p + 48);
-                AgVec.Store(s1_0, p + 96);
-                AgVec.Store(s1_1, p + 112);
-                AgVec.Store(s2_0, p + 160);
-                AgVec.Store(s2_1, p + 176);
-                AgVec.Store(s3_0, p + 224);
-                AgVec.Store(s3_1, p + 240);
-                AgVec.Store(s4_0, p + 288);
-                AgVec.Store(s4_1, p + 304);
-                AgVec.Store(s5_0, p + 352);
-                AgVec.Store(s5_1, p + 368);
-                AgVec.Store(s6_0, p + 416);
-                AgVec.Store(s6_1, p + 432);
-                AgVec.Store(s7_0, p + 480);
-                AgVec.Store(s7_1, p + 496);
+                AgVec.Store(s5_2, p + 352);
+                AgVec.Store(s5_3, p + 368);
             }
             // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
             if (j0 + 64 > maskFrom)
             {
-                for (int r = 0; r < 8; r++)
+                for (int r = 0; r < 6; r++)
                 {
                     int limit = validLength - j0;
                     for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
@@ -637,74 +591,6 @@ partial class MultiQueryAttention
                     m5 = mNew;
                 }
             }
-            // Online softmax, row 6: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 384;
-                float mNew = global::System.Math.Max(m6, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m6 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l6 = l6 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 96;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m6 = mNew;
-                }
-            }
-            // Online softmax, row 7: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 448;
-                float mNew = global::System.Math.Max(m7, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m7 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l7 = l7 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 112;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m7 = mNew;
-                }
-            }
             // O[0..3, last 1 vectors] += P · V.
             {
                 const int c0 = 0;
@@ -730,13 +616,11 @@ partial class MultiQueryAttention
                 AgVec.Store(o2_0, o + 32 + c0);
                 AgVec.Store(o3_0, o + 48 + c0);
             }
-            // O[4..7, last 1 vectors] += P · V.
+            // O[4..5, last 1 vectors] += P · V.
             {
                 const int c0 = 0;
                 AgVecF o0_0 = AgVec.Load(o + 64 + c0);
                 AgVecF o1_0 = AgVec.Load(o + 80 + c0);
-                AgVecF o2_0 = AgVec.Load(o + 96 + c0);
-                AgVecF o3_0 = AgVec.Load(o + 112 + c0);
                 for (int j = 0; j < 64; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
@@ -745,15 +629,9 @@ partial class MultiQueryAttention
                     o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
                     AgVecF p1 = AgVec.Create(p[320 + j]);
                     o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                    AgVecF p2 = AgVec.Create(p[384 + j]);
-                    o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                    AgVecF p3 = AgVec.Create(p[448 + j]);
-                    o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
                 }
                 AgVec.Store(o0_0, o + 64 + c0);
                 AgVec.Store(o1_0, o + 80 + c0);
-                AgVec.Store(o2_0, o + 96 + c0);
-                AgVec.Store(o3_0, o + 112 + c0);
             }
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
@@ -799,120 +677,44 @@ partial class MultiQueryAttention
             float* yrow = output + 5 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
-        {
-            float inv = l6 > 0f ? 1f / l6 : 0f;
-            if (lse != null) lse[6] = l6 > 0f ? m6 + global::System.MathF.Log(l6) : float.NegativeInfinity; // for backward
-            float* orow = o + 96;
-            float* yrow = output + 6 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float inv = l7 > 0f ? 1f / l7 : 0f;
-            if (lse != null) lse[7] = l7 > 0f ? m7 + global::System.MathF.Log(l7) : float.NegativeInfinity; // for backward
-            float* orow = o + 112;
-            float* yrow = output + 7 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
     }
 
-    // AttentionRows5__avx512: query rows i0 .. i0 + 4 of one head against every visible key block.
-    private static unsafe void AttentionRows5__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
+    // AttentionRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
+    private static unsafe void AttentionRows1__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
         // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
         float m0 = float.NegativeInfinity, l0 = 0f;
-        float m1 = float.NegativeInfinity, l1 = 0f;
-        float m2 = float.NegativeInfinity, l2 = 0f;
-        float m3 = float.NegativeInfinity, l3 = 0f;
-        float m4 = float.NegativeInfinity, l4 = 0f;
-        new global::System.Span<float>(o, 80).Clear();
+        new global::System.Span<float>(o, 16).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
         for (int j0 = 0; j0 < keyEnd; j0 += 64)
         {
-            // S[0..4, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j]: 10 accumulators.
+            // S[0..0, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j]: 4 accumulators.
             {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
+                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                 float* kb = kt + j0 + 0;
                 for (int d = 0; d < HeadDim; d++)
                 {
                     float* kd = kb + d * 64;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 16);
+                    AgVecF k2 = AgVec.Load(kd + 32);
+                    AgVecF k3 = AgVec.Load(kd + 48);
                     AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
                     s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                     s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                    AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
-                    s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                    s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                    AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
-                    s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                    s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                    AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
-                    s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                    s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
-                    s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
-                    s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
+                    s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
+                    s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                 }
                 AgVec.Store(s0_0, p + 0);
                 AgVec.Store(s0_1, p + 16);
-                AgVec.Store(s1_0, p + 64);
-                AgVec.Store(s1_1, p + 80);
-                AgVec.Store(s2_0, p + 128);
-                AgVec.Store(s2_1, p + 144);
-                AgVec.Store(s3_0, p + 192);
-                AgVec.Store(s3_1, p + 208);
-                AgVec.Store(s4_0, p + 256);
-                AgVec.Store(s4_1, p + 272);
-            }
-            // S[0..4, j0 + 32 .. j0 + 63] = q[r, :] · k[:, j]: 10 accumulators.
-            {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                float* kb = kt + j0 + 32;
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    float* kd = kb + d * 64;
-                    AgVecF k0 = AgVec.Load(kd + 0);
-                    AgVecF k1 = AgVec.Load(kd + 16);
-                    AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
-                    s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                    s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                    AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
-                    s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                    s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                    AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
-                    s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                    s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                    AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
-                    s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                    s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
-                    s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
-                    s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
-                }
-                AgVec.Store(s0_0, p + 32);
-                AgVec.Store(s0_1, p + 48);
-                AgVec.Store(s1_0, p + 96);
-                AgVec.Store(s1_1, p + 112);
-                AgVec.Store(s2_0, p + 160);
-                AgVec.Store(s2_1, p + 176);
-                AgVec.Store(s3_0, p + 224);
-                AgVec.Store(s3_1, p + 240);
-                AgVec.Store(s4_0, p + 288);
-                AgVec.Store(s4_1, p + 304);
+                AgVec.Store(s0_2, p + 32);
+                AgVec.Store(s0_3, p + 48);
             }
             // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
             if (j0 + 64 > maskFrom)
             {
-                for (int r = 0; r < 5; r++)
+                for (int r = 0; r < 1; r++)
                 {
                     int limit = validLength - j0;
                     for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
@@ -952,179 +754,18 @@ partial class MultiQueryAttention
                     m0 = mNew;
                 }
             }
-            // Online softmax, row 1: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 64;
-                float mNew = global::System.Math.Max(m1, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m1 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l1 = l1 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 16;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m1 = mNew;
-                }
-            }
-            // Online softmax, row 2: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 128;
-                float mNew = global::System.Math.Max(m2, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m2 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l2 = l2 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 32;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m2 = mNew;
-                }
-            }
-            // Online softmax, row 3: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 192;
-                float mNew = global::System.Math.Max(m3, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m3 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l3 = l3 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 48;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m3 = mNew;
-                }
-            }
-            // Online softmax, row 4: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
-            {
-                float* pr = p + 256;
-                float mNew = global::System.Math.Max(m4, global::AttnGen.KernelSupport.Max(pr, 64));
-                if (mNew == float.NegativeInfinity)
-                {
-                    new global::System.Span<float>(pr, 64).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
-                }
-                else
-                {
-                    float alpha = global::System.MathF.Exp(m4 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
-                    AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
-                    AgVec.Store(e1, pr + 16);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 32) - mv);
-                    AgVec.Store(e2, pr + 32);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 48) - mv);
-                    AgVec.Store(e3, pr + 48);
-                    sum += e3;
-                    l4 = l4 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 64;
-                        for (int c = 0; c < 16; c += 16) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
-                    m4 = mNew;
-                }
-            }
-            // O[0..3, last 1 vectors] += P · V.
+            // O[0..0, last 1 vectors] += P · V.
             {
                 const int c0 = 0;
                 AgVecF o0_0 = AgVec.Load(o + 0 + c0);
-                AgVecF o1_0 = AgVec.Load(o + 16 + c0);
-                AgVecF o2_0 = AgVec.Load(o + 32 + c0);
-                AgVecF o3_0 = AgVec.Load(o + 48 + c0);
                 for (int j = 0; j < 64; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
                     AgVecF v0 = AgVec.Load(vj + 0);
                     AgVecF p0 = AgVec.Create(p[0 + j]);
                     o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                    AgVecF p1 = AgVec.Create(p[64 + j]);
-                    o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                    AgVecF p2 = AgVec.Create(p[128 + j]);
-                    o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                    AgVecF p3 = AgVec.Create(p[192 + j]);
-                    o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
                 }
                 AgVec.Store(o0_0, o + 0 + c0);
-                AgVec.Store(o1_0, o + 16 + c0);
-                AgVec.Store(o2_0, o + 32 + c0);
-                AgVec.Store(o3_0, o + 48 + c0);
-            }
-            // O[4..4, last 1 vectors] += P · V.
-            {
-                const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(o + 64 + c0);
-                for (int j = 0; j < 64; j++)
-                {
-                    float* vj = vp + (j0 + j) * 16 + c0;
-                    AgVecF v0 = AgVec.Load(vj + 0);
-                    AgVecF p0 = AgVec.Create(p[256 + j]);
-                    o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                }
-                AgVec.Store(o0_0, o + 64 + c0);
             }
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
@@ -1133,34 +774,6 @@ partial class MultiQueryAttention
             if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float inv = l1 > 0f ? 1f / l1 : 0f;
-            if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
-            float* orow = o + 16;
-            float* yrow = output + 1 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float inv = l2 > 0f ? 1f / l2 : 0f;
-            if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
-            float* orow = o + 32;
-            float* yrow = output + 2 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float inv = l3 > 0f ? 1f / l3 : 0f;
-            if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
-            float* orow = o + 48;
-            float* yrow = output + 3 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float inv = l4 > 0f ? 1f / l4 : 0f;
-            if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
-            float* orow = o + 64;
-            float* yrow = output + 4 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
     }

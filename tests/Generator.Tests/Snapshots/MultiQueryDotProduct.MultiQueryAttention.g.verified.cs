@@ -50,9 +50,9 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private const int ScratchKeyPack = 1120;
     private const int ScratchValuePack = 1312;
     private const int ScratchOutTile = 2336;
-    private const int ScratchProbTile = 2464;
+    private const int ScratchProbTile = 2432;
     // Floats of scratch per worker thread.
-    private const int ScratchLength = 2976;
+    private const int ScratchLength = 2816;
 
     // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

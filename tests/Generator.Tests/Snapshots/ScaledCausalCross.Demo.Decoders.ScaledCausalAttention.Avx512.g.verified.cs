@@ -140,7 +140,7 @@ namespace Demo.Decoders
         }
 
         // Attention__avx512: keys packed [8, 64] per key/value head, values [64, 16];
-        // query tiles of 8 rows (0 full, one of 4), key blocks of 64.
+        // query tiles of 6 rows (0 full, one of 4), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -176,75 +176,58 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..3, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     float* kb = kt + j0 + 0;
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
+                        AgVecF k2 = AgVec.Load(kd + 32);
+                        AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                         AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
+                        s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
+                        s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                         AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
+                        s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
+                        s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
                         AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
+                        s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
+                        s3_3 = AgVec.FusedMultiplyAdd(q3, k3, s3_3);
                     }
                     AgVecF scale = AgVec.Create(ScoreScale);
                     AgVec.Store(s0_0 * scale, p + 0);
                     AgVec.Store(s0_1 * scale, p + 16);
+                    AgVec.Store(s0_2 * scale, p + 32);
+                    AgVec.Store(s0_3 * scale, p + 48);
                     AgVec.Store(s1_0 * scale, p + 64);
                     AgVec.Store(s1_1 * scale, p + 80);
+                    AgVec.Store(s1_2 * scale, p + 96);
+                    AgVec.Store(s1_3 * scale, p + 112);
                     AgVec.Store(s2_0 * scale, p + 128);
                     AgVec.Store(s2_1 * scale, p + 144);
+                    AgVec.Store(s2_2 * scale, p + 160);
+                    AgVec.Store(s2_3 * scale, p + 176);
                     AgVec.Store(s3_0 * scale, p + 192);
                     AgVec.Store(s3_1 * scale, p + 208);
-                }
-                // S[0..3, j0 + 32 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 32;
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 64;
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
-                        s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
-                        s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 32);
-                    AgVec.Store(s0_1 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 96);
-                    AgVec.Store(s1_1 * scale, p + 112);
-                    AgVec.Store(s2_0 * scale, p + 160);
-                    AgVec.Store(s2_1 * scale, p + 176);
-                    AgVec.Store(s3_0 * scale, p + 224);
-                    AgVec.Store(s3_1 * scale, p + 240);
+                    AgVec.Store(s3_2 * scale, p + 224);
+                    AgVec.Store(s3_3 * scale, p + 240);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)

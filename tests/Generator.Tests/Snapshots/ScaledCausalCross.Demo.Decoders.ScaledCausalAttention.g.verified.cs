@@ -56,9 +56,9 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 448;
         private const int ScratchValuePack = 960;
         private const int ScratchOutTile = 1984;
-        private const int ScratchProbTile = 2112;
+        private const int ScratchProbTile = 2080;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 2624;
+        private const int ScratchLength = 2464;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 
