@@ -265,7 +265,6 @@ namespace AttnGen.Generator.Emit
                 }
             }
             w.Line();
-            _ = s;
         }
 
         /// <summary>The argument checks of Forward and ForwardTrain: nothing is written before they pass.</summary>
@@ -287,7 +286,6 @@ namespace AttnGen.Generator.Emit
 
         private static void EmitDriver(SourceWriter w, KernelPlan plan)
         {
-            LayerSpec s = plan.Spec;
             EmitCheckArguments(w);
             w.Line("// ---- Batch driver: sequences spread over threads, each with its own scratch ----");
             w.Line();
@@ -390,7 +388,6 @@ namespace AttnGen.Generator.Emit
                 w.Line("ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);");
             }
             w.Line();
-            _ = s;
         }
 
         private static void EmitDispose(SourceWriter w, KernelPlan plan)

@@ -14,7 +14,7 @@ public static unsafe class KernelSupport
     /// Packs <c>W[n, k]</c> (row-major, PyTorch's <c>[out, in]</c>) into panels of <paramref name="panelWidth"/>
     /// output columns: panel p holds <c>k</c> rows of <paramref name="panelWidth"/> weights
     /// (<c>W[p*panelWidth + c, kk]</c> at row kk, column c), then <paramref name="panelWidth"/> biases. Columns
-    /// past <paramref name="n"/> and a missing bias are zeros. Writes <see cref="PanelLength"/> floats.
+    /// past <paramref name="n"/> and a missing bias are zeros. Writes <c>ceil(n / panelWidth) * (k + 1) * panelWidth</c> floats.
     /// </summary>
     public static void PackPanels(float* w, float* bias, int n, int k, int panelWidth, float* destination)
     {
@@ -38,9 +38,6 @@ public static unsafe class KernelSupport
             }
         }
     }
-
-    /// <summary>Floats written by <see cref="PackPanels"/>.</summary>
-    public static int PanelLength(int n, int k, int panelWidth) => (n + panelWidth - 1) / panelWidth * (k + 1) * panelWidth;
 
     /// <summary>
     /// Transposes one head's keys: <c>destination[d, j] = keys[j * rowStride + d]</c> for <c>j &lt; rows</c>,
