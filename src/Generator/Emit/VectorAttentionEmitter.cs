@@ -70,17 +70,6 @@ namespace AttnGen.Generator.Emit
             {
                 EmitRows(w, plan, isa, remainder, keyPad, dimPad);
             }
-            if (plan.IsAdditive)
-            {
-                var v = new VectorSyntax(isa);
-                w.Line("// tanh(x) = 1 - 2 / (exp(2x) + 1): exact limits ±1 when exp overflows or underflows.");
-                using (w.Open($"private static {v.Type} Tanh__{isa.Suffix}({v.Type} x)"))
-                {
-                    w.Line($"{v.Type} e = AgVec.Exp(x + x);");
-                    w.Line($"return {v.Type}.One - AgVec.Create(2f) / (e + {v.Type}.One);");
-                }
-                w.Line();
-            }
         }
 
         private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int keyPad, int dimPad)
@@ -95,10 +84,12 @@ namespace AttnGen.Generator.Emit
             w.Line($"// AttentionRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
             using (w.Open($"private static unsafe void AttentionRows{Inv(rows)}__{isa.Suffix}(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse{additiveParam})"))
             {
-                w.Line("// Running row max m and row sum l of the online softmax; O accumulates unnormalised.");
+                w.Line("// Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;");
+                w.Line("// O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.");
                 for (int r = 0; r < rows; r++)
                 {
-                    w.Line($"float m{r} = float.NegativeInfinity, l{r} = 0f;");
+                    w.Line($"float m{r} = float.NegativeInfinity, alpha{r};");
+                    w.Line($"{v.Type} l{r} = {v.Type}.Zero;");
                 }
                 w.Line($"new global::System.Span<float>(o, {Inv(rows * dimPad)}).Clear();");
                 if (s.Causal)
@@ -132,34 +123,38 @@ namespace AttnGen.Generator.Emit
                         }
                     }
 
+                    int blockVectors = bc / width;
                     for (int r = 0; r < rows; r++)
                     {
-                        w.Line($"// Online softmax, row {r}: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).");
+                        w.Line($"// Online softmax, row {r}: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.");
                         using (w.Open(""))
                         {
                             w.Line($"float* pr = p + {Inv(r * bc)};");
-                            w.Line($"float mNew = global::System.Math.Max(m{r}, global::AttnGen.KernelSupport.Max(pr, {Inv(bc)}));");
+                            for (int c = 0; c < blockVectors; c++)
+                            {
+                                w.Line($"{v.Type} x{c} = {v.Load($"pr + {Inv(c * width)}")};");
+                            }
+                            w.Line($"float mNew = global::System.Math.Max(m{r}, HMax__{isa.Suffix}({MaxTree(blockVectors, 0, blockVectors)}));");
                             using (w.Open("if (mNew == float.NegativeInfinity)"))
                             {
-                                w.Line($"new global::System.Span<float>(pr, {Inv(bc)}).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf");
+                                w.Line("// Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.");
+                                for (int c = 0; c < blockVectors; c++)
+                                {
+                                    w.Line($"{v.Store($"{v.Type}.Zero", $"pr + {Inv(c * width)}")};");
+                                }
+                                w.Line($"alpha{r} = 1f;");
                             }
                             using (w.Open("else"))
                             {
-                                w.Line($"float alpha = global::System.MathF.Exp(m{r} - mNew);");
-                                w.Line($"{v.Type} mv = AgVec.Create(mNew), sum = {v.Type}.Zero;");
-                                for (int c = 0; c < bc / width; c++)
+                                w.Line($"{v.Type} mv = AgVec.Create(mNew);");
+                                for (int c = 0; c < blockVectors; c++)
                                 {
-                                    w.Line($"{v.Type} e{c} = AgVec.Exp({v.Load($"pr + {Inv(c * width)}")} - mv);");
+                                    w.Line($"{v.Type} e{c} = {v.Exp($"x{c} - mv")};");
                                     w.Line($"{v.Store($"e{c}", $"pr + {Inv(c * width)}")};");
-                                    w.Line($"sum += e{c};");
                                 }
-                                w.Line($"l{r} = l{r} * alpha + AgVec.Sum(sum);");
-                                using (w.Open("if (alpha != 1f)"))
-                                {
-                                    w.Line($"{v.Type} av = AgVec.Create(alpha);");
-                                    w.Line($"float* orow = o + {Inv(r * dimPad)};");
-                                    w.Line($"for (int c = 0; c < {Inv(dimPad)}; c += {Inv(width)}) {v.Store($"{v.Load("orow + c")} * av", "orow + c")};");
-                                }
+                                w.Line($"// alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.");
+                                w.Line($"alpha{r} = m{r} == mNew ? 1f : AgVec.ToScalar({v.Exp($"AgVec.Create(m{r} - mNew)")});");
+                                w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", SumTree(blockVectors, 0, blockVectors))};");
                                 w.Line($"m{r} = mNew;");
                             }
                         }
@@ -174,8 +169,9 @@ namespace AttnGen.Generator.Emit
                 {
                     using (w.Open(""))
                     {
-                        w.Line($"float inv = l{r} > 0f ? 1f / l{r} : 0f;");
-                        w.Line($"if (lse != null) lse[{Inv(r)}] = l{r} > 0f ? m{r} + global::System.MathF.Log(l{r}) : float.NegativeInfinity; // for backward");
+                        w.Line($"float sum = AgVec.Sum(l{r});");
+                        w.Line("float inv = sum > 0f ? 1f / sum : 0f;");
+                        w.Line($"if (lse != null) lse[{Inv(r)}] = sum > 0f ? m{r} + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward");
                         w.Line($"float* orow = o + {Inv(r * dimPad)};");
                         w.Line($"float* yrow = output + {Inv(r)} * QueryWidth;");
                         if (fullVectors > 0)
@@ -191,6 +187,28 @@ namespace AttnGen.Generator.Emit
                 }
             }
             w.Line();
+        }
+
+        /// <summary><c>MaxNative</c> of x{from} .. x{to - 1} as a balanced tree (short dependency chain).</summary>
+        private static string MaxTree(int count, int from, int to)
+        {
+            if (to - from == 1)
+            {
+                return $"x{Inv(from)}";
+            }
+            int mid = (from + to) / 2;
+            return $"AgVec.MaxNative({MaxTree(count, from, mid)}, {MaxTree(count, mid, to)})";
+        }
+
+        /// <summary>e{from} + .. + e{to - 1} as a balanced tree.</summary>
+        private static string SumTree(int count, int from, int to)
+        {
+            if (to - from == 1)
+            {
+                return $"e{Inv(from)}";
+            }
+            int mid = (from + to) / 2;
+            return $"({SumTree(count, from, mid)} + {SumTree(count, mid, to)})";
         }
 
         /// <summary>S[rows, columns column0 .. column0 + NC·W) of the block at j0 = Q · Kᵀ (scaled), or the additive score.</summary>
@@ -250,7 +268,7 @@ namespace AttnGen.Generator.Emit
             }
         }
 
-        /// <summary>O[rows, dimPad] += P[rows, Bc] · V[j0 .. j0 + Bc, dimPad] in register tiles of PvRows x PvVectors.</summary>
+        /// <summary>O[rows, dimPad] = alpha ∘ O + P[rows, Bc] · V[j0 .. j0 + Bc, dimPad] in register tiles of PvRows x PvVectors.</summary>
         private static void EmitPv(SourceWriter w, IsaProfile isa, int rows, int dimVectors, int dimPad)
         {
             var v = new VectorSyntax(isa);
@@ -261,7 +279,7 @@ namespace AttnGen.Generator.Emit
                 int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
                 if (fullChunks > 0)
                 {
-                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] += P · V, {Inv(isa.PvVectors)} vectors of O at a time.");
+                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] = alpha ∘ O + P · V, {Inv(isa.PvVectors)} vectors of O at a time.");
                     using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
                     {
                         EmitPvTile(w, v, r0, rc, isa.PvVectors, "c0", width, bc, dimPad);
@@ -269,7 +287,7 @@ namespace AttnGen.Generator.Emit
                 }
                 if (rest > 0)
                 {
-                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, last {Inv(rest)} vectors] += P · V.");
+                    w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, last {Inv(rest)} vectors] = alpha ∘ O + P · V.");
                     using (w.Open(""))
                     {
                         w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
@@ -283,10 +301,11 @@ namespace AttnGen.Generator.Emit
         {
             for (int r = 0; r < rows; r++)
             {
+                w.Line($"{v.Type} a{r} = AgVec.Create(alpha{r0 + r});");
                 var parts = new List<string>();
                 for (int c = 0; c < vectors; c++)
                 {
-                    parts.Add($"o{r}_{c} = {v.Load($"o + {Inv((r0 + r) * dimPad + c * width)} + {c0}")}");
+                    parts.Add($"o{r}_{c} = {v.Load($"o + {Inv((r0 + r) * dimPad + c * width)} + {c0}")} * a{r}");
                 }
                 w.Line($"{v.Type} {string.Join(", ", parts)};");
             }

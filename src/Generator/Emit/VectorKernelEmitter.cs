@@ -28,6 +28,7 @@ namespace AttnGen.Generator.Emit
                     }
                 }
             }
+            VectorMathEmitter.Emit(w, plan, isa);
             VectorAttentionEmitter.Emit(w, plan, isa);
             SequenceEmitter.Emit(w, plan, isa.Suffix, isa);
             End(blocks);

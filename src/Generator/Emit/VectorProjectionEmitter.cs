@@ -167,6 +167,9 @@ namespace AttnGen.Generator.Emit
         public string Fma(string a, string b, string c)
             => _isa.FusedMultiplyAdd ? $"AgVec.FusedMultiplyAdd({a}, {b}, {c})" : $"AgVec.MultiplyAddEstimate({a}, {b}, {c})";
 
+        /// <summary>e^x through the path's inlined <c>Exp__{isa}</c> (see <see cref="VectorMathEmitter"/>).</summary>
+        public string Exp(string x) => $"Exp__{_isa.Suffix}({x})";
+
         /// <summary>The alias lines every vector file starts with (prefixed so they cannot meet a user type of the same name).</summary>
         public string[] Aliases => new[]
         {

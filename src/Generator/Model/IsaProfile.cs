@@ -76,20 +76,21 @@ namespace AttnGen.Generator.Model
         {
             // AVX-512, 32 zmm registers. GEMM 12x32: 24 accumulators + 2 weight vectors, the x value is an
             //   embedded broadcast operand = 26 live. Scores 6 rows x 64 keys: 24 accumulators + 4 key vectors
-            //   + 1 broadcast = 29. P·V 4 rows x 4 vectors: 16 accumulators + 4 value vectors = 20. Key block
+            //   + 1 broadcast = 29. P·V 6 rows x 4 vectors: 24 accumulators + 4 value vectors + 1 broadcast = 29,
+            //   so one pass over a value block serves every row of the tile (D = 64 is exactly 4 vectors). Key block
             //   64 = one score tile, so the softmax bookkeeping is paid once per 64 keys. Measured on the
             //   8 x 128 x 64 core (BenchmarkDotNet short job, one thread, Zen 5): 8x32 tiles 680 us, 12x32
             //   1019 us, 4x64 372 us, 6x64 321 us.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector512", 16, true,
-                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 4, pvVectors: 4),
+                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
-            //   Scores 6x16: the same 15. P·V 4x2: 8 accumulators + 2 value vectors + 1 broadcast = 11.
+            //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15.
             new IsaProfile("Avx2", "avx2",
                 "global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector256", 8, true,
-                gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 4, pvVectors: 2),
+                gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 6, pvVectors: 2),
             // 128-bit: Neon has 32 q registers, SSE 16. GEMM 4x16: 16 accumulators + 4 weight vectors + 1
             //   broadcast = 21 (fits Neon; SSE spills a few, a fallback there). Scores 4x16 and P·V 4x4 alike.
             new IsaProfile("Vector128", "v128",

@@ -61,6 +61,38 @@ namespace @event.@class
             AgVec.Store(c2_0, y + 16);
         }
 
+        // Exp__avx2: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);
+        // r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes
+        // expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf
+        // (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static AgVecF Exp__avx2(AgVecF x)
+        {
+            AgVecF n = AgVec.Round(x * AgVec.Create(1.44269504f));
+            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-0.693359375f), x);
+            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(2.12194440e-4f), r);
+            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(1.9875691500e-4f), r, AgVec.Create(1.3981999507e-3f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(8.3334519073e-3f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.1665795894e-2f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.6666665459e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(5.0000001201e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r * r, r + AgVecF.One);
+            // 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.
+            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));
+            AgVecF result = poly * scale;
+            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
+            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
+        }
+
+        // HMax__avx2: the largest of the 8 lanes, by halving (NaN lanes may be ignored).
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static float HMax__avx2(AgVecF x)
+        {
+            global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
+            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
+            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
+        }
+
         // Attention__avx2: keys packed [4, 32] per key/value head, values [32, 8];
         // query tiles of 6 rows (0 full, one of 3), key blocks of 32.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
@@ -86,10 +118,14 @@ namespace @event.@class
         // AttentionRows3__avx2: query rows i0 .. i0 + 2 of one head against every visible key block.
         private static unsafe void AttentionRows3__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
         {
-            // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
-            float m0 = float.NegativeInfinity, l0 = 0f;
-            float m1 = float.NegativeInfinity, l1 = 0f;
-            float m2 = float.NegativeInfinity, l2 = 0f;
+            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
+            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
+            float m0 = float.NegativeInfinity, alpha0;
+            AgVecF l0 = AgVecF.Zero;
+            float m1 = float.NegativeInfinity, alpha1;
+            AgVecF l1 = AgVecF.Zero;
+            float m2 = float.NegativeInfinity, alpha2;
+            AgVecF l2 = AgVecF.Zero;
             new global::System.Span<float>(o, 24).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
@@ -162,114 +198,117 @@ namespace @event.@class
                         for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
                     }
                 }
-                // Online softmax, row 0: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 0;
-                    float mNew = global::System.Math.Max(m0, global::AttnGen.KernelSupport.Max(pr, 32));
+                    AgVecF x0 = AgVec.Load(pr + 0);
+                    AgVecF x1 = AgVec.Load(pr + 8);
+                    AgVecF x2 = AgVec.Load(pr + 16);
+                    AgVecF x3 = AgVec.Load(pr + 24);
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                     if (mNew == float.NegativeInfinity)
                     {
-                        new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                        AgVec.Store(AgVecF.Zero, pr + 0);
+                        AgVec.Store(AgVecF.Zero, pr + 8);
+                        AgVec.Store(AgVecF.Zero, pr + 16);
+                        AgVec.Store(AgVecF.Zero, pr + 24);
+                        alpha0 = 1f;
                     }
                     else
                     {
-                        float alpha = global::System.MathF.Exp(m0 - mNew);
-                        AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                        AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                        AgVecF mv = AgVec.Create(mNew);
+                        AgVecF e0 = Exp__avx2(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        sum += e0;
-                        AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                        AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        sum += e1;
-                        AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                        AgVecF e2 = Exp__avx2(x2 - mv);
                         AgVec.Store(e2, pr + 16);
-                        sum += e2;
-                        AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                        AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        sum += e3;
-                        l0 = l0 * alpha + AgVec.Sum(sum);
-                        if (alpha != 1f)
-                        {
-                            AgVecF av = AgVec.Create(alpha);
-                            float* orow = o + 0;
-                            for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                        }
+                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                        alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
                 }
-                // Online softmax, row 1: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 32;
-                    float mNew = global::System.Math.Max(m1, global::AttnGen.KernelSupport.Max(pr, 32));
+                    AgVecF x0 = AgVec.Load(pr + 0);
+                    AgVecF x1 = AgVec.Load(pr + 8);
+                    AgVecF x2 = AgVec.Load(pr + 16);
+                    AgVecF x3 = AgVec.Load(pr + 24);
+                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                     if (mNew == float.NegativeInfinity)
                     {
-                        new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                        AgVec.Store(AgVecF.Zero, pr + 0);
+                        AgVec.Store(AgVecF.Zero, pr + 8);
+                        AgVec.Store(AgVecF.Zero, pr + 16);
+                        AgVec.Store(AgVecF.Zero, pr + 24);
+                        alpha1 = 1f;
                     }
                     else
                     {
-                        float alpha = global::System.MathF.Exp(m1 - mNew);
-                        AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                        AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                        AgVecF mv = AgVec.Create(mNew);
+                        AgVecF e0 = Exp__avx2(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        sum += e0;
-                        AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                        AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        sum += e1;
-                        AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                        AgVecF e2 = Exp__avx2(x2 - mv);
                         AgVec.Store(e2, pr + 16);
-                        sum += e2;
-                        AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                        AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        sum += e3;
-                        l1 = l1 * alpha + AgVec.Sum(sum);
-                        if (alpha != 1f)
-                        {
-                            AgVecF av = AgVec.Create(alpha);
-                            float* orow = o + 8;
-                            for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                        }
+                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                        alpha1 = m1 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
                 }
-                // Online softmax, row 2: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 64;
-                    float mNew = global::System.Math.Max(m2, global::AttnGen.KernelSupport.Max(pr, 32));
+                    AgVecF x0 = AgVec.Load(pr + 0);
+                    AgVecF x1 = AgVec.Load(pr + 8);
+                    AgVecF x2 = AgVec.Load(pr + 16);
+                    AgVecF x3 = AgVec.Load(pr + 24);
+                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                     if (mNew == float.NegativeInfinity)
                     {
-                        new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                        AgVec.Store(AgVecF.Zero, pr + 0);
+                        AgVec.Store(AgVecF.Zero, pr + 8);
+                        AgVec.Store(AgVecF.Zero, pr + 16);
+                        AgVec.Store(AgVecF.Zero, pr + 24);
+                        alpha2 = 1f;
                     }
                     else
                     {
-                        float alpha = global::System.MathF.Exp(m2 - mNew);
-                        AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                        AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                        AgVecF mv = AgVec.Create(mNew);
+                        AgVecF e0 = Exp__avx2(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        sum += e0;
-                        AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                        AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        sum += e1;
-                        AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                        AgVecF e2 = Exp__avx2(x2 - mv);
                         AgVec.Store(e2, pr + 16);
-                        sum += e2;
-                        AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                        AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        sum += e3;
-                        l2 = l2 * alpha + AgVec.Sum(sum);
-                        if (alpha != 1f)
-                        {
-                            AgVecF av = AgVec.Create(alpha);
-                            float* orow = o + 16;
-                            for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                        }
+                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                        alpha2 = m2 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
                 }
-                // O[0..2, last 1 vectors] += P · V.
+                // O[0..2, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0);
-                    AgVecF o1_0 = AgVec.Load(o + 8 + c0);
-                    AgVecF o2_0 = AgVec.Load(o + 16 + c0);
+                    AgVecF a0 = AgVec.Create(alpha0);
+                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
+                    AgVecF a1 = AgVec.Create(alpha1);
+                    AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1;
+                    AgVecF a2 = AgVec.Create(alpha2);
+                    AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
                     for (int j = 0; j < 32; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
@@ -288,22 +327,25 @@ namespace @event.@class
             }
             // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
             {
-                float inv = l0 > 0f ? 1f / l0 : 0f;
-                if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
+                float sum = AgVec.Sum(l0);
+                float inv = sum > 0f ? 1f / sum : 0f;
+                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
             {
-                float inv = l1 > 0f ? 1f / l1 : 0f;
-                if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
+                float sum = AgVec.Sum(l1);
+                float inv = sum > 0f ? 1f / sum : 0f;
+                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
             }
             {
-                float inv = l2 > 0f ? 1f / l2 : 0f;
-                if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
+                float sum = AgVec.Sum(l2);
+                float inv = sum > 0f ? 1f / sum : 0f;
+                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;

@@ -200,6 +200,38 @@ partial class MultiQueryAttention
         for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
     }
 
+    // Exp__avx2: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);
+    // r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes
+    // expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf
+    // (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static AgVecF Exp__avx2(AgVecF x)
+    {
+        AgVecF n = AgVec.Round(x * AgVec.Create(1.44269504f));
+        AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-0.693359375f), x);
+        r = AgVec.FusedMultiplyAdd(n, AgVec.Create(2.12194440e-4f), r);
+        AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(1.9875691500e-4f), r, AgVec.Create(1.3981999507e-3f));
+        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(8.3334519073e-3f));
+        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.1665795894e-2f));
+        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.6666665459e-1f));
+        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(5.0000001201e-1f));
+        poly = AgVec.FusedMultiplyAdd(poly, r * r, r + AgVecF.One);
+        // 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.
+        AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));
+        AgVecF result = poly * scale;
+        result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
+        return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
+    }
+
+    // HMax__avx2: the largest of the 8 lanes, by halving (NaN lanes may be ignored).
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float HMax__avx2(AgVecF x)
+    {
+        global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
+        global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
+        return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
+    }
+
     // Attention__avx2: keys packed [3, 64] per key/value head, values [64, 8];
     // query tiles of 6 rows (6 full, one of 1), key blocks of 32.
     private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
@@ -229,13 +261,20 @@ partial class MultiQueryAttention
     // AttentionRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
     private static unsafe void AttentionRows6__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
-        // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
-        float m0 = float.NegativeInfinity, l0 = 0f;
-        float m1 = float.NegativeInfinity, l1 = 0f;
-        float m2 = float.NegativeInfinity, l2 = 0f;
-        float m3 = float.NegativeInfinity, l3 = 0f;
-        float m4 = float.NegativeInfinity, l4 = 0f;
-        float m5 = float.NegativeInfinity, l5 = 0f;
+        // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
+        // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
+        float m0 = float.NegativeInfinity, alpha0;
+        AgVecF l0 = AgVecF.Zero;
+        float m1 = float.NegativeInfinity, alpha1;
+        AgVecF l1 = AgVecF.Zero;
+        float m2 = float.NegativeInfinity, alpha2;
+        AgVecF l2 = AgVecF.Zero;
+        float m3 = float.NegativeInfinity, alpha3;
+        AgVecF l3 = AgVecF.Zero;
+        float m4 = float.NegativeInfinity, alpha4;
+        AgVecF l4 = AgVecF.Zero;
+        float m5 = float.NegativeInfinity, alpha5;
+        AgVecF l5 = AgVecF.Zero;
         new global::System.Span<float>(o, 48).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
@@ -342,217 +381,225 @@ partial class MultiQueryAttention
                     for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
                 }
             }
-            // Online softmax, row 0: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 0;
-                float mNew = global::System.Math.Max(m0, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha0 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m0 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l0 = l0 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 0;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                     m0 = mNew;
                 }
             }
-            // Online softmax, row 1: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 32;
-                float mNew = global::System.Math.Max(m1, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha1 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m1 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l1 = l1 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 8;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha1 = m1 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                    l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                     m1 = mNew;
                 }
             }
-            // Online softmax, row 2: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 64;
-                float mNew = global::System.Math.Max(m2, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha2 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m2 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l2 = l2 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 16;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha2 = m2 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                    l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                     m2 = mNew;
                 }
             }
-            // Online softmax, row 3: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 96;
-                float mNew = global::System.Math.Max(m3, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha3 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m3 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l3 = l3 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 24;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha3 = m3 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
+                    l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                     m3 = mNew;
                 }
             }
-            // Online softmax, row 4: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 128;
-                float mNew = global::System.Math.Max(m4, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m4, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha4 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m4 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l4 = l4 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 32;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha4 = m4 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m4 - mNew)));
+                    l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                     m4 = mNew;
                 }
             }
-            // Online softmax, row 5: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 160;
-                float mNew = global::System.Math.Max(m5, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m5, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha5 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m5 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l5 = l5 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 40;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha5 = m5 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m5 - mNew)));
+                    l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                     m5 = mNew;
                 }
             }
-            // O[0..3, last 1 vectors] += P · V.
+            // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(o + 0 + c0);
-                AgVecF o1_0 = AgVec.Load(o + 8 + c0);
-                AgVecF o2_0 = AgVec.Load(o + 16 + c0);
-                AgVecF o3_0 = AgVec.Load(o + 24 + c0);
+                AgVecF a0 = AgVec.Create(alpha0);
+                AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
+                AgVecF a1 = AgVec.Create(alpha1);
+                AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1;
+                AgVecF a2 = AgVec.Create(alpha2);
+                AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
+                AgVecF a3 = AgVec.Create(alpha3);
+                AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3;
+                AgVecF a4 = AgVec.Create(alpha4);
+                AgVecF o4_0 = AgVec.Load(o + 32 + c0) * a4;
+                AgVecF a5 = AgVec.Create(alpha5);
+                AgVecF o5_0 = AgVec.Load(o + 40 + c0) * a5;
                 for (int j = 0; j < 32; j++)
                 {
                     float* vj = vp + (j0 + j) * 8 + c0;
@@ -565,69 +612,64 @@ partial class MultiQueryAttention
                     o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
                     AgVecF p3 = AgVec.Create(p[96 + j]);
                     o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
+                    AgVecF p4 = AgVec.Create(p[128 + j]);
+                    o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
+                    AgVecF p5 = AgVec.Create(p[160 + j]);
+                    o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
                 }
                 AgVec.Store(o0_0, o + 0 + c0);
                 AgVec.Store(o1_0, o + 8 + c0);
                 AgVec.Store(o2_0, o + 16 + c0);
                 AgVec.Store(o3_0, o + 24 + c0);
-            }
-            // O[4..5, last 1 vectors] += P · V.
-            {
-                const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(o + 32 + c0);
-                AgVecF o1_0 = AgVec.Load(o + 40 + c0);
-                for (int j = 0; j < 32; j++)
-                {
-                    float* vj = vp + (j0 + j) * 8 + c0;
-                    AgVecF v0 = AgVec.Load(vj + 0);
-                    AgVecF p0 = AgVec.Create(p[128 + j]);
-                    o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                    AgVecF p1 = AgVec.Create(p[160 + j]);
-                    o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                }
-                AgVec.Store(o0_0, o + 32 + c0);
-                AgVec.Store(o1_0, o + 40 + c0);
+                AgVec.Store(o4_0, o + 32 + c0);
+                AgVec.Store(o5_0, o + 40 + c0);
             }
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
-            float inv = l0 > 0f ? 1f / l0 : 0f;
-            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l0);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
-            float inv = l1 > 0f ? 1f / l1 : 0f;
-            if (lse != null) lse[1] = l1 > 0f ? m1 + global::System.MathF.Log(l1) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l1);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 8;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
-            float inv = l2 > 0f ? 1f / l2 : 0f;
-            if (lse != null) lse[2] = l2 > 0f ? m2 + global::System.MathF.Log(l2) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l2);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 16;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
-            float inv = l3 > 0f ? 1f / l3 : 0f;
-            if (lse != null) lse[3] = l3 > 0f ? m3 + global::System.MathF.Log(l3) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l3);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 24;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
-            float inv = l4 > 0f ? 1f / l4 : 0f;
-            if (lse != null) lse[4] = l4 > 0f ? m4 + global::System.MathF.Log(l4) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l4);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 32;
             float* yrow = output + 4 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
         }
         {
-            float inv = l5 > 0f ? 1f / l5 : 0f;
-            if (lse != null) lse[5] = l5 > 0f ? m5 + global::System.MathF.Log(l5) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l5);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 40;
             float* yrow = output + 5 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -637,8 +679,10 @@ partial class MultiQueryAttention
     // AttentionRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
     private static unsafe void AttentionRows1__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
     {
-        // Running row max m and row sum l of the online softmax; O accumulates unnormalised.
-        float m0 = float.NegativeInfinity, l0 = 0f;
+        // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
+        // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
+        float m0 = float.NegativeInfinity, alpha0;
+        AgVecF l0 = AgVecF.Zero;
         new global::System.Span<float>(o, 8).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
@@ -685,44 +729,45 @@ partial class MultiQueryAttention
                     for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
                 }
             }
-            // Online softmax, row 0: new max, rescale l and O by exp(m_old - m_new), P = exp(S - m_new).
+            // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
                 float* pr = p + 0;
-                float mNew = global::System.Math.Max(m0, global::AttnGen.KernelSupport.Max(pr, 32));
+                AgVecF x0 = AgVec.Load(pr + 0);
+                AgVecF x1 = AgVec.Load(pr + 8);
+                AgVecF x2 = AgVec.Load(pr + 16);
+                AgVecF x3 = AgVec.Load(pr + 24);
+                float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
                 if (mNew == float.NegativeInfinity)
                 {
-                    new global::System.Span<float>(pr, 32).Clear(); // nothing visible yet: P = 0, no NaN from -inf - -inf
+                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
+                    AgVec.Store(AgVecF.Zero, pr + 0);
+                    AgVec.Store(AgVecF.Zero, pr + 8);
+                    AgVec.Store(AgVecF.Zero, pr + 16);
+                    AgVec.Store(AgVecF.Zero, pr + 24);
+                    alpha0 = 1f;
                 }
                 else
                 {
-                    float alpha = global::System.MathF.Exp(m0 - mNew);
-                    AgVecF mv = AgVec.Create(mNew), sum = AgVecF.Zero;
-                    AgVecF e0 = AgVec.Exp(AgVec.Load(pr + 0) - mv);
+                    AgVecF mv = AgVec.Create(mNew);
+                    AgVecF e0 = Exp__avx2(x0 - mv);
                     AgVec.Store(e0, pr + 0);
-                    sum += e0;
-                    AgVecF e1 = AgVec.Exp(AgVec.Load(pr + 8) - mv);
+                    AgVecF e1 = Exp__avx2(x1 - mv);
                     AgVec.Store(e1, pr + 8);
-                    sum += e1;
-                    AgVecF e2 = AgVec.Exp(AgVec.Load(pr + 16) - mv);
+                    AgVecF e2 = Exp__avx2(x2 - mv);
                     AgVec.Store(e2, pr + 16);
-                    sum += e2;
-                    AgVecF e3 = AgVec.Exp(AgVec.Load(pr + 24) - mv);
+                    AgVecF e3 = Exp__avx2(x3 - mv);
                     AgVec.Store(e3, pr + 24);
-                    sum += e3;
-                    l0 = l0 * alpha + AgVec.Sum(sum);
-                    if (alpha != 1f)
-                    {
-                        AgVecF av = AgVec.Create(alpha);
-                        float* orow = o + 0;
-                        for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * av, orow + c);
-                    }
+                    // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
+                    alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                     m0 = mNew;
                 }
             }
-            // O[0..0, last 1 vectors] += P · V.
+            // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(o + 0 + c0);
+                AgVecF a0 = AgVec.Create(alpha0);
+                AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
                 for (int j = 0; j < 32; j++)
                 {
                     float* vj = vp + (j0 + j) * 8 + c0;
@@ -735,8 +780,9 @@ partial class MultiQueryAttention
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
         {
-            float inv = l0 > 0f ? 1f / l0 : 0f;
-            if (lse != null) lse[0] = l0 > 0f ? m0 + global::System.MathF.Log(l0) : float.NegativeInfinity; // for backward
+            float sum = AgVec.Sum(l0);
+            float inv = sum > 0f ? 1f / sum : 0f;
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
