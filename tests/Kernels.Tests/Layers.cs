@@ -121,4 +121,11 @@ public static class TestLayers
     };
 
     public static IAttentionLayer Create(string name) => All[name]();
+
+    /// <summary>
+    /// The path the layer's last Backward ran on: the generated <c>LastBackwardIsa</c> is internal (a diagnostic,
+    /// not part of <see cref="IAttentionLayer"/>), so a layer seen through the interface is asked by reflection.
+    /// </summary>
+    public static KernelIsa LastBackwardIsa(IAttentionLayer layer)
+        => (KernelIsa)layer.GetType().GetProperty("LastBackwardIsa", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.GetValue(layer)!;
 }

@@ -3,17 +3,28 @@ using AttnGen.Generator.Model;
 namespace AttnGen.Generator.Emit
 {
     /// <summary>
-    /// Emits <c>BackwardSequence__scalar</c>: the output projection's backward, the attention core's backward in
-    /// the FlashAttention-2 form (probabilities recomputed from the saved row log-sum-exp, never an S x S
-    /// matrix), then the input projections' backward.
+    /// Emits the frame of every path's <c>BackwardSequence__{isa}</c> (the output projection's backward, the
+    /// attention core's backward, then the input projections' backward) and the scalar path's core in the
+    /// FlashAttention-2 form (probabilities recomputed from the saved row log-sum-exp, never an S x S matrix).
+    /// The vector paths' cores come from <see cref="VectorBackwardEmitter"/>.
     /// </summary>
     internal static class BackwardEmitter
     {
         public static void EmitScalar(SourceWriter w, KernelPlan plan)
+            => EmitSequence(w, plan, "scalar", () => EmitCore(w, plan));
+
+        /// <summary>
+        /// <c>BackwardSequence__{suffix}</c> around an attention-core backward: the output projection's backward
+        /// first, the input projections' backward last. Every path shares this frame, so the projection
+        /// backward is spelled in one place. The core sees <c>q, k, v, c</c> (saved forward values),
+        /// <c>dc</c> (gradient of the attention output), <c>dq, dk, dv</c> (to be written), <c>lse</c>,
+        /// <c>parameters</c>, <c>grad</c>, <c>work</c> and <c>validLength</c>.
+        /// </summary>
+        public static void EmitSequence(SourceWriter w, KernelPlan plan, string suffix, System.Action emitCore)
         {
             LayerSpec s = plan.Spec;
-            w.Line("// BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
-            using (w.Open("private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)"))
+            w.Line($"// BackwardSequence__{suffix}: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
+            using (w.Open($"private static unsafe void BackwardSequence__{suffix}(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)"))
             {
                 w.Line("float* lse = saved + TrainLse;");
                 w.Line("float* xq = saved + TrainQuery;");
@@ -44,11 +55,7 @@ namespace AttnGen.Generator.Emit
                         w.Line("_ = parameters; _ = grad;");
                     }
                 }
-                w.Line("new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();");
-                w.Line("new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();");
-                w.Line("new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();");
-                w.Line();
-                EmitCore(w, plan);
+                emitCore();
                 if (s.Projections)
                 {
                     w.Line();
@@ -65,6 +72,10 @@ namespace AttnGen.Generator.Emit
         private static void EmitCore(SourceWriter w, KernelPlan plan)
         {
             LayerSpec s = plan.Spec;
+            w.Line("new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();");
+            w.Line("new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();");
+            w.Line("new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();");
+            w.Line();
             w.Line("// Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;");
             w.Line("// Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.");
             using (w.Open("for (int h = 0; h < Heads; h++)"))

@@ -20,14 +20,16 @@ namespace AttnGen.Generator.Emit
             w.Line("private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
             w.Line("private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
             w.Line("private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;");
-            w.Line("// Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs.");
+            w.Line("// Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.");
             w.Line("private const int WorkContext = 0;");
             w.Line("private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;");
             w.Line("private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;");
             w.Line("private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;");
             w.Line("private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;");
             w.Line("private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkLength = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            w.Line("private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
+            VectorBackwardEmitter.EmitWorkConstants(w, plan);
+            w.Line("private const int WorkLength = WorkTiles + WorkTilesLength;");
             w.Line();
             w.Line("private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;");
             w.Line("private int _savedBatch;");
@@ -171,12 +173,28 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
 
-            w.Line("// One sequence's backward on the scalar kernels (the vector paths run the forward pass).");
+            w.Line("private global::AttnGen.KernelIsa _lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;");
+            w.Line();
+            w.Line("/// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>");
+            w.Line("internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;");
+            w.Line();
+            w.Line("// One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.");
             using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)"))
             {
                 w.Line("int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;");
                 w.Line("float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;");
-                w.Line("BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+                w.Line("float* saved = _saved!.Pointer + (long)b * TrainLength;");
+                foreach (IsaProfile isa in IsaProfile.Vector)
+                {
+                    using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
+                    {
+                        w.Line($"BackwardSequence__{isa.Suffix}(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+                        w.Line($"_lastBackwardIsa = global::AttnGen.KernelIsa.{isa.EnumName};");
+                        w.Line("return;");
+                    }
+                }
+                w.Line("BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+                w.Line("_lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;");
             }
             w.Line();
         }

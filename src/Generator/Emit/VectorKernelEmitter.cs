@@ -5,8 +5,8 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit
 {
     /// <summary>
-    /// Emits one vector path's file: the weight packing, the projection GEMMs, the fused attention core and
-    /// the per-sequence driver, all instantiated from the same templates for every <see cref="IsaProfile"/>.
+    /// Emits one vector path's file: the weight packing, the projection GEMMs, the fused attention core, the
+    /// per-sequence driver and its backward, all instantiated from the same templates for every <see cref="IsaProfile"/>.
     /// </summary>
     internal static class VectorKernelEmitter
     {
@@ -31,6 +31,7 @@ namespace AttnGen.Generator.Emit
             VectorMathEmitter.Emit(w, plan, isa);
             VectorAttentionEmitter.Emit(w, plan, isa);
             SequenceEmitter.Emit(w, plan, isa.Suffix, isa);
+            VectorBackwardEmitter.Emit(w, plan, isa);
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

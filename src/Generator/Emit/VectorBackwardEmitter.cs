@@ -1,0 +1,550 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Model;
+using Planner = AttnGen.Generator.Planning.KernelPlanner;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit
+{
+    /// <summary>
+    /// Emits one vector path's <c>BackwardSequence__{isa}</c>: the projection backward of
+    /// <see cref="BackwardEmitter.EmitSequence"/> around a FlashAttention-2 backward of the attention core.
+    /// Per key/value head, keys and values are packed so every inner loop is a unit-stride vector load; per query
+    /// head and tile of Br rows, key blocks of Bc recompute P = e^(S - LSE) from the saved row log-sum-exp and
+    /// accumulate dV += Pᵀ·dO, dS = P ∘ (dP - Δ), dK += dSᵀ·Q and dQ += dS·K (the additive score's gradient
+    /// instead of the last two). Nothing is ever S x S: the work area is O(S·HeadDim) per head.
+    /// </summary>
+    /// <remarks>
+    /// Tiles: Br = ScoreRows query rows by Bc = KeyBlock keys, the forward's attention tile, so the register
+    /// budgets are the forward's (see <see cref="IsaProfile.Vector"/>):
+    /// <list type="bullet">
+    /// <item>S = Q·Kᵀ and dP = dO·Vᵀ: Br x ScoreVectors accumulators + ScoreVectors key (or value) vectors + 1
+    /// broadcast: AVX-512 6x4: 24 + 4 + 1 = 29 of 32 zmm; AVX2 6x2: 12 + 2 + 1 = 15 of 16 ymm; 128-bit 4x4:
+    /// 16 + 4 + 1 = 21 (Neon has 32 q registers, SSE spills a little, a fallback there).</item>
+    /// <item>dV += Pᵀ·dO and dK += dSᵀ·Q: the tile's dO (or Q) rows stay in registers, PvRows x PvVectors of them,
+    /// while each key row of the block streams through: PvVectors accumulators + 1 broadcast. The same
+    /// counts: 24 + 4 + 1, 12 + 2 + 1, 16 + 4 + 1.</item>
+    /// <item>dQ += dS·K: the forward's P·V tile, PvRows x PvVectors accumulators + PvVectors key vectors + 1.</item>
+    /// </list>
+    /// P and dS of one tile are Br x Bc floats each (3 KB on AVX-512), the dK and dV rows of one key block
+    /// Bc x HeadDim: all of it stays in L1 while the tile works on it.
+    /// </remarks>
+    internal static class VectorBackwardEmitter
+    {
+        /// <summary>
+        /// The work-area constants of the vector backward, after <c>WorkTiles</c>, sized for the largest path,
+        /// ending with <c>WorkTilesLength</c>.
+        /// </summary>
+        public static void EmitWorkConstants(SourceWriter w, KernelPlan plan)
+        {
+            LayerSpec s = plan.Spec;
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                keyPad = System.Math.Max(keyPad, Planner.RoundUp(s.KvSeqLen, isa.KeyBlock));
+                dimPad = System.Math.Max(dimPad, Planner.RoundUp(s.HeadDim, isa.Width));
+                rows = System.Math.Max(rows, isa.ScoreRows);
+                block = System.Math.Max(block, isa.KeyBlock);
+            }
+            w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ [HeadDim, {Inv(keyPad)}],");
+            w.Line($"// K rows and the dK, dV accumulators [{Inv(keyPad)}, {Inv(dimPad)}]; per query tile the Q, dO and dQ rows");
+            w.Line($"// [{Inv(rows)}, {Inv(dimPad)}], P and dS [{Inv(rows)}, {Inv(block)}]{(plan.IsAdditive ? $"; additive v and its gradient [{Inv(dimPad)}]" : "")}.");
+            var parts = new List<(string Name, int Length)>
+            {
+                ("WorkTileKeysT", s.HeadDim * keyPad),
+                ("WorkTileValuesT", s.HeadDim * keyPad),
+                ("WorkTileKeys", keyPad * dimPad),
+                ("WorkTileKeyGrad", keyPad * dimPad),
+                ("WorkTileValueGrad", keyPad * dimPad),
+                ("WorkTileQuery", rows * dimPad),
+                ("WorkTileOutGrad", rows * dimPad),
+                ("WorkTileQueryGrad", rows * dimPad),
+                ("WorkTileProb", rows * block),
+                ("WorkTileScoreGrad", rows * block),
+            };
+            if (plan.IsAdditive)
+            {
+                parts.Add(("WorkTileAdditiveV", dimPad));
+                parts.Add(("WorkTileAdditiveVGrad", dimPad));
+            }
+            int offset = 0;
+            foreach ((string name, int length) in parts)
+            {
+                w.Line($"private const int {name} = WorkTiles + {Inv(offset)};");
+                offset += (length + 15) / 16 * 16;
+            }
+            w.Line($"private const int WorkTilesLength = {Inv(offset)};");
+        }
+
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset, grad + AdditiveVOffset" : "";
+            BackwardEmitter.EmitSequence(w, plan, isa.Suffix, () =>
+            {
+                w.Line("// Attention core: FlashAttention-2 backward on this path's tiles.");
+                w.Line($"AttentionBackward__{isa.Suffix}(q, k, v, c, dc, dq, dk, dv, lse, validLength{additive}, work);");
+            });
+            EmitHeadDot(w, plan, isa);
+            EmitCore(w, plan, isa);
+        }
+
+        private static int KeyPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.KvSeqLen, isa.KeyBlock);
+
+        private static int DimPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.HeadDim, isa.Width);
+
+        /// <summary><c>HeadDot__{isa}</c>: the dot product of two HeadDim-long rows, never reading past them.</summary>
+        private static void EmitHeadDot(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, full = plan.Spec.HeadDim / width * width;
+            w.Line($"// HeadDot__{isa.Suffix}: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).");
+            using (w.Open($"private static unsafe float HeadDot__{isa.Suffix}(float* a, float* b)"))
+            {
+                if (full > 0)
+                {
+                    w.Line($"{v.Type} acc = {v.Type}.Zero;");
+                    w.Line($"for (int d = 0; d < {Inv(full)}; d += {Inv(width)}) acc = {v.Fma(v.Load("a + d"), v.Load("b + d"), "acc")};");
+                    w.Line("float sum = AgVec.Sum(acc);");
+                }
+                else
+                {
+                    w.Line("float sum = 0f;");
+                }
+                if (full < plan.Spec.HeadDim)
+                {
+                    w.Line($"for (int d = {Inv(full)}; d < HeadDim; d++) sum += a[d] * b[d];");
+                }
+                w.Line("return sum;");
+            }
+            w.Line();
+        }
+
+        private static void EmitCore(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            LayerSpec s = plan.Spec;
+            int br = isa.ScoreRows;
+            int fullTiles = s.SeqLen / br, remainder = s.SeqLen % br;
+            int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
+            string additiveParam = plan.IsAdditive ? ", float* additiveV, float* additiveVGrad" : "";
+
+            w.Line($"// AttentionBackward__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] (score and dP tiles), K rows");
+            w.Line($"// [{Inv(keyPad)}, {Inv(dimPad)}] (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of");
+            w.Line($"// {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}) walk the visible key blocks of {Inv(isa.KeyBlock)}.");
+            using (w.Open($"private static unsafe void AttentionBackward__{isa.Suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength{additiveParam}, float* work)"))
+            {
+                w.Line("float* kt = work + WorkTileKeysT;");
+                w.Line("float* vt = work + WorkTileValuesT;");
+                w.Line("float* kr = work + WorkTileKeys;");
+                w.Line("float* dkAcc = work + WorkTileKeyGrad;");
+                w.Line("float* dvAcc = work + WorkTileValueGrad;");
+                w.Line("// Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.");
+                w.Line($"new global::System.Span<float>(work + WorkTileQuery, {Inv(br * dimPad)}).Clear();");
+                w.Line($"new global::System.Span<float>(work + WorkTileOutGrad, {Inv(br * dimPad)}).Clear();");
+                if (plan.IsAdditive)
+                {
+                    w.Line("float* va = work + WorkTileAdditiveV;");
+                    w.Line("float* dva = work + WorkTileAdditiveVGrad;");
+                    w.Line($"new global::System.Span<float>(va, {Inv(dimPad)}).Clear();");
+                }
+                using (w.Open("for (int g = 0; g < KvHeads; g++)"))
+                {
+                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, vt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
+                    w.Line($"new global::System.Span<float>(dkAcc, {Inv(keyPad * dimPad)}).Clear();");
+                    w.Line($"new global::System.Span<float>(dvAcc, {Inv(keyPad * dimPad)}).Clear();");
+                    w.Line("// The query heads of the group share this head's dK and dV.");
+                    using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
+                    {
+                        w.Line("float* qh = q + h * HeadDim;");
+                        w.Line("float* oh = o + h * HeadDim;");
+                        w.Line("float* doh = dO + h * HeadDim;");
+                        w.Line("float* dqh = dq + h * HeadDim;");
+                        w.Line("float* lh = lse + h * SeqLen;");
+                        if (plan.IsAdditive)
+                        {
+                            w.Line("new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));");
+                            w.Line($"new global::System.Span<float>(dva, {Inv(dimPad)}).Clear();");
+                        }
+                        if (fullTiles > 0)
+                        {
+                            using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
+                            {
+                                w.Line($"AttentionBackwardRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);");
+                            }
+                        }
+                        if (remainder > 0)
+                        {
+                            string i0 = Inv(fullTiles * br);
+                            w.Line($"AttentionBackwardRows{Inv(remainder)}__{isa.Suffix}(qh + {i0} * QueryWidth, oh + {i0} * QueryWidth, doh + {i0} * QueryWidth, dqh + {i0} * QueryWidth, lh + {i0}, {i0}, validLength, work);");
+                        }
+                        if (plan.IsAdditive)
+                        {
+                            w.Line("global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);");
+                        }
+                    }
+                    w.Line("// dK and dV of this key/value head into their rows (each element is written once).");
+                    using (w.Open("for (int j = 0; j < KvSeqLen; j++)"))
+                    {
+                        w.Line($"new global::System.ReadOnlySpan<float>(dkAcc + j * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));");
+                        w.Line($"new global::System.ReadOnlySpan<float>(dvAcc + j * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));");
+                    }
+                }
+            }
+            w.Line();
+
+            if (fullTiles > 0)
+            {
+                EmitRows(w, plan, isa, br);
+            }
+            if (remainder > 0)
+            {
+                EmitRows(w, plan, isa, remainder);
+            }
+        }
+
+        private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows)
+        {
+            LayerSpec s = plan.Spec;
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
+            int subTiles = bc / (nc * width), blockVectors = bc / width;
+            int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
+            string vis(int r) => s.Causal ? $"visible{Inv(r)}" : "visible";
+
+            w.Line($"// AttentionBackwardRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
+            using (w.Open($"private static unsafe void AttentionBackwardRows{Inv(rows)}__{isa.Suffix}(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)"))
+            {
+                w.Line("float* kt = work + WorkTileKeysT;");
+                w.Line("float* vt = work + WorkTileValuesT;");
+                w.Line("float* kr = work + WorkTileKeys;");
+                w.Line("float* dkAcc = work + WorkTileKeyGrad;");
+                w.Line("float* dvAcc = work + WorkTileValueGrad;");
+                w.Line("float* qt = work + WorkTileQuery;");
+                w.Line("float* dot = work + WorkTileOutGrad;");
+                w.Line("float* dqt = work + WorkTileQueryGrad;");
+                w.Line("float* p = work + WorkTileProb;");
+                w.Line("float* ds = work + WorkTileScoreGrad;");
+                if (plan.IsAdditive)
+                {
+                    w.Line("float* va = work + WorkTileAdditiveV;");
+                    w.Line("float* dva = work + WorkTileAdditiveVGrad;");
+                }
+                w.Line($"// Q and dO rows of the tile into [{Inv(rows)}, {Inv(dimPad)}]; the dQ tile starts at zero.");
+                using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+                {
+                    w.Line($"new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * {Inv(dimPad)}, HeadDim));");
+                    w.Line($"new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * {Inv(dimPad)}, HeadDim));");
+                }
+                w.Line($"new global::System.Span<float>(dqt, {Inv(rows * dimPad)}).Clear();");
+                w.Line("// Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).");
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"float delta{r} = HeadDot__{isa.Suffix}(dot + {Inv(r * dimPad)}, o + {Inv(r)} * QueryWidth), lse{r} = lse[{Inv(r)}];");
+                }
+                if (s.Causal)
+                {
+                    w.Line("// Causal: row r sees keys below min(validLength, i0 + r + CausalOffset + 1); later blocks are skipped.");
+                    w.Line($"int keyEnd = global::System.Math.Min(validLength, i0 + {Inv(rows)} + CausalOffset);");
+                }
+                else
+                {
+                    w.Line("int keyEnd = validLength;");
+                }
+                w.Line("// Key index of each lane within a block, for the mask.");
+                for (int c = 0; c < blockVectors; c++)
+                {
+                    w.Line(c == 0
+                        ? $"{v.Type} column0 = {v.Type}.Indices;"
+                        : $"{v.Type} column{c} = {v.Type}.Indices + AgVec.Create({Inv(c * width)}f);");
+                }
+                if (plan.HasScale)
+                {
+                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale);");
+                }
+                using (w.Open($"for (int j0 = 0; j0 < keyEnd; j0 += {Inv(bc)})"))
+                {
+                    w.Line("// Keys of this block each row sees: lanes at or past visible are masked (P = 0).");
+                    if (s.Causal)
+                    {
+                        for (int r = 0; r < rows; r++)
+                        {
+                            w.Line($"{v.Type} visible{r} = AgVec.Create((float)(global::System.Math.Min(validLength, i0 + {Inv(r)} + CausalOffset + 1) - j0));");
+                        }
+                    }
+                    else
+                    {
+                        w.Line($"{v.Type} visible = AgVec.Create((float)(validLength - j0));");
+                    }
+                    for (int sub = 0; sub < subTiles; sub++)
+                    {
+                        int column0 = sub * nc * width;
+                        EmitProductTile(w, plan, isa, rows, column0, keyPad, dimPad, scores: false, vis);
+                        EmitProductTile(w, plan, isa, rows, column0, keyPad, dimPad, scores: true, vis);
+                    }
+                    EmitTransposedUpdate(w, isa, rows, dimPad, "dvAcc", "dot", "p", "dV", "Pᵀ · dO");
+                    if (plan.IsAdditive)
+                    {
+                        EmitAdditiveGradient(w, plan, isa, rows, dimPad);
+                    }
+                    else
+                    {
+                        EmitTransposedUpdate(w, isa, rows, dimPad, "dkAcc", "qt", "ds", "dK", "dSᵀ · Q");
+                        EmitQueryGradient(w, isa, rows, dimPad);
+                    }
+                }
+                w.Line("// The dQ tile into the rows of dq.");
+                using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+                {
+                    w.Line($"new global::System.ReadOnlySpan<float>(dqt + r * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));");
+                }
+            }
+            w.Line();
+        }
+
+        /// <summary>
+        /// One Br x (ScoreVectors · W) sub-tile of the block at j0 + column0. With <paramref name="scores"/> false:
+        /// dP = dO · Vᵀ, stored into ds. With it true: S = Q · Kᵀ (or the additive score), then
+        /// P = e^(S·scale - LSE) on visible keys and 0 elsewhere into p, and dS = P ∘ (dP - Δ) (·scale) into ds.
+        /// </summary>
+        private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int column0, int keyPad, int dimPad, bool scores, System.Func<int, string> vis)
+        {
+            var v = new VectorSyntax(isa);
+            int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
+            string range = $"[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}]";
+            if (scores)
+            {
+                string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]";
+                w.Line($"// S{range} = {formula}; P = e^(S{(plan.HasScale ? "·scale" : "")} - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ){(plan.HasScale ? "·scale" : "")}.");
+            }
+            else
+            {
+                w.Line($"// dP{range} = dO[r, :] · v[:, j]: {Inv(rows * nc)} accumulators.");
+            }
+            using (w.Open(""))
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var parts = new List<string>();
+                    for (int c = 0; c < nc; c++)
+                    {
+                        parts.Add($"s{r}_{c} = {v.Type}.Zero");
+                    }
+                    w.Line($"{v.Type} {string.Join(", ", parts)};");
+                }
+                string packed = scores ? "kt" : "vt";
+                string broadcast = scores ? "qt" : "dot";
+                w.Line($"float* b = {packed} + j0 + {Inv(column0)};");
+                using (w.Open("for (int d = 0; d < HeadDim; d++)"))
+                {
+                    w.Line($"float* bd = b + d * {Inv(keyPad)};");
+                    for (int c = 0; c < nc; c++)
+                    {
+                        w.Line($"{v.Type} k{c} = {v.Load($"bd + {Inv(c * width)}")};");
+                    }
+                    bool additive = scores && plan.IsAdditive;
+                    if (additive)
+                    {
+                        w.Line($"{v.Type} vd = {v.Broadcast("va[d]")};");
+                    }
+                    for (int r = 0; r < rows; r++)
+                    {
+                        w.Line($"{v.Type} a{r} = {v.Broadcast($"{broadcast}[{Inv(r * dimPad)} + d]")};");
+                        for (int c = 0; c < nc; c++)
+                        {
+                            w.Line(additive
+                                ? $"s{r}_{c} = {v.Fma("vd", $"Tanh__{isa.Suffix}(a{r} + k{c})", $"s{r}_{c}")};"
+                                : $"s{r}_{c} = {v.Fma($"a{r}", $"k{c}", $"s{r}_{c}")};");
+                        }
+                    }
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    for (int c = 0; c < nc; c++)
+                    {
+                        string at = $"{Inv(r * bc + column0 + c * width)}";
+                        if (!scores)
+                        {
+                            w.Line($"{v.Store($"s{r}_{c}", $"ds + {at}")};");
+                            continue;
+                        }
+                        string x = plan.HasScale ? $"s{r}_{c} * scale - AgVec.Create(lse{r})" : $"s{r}_{c} - AgVec.Create(lse{r})";
+                        string column = $"column{Inv((column0 + c * width) / width)}";
+                        w.Line($"{v.Type} p{r}_{c} = AgVec.ConditionalSelect(AgVec.LessThan({column}, {vis(r)}), {v.Exp(x)}, {v.Type}.Zero);");
+                        w.Line($"{v.Store($"p{r}_{c}", $"p + {at}")};");
+                        string dsValue = $"p{r}_{c} * ({v.Load($"ds + {at}")} - AgVec.Create(delta{r}))";
+                        w.Line($"{v.Store(plan.HasScale ? dsValue + " * scale" : dsValue, $"ds + {at}")};");
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// acc[j0 + j, :] += Σ_r coefficient[r, j] · rows[r, :] over the block's Bc keys: the tile's rows, PvVectors
+        /// vectors of each at a time, stay in registers while the key rows of the accumulator stream through.
+        /// </summary>
+        private static void EmitTransposedUpdate(SourceWriter w, IsaProfile isa, int rows, int dimPad, string acc, string source, string coefficient, string name, string formula)
+        {
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock, dimVectors = dimPad / width;
+            for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
+            {
+                int rc = System.Math.Min(isa.PvRows, rows - r0);
+                string rowRange = rows > isa.PvRows ? $" (rows {Inv(r0)}..{Inv(r0 + rc - 1)})" : "";
+                int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
+                if (fullChunks > 0)
+                {
+                    w.Line($"// {name}[j0 .. j0 + {Inv(bc - 1)}, :] += {formula}{rowRange}, {Inv(isa.PvVectors)} vectors at a time.");
+                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
+                    {
+                        EmitTransposedTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad, acc, source, coefficient);
+                    }
+                }
+                if (rest > 0)
+                {
+                    w.Line($"// {name}[j0 .. j0 + {Inv(bc - 1)}, last {Inv(rest)} vectors] += {formula}{rowRange}.");
+                    using (w.Open(""))
+                    {
+                        w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
+                        EmitTransposedTile(w, v, r0, rc, rest, width, bc, dimPad, acc, source, coefficient);
+                    }
+                }
+            }
+        }
+
+        private static void EmitTransposedTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad, string acc, string source, string coefficient)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var parts = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    parts.Add($"x{r}_{c} = {v.Load($"{source} + {Inv((r0 + r) * dimPad + c * width)} + c0")}");
+                }
+                w.Line($"{v.Type} {string.Join(", ", parts)};");
+            }
+            using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
+            {
+                w.Line($"float* a = {acc} + (j0 + j) * {Inv(dimPad)} + c0;");
+                var loads = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    loads.Add($"a{c} = {v.Load($"a + {Inv(c * width)}")}");
+                }
+                w.Line($"{v.Type} {string.Join(", ", loads)};");
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"{v.Type} b{r} = {v.Broadcast($"{coefficient}[{Inv((r0 + r) * bc)} + j]")};");
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        w.Line($"a{c} = {v.Fma($"b{r}", $"x{r}_{c}", $"a{c}")};");
+                    }
+                }
+                for (int c = 0; c < vectors; c++)
+                {
+                    w.Line($"{v.Store($"a{c}", $"a + {Inv(c * width)}")};");
+                }
+            }
+        }
+
+        /// <summary>dQ[rows, :] += dS[rows, Bc] · K[j0 .. j0 + Bc, :], the forward's P·V register tile.</summary>
+        private static void EmitQueryGradient(SourceWriter w, IsaProfile isa, int rows, int dimPad)
+        {
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock, dimVectors = dimPad / width;
+            for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
+            {
+                int rc = System.Math.Min(isa.PvRows, rows - r0);
+                int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
+                if (fullChunks > 0)
+                {
+                    w.Line($"// dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] += dS · K, {Inv(isa.PvVectors)} vectors at a time.");
+                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
+                    {
+                        EmitQueryGradientTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad);
+                    }
+                }
+                if (rest > 0)
+                {
+                    w.Line($"// dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, last {Inv(rest)} vectors] += dS · K.");
+                    using (w.Open(""))
+                    {
+                        w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
+                        EmitQueryGradientTile(w, v, r0, rc, rest, width, bc, dimPad);
+                    }
+                }
+            }
+        }
+
+        private static void EmitQueryGradientTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var parts = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    parts.Add($"o{r}_{c} = {v.Load($"dqt + {Inv((r0 + r) * dimPad + c * width)} + c0")}");
+                }
+                w.Line($"{v.Type} {string.Join(", ", parts)};");
+            }
+            using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
+            {
+                w.Line($"float* kj = kr + (j0 + j) * {Inv(dimPad)} + c0;");
+                for (int c = 0; c < vectors; c++)
+                {
+                    w.Line($"{v.Type} k{c} = {v.Load($"kj + {Inv(c * width)}")};");
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line($"{v.Type} b{r} = {v.Broadcast($"ds[{Inv((r0 + r) * bc)} + j]")};");
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        w.Line($"o{r}_{c} = {v.Fma($"b{r}", $"k{c}", $"o{r}_{c}")};");
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++)
+            {
+                for (int c = 0; c < vectors; c++)
+                {
+                    w.Line($"{v.Store($"o{r}_{c}", $"dqt + {Inv((r0 + r) * dimPad + c * width)} + c0")};");
+                }
+            }
+        }
+
+        /// <summary>
+        /// The additive score's gradient for one block, vectorised over d: t = tanh(q_r + k_j),
+        /// u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t. Per row and vector of d, the dQ and dv
+        /// sums stay in registers across the row's visible keys.
+        /// </summary>
+        private static void EmitAdditiveGradient(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad)
+        {
+            var v = new VectorSyntax(isa);
+            int width = isa.Width, bc = isa.KeyBlock;
+            w.Line("// Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).");
+            using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+            {
+                w.Line(plan.Spec.Causal
+                    ? $"int jEnd = global::System.Math.Min({Inv(bc)}, global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0);"
+                    : $"int jEnd = global::System.Math.Min({Inv(bc)}, validLength - j0);");
+                w.Line($"float* dsr = ds + r * {Inv(bc)};");
+                using (w.Open($"for (int c = 0; c < {Inv(dimPad)}; c += {Inv(width)})"))
+                {
+                    w.Line($"{v.Type} qv = {v.Load($"qt + r * {Inv(dimPad)} + c")}, vv = {v.Load("va + c")};");
+                    w.Line($"{v.Type} dqv = {v.Type}.Zero, dvav = {v.Type}.Zero;");
+                    using (w.Open("for (int j = 0; j < jEnd; j++)"))
+                    {
+                        w.Line($"{v.Type} g = {v.Broadcast("dsr[j]")};");
+                        w.Line($"{v.Type} t = Tanh__{isa.Suffix}(qv + {v.Load($"kr + (j0 + j) * {Inv(dimPad)} + c")});");
+                        w.Line($"dvav = {v.Fma("g", "t", "dvav")};");
+                        w.Line($"{v.Type} u = g * vv * ({v.Type}.One - t * t);");
+                        w.Line("dqv += u;");
+                        w.Line($"float* dkj = dkAcc + (j0 + j) * {Inv(dimPad)} + c;");
+                        w.Line($"{v.Store($"{v.Load("dkj")} + u", "dkj")};");
+                    }
+                    w.Line($"{v.Store($"{v.Load($"dqt + r * {Inv(dimPad)} + c")} + dqv", $"dqt + r * {Inv(dimPad)} + c")};");
+                    w.Line($"{v.Store($"{v.Load("dva + c")} + dvav", "dva + c")};");
+                }
+            }
+        }
+    }
+}
