@@ -84,6 +84,7 @@ namespace AttnGen.Generator.Emit
                 w.Line($"AttentionBackward__{isa.Suffix}(q, k, v, c, dc, dq, dk, dv, lse, validLength{additive}, work);");
             });
             EmitHeadDot(w, plan, isa);
+            EmitScoreGradient(w, plan, isa);
             EmitCore(w, plan, isa);
         }
 
@@ -207,7 +208,7 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
             int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
-            int subTiles = bc / (nc * width), blockVectors = bc / width;
+            int subTiles = bc / (nc * width);
             int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
             string vis(int r) => s.Causal ? $"visible{Inv(r)}" : "visible";
 
@@ -243,43 +244,51 @@ namespace AttnGen.Generator.Emit
                 }
                 if (s.Causal)
                 {
-                    w.Line("// Causal: row r sees keys below min(validLength, i0 + r + CausalOffset + 1); later blocks are skipped.");
-                    w.Line($"int keyEnd = global::System.Math.Min(validLength, i0 + {Inv(rows)} + CausalOffset);");
+                    w.Line("// Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.");
+                    for (int r = 0; r < rows; r++)
+                    {
+                        w.Line($"int limit{r} = global::System.Math.Min(validLength, i0 + {Inv(r)} + CausalOffset + 1);");
+                    }
+                    w.Line($"int keyEnd = limit{rows - 1};");
                 }
                 else
                 {
                     w.Line("int keyEnd = validLength;");
                 }
-                w.Line("// Key index of each lane within a block, for the mask.");
-                for (int c = 0; c < blockVectors; c++)
+                w.Line("// Key index of each lane within a sub-tile, for the mask.");
+                for (int c = 0; c < nc; c++)
                 {
                     w.Line(c == 0
                         ? $"{v.Type} column0 = {v.Type}.Indices;"
                         : $"{v.Type} column{c} = {v.Type}.Indices + AgVec.Create({Inv(c * width)}f);");
                 }
-                if (plan.HasScale)
-                {
-                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale);");
-                }
                 using (w.Open($"for (int j0 = 0; j0 < keyEnd; j0 += {Inv(bc)})"))
                 {
-                    w.Line("// Keys of this block each row sees: lanes at or past visible are masked (P = 0).");
-                    if (s.Causal)
+                    int subWidth = nc * width;
+                    using (subTiles > 1
+                        ? w.Open($"for (int jb = j0; jb < j0 + {Inv(bc)}; jb += {Inv(subWidth)}) // sub-tiles of {Inv(subWidth)} keys")
+                        : w.Open("// one sub-tile: the whole block"))
                     {
-                        for (int r = 0; r < rows; r++)
+                        if (subTiles == 1)
                         {
-                            w.Line($"{v.Type} visible{r} = AgVec.Create((float)(global::System.Math.Min(validLength, i0 + {Inv(r)} + CausalOffset + 1) - j0));");
+                            w.Line("int jb = j0;");
                         }
-                    }
-                    else
-                    {
-                        w.Line($"{v.Type} visible = AgVec.Create((float)(validLength - j0));");
-                    }
-                    for (int sub = 0; sub < subTiles; sub++)
-                    {
-                        int column0 = sub * nc * width;
-                        EmitProductTile(w, plan, isa, rows, column0, keyPad, dimPad, scores: false, vis);
-                        EmitProductTile(w, plan, isa, rows, column0, keyPad, dimPad, scores: true, vis);
+                        w.Line("float* pb = p + (jb - j0);");
+                        w.Line("float* dsb = ds + (jb - j0);");
+                        w.Line("// Lanes at or past visible are masked (P = 0): past the valid length" + (s.Causal ? " or above the diagonal." : "."));
+                        if (s.Causal)
+                        {
+                            for (int r = 0; r < rows; r++)
+                            {
+                                w.Line($"{v.Type} visible{r} = AgVec.Create((float)(limit{r} - jb));");
+                            }
+                        }
+                        else
+                        {
+                            w.Line($"{v.Type} visible = AgVec.Create((float)(validLength - jb));");
+                        }
+                        EmitProductTile(w, plan, isa, rows, keyPad, dimPad, scores: false, vis);
+                        EmitProductTile(w, plan, isa, rows, keyPad, dimPad, scores: true, vis);
                     }
                     EmitTransposedUpdate(w, isa, rows, dimPad, "dvAcc", "dot", "p", "dV", "Pᵀ · dO");
                     if (plan.IsAdditive)
@@ -302,15 +311,14 @@ namespace AttnGen.Generator.Emit
         }
 
         /// <summary>
-        /// One Br x (ScoreVectors · W) sub-tile of the block at j0 + column0. With <paramref name="scores"/> false:
-        /// dP = dO · Vᵀ, stored into ds. With it true: S = Q · Kᵀ (or the additive score), then
-        /// P = e^(S·scale - LSE) on visible keys and 0 elsewhere into p, and dS = P ∘ (dP - Δ) (·scale) into ds.
+        /// One Br x (ScoreVectors · W) sub-tile at key jb. With <paramref name="scores"/> false: dP = dO · Vᵀ, stored
+        /// into dS. With it true: S = Q · Kᵀ (or the additive score), then per vector <c>ScoreGradient__{isa}</c>.
         /// </summary>
-        private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int column0, int keyPad, int dimPad, bool scores, System.Func<int, string> vis)
+        private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int keyPad, int dimPad, bool scores, System.Func<int, string> vis)
         {
             var v = new VectorSyntax(isa);
             int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
-            string range = $"[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}]";
+            string range = $"[0..{Inv(rows - 1)}, jb .. jb + {Inv(nc * width - 1)}]";
             if (scores)
             {
                 string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]";
@@ -333,7 +341,7 @@ namespace AttnGen.Generator.Emit
                 }
                 string packed = scores ? "kt" : "vt";
                 string broadcast = scores ? "qt" : "dot";
-                w.Line($"float* b = {packed} + j0 + {Inv(column0)};");
+                w.Line($"float* b = {packed} + jb;");
                 using (w.Open("for (int d = 0; d < HeadDim; d++)"))
                 {
                     w.Line($"float* bd = b + d * {Inv(keyPad)};");
@@ -361,21 +369,33 @@ namespace AttnGen.Generator.Emit
                 {
                     for (int c = 0; c < nc; c++)
                     {
-                        string at = $"{Inv(r * bc + column0 + c * width)}";
-                        if (!scores)
-                        {
-                            w.Line($"{v.Store($"s{r}_{c}", $"ds + {at}")};");
-                            continue;
-                        }
-                        string x = plan.HasScale ? $"s{r}_{c} * scale - AgVec.Create(lse{r})" : $"s{r}_{c} - AgVec.Create(lse{r})";
-                        string column = $"column{Inv((column0 + c * width) / width)}";
-                        w.Line($"{v.Type} p{r}_{c} = AgVec.ConditionalSelect(AgVec.LessThan({column}, {vis(r)}), {v.Exp(x)}, {v.Type}.Zero);");
-                        w.Line($"{v.Store($"p{r}_{c}", $"p + {at}")};");
-                        string dsValue = $"p{r}_{c} * ({v.Load($"ds + {at}")} - AgVec.Create(delta{r}))";
-                        w.Line($"{v.Store(plan.HasScale ? dsValue + " * scale" : dsValue, $"ds + {at}")};");
+                        string at = $"{Inv(r * bc + c * width)}";
+                        w.Line(scores
+                            ? $"ScoreGradient__{isa.Suffix}(s{r}_{c}, AgVec.LessThan(column{c}, {vis(r)}), lse{r}, delta{r}, pb + {at}, dsb + {at});"
+                            : $"{v.Store($"s{r}_{c}", $"dsb + {at}")};");
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// <c>ScoreGradient__{isa}</c>: one vector of a score tile to P and dS, inlined into the tile.
+        /// </summary>
+        private static void EmitScoreGradient(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            var v = new VectorSyntax(isa);
+            string scaled = plan.HasScale ? "·scale" : "";
+            w.Line($"// ScoreGradient__{isa.Suffix}: P = e^(S{scaled} - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ){scaled} into ds, which holds dP.");
+            w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+            using (w.Open($"private static unsafe void ScoreGradient__{isa.Suffix}({v.Type} s, {v.Type} visible, float lse, float delta, float* p, float* ds)"))
+            {
+                string x = plan.HasScale ? "s * AgVec.Create(ScoreScale) - AgVec.Create(lse)" : "s - AgVec.Create(lse)";
+                w.Line($"{v.Type} e = AgVec.ConditionalSelect(visible, {v.Exp(x)}, {v.Type}.Zero);");
+                w.Line($"{v.Store("e", "p")};");
+                string ds = $"e * ({v.Load("ds")} - AgVec.Create(delta))";
+                w.Line($"{v.Store(plan.HasScale ? ds + " * AgVec.Create(ScoreScale)" : ds, "ds")};");
+            }
+            w.Line();
         }
 
         /// <summary>

@@ -829,5 +829,473 @@ namespace Demo.Alignment
             Attention__v128(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
         }
 
+        // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            // No projections: q, k, v are the inputs, the context is the output, and their gradients are the results.
+            float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
+            float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
+            _ = work;
+            // Attention core: FlashAttention-2 backward on this path's tiles.
+            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, parameters + AdditiveVOffset, grad + AdditiveVOffset, work);
+        }
+
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        private static unsafe float HeadDot__v128(float* a, float* b)
+        {
+            AgVecF acc = AgVecF.Zero;
+            for (int d = 0; d < 4; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
+            float sum = AgVec.Sum(acc);
+            for (int d = 4; d < HeadDim; d++) sum += a[d] * b[d];
+            return sum;
+        }
+
+        // ScoreGradient__v128: P = e^(S - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ) into ds, which holds dP.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
+        {
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s - AgVec.Create(lse)), AgVecF.Zero);
+            AgVec.Store(e, p);
+            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
+        }
+
+        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed [5, 32] (score and dP tiles), K rows
+        // [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
+        // 4 rows (1 full, one of 3) walk the visible key blocks of 32.
+        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* additiveV, float* additiveVGrad, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
+            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
+            float* va = work + WorkTileAdditiveV;
+            float* dva = work + WorkTileAdditiveVGrad;
+            new global::System.Span<float>(va, 8).Clear();
+            for (int g = 0; g < KvHeads; g++)
+            {
+                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
+                new global::System.Span<float>(dkAcc, 256).Clear();
+                new global::System.Span<float>(dvAcc, 256).Clear();
+                // The query heads of the group share this head's dK and dV.
+                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                {
+                    float* qh = q + h * HeadDim;
+                    float* oh = o + h * HeadDim;
+                    float* doh = dO + h * HeadDim;
+                    float* dqh = dq + h * HeadDim;
+                    float* lh = lse + h * SeqLen;
+                    new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));
+                    new global::System.Span<float>(dva, 8).Clear();
+                    for (int i0 = 0; i0 < 4; i0 += 4)
+                    {
+                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                    }
+                    AttentionBackwardRows3__v128(qh + 4 * QueryWidth, oh + 4 * QueryWidth, doh + 4 * QueryWidth, dqh + 4 * QueryWidth, lh + 4, 4, validLength, work);
+                    global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
+                }
+                // dK and dV of this key/value head into their rows (each element is written once).
+                for (int j = 0; j < KvSeqLen; j++)
+                {
+                    new global::System.ReadOnlySpan<float>(dkAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dvAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                }
+            }
+        }
+
+        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
+        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            float* qt = work + WorkTileQuery;
+            float* dot = work + WorkTileOutGrad;
+            float* dqt = work + WorkTileQueryGrad;
+            float* p = work + WorkTileProb;
+            float* ds = work + WorkTileScoreGrad;
+            float* va = work + WorkTileAdditiveV;
+            float* dva = work + WorkTileAdditiveVGrad;
+            // Q and dO rows of the tile into [4, 8]; the dQ tile starts at zero.
+            for (int r = 0; r < 4; r++)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+            }
+            new global::System.Span<float>(dqt, 32).Clear();
+            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+            float delta1 = HeadDot__v128(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
+            float delta2 = HeadDot__v128(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
+            float delta3 = HeadDot__v128(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
+            int keyEnd = validLength;
+            // Key index of each lane within a sub-tile, for the mask.
+            AgVecF column0 = AgVecF.Indices;
+            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
+            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
+            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
+            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            {
+                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                {
+                    float* pb = p + (jb - j0);
+                    float* dsb = ds + (jb - j0);
+                    // Lanes at or past visible are masked (P = 0): past the valid length.
+                    AgVecF visible = AgVec.Create((float)(validLength - jb));
+                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 16 accumulators.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                        float* b = vt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(dot[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(dot[8 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                            AgVecF a2 = AgVec.Create(dot[16 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
+                            AgVecF a3 = AgVec.Create(dot[24 + d]);
+                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
+                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
+                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
+                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
+                        }
+                        AgVec.Store(s0_0, dsb + 0);
+                        AgVec.Store(s0_1, dsb + 4);
+                        AgVec.Store(s0_2, dsb + 8);
+                        AgVec.Store(s0_3, dsb + 12);
+                        AgVec.Store(s1_0, dsb + 32);
+                        AgVec.Store(s1_1, dsb + 36);
+                        AgVec.Store(s1_2, dsb + 40);
+                        AgVec.Store(s1_3, dsb + 44);
+                        AgVec.Store(s2_0, dsb + 64);
+                        AgVec.Store(s2_1, dsb + 68);
+                        AgVec.Store(s2_2, dsb + 72);
+                        AgVec.Store(s2_3, dsb + 76);
+                        AgVec.Store(s3_0, dsb + 96);
+                        AgVec.Store(s3_1, dsb + 100);
+                        AgVec.Store(s3_2, dsb + 104);
+                        AgVec.Store(s3_3, dsb + 108);
+                    }
+                    // S[0..3, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                        float* b = kt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF vd = AgVec.Create(va[d]);
+                            AgVecF a0 = AgVec.Create(qt[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k0), s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k1), s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k2), s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k3), s0_3);
+                            AgVecF a1 = AgVec.Create(qt[8 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k0), s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k1), s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k2), s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k3), s1_3);
+                            AgVecF a2 = AgVec.Create(qt[16 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k0), s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k1), s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k2), s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k3), s2_3);
+                            AgVecF a3 = AgVec.Create(qt[24 + d]);
+                            s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k0), s3_0);
+                            s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k1), s3_1);
+                            s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k2), s3_2);
+                            s3_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k3), s3_3);
+                        }
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
+                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 100, dsb + 100);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 104, dsb + 104);
+                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 108, dsb + 108);
+                    }
+                }
+                // dV[j0 .. j0 + 31, last 2 vectors] += Pᵀ · dO.
+                {
+                    const int c0 = 0;
+                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
+                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
+                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
+                    AgVecF x3_0 = AgVec.Load(dot + 24 + c0), x3_1 = AgVec.Load(dot + 28 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dvAcc + (j0 + j) * 8 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
+                        AgVecF b0 = AgVec.Create(p[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
+                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                    }
+                }
+                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
+                for (int r = 0; r < 4; r++)
+                {
+                    int jEnd = global::System.Math.Min(32, validLength - j0);
+                    float* dsr = ds + r * 32;
+                    for (int c = 0; c < 8; c += 4)
+                    {
+                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
+                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
+                        for (int j = 0; j < jEnd; j++)
+                        {
+                            AgVecF g = AgVec.Create(dsr[j]);
+                            AgVecF t = Tanh__v128(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
+                            dvav = AgVec.MultiplyAddEstimate(g, t, dvav);
+                            AgVecF u = g * vv * (AgVecF.One - t * t);
+                            dqv += u;
+                            float* dkj = dkAcc + (j0 + j) * 8 + c;
+                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
+                        }
+                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
+                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
+                    }
+                }
+            }
+            // The dQ tile into the rows of dq.
+            for (int r = 0; r < 4; r++)
+            {
+                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            }
+        }
+
+        // AttentionBackwardRows3__v128: query rows i0 .. i0 + 2 of one head against every visible key block.
+        private static unsafe void AttentionBackwardRows3__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            float* qt = work + WorkTileQuery;
+            float* dot = work + WorkTileOutGrad;
+            float* dqt = work + WorkTileQueryGrad;
+            float* p = work + WorkTileProb;
+            float* ds = work + WorkTileScoreGrad;
+            float* va = work + WorkTileAdditiveV;
+            float* dva = work + WorkTileAdditiveVGrad;
+            // Q and dO rows of the tile into [3, 8]; the dQ tile starts at zero.
+            for (int r = 0; r < 3; r++)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+            }
+            new global::System.Span<float>(dqt, 24).Clear();
+            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+            float delta1 = HeadDot__v128(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
+            float delta2 = HeadDot__v128(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
+            int keyEnd = validLength;
+            // Key index of each lane within a sub-tile, for the mask.
+            AgVecF column0 = AgVecF.Indices;
+            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
+            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
+            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
+            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            {
+                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                {
+                    float* pb = p + (jb - j0);
+                    float* dsb = ds + (jb - j0);
+                    // Lanes at or past visible are masked (P = 0): past the valid length.
+                    AgVecF visible = AgVec.Create((float)(validLength - jb));
+                    // dP[0..2, jb .. jb + 15] = dO[r, :] · v[:, j]: 12 accumulators.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        float* b = vt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(dot[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(dot[8 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                            AgVecF a2 = AgVec.Create(dot[16 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
+                        }
+                        AgVec.Store(s0_0, dsb + 0);
+                        AgVec.Store(s0_1, dsb + 4);
+                        AgVec.Store(s0_2, dsb + 8);
+                        AgVec.Store(s0_3, dsb + 12);
+                        AgVec.Store(s1_0, dsb + 32);
+                        AgVec.Store(s1_1, dsb + 36);
+                        AgVec.Store(s1_2, dsb + 40);
+                        AgVec.Store(s1_3, dsb + 44);
+                        AgVec.Store(s2_0, dsb + 64);
+                        AgVec.Store(s2_1, dsb + 68);
+                        AgVec.Store(s2_2, dsb + 72);
+                        AgVec.Store(s2_3, dsb + 76);
+                    }
+                    // S[0..2, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        float* b = kt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF vd = AgVec.Create(va[d]);
+                            AgVecF a0 = AgVec.Create(qt[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k0), s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k1), s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k2), s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k3), s0_3);
+                            AgVecF a1 = AgVec.Create(qt[8 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k0), s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k1), s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k2), s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k3), s1_3);
+                            AgVecF a2 = AgVec.Create(qt[16 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k0), s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k1), s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k2), s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k3), s2_3);
+                        }
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
+                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
+                    }
+                }
+                // dV[j0 .. j0 + 31, last 2 vectors] += Pᵀ · dO.
+                {
+                    const int c0 = 0;
+                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
+                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
+                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dvAcc + (j0 + j) * 8 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
+                        AgVecF b0 = AgVec.Create(p[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                    }
+                }
+                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
+                for (int r = 0; r < 3; r++)
+                {
+                    int jEnd = global::System.Math.Min(32, validLength - j0);
+                    float* dsr = ds + r * 32;
+                    for (int c = 0; c < 8; c += 4)
+                    {
+                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
+                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
+                        for (int j = 0; j < jEnd; j++)
+                        {
+                            AgVecF g = AgVec.Create(dsr[j]);
+                            AgVecF t = Tanh__v128(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
+                            dvav = AgVec.MultiplyAddEstimate(g, t, dvav);
+                            AgVecF u = g * vv * (AgVecF.One - t * t);
+                            dqv += u;
+                            float* dkj = dkAcc + (j0 + j) * 8 + c;
+                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
+                        }
+                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
+                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
+                    }
+                }
+            }
+            // The dQ tile into the rows of dq.
+            for (int r = 0; r < 3; r++)
+            {
+                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            }
+        }
+
     }
 }

@@ -1073,5 +1073,563 @@ namespace Demo.Translation
             Linear_10x48x64_bias__v128(context, packed + 9408, output);
         }
 
+        // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
+            // Attention core: FlashAttention-2 backward on this path's tiles.
+            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
+            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
+            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+        }
+
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        private static unsafe float HeadDot__v128(float* a, float* b)
+        {
+            AgVecF acc = AgVecF.Zero;
+            for (int d = 0; d < 16; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
+            float sum = AgVec.Sum(acc);
+            return sum;
+        }
+
+        // ScoreGradient__v128: P = e^(S·scale - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ)·scale into ds, which holds dP.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
+        {
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVec.Store(e, p);
+            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
+        }
+
+        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed [16, 32] (score and dP tiles), K rows
+        // [32, 16] (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
+        // 4 rows (2 full, one of 2) walk the visible key blocks of 32.
+        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
+            new global::System.Span<float>(work + WorkTileQuery, 64).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 64).Clear();
+            for (int g = 0; g < KvHeads; g++)
+            {
+                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 16, kr);
+                new global::System.Span<float>(dkAcc, 512).Clear();
+                new global::System.Span<float>(dvAcc, 512).Clear();
+                // The query heads of the group share this head's dK and dV.
+                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                {
+                    float* qh = q + h * HeadDim;
+                    float* oh = o + h * HeadDim;
+                    float* doh = dO + h * HeadDim;
+                    float* dqh = dq + h * HeadDim;
+                    float* lh = lse + h * SeqLen;
+                    for (int i0 = 0; i0 < 8; i0 += 4)
+                    {
+                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                    }
+                    AttentionBackwardRows2__v128(qh + 8 * QueryWidth, oh + 8 * QueryWidth, doh + 8 * QueryWidth, dqh + 8 * QueryWidth, lh + 8, 8, validLength, work);
+                }
+                // dK and dV of this key/value head into their rows (each element is written once).
+                for (int j = 0; j < KvSeqLen; j++)
+                {
+                    new global::System.ReadOnlySpan<float>(dkAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dvAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                }
+            }
+        }
+
+        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
+        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            float* qt = work + WorkTileQuery;
+            float* dot = work + WorkTileOutGrad;
+            float* dqt = work + WorkTileQueryGrad;
+            float* p = work + WorkTileProb;
+            float* ds = work + WorkTileScoreGrad;
+            // Q and dO rows of the tile into [4, 16]; the dQ tile starts at zero.
+            for (int r = 0; r < 4; r++)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+            }
+            new global::System.Span<float>(dqt, 64).Clear();
+            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+            float delta1 = HeadDot__v128(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
+            float delta2 = HeadDot__v128(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
+            float delta3 = HeadDot__v128(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
+            int keyEnd = validLength;
+            // Key index of each lane within a sub-tile, for the mask.
+            AgVecF column0 = AgVecF.Indices;
+            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
+            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
+            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
+            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            {
+                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                {
+                    float* pb = p + (jb - j0);
+                    float* dsb = ds + (jb - j0);
+                    // Lanes at or past visible are masked (P = 0): past the valid length.
+                    AgVecF visible = AgVec.Create((float)(validLength - jb));
+                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 16 accumulators.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                        float* b = vt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(dot[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(dot[16 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                            AgVecF a2 = AgVec.Create(dot[32 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
+                            AgVecF a3 = AgVec.Create(dot[48 + d]);
+                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
+                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
+                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
+                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
+                        }
+                        AgVec.Store(s0_0, dsb + 0);
+                        AgVec.Store(s0_1, dsb + 4);
+                        AgVec.Store(s0_2, dsb + 8);
+                        AgVec.Store(s0_3, dsb + 12);
+                        AgVec.Store(s1_0, dsb + 32);
+                        AgVec.Store(s1_1, dsb + 36);
+                        AgVec.Store(s1_2, dsb + 40);
+                        AgVec.Store(s1_3, dsb + 44);
+                        AgVec.Store(s2_0, dsb + 64);
+                        AgVec.Store(s2_1, dsb + 68);
+                        AgVec.Store(s2_2, dsb + 72);
+                        AgVec.Store(s2_3, dsb + 76);
+                        AgVec.Store(s3_0, dsb + 96);
+                        AgVec.Store(s3_1, dsb + 100);
+                        AgVec.Store(s3_2, dsb + 104);
+                        AgVec.Store(s3_3, dsb + 108);
+                    }
+                    // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                        float* b = kt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(qt[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(qt[16 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                            AgVecF a2 = AgVec.Create(qt[32 + d]);
+                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
+                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
+                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
+                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
+                            AgVecF a3 = AgVec.Create(qt[48 + d]);
+                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
+                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
+                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
+                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
+                        }
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
+                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 100, dsb + 100);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 104, dsb + 104);
+                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 108, dsb + 108);
+                    }
+                }
+                // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0), x0_2 = AgVec.Load(dot + 8 + c0), x0_3 = AgVec.Load(dot + 12 + c0);
+                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0), x1_1 = AgVec.Load(dot + 20 + c0), x1_2 = AgVec.Load(dot + 24 + c0), x1_3 = AgVec.Load(dot + 28 + c0);
+                    AgVecF x2_0 = AgVec.Load(dot + 32 + c0), x2_1 = AgVec.Load(dot + 36 + c0), x2_2 = AgVec.Load(dot + 40 + c0), x2_3 = AgVec.Load(dot + 44 + c0);
+                    AgVecF x3_0 = AgVec.Load(dot + 48 + c0), x3_1 = AgVec.Load(dot + 52 + c0), x3_2 = AgVec.Load(dot + 56 + c0), x3_3 = AgVec.Load(dot + 60 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dvAcc + (j0 + j) * 16 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
+                        AgVecF b0 = AgVec.Create(p[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
+                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
+                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b2, x2_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b2, x2_3, a3);
+                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b3, x3_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b3, x3_3, a3);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                        AgVec.Store(a2, a + 8);
+                        AgVec.Store(a3, a + 12);
+                    }
+                }
+                // dK[j0 .. j0 + 31, :] += dSᵀ · Q, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 4 + c0), x0_2 = AgVec.Load(qt + 8 + c0), x0_3 = AgVec.Load(qt + 12 + c0);
+                    AgVecF x1_0 = AgVec.Load(qt + 16 + c0), x1_1 = AgVec.Load(qt + 20 + c0), x1_2 = AgVec.Load(qt + 24 + c0), x1_3 = AgVec.Load(qt + 28 + c0);
+                    AgVecF x2_0 = AgVec.Load(qt + 32 + c0), x2_1 = AgVec.Load(qt + 36 + c0), x2_2 = AgVec.Load(qt + 40 + c0), x2_3 = AgVec.Load(qt + 44 + c0);
+                    AgVecF x3_0 = AgVec.Load(qt + 48 + c0), x3_1 = AgVec.Load(qt + 52 + c0), x3_2 = AgVec.Load(qt + 56 + c0), x3_3 = AgVec.Load(qt + 60 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dkAcc + (j0 + j) * 16 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
+                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b2, x2_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b2, x2_3, a3);
+                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b3, x3_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b3, x3_3, a3);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                        AgVec.Store(a2, a + 8);
+                        AgVec.Store(a3, a + 12);
+                    }
+                }
+                // dQ[0..3, :] += dS · K, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 4 + c0), o0_2 = AgVec.Load(dqt + 8 + c0), o0_3 = AgVec.Load(dqt + 12 + c0);
+                    AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 20 + c0), o1_2 = AgVec.Load(dqt + 24 + c0), o1_3 = AgVec.Load(dqt + 28 + c0);
+                    AgVecF o2_0 = AgVec.Load(dqt + 32 + c0), o2_1 = AgVec.Load(dqt + 36 + c0), o2_2 = AgVec.Load(dqt + 40 + c0), o2_3 = AgVec.Load(dqt + 44 + c0);
+                    AgVecF o3_0 = AgVec.Load(dqt + 48 + c0), o3_1 = AgVec.Load(dqt + 52 + c0), o3_2 = AgVec.Load(dqt + 56 + c0), o3_3 = AgVec.Load(dqt + 60 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* kj = kr + (j0 + j) * 16 + c0;
+                        AgVecF k0 = AgVec.Load(kj + 0);
+                        AgVecF k1 = AgVec.Load(kj + 4);
+                        AgVecF k2 = AgVec.Load(kj + 8);
+                        AgVecF k3 = AgVec.Load(kj + 12);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        o0_0 = AgVec.MultiplyAddEstimate(b0, k0, o0_0);
+                        o0_1 = AgVec.MultiplyAddEstimate(b0, k1, o0_1);
+                        o0_2 = AgVec.MultiplyAddEstimate(b0, k2, o0_2);
+                        o0_3 = AgVec.MultiplyAddEstimate(b0, k3, o0_3);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        o1_0 = AgVec.MultiplyAddEstimate(b1, k0, o1_0);
+                        o1_1 = AgVec.MultiplyAddEstimate(b1, k1, o1_1);
+                        o1_2 = AgVec.MultiplyAddEstimate(b1, k2, o1_2);
+                        o1_3 = AgVec.MultiplyAddEstimate(b1, k3, o1_3);
+                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        o2_0 = AgVec.MultiplyAddEstimate(b2, k0, o2_0);
+                        o2_1 = AgVec.MultiplyAddEstimate(b2, k1, o2_1);
+                        o2_2 = AgVec.MultiplyAddEstimate(b2, k2, o2_2);
+                        o2_3 = AgVec.MultiplyAddEstimate(b2, k3, o2_3);
+                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        o3_0 = AgVec.MultiplyAddEstimate(b3, k0, o3_0);
+                        o3_1 = AgVec.MultiplyAddEstimate(b3, k1, o3_1);
+                        o3_2 = AgVec.MultiplyAddEstimate(b3, k2, o3_2);
+                        o3_3 = AgVec.MultiplyAddEstimate(b3, k3, o3_3);
+                    }
+                    AgVec.Store(o0_0, dqt + 0 + c0);
+                    AgVec.Store(o0_1, dqt + 4 + c0);
+                    AgVec.Store(o0_2, dqt + 8 + c0);
+                    AgVec.Store(o0_3, dqt + 12 + c0);
+                    AgVec.Store(o1_0, dqt + 16 + c0);
+                    AgVec.Store(o1_1, dqt + 20 + c0);
+                    AgVec.Store(o1_2, dqt + 24 + c0);
+                    AgVec.Store(o1_3, dqt + 28 + c0);
+                    AgVec.Store(o2_0, dqt + 32 + c0);
+                    AgVec.Store(o2_1, dqt + 36 + c0);
+                    AgVec.Store(o2_2, dqt + 40 + c0);
+                    AgVec.Store(o2_3, dqt + 44 + c0);
+                    AgVec.Store(o3_0, dqt + 48 + c0);
+                    AgVec.Store(o3_1, dqt + 52 + c0);
+                    AgVec.Store(o3_2, dqt + 56 + c0);
+                    AgVec.Store(o3_3, dqt + 60 + c0);
+                }
+            }
+            // The dQ tile into the rows of dq.
+            for (int r = 0; r < 4; r++)
+            {
+                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            }
+        }
+
+        // AttentionBackwardRows2__v128: query rows i0 .. i0 + 1 of one head against every visible key block.
+        private static unsafe void AttentionBackwardRows2__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            float* qt = work + WorkTileQuery;
+            float* dot = work + WorkTileOutGrad;
+            float* dqt = work + WorkTileQueryGrad;
+            float* p = work + WorkTileProb;
+            float* ds = work + WorkTileScoreGrad;
+            // Q and dO rows of the tile into [2, 16]; the dQ tile starts at zero.
+            for (int r = 0; r < 2; r++)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+            }
+            new global::System.Span<float>(dqt, 32).Clear();
+            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+            float delta1 = HeadDot__v128(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
+            int keyEnd = validLength;
+            // Key index of each lane within a sub-tile, for the mask.
+            AgVecF column0 = AgVecF.Indices;
+            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
+            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
+            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
+            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            {
+                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                {
+                    float* pb = p + (jb - j0);
+                    float* dsb = ds + (jb - j0);
+                    // Lanes at or past visible are masked (P = 0): past the valid length.
+                    AgVecF visible = AgVec.Create((float)(validLength - jb));
+                    // dP[0..1, jb .. jb + 15] = dO[r, :] · v[:, j]: 8 accumulators.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        float* b = vt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(dot[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(dot[16 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                        }
+                        AgVec.Store(s0_0, dsb + 0);
+                        AgVec.Store(s0_1, dsb + 4);
+                        AgVec.Store(s0_2, dsb + 8);
+                        AgVec.Store(s0_3, dsb + 12);
+                        AgVec.Store(s1_0, dsb + 32);
+                        AgVec.Store(s1_1, dsb + 36);
+                        AgVec.Store(s1_2, dsb + 40);
+                        AgVec.Store(s1_3, dsb + 44);
+                    }
+                    // S[0..1, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                        float* b = kt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 4);
+                            AgVecF k2 = AgVec.Load(bd + 8);
+                            AgVecF k3 = AgVec.Load(bd + 12);
+                            AgVecF a0 = AgVec.Create(qt[0 + d]);
+                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
+                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
+                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
+                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
+                            AgVecF a1 = AgVec.Create(qt[16 + d]);
+                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
+                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
+                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
+                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
+                        }
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
+                    }
+                }
+                // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0), x0_2 = AgVec.Load(dot + 8 + c0), x0_3 = AgVec.Load(dot + 12 + c0);
+                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0), x1_1 = AgVec.Load(dot + 20 + c0), x1_2 = AgVec.Load(dot + 24 + c0), x1_3 = AgVec.Load(dot + 28 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dvAcc + (j0 + j) * 16 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
+                        AgVecF b0 = AgVec.Create(p[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
+                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                        AgVec.Store(a2, a + 8);
+                        AgVec.Store(a3, a + 12);
+                    }
+                }
+                // dK[j0 .. j0 + 31, :] += dSᵀ · Q, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 4 + c0), x0_2 = AgVec.Load(qt + 8 + c0), x0_3 = AgVec.Load(qt + 12 + c0);
+                    AgVecF x1_0 = AgVec.Load(qt + 16 + c0), x1_1 = AgVec.Load(qt + 20 + c0), x1_2 = AgVec.Load(qt + 24 + c0), x1_3 = AgVec.Load(qt + 28 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dkAcc + (j0 + j) * 16 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
+                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
+                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
+                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
+                        AgVec.Store(a0, a + 0);
+                        AgVec.Store(a1, a + 4);
+                        AgVec.Store(a2, a + 8);
+                        AgVec.Store(a3, a + 12);
+                    }
+                }
+                // dQ[0..1, :] += dS · K, 4 vectors at a time.
+                for (int c0 = 0; c0 < 16; c0 += 16)
+                {
+                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 4 + c0), o0_2 = AgVec.Load(dqt + 8 + c0), o0_3 = AgVec.Load(dqt + 12 + c0);
+                    AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 20 + c0), o1_2 = AgVec.Load(dqt + 24 + c0), o1_3 = AgVec.Load(dqt + 28 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* kj = kr + (j0 + j) * 16 + c0;
+                        AgVecF k0 = AgVec.Load(kj + 0);
+                        AgVecF k1 = AgVec.Load(kj + 4);
+                        AgVecF k2 = AgVec.Load(kj + 8);
+                        AgVecF k3 = AgVec.Load(kj + 12);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        o0_0 = AgVec.MultiplyAddEstimate(b0, k0, o0_0);
+                        o0_1 = AgVec.MultiplyAddEstimate(b0, k1, o0_1);
+                        o0_2 = AgVec.MultiplyAddEstimate(b0, k2, o0_2);
+                        o0_3 = AgVec.MultiplyAddEstimate(b0, k3, o0_3);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        o1_0 = AgVec.MultiplyAddEstimate(b1, k0, o1_0);
+                        o1_1 = AgVec.MultiplyAddEstimate(b1, k1, o1_1);
+                        o1_2 = AgVec.MultiplyAddEstimate(b1, k2, o1_2);
+                        o1_3 = AgVec.MultiplyAddEstimate(b1, k3, o1_3);
+                    }
+                    AgVec.Store(o0_0, dqt + 0 + c0);
+                    AgVec.Store(o0_1, dqt + 4 + c0);
+                    AgVec.Store(o0_2, dqt + 8 + c0);
+                    AgVec.Store(o0_3, dqt + 12 + c0);
+                    AgVec.Store(o1_0, dqt + 16 + c0);
+                    AgVec.Store(o1_1, dqt + 20 + c0);
+                    AgVec.Store(o1_2, dqt + 24 + c0);
+                    AgVec.Store(o1_3, dqt + 28 + c0);
+                }
+            }
+            // The dQ tile into the rows of dq.
+            for (int r = 0; r < 2; r++)
+            {
+                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            }
+        }
+
     }
 }

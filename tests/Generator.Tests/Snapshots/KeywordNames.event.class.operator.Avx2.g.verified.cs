@@ -372,5 +372,248 @@ namespace @event.@class
             Linear_3x8x8_bias__avx2(context, packed + 432, output);
         }
 
+        // BackwardSequence__avx2: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__avx2(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
+            // Attention core: FlashAttention-2 backward on this path's tiles.
+            AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
+            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
+            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+        }
+
+        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        private static unsafe float HeadDot__avx2(float* a, float* b)
+        {
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+            return sum;
+        }
+
+        // ScoreGradient__avx2: P = e^(S·scale - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ)·scale into ds, which holds dP.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void ScoreGradient__avx2(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
+        {
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVec.Store(e, p);
+            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
+        }
+
+        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [4, 32] (score and dP tiles), K rows
+        // [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
+        // 6 rows (0 full, one of 3) walk the visible key blocks of 32.
+        private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
+            new global::System.Span<float>(work + WorkTileQuery, 48).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
+            for (int g = 0; g < KvHeads; g++)
+            {
+                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
+                new global::System.Span<float>(dkAcc, 256).Clear();
+                new global::System.Span<float>(dvAcc, 256).Clear();
+                // The query heads of the group share this head's dK and dV.
+                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                {
+                    float* qh = q + h * HeadDim;
+                    float* oh = o + h * HeadDim;
+                    float* doh = dO + h * HeadDim;
+                    float* dqh = dq + h * HeadDim;
+                    float* lh = lse + h * SeqLen;
+                    AttentionBackwardRows3__avx2(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, work);
+                }
+                // dK and dV of this key/value head into their rows (each element is written once).
+                for (int j = 0; j < KvSeqLen; j++)
+                {
+                    new global::System.ReadOnlySpan<float>(dkAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dvAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                }
+            }
+        }
+
+        // AttentionBackwardRows3__avx2: query rows i0 .. i0 + 2 of one head against every visible key block.
+        private static unsafe void AttentionBackwardRows3__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        {
+            float* kt = work + WorkTileKeysT;
+            float* vt = work + WorkTileValuesT;
+            float* kr = work + WorkTileKeys;
+            float* dkAcc = work + WorkTileKeyGrad;
+            float* dvAcc = work + WorkTileValueGrad;
+            float* qt = work + WorkTileQuery;
+            float* dot = work + WorkTileOutGrad;
+            float* dqt = work + WorkTileQueryGrad;
+            float* p = work + WorkTileProb;
+            float* ds = work + WorkTileScoreGrad;
+            // Q and dO rows of the tile into [3, 8]; the dQ tile starts at zero.
+            for (int r = 0; r < 3; r++)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+            }
+            new global::System.Span<float>(dqt, 24).Clear();
+            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+            float delta1 = HeadDot__avx2(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
+            float delta2 = HeadDot__avx2(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
+            int keyEnd = validLength;
+            // Key index of each lane within a sub-tile, for the mask.
+            AgVecF column0 = AgVecF.Indices;
+            AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
+            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            {
+                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                {
+                    float* pb = p + (jb - j0);
+                    float* dsb = ds + (jb - j0);
+                    // Lanes at or past visible are masked (P = 0): past the valid length.
+                    AgVecF visible = AgVec.Create((float)(validLength - jb));
+                    // dP[0..2, jb .. jb + 15] = dO[r, :] · v[:, j]: 6 accumulators.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
+                        float* b = vt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 8);
+                            AgVecF a0 = AgVec.Create(dot[0 + d]);
+                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                            AgVecF a1 = AgVec.Create(dot[8 + d]);
+                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
+                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
+                            AgVecF a2 = AgVec.Create(dot[16 + d]);
+                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
+                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
+                        }
+                        AgVec.Store(s0_0, dsb + 0);
+                        AgVec.Store(s0_1, dsb + 8);
+                        AgVec.Store(s1_0, dsb + 32);
+                        AgVec.Store(s1_1, dsb + 40);
+                        AgVec.Store(s2_0, dsb + 64);
+                        AgVec.Store(s2_1, dsb + 72);
+                    }
+                    // S[0..2, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    {
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
+                        float* b = kt + jb;
+                        for (int d = 0; d < HeadDim; d++)
+                        {
+                            float* bd = b + d * 32;
+                            AgVecF k0 = AgVec.Load(bd + 0);
+                            AgVecF k1 = AgVec.Load(bd + 8);
+                            AgVecF a0 = AgVec.Create(qt[0 + d]);
+                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                            AgVecF a1 = AgVec.Create(qt[8 + d]);
+                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
+                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
+                            AgVecF a2 = AgVec.Create(qt[16 + d]);
+                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
+                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
+                        }
+                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
+                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
+                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
+                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
+                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
+                    }
+                }
+                // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
+                {
+                    const int c0 = 0;
+                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
+                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0);
+                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dvAcc + (j0 + j) * 8 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0);
+                        AgVecF b0 = AgVec.Create(p[0 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
+                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
+                        AgVec.Store(a0, a + 0);
+                    }
+                }
+                // dK[j0 .. j0 + 31, last 1 vectors] += dSᵀ · Q.
+                {
+                    const int c0 = 0;
+                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
+                    AgVecF x1_0 = AgVec.Load(qt + 8 + c0);
+                    AgVecF x2_0 = AgVec.Load(qt + 16 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* a = dkAcc + (j0 + j) * 8 + c0;
+                        AgVecF a0 = AgVec.Load(a + 0);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
+                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
+                        AgVec.Store(a0, a + 0);
+                    }
+                }
+                // dQ[0..2, last 1 vectors] += dS · K.
+                {
+                    const int c0 = 0;
+                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
+                    AgVecF o1_0 = AgVec.Load(dqt + 8 + c0);
+                    AgVecF o2_0 = AgVec.Load(dqt + 16 + c0);
+                    for (int j = 0; j < 32; j++)
+                    {
+                        float* kj = kr + (j0 + j) * 8 + c0;
+                        AgVecF k0 = AgVec.Load(kj + 0);
+                        AgVecF b0 = AgVec.Create(ds[0 + j]);
+                        o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
+                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
+                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
+                    }
+                    AgVec.Store(o0_0, dqt + 0 + c0);
+                    AgVec.Store(o1_0, dqt + 8 + c0);
+                    AgVec.Store(o2_0, dqt + 16 + c0);
+                }
+            }
+            // The dQ tile into the rows of dq.
+            for (int r = 0; r < 3; r++)
+            {
+                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            }
+        }
+
     }
 }

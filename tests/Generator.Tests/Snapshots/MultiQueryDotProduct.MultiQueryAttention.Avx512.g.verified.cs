@@ -845,4 +845,504 @@ partial class MultiQueryAttention
         Linear_37x12x12_bias__avx512(context, packed + 1248, output);
     }
 
+    // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+    private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    {
+        float* lse = saved + TrainLse;
+        float* xq = saved + TrainQuery;
+        float* xk = saved + TrainKey;
+        float* xv = saved + TrainValue;
+        float* q = saved + ScratchQuery;
+        float* k = saved + ScratchKey;
+        float* v = saved + ScratchValue;
+        float* c = saved + ScratchContext;
+        float* dc = work + WorkContext;
+        float* dq = work + WorkQuery;
+        float* dk = work + WorkKey;
+        float* dv = work + WorkValue;
+
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+        global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
+        // Attention core: FlashAttention-2 backward on this path's tiles.
+        AttentionBackward__avx512(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+
+        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+        global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
+        global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
+        global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+    }
+
+    // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+    private static unsafe float HeadDot__avx512(float* a, float* b)
+    {
+        float sum = 0f;
+        for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+        return sum;
+    }
+
+    // ScoreGradient__avx512: P = e^(S - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ) into ds, which holds dP.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
+    {
+        AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(s - AgVec.Create(lse)), AgVecF.Zero);
+        AgVec.Store(e, p);
+        AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
+    }
+
+    // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed [3, 64] (score and dP tiles), K rows
+    // [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
+    // 6 rows (6 full, one of 1) walk the visible key blocks of 64.
+    private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+    {
+        float* kt = work + WorkTileKeysT;
+        float* vt = work + WorkTileValuesT;
+        float* kr = work + WorkTileKeys;
+        float* dkAcc = work + WorkTileKeyGrad;
+        float* dvAcc = work + WorkTileValueGrad;
+        // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
+        new global::System.Span<float>(work + WorkTileQuery, 96).Clear();
+        new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
+        for (int g = 0; g < KvHeads; g++)
+        {
+            global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
+            global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, vt);
+            global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, kr);
+            new global::System.Span<float>(dkAcc, 1024).Clear();
+            new global::System.Span<float>(dvAcc, 1024).Clear();
+            // The query heads of the group share this head's dK and dV.
+            for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+            {
+                float* qh = q + h * HeadDim;
+                float* oh = o + h * HeadDim;
+                float* doh = dO + h * HeadDim;
+                float* dqh = dq + h * HeadDim;
+                float* lh = lse + h * SeqLen;
+                for (int i0 = 0; i0 < 36; i0 += 6)
+                {
+                    AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                }
+                AttentionBackwardRows1__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, work);
+            }
+            // dK and dV of this key/value head into their rows (each element is written once).
+            for (int j = 0; j < KvSeqLen; j++)
+            {
+                new global::System.ReadOnlySpan<float>(dkAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
+                new global::System.ReadOnlySpan<float>(dvAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+            }
+        }
+    }
+
+    // AttentionBackwardRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
+    private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    {
+        float* kt = work + WorkTileKeysT;
+        float* vt = work + WorkTileValuesT;
+        float* kr = work + WorkTileKeys;
+        float* dkAcc = work + WorkTileKeyGrad;
+        float* dvAcc = work + WorkTileValueGrad;
+        float* qt = work + WorkTileQuery;
+        float* dot = work + WorkTileOutGrad;
+        float* dqt = work + WorkTileQueryGrad;
+        float* p = work + WorkTileProb;
+        float* ds = work + WorkTileScoreGrad;
+        // Q and dO rows of the tile into [6, 16]; the dQ tile starts at zero.
+        for (int r = 0; r < 6; r++)
+        {
+            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
+            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+        }
+        new global::System.Span<float>(dqt, 96).Clear();
+        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+        float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+        float delta1 = HeadDot__avx512(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
+        float delta2 = HeadDot__avx512(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
+        float delta3 = HeadDot__avx512(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
+        float delta4 = HeadDot__avx512(dot + 64, o + 4 * QueryWidth), lse4 = lse[4];
+        float delta5 = HeadDot__avx512(dot + 80, o + 5 * QueryWidth), lse5 = lse[5];
+        int keyEnd = validLength;
+        // Key index of each lane within a sub-tile, for the mask.
+        AgVecF column0 = AgVecF.Indices;
+        AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
+        AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
+        AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
+        for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        {
+            // one sub-tile: the whole block
+            {
+                int jb = j0;
+                float* pb = p + (jb - j0);
+                float* dsb = ds + (jb - j0);
+                // Lanes at or past visible are masked (P = 0): past the valid length.
+                AgVecF visible = AgVec.Create((float)(validLength - jb));
+                // dP[0..5, jb .. jb + 63] = dO[r, :] · v[:, j]: 24 accumulators.
+                {
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
+                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
+                    float* b = vt + jb;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        float* bd = b + d * 64;
+                        AgVecF k0 = AgVec.Load(bd + 0);
+                        AgVecF k1 = AgVec.Load(bd + 16);
+                        AgVecF k2 = AgVec.Load(bd + 32);
+                        AgVecF k3 = AgVec.Load(bd + 48);
+                        AgVecF a0 = AgVec.Create(dot[0 + d]);
+                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
+                        AgVecF a1 = AgVec.Create(dot[16 + d]);
+                        s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
+                        s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
+                        s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
+                        s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
+                        AgVecF a2 = AgVec.Create(dot[32 + d]);
+                        s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
+                        s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
+                        s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
+                        s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
+                        AgVecF a3 = AgVec.Create(dot[48 + d]);
+                        s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
+                        s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
+                        s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
+                        s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
+                        AgVecF a4 = AgVec.Create(dot[64 + d]);
+                        s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
+                        s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
+                        s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
+                        s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
+                        AgVecF a5 = AgVec.Create(dot[80 + d]);
+                        s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
+                        s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
+                        s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
+                        s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
+                    }
+                    AgVec.Store(s0_0, dsb + 0);
+                    AgVec.Store(s0_1, dsb + 16);
+                    AgVec.Store(s0_2, dsb + 32);
+                    AgVec.Store(s0_3, dsb + 48);
+                    AgVec.Store(s1_0, dsb + 64);
+                    AgVec.Store(s1_1, dsb + 80);
+                    AgVec.Store(s1_2, dsb + 96);
+                    AgVec.Store(s1_3, dsb + 112);
+                    AgVec.Store(s2_0, dsb + 128);
+                    AgVec.Store(s2_1, dsb + 144);
+                    AgVec.Store(s2_2, dsb + 160);
+                    AgVec.Store(s2_3, dsb + 176);
+                    AgVec.Store(s3_0, dsb + 192);
+                    AgVec.Store(s3_1, dsb + 208);
+                    AgVec.Store(s3_2, dsb + 224);
+                    AgVec.Store(s3_3, dsb + 240);
+                    AgVec.Store(s4_0, dsb + 256);
+                    AgVec.Store(s4_1, dsb + 272);
+                    AgVec.Store(s4_2, dsb + 288);
+                    AgVec.Store(s4_3, dsb + 304);
+                    AgVec.Store(s5_0, dsb + 320);
+                    AgVec.Store(s5_1, dsb + 336);
+                    AgVec.Store(s5_2, dsb + 352);
+                    AgVec.Store(s5_3, dsb + 368);
+                }
+                // S[0..5, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                {
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
+                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
+                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
+                    float* b = kt + jb;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        float* bd = b + d * 64;
+                        AgVecF k0 = AgVec.Load(bd + 0);
+                        AgVecF k1 = AgVec.Load(bd + 16);
+                        AgVecF k2 = AgVec.Load(bd + 32);
+                        AgVecF k3 = AgVec.Load(bd + 48);
+                        AgVecF a0 = AgVec.Create(qt[0 + d]);
+                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
+                        AgVecF a1 = AgVec.Create(qt[16 + d]);
+                        s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
+                        s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
+                        s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
+                        s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
+                        AgVecF a2 = AgVec.Create(qt[32 + d]);
+                        s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
+                        s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
+                        s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
+                        s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
+                        AgVecF a3 = AgVec.Create(qt[48 + d]);
+                        s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
+                        s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
+                        s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
+                        s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
+                        AgVecF a4 = AgVec.Create(qt[64 + d]);
+                        s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
+                        s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
+                        s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
+                        s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
+                        AgVecF a5 = AgVec.Create(qt[80 + d]);
+                        s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
+                        s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
+                        s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
+                        s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
+                    }
+                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 16, dsb + 16);
+                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 32, dsb + 32);
+                    ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 48, dsb + 48);
+                    ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 64, dsb + 64);
+                    ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 80, dsb + 80);
+                    ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 96, dsb + 96);
+                    ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 112, dsb + 112);
+                    ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 128, dsb + 128);
+                    ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 144, dsb + 144);
+                    ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 160, dsb + 160);
+                    ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 176, dsb + 176);
+                    ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 192, dsb + 192);
+                    ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 208, dsb + 208);
+                    ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 224, dsb + 224);
+                    ScoreGradient__avx512(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 240, dsb + 240);
+                    ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible), lse4, delta4, pb + 256, dsb + 256);
+                    ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible), lse4, delta4, pb + 272, dsb + 272);
+                    ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible), lse4, delta4, pb + 288, dsb + 288);
+                    ScoreGradient__avx512(s4_3, AgVec.LessThan(column3, visible), lse4, delta4, pb + 304, dsb + 304);
+                    ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible), lse5, delta5, pb + 320, dsb + 320);
+                    ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible), lse5, delta5, pb + 336, dsb + 336);
+                    ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible), lse5, delta5, pb + 352, dsb + 352);
+                    ScoreGradient__avx512(s5_3, AgVec.LessThan(column3, visible), lse5, delta5, pb + 368, dsb + 368);
+                }
+            }
+            // dV[j0 .. j0 + 63, last 1 vectors] += Pᵀ · dO.
+            {
+                const int c0 = 0;
+                AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
+                AgVecF x1_0 = AgVec.Load(dot + 16 + c0);
+                AgVecF x2_0 = AgVec.Load(dot + 32 + c0);
+                AgVecF x3_0 = AgVec.Load(dot + 48 + c0);
+                AgVecF x4_0 = AgVec.Load(dot + 64 + c0);
+                AgVecF x5_0 = AgVec.Load(dot + 80 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* a = dvAcc + (j0 + j) * 16 + c0;
+                    AgVecF a0 = AgVec.Load(a + 0);
+                    AgVecF b0 = AgVec.Create(p[0 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                    AgVecF b1 = AgVec.Create(p[64 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
+                    AgVecF b2 = AgVec.Create(p[128 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
+                    AgVecF b3 = AgVec.Create(p[192 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
+                    AgVecF b4 = AgVec.Create(p[256 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
+                    AgVecF b5 = AgVec.Create(p[320 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
+                    AgVec.Store(a0, a + 0);
+                }
+            }
+            // dK[j0 .. j0 + 63, last 1 vectors] += dSᵀ · Q.
+            {
+                const int c0 = 0;
+                AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
+                AgVecF x1_0 = AgVec.Load(qt + 16 + c0);
+                AgVecF x2_0 = AgVec.Load(qt + 32 + c0);
+                AgVecF x3_0 = AgVec.Load(qt + 48 + c0);
+                AgVecF x4_0 = AgVec.Load(qt + 64 + c0);
+                AgVecF x5_0 = AgVec.Load(qt + 80 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* a = dkAcc + (j0 + j) * 16 + c0;
+                    AgVecF a0 = AgVec.Load(a + 0);
+                    AgVecF b0 = AgVec.Create(ds[0 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                    AgVecF b1 = AgVec.Create(ds[64 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
+                    AgVecF b2 = AgVec.Create(ds[128 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
+                    AgVecF b3 = AgVec.Create(ds[192 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
+                    AgVecF b4 = AgVec.Create(ds[256 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
+                    AgVecF b5 = AgVec.Create(ds[320 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
+                    AgVec.Store(a0, a + 0);
+                }
+            }
+            // dQ[0..5, last 1 vectors] += dS · K.
+            {
+                const int c0 = 0;
+                AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
+                AgVecF o1_0 = AgVec.Load(dqt + 16 + c0);
+                AgVecF o2_0 = AgVec.Load(dqt + 32 + c0);
+                AgVecF o3_0 = AgVec.Load(dqt + 48 + c0);
+                AgVecF o4_0 = AgVec.Load(dqt + 64 + c0);
+                AgVecF o5_0 = AgVec.Load(dqt + 80 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* kj = kr + (j0 + j) * 16 + c0;
+                    AgVecF k0 = AgVec.Load(kj + 0);
+                    AgVecF b0 = AgVec.Create(ds[0 + j]);
+                    o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
+                    AgVecF b1 = AgVec.Create(ds[64 + j]);
+                    o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
+                    AgVecF b2 = AgVec.Create(ds[128 + j]);
+                    o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
+                    AgVecF b3 = AgVec.Create(ds[192 + j]);
+                    o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
+                    AgVecF b4 = AgVec.Create(ds[256 + j]);
+                    o4_0 = AgVec.FusedMultiplyAdd(b4, k0, o4_0);
+                    AgVecF b5 = AgVec.Create(ds[320 + j]);
+                    o5_0 = AgVec.FusedMultiplyAdd(b5, k0, o5_0);
+                }
+                AgVec.Store(o0_0, dqt + 0 + c0);
+                AgVec.Store(o1_0, dqt + 16 + c0);
+                AgVec.Store(o2_0, dqt + 32 + c0);
+                AgVec.Store(o3_0, dqt + 48 + c0);
+                AgVec.Store(o4_0, dqt + 64 + c0);
+                AgVec.Store(o5_0, dqt + 80 + c0);
+            }
+        }
+        // The dQ tile into the rows of dq.
+        for (int r = 0; r < 6; r++)
+        {
+            new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+        }
+    }
+
+    // AttentionBackwardRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
+    private static unsafe void AttentionBackwardRows1__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    {
+        float* kt = work + WorkTileKeysT;
+        float* vt = work + WorkTileValuesT;
+        float* kr = work + WorkTileKeys;
+        float* dkAcc = work + WorkTileKeyGrad;
+        float* dvAcc = work + WorkTileValueGrad;
+        float* qt = work + WorkTileQuery;
+        float* dot = work + WorkTileOutGrad;
+        float* dqt = work + WorkTileQueryGrad;
+        float* p = work + WorkTileProb;
+        float* ds = work + WorkTileScoreGrad;
+        // Q and dO rows of the tile into [1, 16]; the dQ tile starts at zero.
+        for (int r = 0; r < 1; r++)
+        {
+            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
+            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+        }
+        new global::System.Span<float>(dqt, 16).Clear();
+        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
+        float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
+        int keyEnd = validLength;
+        // Key index of each lane within a sub-tile, for the mask.
+        AgVecF column0 = AgVecF.Indices;
+        AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
+        AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
+        AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
+        for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        {
+            // one sub-tile: the whole block
+            {
+                int jb = j0;
+                float* pb = p + (jb - j0);
+                float* dsb = ds + (jb - j0);
+                // Lanes at or past visible are masked (P = 0): past the valid length.
+                AgVecF visible = AgVec.Create((float)(validLength - jb));
+                // dP[0..0, jb .. jb + 63] = dO[r, :] · v[:, j]: 4 accumulators.
+                {
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    float* b = vt + jb;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        float* bd = b + d * 64;
+                        AgVecF k0 = AgVec.Load(bd + 0);
+                        AgVecF k1 = AgVec.Load(bd + 16);
+                        AgVecF k2 = AgVec.Load(bd + 32);
+                        AgVecF k3 = AgVec.Load(bd + 48);
+                        AgVecF a0 = AgVec.Create(dot[0 + d]);
+                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
+                    }
+                    AgVec.Store(s0_0, dsb + 0);
+                    AgVec.Store(s0_1, dsb + 16);
+                    AgVec.Store(s0_2, dsb + 32);
+                    AgVec.Store(s0_3, dsb + 48);
+                }
+                // S[0..0, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                {
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
+                    float* b = kt + jb;
+                    for (int d = 0; d < HeadDim; d++)
+                    {
+                        float* bd = b + d * 64;
+                        AgVecF k0 = AgVec.Load(bd + 0);
+                        AgVecF k1 = AgVec.Load(bd + 16);
+                        AgVecF k2 = AgVec.Load(bd + 32);
+                        AgVecF k3 = AgVec.Load(bd + 48);
+                        AgVecF a0 = AgVec.Create(qt[0 + d]);
+                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
+                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
+                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
+                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
+                    }
+                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
+                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 16, dsb + 16);
+                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 32, dsb + 32);
+                    ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 48, dsb + 48);
+                }
+            }
+            // dV[j0 .. j0 + 63, last 1 vectors] += Pᵀ · dO.
+            {
+                const int c0 = 0;
+                AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* a = dvAcc + (j0 + j) * 16 + c0;
+                    AgVecF a0 = AgVec.Load(a + 0);
+                    AgVecF b0 = AgVec.Create(p[0 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                    AgVec.Store(a0, a + 0);
+                }
+            }
+            // dK[j0 .. j0 + 63, last 1 vectors] += dSᵀ · Q.
+            {
+                const int c0 = 0;
+                AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* a = dkAcc + (j0 + j) * 16 + c0;
+                    AgVecF a0 = AgVec.Load(a + 0);
+                    AgVecF b0 = AgVec.Create(ds[0 + j]);
+                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
+                    AgVec.Store(a0, a + 0);
+                }
+            }
+            // dQ[0..0, last 1 vectors] += dS · K.
+            {
+                const int c0 = 0;
+                AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
+                for (int j = 0; j < 64; j++)
+                {
+                    float* kj = kr + (j0 + j) * 16 + c0;
+                    AgVecF k0 = AgVec.Load(kj + 0);
+                    AgVecF b0 = AgVec.Create(ds[0 + j]);
+                    o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
+                }
+                AgVec.Store(o0_0, dqt + 0 + c0);
+            }
+        }
+        // The dQ tile into the rows of dq.
+        for (int r = 0; r < 1; r++)
+        {
+            new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+        }
+    }
+
 }

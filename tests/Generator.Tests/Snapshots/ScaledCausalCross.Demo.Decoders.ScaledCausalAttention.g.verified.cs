@@ -342,14 +342,29 @@ namespace Demo.Decoders
         private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs.
+        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
         private const int WorkContext = 0;
         private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
         private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
         private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkLength = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ [HeadDim, 64],
+        // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
+        // [6, 16], P and dS [6, 64].
+        private const int WorkTileKeysT = WorkTiles + 0;
+        private const int WorkTileValuesT = WorkTiles + 512;
+        private const int WorkTileKeys = WorkTiles + 1024;
+        private const int WorkTileKeyGrad = WorkTiles + 2048;
+        private const int WorkTileValueGrad = WorkTiles + 3072;
+        private const int WorkTileQuery = WorkTiles + 4096;
+        private const int WorkTileOutGrad = WorkTiles + 4192;
+        private const int WorkTileQueryGrad = WorkTiles + 4288;
+        private const int WorkTileProb = WorkTiles + 4384;
+        private const int WorkTileScoreGrad = WorkTiles + 4768;
+        private const int WorkTilesLength = 5152;
+        private const int WorkLength = WorkTiles + WorkTilesLength;
 
         private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
         private int _savedBatch;
@@ -449,12 +464,37 @@ namespace Demo.Decoders
             }
         }
 
-        // One sequence's backward on the scalar kernels (the vector paths run the forward pass).
+        private global::AttnGen.KernelIsa _lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;
+
+        /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
+        internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
+
+        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
             float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
-            BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+            float* saved = _saved!.Pointer + (long)b * TrainLength;
+            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                _lastBackwardIsa = global::AttnGen.KernelIsa.Avx512;
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                _lastBackwardIsa = global::AttnGen.KernelIsa.Avx2;
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+            {
+                BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                _lastBackwardIsa = global::AttnGen.KernelIsa.Vector128;
+                return;
+            }
+            BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+            _lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;
         }
 
         /// <summary>Frees the native memory of the parameters and scratch buffers.</summary>
