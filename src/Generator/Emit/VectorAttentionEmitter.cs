@@ -24,7 +24,7 @@ namespace AttnGen.Generator.Emit
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
             string additiveArg = plan.IsAdditive ? ", va" : "";
 
-            w.Line($"// Attention__{isa.Suffix}: keys packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] per key/value head, values [{Inv(keyPad)}, {Inv(dimPad)}];");
+            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
             w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
             using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
@@ -34,7 +34,7 @@ namespace AttnGen.Generator.Emit
                 w.Line("float* p = scratch + ScratchProbTile;");
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
                     w.Line($"global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, vp);");
                     using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
                     {
@@ -230,10 +230,10 @@ namespace AttnGen.Generator.Emit
                     }
                     w.Line($"{v.Type} {string.Join(", ", parts)};");
                 }
-                w.Line($"float* kb = kt + j0 + {Inv(column0)};");
+                w.Line($"float* kb = kt + j0 * HeadDim + {Inv(column0)}; // block j0 / {Inv(bc)} of the packed keys, [HeadDim, {Inv(bc)}]");
                 using (w.Open("for (int d = 0; d < HeadDim; d++)"))
                 {
-                    w.Line($"float* kd = kb + d * {Inv(keyPad)};");
+                    w.Line($"float* kd = kb + d * {Inv(bc)};");
                     for (int c = 0; c < nc; c++)
                     {
                         w.Line($"{v.Type} k{c} = {v.Load($"kd + {Inv(c * width)}")};");

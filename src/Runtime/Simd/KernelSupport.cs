@@ -60,6 +60,36 @@ public static unsafe class KernelSupport
     }
 
     /// <summary>
+    /// Transposes one head's keys block by block: block <c>b</c> holds keys <c>b·blockSize ..</c> as
+    /// <c>[headDim, blockSize]</c>, so <c>destination[b·headDim·blockSize + d·blockSize + j % blockSize] =
+    /// keys[j * rowStride + d]</c>, zero for <c>rows ≤ j &lt; paddedRows</c> (a multiple of blockSize). A score tile then
+    /// reads one contiguous block with a short row stride instead of rows a whole sequence apart, whose
+    /// power-of-two stride maps them onto a few L1 sets and evicts them (S = 256 or more).
+    /// </summary>
+    public static void PackKeyBlocks(float* keys, int rowStride, int rows, int headDim, int paddedRows, int blockSize, float* destination)
+    {
+        for (int j = 0; j < paddedRows; j++)
+        {
+            float* column = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
+            if (j < rows)
+            {
+                float* key = keys + (long)j * rowStride;
+                for (int d = 0; d < headDim; d++)
+                {
+                    column[(long)d * blockSize] = key[d];
+                }
+            }
+            else
+            {
+                for (int d = 0; d < headDim; d++)
+                {
+                    column[(long)d * blockSize] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Copies one head's values into <c>[paddedRows, paddedDim]</c>, zero past <paramref name="rows"/> and
     /// <paramref name="headDim"/>, so vector loads never leave the tile and padding contributes nothing.
     /// </summary>

@@ -54,7 +54,7 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__avx2: keys packed [5, 32] per key/value head, values [32, 8];
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [5, 32], values [32, 8];
         // query tiles of 6 rows (1 full, one of 1), key blocks of 32.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
@@ -64,7 +64,7 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -111,7 +111,7 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
@@ -158,7 +158,7 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 16;
+                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
@@ -516,7 +516,7 @@ namespace Demo.Alignment
                 // S[0..0, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
@@ -533,7 +533,7 @@ namespace Demo.Alignment
                 // S[0..0, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 16;
+                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;

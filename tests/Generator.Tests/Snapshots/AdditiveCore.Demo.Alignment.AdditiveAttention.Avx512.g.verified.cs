@@ -55,7 +55,7 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__avx512: keys packed [5, 64] per key/value head, values [64, 16];
+        // Attention__avx512: keys packed per key/value head in 1 blocks of [5, 64], values [64, 16];
         // query tiles of 6 rows (1 full, one of 1), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
@@ -65,7 +65,7 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -112,7 +112,7 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
@@ -496,7 +496,7 @@ namespace Demo.Alignment
                 // S[0..0, j0 + 0 .. j0 + 63] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;

@@ -221,7 +221,7 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx512: keys packed [64, 128] per key/value head, values [128, 64];
+        // Attention__avx512: keys packed per key/value head in 2 blocks of [64, 64], values [128, 64];
         // query tiles of 6 rows (21 full, one of 2), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
@@ -231,7 +231,7 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, vp);
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -279,10 +279,10 @@ namespace Demo.Decoders
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 128;
+                        float* kd = kb + d * 64;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
                         AgVecF k2 = AgVec.Load(kd + 32);
@@ -713,10 +713,10 @@ namespace Demo.Decoders
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 128;
+                        float* kd = kb + d * 64;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
                         AgVecF k2 = AgVec.Load(kd + 32);

@@ -127,7 +127,7 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__v128: keys packed [64, 128] per key/value head, values [128, 64];
+        // Attention__v128: keys packed per key/value head in 4 blocks of [64, 32], values [128, 64];
         // query tiles of 4 rows (32 full), key blocks of 32.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
@@ -137,7 +137,7 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 32, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, vp);
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -178,10 +178,10 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 128;
+                        float* kd = kb + d * 32;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
@@ -231,10 +231,10 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 16;
+                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 128;
+                        float* kd = kb + d * 32;
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);

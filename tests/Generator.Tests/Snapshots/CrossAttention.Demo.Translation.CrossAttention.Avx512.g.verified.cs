@@ -396,7 +396,7 @@ namespace Demo.Translation
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx512: keys packed [16, 64] per key/value head, values [64, 16];
+        // Attention__avx512: keys packed per key/value head in 1 blocks of [16, 64], values [64, 16];
         // query tiles of 6 rows (1 full, one of 4), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
@@ -406,7 +406,7 @@ namespace Demo.Translation
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -452,7 +452,7 @@ namespace Demo.Translation
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
@@ -851,7 +851,7 @@ namespace Demo.Translation
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;

@@ -239,7 +239,7 @@ partial class MultiQueryAttention
         return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
     }
 
-    // Attention__v128: keys packed [3, 64] per key/value head, values [64, 4];
+    // Attention__v128: keys packed per key/value head in 2 blocks of [3, 32], values [64, 4];
     // query tiles of 4 rows (9 full, one of 1), key blocks of 32.
     private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
@@ -249,7 +249,7 @@ partial class MultiQueryAttention
         float* p = scratch + ScratchProbTile;
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 32, kt);
             global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 4, vp);
             for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
             {
@@ -289,10 +289,10 @@ partial class MultiQueryAttention
                 AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                 AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                 AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                float* kb = kt + j0 + 0;
+                float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 32;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 4);
                     AgVecF k2 = AgVec.Load(kd + 8);
@@ -341,10 +341,10 @@ partial class MultiQueryAttention
                 AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                 AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                 AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                float* kb = kt + j0 + 16;
+                float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 32;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 4);
                     AgVecF k2 = AgVec.Load(kd + 8);
@@ -676,10 +676,10 @@ partial class MultiQueryAttention
             // S[0..0, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j]: 4 accumulators.
             {
                 AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                float* kb = kt + j0 + 0;
+                float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 32;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 4);
                     AgVecF k2 = AgVec.Load(kd + 8);
@@ -698,10 +698,10 @@ partial class MultiQueryAttention
             // S[0..0, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j]: 4 accumulators.
             {
                 AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                float* kb = kt + j0 + 16;
+                float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 32;
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 4);
                     AgVecF k2 = AgVec.Load(kd + 8);
