@@ -24,7 +24,7 @@ namespace AttnGen.Generator.Emit
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
             string additiveArg = plan.IsAdditive ? ", va" : "";
 
-            w.Line($"// Attention__{isa.Suffix}: keys packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] per key/value head, values [{Inv(keyPad)}, {Inv(dimPad)}];");
+            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
             w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
             using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
@@ -34,8 +34,16 @@ namespace AttnGen.Generator.Emit
                 w.Line("float* p = scratch + ScratchProbTile;");
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, kt);");
-                    w.Line($"global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, vp);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
+                    if (ValuesInPlace(plan, isa))
+                    {
+                        w.Line("float* vg = v + g * HeadDim; // whole key blocks and vectors: P · V reads the values where they are");
+                    }
+                    else
+                    {
+                        w.Line($"global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, vp);");
+                        w.Line("float* vg = vp;");
+                    }
                     using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
                     {
                         w.Line("float* qh = q + h * HeadDim;");
@@ -49,13 +57,13 @@ namespace AttnGen.Generator.Emit
                         {
                             using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
                             {
-                                w.Line($"AttentionRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0{additiveArg});");
+                                w.Line($"AttentionRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0{additiveArg});");
                             }
                         }
                         if (remainder > 0)
                         {
                             int i0 = fullTiles * br;
-                            w.Line($"AttentionRows{Inv(remainder)}__{isa.Suffix}(qh + {Inv(i0)} * QueryWidth, kt, vp, ch + {Inv(i0)} * QueryWidth, {Inv(i0)}, validLength, o, p, lh == null ? null : lh + {Inv(i0)}{additiveArg});");
+                            w.Line($"AttentionRows{Inv(remainder)}__{isa.Suffix}(qh + {Inv(i0)} * QueryWidth, kt, vg, ch + {Inv(i0)} * QueryWidth, {Inv(i0)}, validLength, o, p, lh == null ? null : lh + {Inv(i0)}{additiveArg});");
                         }
                     }
                 }
@@ -64,15 +72,15 @@ namespace AttnGen.Generator.Emit
 
             if (fullTiles > 0)
             {
-                EmitRows(w, plan, isa, br, keyPad, dimPad);
+                EmitRows(w, plan, isa, br, dimPad);
             }
             if (remainder > 0)
             {
-                EmitRows(w, plan, isa, remainder, keyPad, dimPad);
+                EmitRows(w, plan, isa, remainder, dimPad);
             }
         }
 
-        private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int keyPad, int dimPad)
+        private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad)
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
@@ -108,7 +116,7 @@ namespace AttnGen.Generator.Emit
                 {
                     for (int sub = 0; sub < subTiles; sub++)
                     {
-                        EmitScoreTile(w, plan, isa, rows, sub * nc * width, keyPad);
+                        EmitScoreTile(w, plan, isa, rows, sub * nc * width);
                     }
 
                     w.Line($"// Mask keys past the valid length{(s.Causal ? " and above the diagonal" : "")} with -inf (only blocks that reach maskFrom).");
@@ -152,15 +160,15 @@ namespace AttnGen.Generator.Emit
                                     w.Line($"{v.Type} e{c} = {v.Exp($"x{c} - mv")};");
                                     w.Line($"{v.Store($"e{c}", $"pr + {Inv(c * width)}")};");
                                 }
-                                w.Line($"// alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.");
-                                w.Line($"alpha{r} = m{r} == mNew ? 1f : AgVec.ToScalar({v.Exp($"AgVec.Create(m{r} - mNew)")});");
+                                w.Line($"// alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).");
+                                w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp($"AgVec.Create(m{r} - mNew)")});");
                                 w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", SumTree(blockVectors, 0, blockVectors))};");
                                 w.Line($"m{r} = mNew;");
                             }
                         }
                     }
 
-                    EmitPv(w, isa, rows, dimVectors, dimPad);
+                    EmitPv(w, plan, isa, rows, dimVectors, dimPad);
                 }
 
                 w.Line("// O / l into the output rows (a row that saw no key has l = 0 and gets zeros).");
@@ -189,6 +197,13 @@ namespace AttnGen.Generator.Emit
             w.Line();
         }
 
+        /// <summary>
+        /// Whether P · V can read the values in place (row stride KvWidth): every key block is whole and the head
+        /// dimension is whole vectors, so no load leaves the values; otherwise they are packed with zero padding.
+        /// </summary>
+        private static bool ValuesInPlace(KernelPlan plan, IsaProfile isa)
+            => plan.Spec.KvSeqLen % isa.KeyBlock == 0 && plan.Spec.HeadDim % isa.Width == 0;
+
         /// <summary><c>MaxNative</c> of x{from} .. x{to - 1} as a balanced tree (short dependency chain).</summary>
         private static string MaxTree(int count, int from, int to)
         {
@@ -212,7 +227,7 @@ namespace AttnGen.Generator.Emit
         }
 
         /// <summary>S[rows, columns column0 .. column0 + NC·W) of the block at j0 = Q · Kᵀ (scaled), or the additive score.</summary>
-        private static void EmitScoreTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int column0, int keyPad)
+        private static void EmitScoreTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int column0)
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
@@ -230,10 +245,11 @@ namespace AttnGen.Generator.Emit
                     }
                     w.Line($"{v.Type} {string.Join(", ", parts)};");
                 }
-                w.Line($"float* kb = kt + j0 + {Inv(column0)};");
+                w.Line($"float* kb = kt + j0 * HeadDim + {Inv(column0)}; // block j0 / {Inv(bc)} of the packed keys, [HeadDim, {Inv(bc)}]");
                 using (w.Open("for (int d = 0; d < HeadDim; d++)"))
                 {
-                    w.Line($"float* kd = kb + d * {Inv(keyPad)};");
+                    w.Line($"float* kd = kb + d * {Inv(bc)};");
+                    w.Line("float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic");
                     for (int c = 0; c < nc; c++)
                     {
                         w.Line($"{v.Type} k{c} = {v.Load($"kd + {Inv(c * width)}")};");
@@ -244,7 +260,7 @@ namespace AttnGen.Generator.Emit
                     }
                     for (int r = 0; r < rows; r++)
                     {
-                        w.Line($"{v.Type} q{r} = {v.Broadcast($"q[{Inv(r)} * QueryWidth + d]")};");
+                        w.Line($"{v.Type} q{r} = {v.Broadcast($"qd[{Inv(r)} * QueryWidth]")};");
                         for (int c = 0; c < nc; c++)
                         {
                             w.Line(plan.IsAdditive
@@ -269,8 +285,9 @@ namespace AttnGen.Generator.Emit
         }
 
         /// <summary>O[rows, dimPad] = alpha ∘ O + P[rows, Bc] · V[j0 .. j0 + Bc, dimPad] in register tiles of PvRows x PvVectors.</summary>
-        private static void EmitPv(SourceWriter w, IsaProfile isa, int rows, int dimVectors, int dimPad)
+        private static void EmitPv(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimVectors, int dimPad)
         {
+            string valueStride = ValuesInPlace(plan, isa) ? "KvWidth" : Inv(dimPad);
             var v = new VectorSyntax(isa);
             int width = isa.Width, bc = isa.KeyBlock;
             for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
@@ -282,7 +299,7 @@ namespace AttnGen.Generator.Emit
                     w.Line($"// O[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] = alpha ∘ O + P · V, {Inv(isa.PvVectors)} vectors of O at a time.");
                     using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
                     {
-                        EmitPvTile(w, v, r0, rc, isa.PvVectors, "c0", width, bc, dimPad);
+                        EmitPvTile(w, v, r0, rc, isa.PvVectors, "c0", width, bc, dimPad, valueStride);
                     }
                 }
                 if (rest > 0)
@@ -291,13 +308,13 @@ namespace AttnGen.Generator.Emit
                     using (w.Open(""))
                     {
                         w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
-                        EmitPvTile(w, v, r0, rc, rest, "c0", width, bc, dimPad);
+                        EmitPvTile(w, v, r0, rc, rest, "c0", width, bc, dimPad, valueStride);
                     }
                 }
             }
         }
 
-        private static void EmitPvTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, string c0, int width, int bc, int dimPad)
+        private static void EmitPvTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, string c0, int width, int bc, int dimPad, string valueStride)
         {
             for (int r = 0; r < rows; r++)
             {
@@ -311,14 +328,15 @@ namespace AttnGen.Generator.Emit
             }
             using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
             {
-                w.Line($"float* vj = vp + (j0 + j) * {Inv(dimPad)} + {c0};");
+                w.Line($"float* vj = vp + (j0 + j) * {valueStride} + {c0};");
+                w.Line("float* pj = p + j;");
                 for (int c = 0; c < vectors; c++)
                 {
                     w.Line($"{v.Type} v{c} = {v.Load($"vj + {Inv(c * width)}")};");
                 }
                 for (int r = 0; r < rows; r++)
                 {
-                    w.Line($"{v.Type} p{r} = {v.Broadcast($"p[{Inv((r0 + r) * bc)} + j]")};");
+                    w.Line($"{v.Type} p{r} = {v.Broadcast($"pj[{Inv((r0 + r) * bc)}]")};");
                     for (int c = 0; c < vectors; c++)
                     {
                         w.Line($"o{r}_{c} = {v.Fma($"p{r}", $"v{c}", $"o{r}_{c}")};");

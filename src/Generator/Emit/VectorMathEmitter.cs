@@ -17,25 +17,24 @@ namespace AttnGen.Generator.Emit
             string t = v.Type;
 
             // Why not Vector512.Exp: on .NET 10 it evaluates float exp in double precision and is not inlined.
-            w.Line($"// Exp__{isa.Suffix}: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);");
-            w.Line("// r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes");
-            w.Line("// expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf");
-            w.Line("// (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.");
+            w.Line($"// Exp__{isa.Suffix}: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding");
+            w.Line("// 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the");
+            w.Line("// exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax");
+            w.Line("// polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763");
+            w.Line("// gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.");
             w.Line(Inline);
             using (w.Open($"private static {t} Exp__{isa.Suffix}({t} x)"))
             {
-                w.Line($"{t} n = AgVec.Round(x * AgVec.Create(1.44269504f));");
-                w.Line($"{t} r = {v.Fma("n", "AgVec.Create(-0.693359375f)", "x")};");
-                w.Line($"r = {v.Fma("n", "AgVec.Create(2.12194440e-4f)", "r")};");
-                w.Line($"{t} poly = {v.Fma("AgVec.Create(1.9875691500e-4f)", "r", "AgVec.Create(1.3981999507e-3f)")};");
-                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(8.3334519073e-3f)")};");
-                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(4.1665795894e-2f)")};");
-                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(1.6666665459e-1f)")};");
-                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(5.0000001201e-1f)")};");
-                w.Line($"poly = {v.Fma("poly", "r * r", $"r + {t}.One")};");
-                w.Line("// 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.");
-                w.Line($"{t} scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));");
-                w.Line($"{t} result = poly * scale;");
+                w.Line($"{t} n = {v.Fma("x", "AgVec.Create(1.44269504f)", "AgVec.Create(12583039f)")};");
+                w.Line($"{t} scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));");
+                w.Line("n -= AgVec.Create(12583039f);");
+                w.Line($"{t} r = {v.Fma("n", "AgVec.Create(-6.93145752e-1f)", "x")};");
+                w.Line($"r = {v.Fma("n", "AgVec.Create(-1.42860677e-6f)", "r")};");
+                w.Line($"{t} poly = {v.Fma("AgVec.Create(8.28929059e-3f)", "r", "AgVec.Create(4.18978222e-2f)")};");
+                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(1.66676521e-1f)")};");
+                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(4.99991506e-1f)")};");
+                w.Line($"poly = {v.Fma("poly", "r", "AgVec.Create(9.99999702e-1f)")};");
+                w.Line($"{t} result = {v.Fma("r * scale", "poly", "scale")};");
                 w.Line($"result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), {t}.Zero, result);");
                 w.Line($"return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);");
             }

@@ -1,4 +1,8 @@
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace AttnGen;
 
@@ -56,6 +60,75 @@ public static unsafe class KernelSupport
         for (int d = 0; d < headDim; d++)
         {
             new Span<float>(destination + (long)d * paddedRows + rows, paddedRows - rows).Clear();
+        }
+    }
+
+    /// <summary>
+    /// Transposes one head's keys block by block: block <c>b</c> holds keys <c>b·blockSize ..</c> as
+    /// <c>[headDim, blockSize]</c>, so <c>destination[b·headDim·blockSize + d·blockSize + j % blockSize] =
+    /// keys[j * rowStride + d]</c>, zero for <c>rows ≤ j &lt; paddedRows</c> (a multiple of blockSize). A score tile then
+    /// reads one contiguous block with a short row stride instead of rows a whole sequence apart, whose
+    /// power-of-two stride maps them onto a few L1 sets and evicts them (S = 256 or more).
+    /// </summary>
+    public static void PackKeyBlocks(float* keys, int rowStride, int rows, int headDim, int paddedRows, int blockSize, float* destination)
+    {
+        int fastRows = (Sse.IsSupported || AdvSimd.Arm64.IsSupported) && blockSize % 4 == 0 ? rows / 4 * 4 : 0;
+        int fastDims = headDim / 4 * 4;
+        // 4 x 4 tiles: four keys' d .. d + 3 become four columns of four keys (a quarter of the scalar stores).
+        for (int j = 0; j < fastRows; j += 4)
+        {
+            float* tile = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
+            float* key = keys + (long)j * rowStride;
+            for (int d = 0; d < fastDims; d += 4)
+            {
+                Transpose4x4(
+                    Vector128.Load(key + d), Vector128.Load(key + rowStride + d),
+                    Vector128.Load(key + 2 * rowStride + d), Vector128.Load(key + 3 * rowStride + d),
+                    out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3);
+                c0.Store(tile + (long)d * blockSize);
+                c1.Store(tile + (long)(d + 1) * blockSize);
+                c2.Store(tile + (long)(d + 2) * blockSize);
+                c3.Store(tile + (long)(d + 3) * blockSize);
+            }
+        }
+        // The rest one element at a time: head dims past the last 4, keys past the last 4, then zero padding.
+        for (int j = 0; j < paddedRows; j++)
+        {
+            float* column = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
+            float* key = keys + (long)j * rowStride;
+            for (int d = j < fastRows ? fastDims : 0; d < headDim; d++)
+            {
+                column[(long)d * blockSize] = j < rows ? key[d] : 0f;
+            }
+        }
+    }
+
+    // [a0 a1 a2 a3], [b..], [c..], [d..] -> [a0 b0 c0 d0], [a1 b1 c1 d1], [a2 ..], [a3 ..].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x4(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d,
+        out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3)
+    {
+        if (Sse.IsSupported)
+        {
+            Vector128<float> ab01 = Sse.UnpackLow(a, b), ab23 = Sse.UnpackHigh(a, b);
+            Vector128<float> cd01 = Sse.UnpackLow(c, d), cd23 = Sse.UnpackHigh(c, d);
+            c0 = Sse.MoveLowToHigh(ab01, cd01);
+            c1 = Sse.MoveHighToLow(cd01, ab01);
+            c2 = Sse.MoveLowToHigh(ab23, cd23);
+            c3 = Sse.MoveHighToLow(cd23, ab23);
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            Vector128<ulong> ab01 = AdvSimd.Arm64.ZipLow(a, b).AsUInt64(), ab23 = AdvSimd.Arm64.ZipHigh(a, b).AsUInt64();
+            Vector128<ulong> cd01 = AdvSimd.Arm64.ZipLow(c, d).AsUInt64(), cd23 = AdvSimd.Arm64.ZipHigh(c, d).AsUInt64();
+            c0 = AdvSimd.Arm64.ZipLow(ab01, cd01).AsSingle();
+            c1 = AdvSimd.Arm64.ZipHigh(ab01, cd01).AsSingle();
+            c2 = AdvSimd.Arm64.ZipLow(ab23, cd23).AsSingle();
+            c3 = AdvSimd.Arm64.ZipHigh(ab23, cd23).AsSingle();
+        }
+        else
+        {
+            throw new PlatformNotSupportedException(); // callers check IsSupported first
         }
     }
 

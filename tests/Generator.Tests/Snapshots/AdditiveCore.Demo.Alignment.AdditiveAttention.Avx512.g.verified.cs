@@ -14,25 +14,24 @@ namespace Demo.Alignment
     {
         // ---- Avx512 kernels: 16 floats per vector; tiles from IsaProfile ----
 
-        // Exp__avx512: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);
-        // r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes
-        // expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf
-        // (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
+        // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
+        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
+        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
+        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
+        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static AgVecF Exp__avx512(AgVecF x)
         {
-            AgVecF n = AgVec.Round(x * AgVec.Create(1.44269504f));
-            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-0.693359375f), x);
-            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(2.12194440e-4f), r);
-            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(1.9875691500e-4f), r, AgVec.Create(1.3981999507e-3f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(8.3334519073e-3f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.1665795894e-2f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.6666665459e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(5.0000001201e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r * r, r + AgVecF.One);
-            // 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));
-            AgVecF result = poly * scale;
+            AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
+            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
+            n -= AgVec.Create(12583039f);
+            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
+            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
+            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
+            AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
             result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
             return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
         }
@@ -55,7 +54,7 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__avx512: keys packed [5, 64] per key/value head, values [64, 16];
+        // Attention__avx512: keys packed per key/value head in 1 blocks of [5, 64], values [64, 16];
         // query tiles of 6 rows (1 full, one of 1), key blocks of 64.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
@@ -65,8 +64,9 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
+                float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
                     float* qh = q + h * HeadDim;
@@ -75,9 +75,9 @@ namespace Demo.Alignment
                     float* va = additiveV + h * HeadDim;
                     for (int i0 = 0; i0 < 6; i0 += 6)
                     {
-                        AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
+                        AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
                     }
-                    AttentionRows1__avx512(qh + 6 * QueryWidth, kt, vp, ch + 6 * QueryWidth, 6, validLength, o, p, lh == null ? null : lh + 6, va);
+                    AttentionRows1__avx512(qh + 6 * QueryWidth, kt, vg, ch + 6 * QueryWidth, 6, validLength, o, p, lh == null ? null : lh + 6, va);
                 }
             }
         }
@@ -112,41 +112,42 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
                         AgVecF k2 = AgVec.Load(kd + 32);
                         AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k1), s0_1);
                         s0_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k2), s0_2);
                         s0_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k3), s0_3);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
+                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k0), s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k1), s1_1);
                         s1_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k2), s1_2);
                         s1_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k3), s1_3);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
+                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k0), s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k1), s2_1);
                         s2_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k2), s2_2);
                         s2_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k3), s2_3);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
+                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k0), s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k1), s3_1);
                         s3_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k2), s3_2);
                         s3_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k3), s3_3);
-                        AgVecF q4 = AgVec.Create(q[4 * QueryWidth + d]);
+                        AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
                         s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k0), s4_0);
                         s4_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k1), s4_1);
                         s4_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k2), s4_2);
                         s4_3 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k3), s4_3);
-                        AgVecF q5 = AgVec.Create(q[5 * QueryWidth + d]);
+                        AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
                         s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k0), s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k1), s5_1);
                         s5_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k2), s5_2);
@@ -214,8 +215,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -248,8 +249,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha1 = m1 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -282,8 +283,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha2 = m2 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -316,8 +317,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha3 = m3 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -350,8 +351,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha4 = m4 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                         m4 = mNew;
                     }
@@ -384,8 +385,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha5 = m5 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                         m5 = mNew;
                     }
@@ -408,18 +409,19 @@ namespace Demo.Alignment
                     for (int j = 0; j < 64; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
+                        float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(p[0 + j]);
+                        AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(p[64 + j]);
+                        AgVecF p1 = AgVec.Create(pj[64]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(p[128 + j]);
+                        AgVecF p2 = AgVec.Create(pj[128]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(p[192 + j]);
+                        AgVecF p3 = AgVec.Create(pj[192]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                        AgVecF p4 = AgVec.Create(p[256 + j]);
+                        AgVecF p4 = AgVec.Create(pj[256]);
                         o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                        AgVecF p5 = AgVec.Create(p[320 + j]);
+                        AgVecF p5 = AgVec.Create(pj[320]);
                         o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -496,16 +498,17 @@ namespace Demo.Alignment
                 // S[0..0, j0 + 0 .. j0 + 63] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 64;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 16);
                         AgVecF k2 = AgVec.Load(kd + 32);
                         AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k1), s0_1);
                         s0_2 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k2), s0_2);
@@ -553,8 +556,8 @@ namespace Demo.Alignment
                         AgVec.Store(e2, pr + 32);
                         AgVecF e3 = Exp__avx512(x3 - mv);
                         AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -567,8 +570,9 @@ namespace Demo.Alignment
                     for (int j = 0; j < 64; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
+                        float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(p[0 + j]);
+                        AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);

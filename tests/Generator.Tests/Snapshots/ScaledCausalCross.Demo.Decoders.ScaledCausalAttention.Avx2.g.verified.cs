@@ -178,25 +178,24 @@ namespace Demo.Decoders
             AgVec.Store(c3_1, y + 56);
         }
 
-        // Exp__avx2: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);
-        // r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes
-        // expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf
-        // (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
+        // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
+        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
+        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
+        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
+        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static AgVecF Exp__avx2(AgVecF x)
         {
-            AgVecF n = AgVec.Round(x * AgVec.Create(1.44269504f));
-            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-0.693359375f), x);
-            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(2.12194440e-4f), r);
-            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(1.9875691500e-4f), r, AgVec.Create(1.3981999507e-3f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(8.3334519073e-3f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.1665795894e-2f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.6666665459e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(5.0000001201e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r * r, r + AgVecF.One);
-            // 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));
-            AgVecF result = poly * scale;
+            AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
+            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
+            n -= AgVec.Create(12583039f);
+            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
+            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
+            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
+            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
+            AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
             result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
             return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
         }
@@ -210,7 +209,7 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx2: keys packed [8, 32] per key/value head, values [32, 8];
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [8, 32], values [32, 8];
         // query tiles of 6 rows (0 full, one of 4), key blocks of 32.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
@@ -220,14 +219,15 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
                     float* qh = q + h * HeadDim;
                     float* ch = context + h * HeadDim;
                     float* lh = lse == null ? null : lse + h * SeqLen;
-                    AttentionRows4__avx2(qh + 0 * QueryWidth, kt, vp, ch + 0 * QueryWidth, 0, validLength, o, p, lh == null ? null : lh + 0);
+                    AttentionRows4__avx2(qh + 0 * QueryWidth, kt, vg, ch + 0 * QueryWidth, 0, validLength, o, p, lh == null ? null : lh + 0);
                 }
             }
         }
@@ -258,22 +258,23 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
+                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
+                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
+                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
@@ -293,22 +294,23 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 + 16;
+                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
+                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
+                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
+                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
@@ -359,8 +361,8 @@ namespace Demo.Decoders
                         AgVec.Store(e2, pr + 16);
                         AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -393,8 +395,8 @@ namespace Demo.Decoders
                         AgVec.Store(e2, pr + 16);
                         AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha1 = m1 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -427,8 +429,8 @@ namespace Demo.Decoders
                         AgVec.Store(e2, pr + 16);
                         AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha2 = m2 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -461,8 +463,8 @@ namespace Demo.Decoders
                         AgVec.Store(e2, pr + 16);
                         AgVecF e3 = Exp__avx2(x3 - mv);
                         AgVec.Store(e3, pr + 24);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha3 = m3 == mNew ? 1f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -481,14 +483,15 @@ namespace Demo.Decoders
                     for (int j = 0; j < 32; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
+                        float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(p[0 + j]);
+                        AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(p[32 + j]);
+                        AgVecF p1 = AgVec.Create(pj[32]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(p[64 + j]);
+                        AgVecF p2 = AgVec.Create(pj[64]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(p[96 + j]);
+                        AgVecF p3 = AgVec.Create(pj[96]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);

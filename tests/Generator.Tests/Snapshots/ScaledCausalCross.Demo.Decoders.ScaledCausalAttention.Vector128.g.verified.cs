@@ -209,25 +209,24 @@ namespace Demo.Decoders
             AgVec.Store(c1_3, y + 28);
         }
 
-        // Exp__v128: e^x in single precision, within 2 ulp on [-87.3, 88.3]. n = round(x·log2 e);
-        // r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r + r²·P(r), P of degree 5 (Cephes
-        // expf coefficients); 2^n from the exponent bits. x < -87.3365 (also -inf) gives 0, x > 88.3763 gives +inf
-        // (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
+        // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
+        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
+        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
+        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
+        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static AgVecF Exp__v128(AgVecF x)
         {
-            AgVecF n = AgVec.Round(x * AgVec.Create(1.44269504f));
-            AgVecF r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-0.693359375f), x);
-            r = AgVec.MultiplyAddEstimate(n, AgVec.Create(2.12194440e-4f), r);
-            AgVecF poly = AgVec.MultiplyAddEstimate(AgVec.Create(1.9875691500e-4f), r, AgVec.Create(1.3981999507e-3f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(8.3334519073e-3f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(4.1665795894e-2f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(1.6666665459e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(5.0000001201e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r * r, r + AgVecF.One);
-            // 2^n: (n + 127) << 23 as float bits; garbage outside the range, where the selects below decide.
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.ConvertToInt32Native(n) + AgVec.Create(127), 23));
-            AgVecF result = poly * scale;
+            AgVecF n = AgVec.MultiplyAddEstimate(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
+            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
+            n -= AgVec.Create(12583039f);
+            AgVecF r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-6.93145752e-1f), x);
+            r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-1.42860677e-6f), r);
+            AgVecF poly = AgVec.MultiplyAddEstimate(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
+            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(1.66676521e-1f));
+            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(4.99991506e-1f));
+            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(9.99999702e-1f));
+            AgVecF result = AgVec.MultiplyAddEstimate(r * scale, poly, scale);
             result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
             return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
         }
@@ -240,7 +239,7 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__v128: keys packed [8, 32] per key/value head, values [32, 8];
+        // Attention__v128: keys packed per key/value head in 1 blocks of [8, 32], values [32, 8];
         // query tiles of 4 rows (1 full), key blocks of 32.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
@@ -250,8 +249,9 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
                 global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
                     float* qh = q + h * HeadDim;
@@ -259,7 +259,7 @@ namespace Demo.Decoders
                     float* lh = lse == null ? null : lse + h * SeqLen;
                     for (int i0 = 0; i0 < 4; i0 += 4)
                     {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vp, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
+                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
                     }
                 }
             }
@@ -291,30 +291,31 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 0;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
                         AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
                         s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
+                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
+                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
                         s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
+                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
                         s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
@@ -344,30 +345,31 @@ namespace Demo.Decoders
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 + 16;
+                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* kd = kb + d * 32;
+                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
                         AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(q[0 * QueryWidth + d]);
+                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
                         s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(q[1 * QueryWidth + d]);
+                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(q[2 * QueryWidth + d]);
+                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
                         s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(q[3 * QueryWidth + d]);
+                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
                         s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
@@ -444,8 +446,8 @@ namespace Demo.Decoders
                         AgVec.Store(e6, pr + 24);
                         AgVecF e7 = Exp__v128(x7 - mv);
                         AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha0 = m0 == mNew ? 1f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -494,8 +496,8 @@ namespace Demo.Decoders
                         AgVec.Store(e6, pr + 24);
                         AgVecF e7 = Exp__v128(x7 - mv);
                         AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha1 = m1 == mNew ? 1f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -544,8 +546,8 @@ namespace Demo.Decoders
                         AgVec.Store(e6, pr + 24);
                         AgVecF e7 = Exp__v128(x7 - mv);
                         AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha2 = m2 == mNew ? 1f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
                         l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m2 = mNew;
                     }
@@ -594,8 +596,8 @@ namespace Demo.Decoders
                         AgVec.Store(e6, pr + 24);
                         AgVecF e7 = Exp__v128(x7 - mv);
                         AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 0 on the first visible block (m_old = -inf), 1 while the max holds.
-                        alpha3 = m3 == mNew ? 1f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
+                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
                         l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m3 = mNew;
                     }
@@ -614,18 +616,19 @@ namespace Demo.Decoders
                     for (int j = 0; j < 32; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
+                        float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF v1 = AgVec.Load(vj + 4);
-                        AgVecF p0 = AgVec.Create(p[0 + j]);
+                        AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(p[32 + j]);
+                        AgVecF p1 = AgVec.Create(pj[32]);
                         o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(p[64 + j]);
+                        AgVecF p2 = AgVec.Create(pj[64]);
                         o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        AgVecF p3 = AgVec.Create(p[96 + j]);
+                        AgVecF p3 = AgVec.Create(pj[96]);
                         o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
                         o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
                     }
