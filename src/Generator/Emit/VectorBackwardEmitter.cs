@@ -45,7 +45,7 @@ namespace AttnGen.Generator.Emit
                 rows = System.Math.Max(rows, isa.ScoreRows);
                 block = System.Math.Max(block, isa.KeyBlock);
             }
-            w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ [HeadDim, {Inv(keyPad)}],");
+            w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks ({Inv(keyPad)} keys),");
             w.Line($"// K rows and the dK, dV accumulators [{Inv(keyPad)}, {Inv(dimPad)}]; per query tile the Q, dO and dQ rows");
             w.Line($"// [{Inv(rows)}, {Inv(dimPad)}], P and dS [{Inv(rows)}, {Inv(block)}]{(plan.IsAdditive ? $"; additive v and its gradient [{Inv(dimPad)}]" : "")}.");
             var parts = new List<(string Name, int Length)>
@@ -92,6 +92,16 @@ namespace AttnGen.Generator.Emit
 
         private static int DimPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.HeadDim, isa.Width);
 
+        /// <summary>
+        /// Whether dQ += dS·K (and the additive gradient) can read the keys in place, row stride KvWidth: every key
+        /// block is whole and the head dimension whole vectors (the forward's rule for values), so no load leaves
+        /// the keys; otherwise they are copied into [keyPad, dimPad] with zero padding.
+        /// </summary>
+        private static bool KeysInPlace(KernelPlan plan, IsaProfile isa)
+            => plan.Spec.KvSeqLen % isa.KeyBlock == 0 && plan.Spec.HeadDim % isa.Width == 0;
+
+        private static string KeyStride(KernelPlan plan, IsaProfile isa) => KeysInPlace(plan, isa) ? "KvWidth" : Inv(DimPad(plan, isa));
+
         /// <summary><c>HeadDot__{isa}</c>: the dot product of two HeadDim-long rows, never reading past them.</summary>
         private static void EmitHeadDot(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
@@ -127,14 +137,15 @@ namespace AttnGen.Generator.Emit
             int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
             string additiveParam = plan.IsAdditive ? ", float* additiveV, float* additiveVGrad" : "";
 
-            w.Line($"// AttentionBackward__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed [{Inv(s.HeadDim)}, {Inv(keyPad)}] (score and dP tiles), K rows");
-            w.Line($"// [{Inv(keyPad)}, {Inv(dimPad)}] (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of");
+            w.Line($"// AttentionBackward__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}] (score and dP tiles),");
+            w.Line(KeysInPlace(plan, isa)
+                ? $"// K rows read in place (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of"
+                : $"// K rows packed [{Inv(keyPad)}, {Inv(dimPad)}] (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of");
             w.Line($"// {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}) walk the visible key blocks of {Inv(isa.KeyBlock)}.");
             using (w.Open($"private static unsafe void AttentionBackward__{isa.Suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength{additiveParam}, float* work)"))
             {
                 w.Line("float* kt = work + WorkTileKeysT;");
                 w.Line("float* vt = work + WorkTileValuesT;");
-                w.Line("float* kr = work + WorkTileKeys;");
                 w.Line("float* dkAcc = work + WorkTileKeyGrad;");
                 w.Line("float* dvAcc = work + WorkTileValueGrad;");
                 w.Line("// Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.");
@@ -148,9 +159,17 @@ namespace AttnGen.Generator.Emit
                 }
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, kt);");
-                    w.Line($"global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, vt);");
-                    w.Line($"global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, vt);");
+                    if (KeysInPlace(plan, isa))
+                    {
+                        w.Line("float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are");
+                    }
+                    else
+                    {
+                        w.Line("float* kr = work + WorkTileKeys;");
+                        w.Line($"global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
+                    }
                     w.Line($"new global::System.Span<float>(dkAcc, {Inv(keyPad * dimPad)}).Clear();");
                     w.Line($"new global::System.Span<float>(dvAcc, {Inv(keyPad * dimPad)}).Clear();");
                     w.Line("// The query heads of the group share this head's dK and dV.");
@@ -170,13 +189,13 @@ namespace AttnGen.Generator.Emit
                         {
                             using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
                             {
-                                w.Line($"AttentionBackwardRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);");
+                                w.Line($"AttentionBackwardRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);");
                             }
                         }
                         if (remainder > 0)
                         {
                             string i0 = Inv(fullTiles * br);
-                            w.Line($"AttentionBackwardRows{Inv(remainder)}__{isa.Suffix}(qh + {i0} * QueryWidth, oh + {i0} * QueryWidth, doh + {i0} * QueryWidth, dqh + {i0} * QueryWidth, lh + {i0}, {i0}, validLength, work);");
+                            w.Line($"AttentionBackwardRows{Inv(remainder)}__{isa.Suffix}(qh + {i0} * QueryWidth, oh + {i0} * QueryWidth, doh + {i0} * QueryWidth, dqh + {i0} * QueryWidth, lh + {i0}, {i0}, validLength, kr, work);");
                         }
                         if (plan.IsAdditive)
                         {
@@ -209,15 +228,14 @@ namespace AttnGen.Generator.Emit
             var v = new VectorSyntax(isa);
             int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
             int subTiles = bc / (nc * width);
-            int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
+            int dimPad = DimPad(plan, isa);
             string vis(int r) => s.Causal ? $"visible{Inv(r)}" : "visible";
 
             w.Line($"// AttentionBackwardRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
-            using (w.Open($"private static unsafe void AttentionBackwardRows{Inv(rows)}__{isa.Suffix}(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)"))
+            using (w.Open($"private static unsafe void AttentionBackwardRows{Inv(rows)}__{isa.Suffix}(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)"))
             {
                 w.Line("float* kt = work + WorkTileKeysT;");
                 w.Line("float* vt = work + WorkTileValuesT;");
-                w.Line("float* kr = work + WorkTileKeys;");
                 w.Line("float* dkAcc = work + WorkTileKeyGrad;");
                 w.Line("float* dvAcc = work + WorkTileValueGrad;");
                 w.Line("float* qt = work + WorkTileQuery;");
@@ -287,8 +305,8 @@ namespace AttnGen.Generator.Emit
                         {
                             w.Line($"{v.Type} visible = AgVec.Create((float)(validLength - jb));");
                         }
-                        EmitProductTile(w, plan, isa, rows, keyPad, dimPad, scores: false, vis);
-                        EmitProductTile(w, plan, isa, rows, keyPad, dimPad, scores: true, vis);
+                        EmitProductTile(w, plan, isa, rows, dimPad, scores: false, vis);
+                        EmitProductTile(w, plan, isa, rows, dimPad, scores: true, vis);
                     }
                     EmitTransposedUpdate(w, isa, rows, dimPad, "dvAcc", "dot", "p", "dV", "Pᵀ · dO");
                     if (plan.IsAdditive)
@@ -298,7 +316,7 @@ namespace AttnGen.Generator.Emit
                     else
                     {
                         EmitTransposedUpdate(w, isa, rows, dimPad, "dkAcc", "qt", "ds", "dK", "dSᵀ · Q");
-                        EmitQueryGradient(w, isa, rows, dimPad);
+                        EmitQueryGradient(w, isa, rows, dimPad, KeyStride(plan, isa));
                     }
                 }
                 w.Line("// The dQ tile into the rows of dq.");
@@ -314,7 +332,7 @@ namespace AttnGen.Generator.Emit
         /// One Br x (ScoreVectors · W) sub-tile at key jb. With <paramref name="scores"/> false: dP = dO · Vᵀ, stored
         /// into dS. With it true: S = Q · Kᵀ (or the additive score), then per vector <c>ScoreGradient__{isa}</c>.
         /// </summary>
-        private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int keyPad, int dimPad, bool scores, System.Func<int, string> vis)
+        private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad, bool scores, System.Func<int, string> vis)
         {
             var v = new VectorSyntax(isa);
             int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
@@ -341,10 +359,10 @@ namespace AttnGen.Generator.Emit
                 }
                 string packed = scores ? "kt" : "vt";
                 string broadcast = scores ? "qt" : "dot";
-                w.Line($"float* b = {packed} + jb;");
+                w.Line($"float* b = {packed} + j0 * HeadDim + (jb - j0); // block j0 / {Inv(bc)}: [HeadDim, {Inv(bc)}]");
                 using (w.Open("for (int d = 0; d < HeadDim; d++)"))
                 {
-                    w.Line($"float* bd = b + d * {Inv(keyPad)};");
+                    w.Line($"float* bd = b + d * {Inv(bc)};");
                     for (int c = 0; c < nc; c++)
                     {
                         w.Line($"{v.Type} k{c} = {v.Load($"bd + {Inv(c * width)}")};");
@@ -467,7 +485,7 @@ namespace AttnGen.Generator.Emit
         }
 
         /// <summary>dQ[rows, :] += dS[rows, Bc] · K[j0 .. j0 + Bc, :], the forward's P·V register tile.</summary>
-        private static void EmitQueryGradient(SourceWriter w, IsaProfile isa, int rows, int dimPad)
+        private static void EmitQueryGradient(SourceWriter w, IsaProfile isa, int rows, int dimPad, string keyStride)
         {
             var v = new VectorSyntax(isa);
             int width = isa.Width, bc = isa.KeyBlock, dimVectors = dimPad / width;
@@ -480,7 +498,7 @@ namespace AttnGen.Generator.Emit
                     w.Line($"// dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] += dS · K, {Inv(isa.PvVectors)} vectors at a time.");
                     using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
                     {
-                        EmitQueryGradientTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad);
+                        EmitQueryGradientTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad, keyStride);
                     }
                 }
                 if (rest > 0)
@@ -489,13 +507,13 @@ namespace AttnGen.Generator.Emit
                     using (w.Open(""))
                     {
                         w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
-                        EmitQueryGradientTile(w, v, r0, rc, rest, width, bc, dimPad);
+                        EmitQueryGradientTile(w, v, r0, rc, rest, width, bc, dimPad, keyStride);
                     }
                 }
             }
         }
 
-        private static void EmitQueryGradientTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad)
+        private static void EmitQueryGradientTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad, string keyStride)
         {
             for (int r = 0; r < rows; r++)
             {
@@ -508,7 +526,7 @@ namespace AttnGen.Generator.Emit
             }
             using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
             {
-                w.Line($"float* kj = kr + (j0 + j) * {Inv(dimPad)} + c0;");
+                w.Line($"float* kj = kr + (j0 + j) * {keyStride} + c0;");
                 for (int c = 0; c < vectors; c++)
                 {
                     w.Line($"{v.Type} k{c} = {v.Load($"kj + {Inv(c * width)}")};");
@@ -554,7 +572,7 @@ namespace AttnGen.Generator.Emit
                     using (w.Open("for (int j = 0; j < jEnd; j++)"))
                     {
                         w.Line($"{v.Type} g = {v.Broadcast("dsr[j]")};");
-                        w.Line($"{v.Type} t = Tanh__{isa.Suffix}(qv + {v.Load($"kr + (j0 + j) * {Inv(dimPad)} + c")});");
+                        w.Line($"{v.Type} t = Tanh__{isa.Suffix}(qv + {v.Load($"kr + (j0 + j) * {KeyStride(plan, isa)} + c")});");
                         w.Line($"dvav = {v.Fma("g", "t", "dvav")};");
                         w.Line($"{v.Type} u = g * vv * ({v.Type}.One - t * t);");
                         w.Line("dqv += u;");

@@ -662,14 +662,13 @@ namespace Demo.Alignment
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [5, 32] (score and dP tiles), K rows
-        // [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
+        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 32] (score and dP tiles),
+        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
         // 6 rows (1 full, one of 1) walk the visible key blocks of 32.
         private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* additiveV, float* additiveVGrad, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -680,8 +679,9 @@ namespace Demo.Alignment
             new global::System.Span<float>(va, 8).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                float* kr = work + WorkTileKeys;
                 global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
                 new global::System.Span<float>(dkAcc, 256).Clear();
                 new global::System.Span<float>(dvAcc, 256).Clear();
@@ -697,9 +697,9 @@ namespace Demo.Alignment
                     new global::System.Span<float>(dva, 8).Clear();
                     for (int i0 = 0; i0 < 6; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
-                    AttentionBackwardRows1__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, validLength, work);
+                    AttentionBackwardRows1__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, validLength, kr, work);
                     global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -712,11 +712,10 @@ namespace Demo.Alignment
         }
 
         // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -760,7 +759,7 @@ namespace Demo.Alignment
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -806,7 +805,7 @@ namespace Demo.Alignment
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -906,11 +905,10 @@ namespace Demo.Alignment
         }
 
         // AttentionBackwardRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -944,7 +942,7 @@ namespace Demo.Alignment
                     // dP[0..0, jb .. jb + 15] = dO[r, :] · v[:, j]: 2 accumulators.
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -960,7 +958,7 @@ namespace Demo.Alignment
                     // S[0..0, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;

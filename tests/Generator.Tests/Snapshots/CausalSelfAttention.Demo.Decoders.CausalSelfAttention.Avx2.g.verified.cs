@@ -870,14 +870,13 @@ namespace Demo.Decoders
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [64, 128] (score and dP tiles), K rows
-        // [128, 64] (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
+        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 4 blocks of [64, 32] (score and dP tiles),
+        // K rows read in place (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
         // 6 rows (21 full, one of 2) walk the visible key blocks of 32.
         private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -885,9 +884,9 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 384).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, vt);
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, kr);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 32, vt);
+                float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are
                 new global::System.Span<float>(dkAcc, 8192).Clear();
                 new global::System.Span<float>(dvAcc, 8192).Clear();
                 // The query heads of the group share this head's dK and dV.
@@ -900,9 +899,9 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 126; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
-                    AttentionBackwardRows2__avx2(qh + 126 * QueryWidth, oh + 126 * QueryWidth, doh + 126 * QueryWidth, dqh + 126 * QueryWidth, lh + 126, 126, validLength, work);
+                    AttentionBackwardRows2__avx2(qh + 126 * QueryWidth, oh + 126 * QueryWidth, doh + 126 * QueryWidth, dqh + 126 * QueryWidth, lh + 126, 126, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -914,11 +913,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -972,10 +970,10 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -1018,10 +1016,10 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
@@ -1138,7 +1136,7 @@ namespace Demo.Decoders
                     AgVecF o5_0 = AgVec.Load(dqt + 320 + c0), o5_1 = AgVec.Load(dqt + 328 + c0);
                     for (int j = 0; j < 32; j++)
                     {
-                        float* kj = kr + (j0 + j) * 64 + c0;
+                        float* kj = kr + (j0 + j) * KvWidth + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF k1 = AgVec.Load(kj + 8);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
@@ -1182,11 +1180,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows2__avx2: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows2__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows2__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -1224,10 +1221,10 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -1246,10 +1243,10 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
@@ -1310,7 +1307,7 @@ namespace Demo.Decoders
                     AgVecF o1_0 = AgVec.Load(dqt + 64 + c0), o1_1 = AgVec.Load(dqt + 72 + c0);
                     for (int j = 0; j < 32; j++)
                     {
-                        float* kj = kr + (j0 + j) * 64 + c0;
+                        float* kj = kr + (j0 + j) * KvWidth + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF k1 = AgVec.Load(kj + 8);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);

@@ -650,14 +650,13 @@ namespace Demo.Decoders
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed [64, 128] (score and dP tiles), K rows
-        // [128, 64] (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
+        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 4 blocks of [64, 32] (score and dP tiles),
+        // K rows read in place (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
         // 4 rows (32 full) walk the visible key blocks of 32.
         private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -665,9 +664,9 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 256).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, vt);
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, kr);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 32, vt);
+                float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are
                 new global::System.Span<float>(dkAcc, 8192).Clear();
                 new global::System.Span<float>(dvAcc, 8192).Clear();
                 // The query heads of the group share this head's dK and dV.
@@ -680,7 +679,7 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 128; i0 += 4)
                     {
-                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -693,11 +692,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -745,10 +743,10 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
@@ -797,10 +795,10 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 128;
+                            float* bd = b + d * 32;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
@@ -927,7 +925,7 @@ namespace Demo.Decoders
                     AgVecF o3_0 = AgVec.Load(dqt + 192 + c0), o3_1 = AgVec.Load(dqt + 196 + c0), o3_2 = AgVec.Load(dqt + 200 + c0), o3_3 = AgVec.Load(dqt + 204 + c0);
                     for (int j = 0; j < 32; j++)
                     {
-                        float* kj = kr + (j0 + j) * 64 + c0;
+                        float* kj = kr + (j0 + j) * KvWidth + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF k1 = AgVec.Load(kj + 4);
                         AgVecF k2 = AgVec.Load(kj + 8);

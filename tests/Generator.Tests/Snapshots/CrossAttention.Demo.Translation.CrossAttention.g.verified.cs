@@ -348,7 +348,7 @@ namespace Demo.Translation
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ [HeadDim, 64],
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
         // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
         // [6, 16], P and dS [6, 64].
         private const int WorkTileKeysT = WorkTiles + 0;

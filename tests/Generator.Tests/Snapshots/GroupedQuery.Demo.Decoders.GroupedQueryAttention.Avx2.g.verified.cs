@@ -963,14 +963,13 @@ namespace Demo.Decoders
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [16, 32] (score and dP tiles), K rows
-        // [32, 16] (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
+        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
+        // K rows read in place (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
         // 6 rows (5 full, one of 2) walk the visible key blocks of 32.
         private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -978,9 +977,9 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 16, kr);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are
                 new global::System.Span<float>(dkAcc, 512).Clear();
                 new global::System.Span<float>(dvAcc, 512).Clear();
                 // The query heads of the group share this head's dK and dV.
@@ -993,9 +992,9 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 30; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
-                    AttentionBackwardRows2__avx2(qh + 30 * QueryWidth, oh + 30 * QueryWidth, doh + 30 * QueryWidth, dqh + 30 * QueryWidth, lh + 30, 30, validLength, work);
+                    AttentionBackwardRows2__avx2(qh + 30 * QueryWidth, oh + 30 * QueryWidth, doh + 30 * QueryWidth, dqh + 30 * QueryWidth, lh + 30, 30, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -1007,11 +1006,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -1065,7 +1063,7 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -1111,7 +1109,7 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -1231,7 +1229,7 @@ namespace Demo.Decoders
                     AgVecF o5_0 = AgVec.Load(dqt + 80 + c0), o5_1 = AgVec.Load(dqt + 88 + c0);
                     for (int j = 0; j < 32; j++)
                     {
-                        float* kj = kr + (j0 + j) * 16 + c0;
+                        float* kj = kr + (j0 + j) * KvWidth + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF k1 = AgVec.Load(kj + 8);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
@@ -1275,11 +1273,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows2__avx2: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows2__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows2__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -1317,7 +1314,7 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -1339,7 +1336,7 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -1403,7 +1400,7 @@ namespace Demo.Decoders
                     AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 24 + c0);
                     for (int j = 0; j < 32; j++)
                     {
-                        float* kj = kr + (j0 + j) * 16 + c0;
+                        float* kj = kr + (j0 + j) * KvWidth + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF k1 = AgVec.Load(kj + 8);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);

@@ -1055,14 +1055,13 @@ namespace Demo.Decoders
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed [16, 64] (score and dP tiles), K rows
-        // [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
+        // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 64] (score and dP tiles),
+        // K rows packed [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
         // 6 rows (5 full, one of 2) walk the visible key blocks of 64.
         private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -1070,8 +1069,9 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, vt);
+                float* kr = work + WorkTileKeys;
                 global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, kr);
                 new global::System.Span<float>(dkAcc, 1024).Clear();
                 new global::System.Span<float>(dvAcc, 1024).Clear();
@@ -1085,9 +1085,9 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 30; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                        AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
-                    AttentionBackwardRows2__avx512(qh + 30 * QueryWidth, oh + 30 * QueryWidth, doh + 30 * QueryWidth, dqh + 30 * QueryWidth, lh + 30, 30, validLength, work);
+                    AttentionBackwardRows2__avx512(qh + 30 * QueryWidth, oh + 30 * QueryWidth, doh + 30 * QueryWidth, dqh + 30 * QueryWidth, lh + 30, 30, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -1099,11 +1099,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -1160,7 +1159,7 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 64;
@@ -1232,7 +1231,7 @@ namespace Demo.Decoders
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 64;
@@ -1395,11 +1394,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows2__avx512: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows2__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows2__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -1440,7 +1438,7 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 64;
@@ -1472,7 +1470,7 @@ namespace Demo.Decoders
                     {
                         AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 64;

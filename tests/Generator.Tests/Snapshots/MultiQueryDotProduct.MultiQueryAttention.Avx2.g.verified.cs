@@ -859,14 +859,13 @@ partial class MultiQueryAttention
         AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
     }
 
-    // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [3, 64] (score and dP tiles), K rows
-    // [64, 8] (dQ += dS·K), dK and dV accumulated in [64, 8]; per query head of the group, tiles of
+    // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [3, 32] (score and dP tiles),
+    // K rows packed [64, 8] (dQ += dS·K), dK and dV accumulated in [64, 8]; per query head of the group, tiles of
     // 6 rows (6 full, one of 1) walk the visible key blocks of 32.
     private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -874,8 +873,9 @@ partial class MultiQueryAttention
         new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
-            global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, vt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 32, kt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 32, vt);
+            float* kr = work + WorkTileKeys;
             global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 8, kr);
             new global::System.Span<float>(dkAcc, 512).Clear();
             new global::System.Span<float>(dvAcc, 512).Clear();
@@ -889,9 +889,9 @@ partial class MultiQueryAttention
                 float* lh = lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                    AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                 }
-                AttentionBackwardRows1__avx2(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, work);
+                AttentionBackwardRows1__avx2(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, kr, work);
             }
             // dK and dV of this key/value head into their rows (each element is written once).
             for (int j = 0; j < KvSeqLen; j++)
@@ -903,11 +903,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -949,10 +948,10 @@ partial class MultiQueryAttention
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 8);
                         AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -995,10 +994,10 @@ partial class MultiQueryAttention
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 8);
                         AgVecF a0 = AgVec.Create(qt[0 + d]);
@@ -1132,11 +1131,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -1168,10 +1166,10 @@ partial class MultiQueryAttention
                 // dP[0..0, jb .. jb + 15] = dO[r, :] · v[:, j]: 2 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 8);
                         AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -1184,10 +1182,10 @@ partial class MultiQueryAttention
                 // S[0..0, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 8);
                         AgVecF a0 = AgVec.Create(qt[0 + d]);

@@ -893,14 +893,13 @@ partial class MultiQueryAttention
         AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
     }
 
-    // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed [3, 64] (score and dP tiles), K rows
-    // [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
+    // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [3, 64] (score and dP tiles),
+    // K rows packed [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
     // 6 rows (6 full, one of 1) walk the visible key blocks of 64.
     private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -908,8 +907,9 @@ partial class MultiQueryAttention
         new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
-            global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, vt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, vt);
+            float* kr = work + WorkTileKeys;
             global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, kr);
             new global::System.Span<float>(dkAcc, 1024).Clear();
             new global::System.Span<float>(dvAcc, 1024).Clear();
@@ -923,9 +923,9 @@ partial class MultiQueryAttention
                 float* lh = lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                    AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                 }
-                AttentionBackwardRows1__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, work);
+                AttentionBackwardRows1__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, kr, work);
             }
             // dK and dV of this key/value head into their rows (each element is written once).
             for (int j = 0; j < KvSeqLen; j++)
@@ -937,11 +937,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -986,7 +985,7 @@ partial class MultiQueryAttention
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* bd = b + d * 64;
@@ -1058,7 +1057,7 @@ partial class MultiQueryAttention
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* bd = b + d * 64;
@@ -1221,11 +1220,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows1__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows1__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -1260,7 +1258,7 @@ partial class MultiQueryAttention
                 // dP[0..0, jb .. jb + 63] = dO[r, :] · v[:, j]: 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* bd = b + d * 64;
@@ -1282,7 +1280,7 @@ partial class MultiQueryAttention
                 // S[0..0, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
                     for (int d = 0; d < HeadDim; d++)
                     {
                         float* bd = b + d * 64;

@@ -872,14 +872,13 @@ partial class MultiQueryAttention
         AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
     }
 
-    // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed [3, 64] (score and dP tiles), K rows
-    // [64, 4] (dQ += dS·K), dK and dV accumulated in [64, 4]; per query head of the group, tiles of
+    // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [3, 32] (score and dP tiles),
+    // K rows packed [64, 4] (dQ += dS·K), dK and dV accumulated in [64, 4]; per query head of the group, tiles of
     // 4 rows (9 full, one of 1) walk the visible key blocks of 32.
     private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -887,8 +886,9 @@ partial class MultiQueryAttention
         new global::System.Span<float>(work + WorkTileOutGrad, 16).Clear();
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, kt);
-            global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, vt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 32, kt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 32, vt);
+            float* kr = work + WorkTileKeys;
             global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 4, kr);
             new global::System.Span<float>(dkAcc, 256).Clear();
             new global::System.Span<float>(dvAcc, 256).Clear();
@@ -902,9 +902,9 @@ partial class MultiQueryAttention
                 float* lh = lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 4)
                 {
-                    AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, work);
+                    AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                 }
-                AttentionBackwardRows1__v128(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, work);
+                AttentionBackwardRows1__v128(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, kr, work);
             }
             // dK and dV of this key/value head into their rows (each element is written once).
             for (int j = 0; j < KvSeqLen; j++)
@@ -916,11 +916,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -960,10 +959,10 @@ partial class MultiQueryAttention
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 4);
                         AgVecF k2 = AgVec.Load(bd + 8);
@@ -1012,10 +1011,10 @@ partial class MultiQueryAttention
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 4);
                         AgVecF k2 = AgVec.Load(bd + 8);
@@ -1137,11 +1136,10 @@ partial class MultiQueryAttention
     }
 
     // AttentionBackwardRows1__v128: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows1__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+    private static unsafe void AttentionBackwardRows1__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
-        float* kr = work + WorkTileKeys;
         float* dkAcc = work + WorkTileKeyGrad;
         float* dvAcc = work + WorkTileValueGrad;
         float* qt = work + WorkTileQuery;
@@ -1175,10 +1173,10 @@ partial class MultiQueryAttention
                 // dP[0..0, jb .. jb + 15] = dO[r, :] · v[:, j]: 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = vt + jb;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 4);
                         AgVecF k2 = AgVec.Load(bd + 8);
@@ -1197,10 +1195,10 @@ partial class MultiQueryAttention
                 // S[0..0, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = kt + jb;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 32;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 4);
                         AgVecF k2 = AgVec.Load(bd + 8);

@@ -604,14 +604,13 @@ namespace Demo.Decoders
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed [8, 32] (score and dP tiles), K rows
-        // [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
+        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 32] (score and dP tiles),
+        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
         // 6 rows (0 full, one of 4) walk the visible key blocks of 32.
         private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -619,8 +618,9 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeysTransposed(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, kt);
-                global::AttnGen.KernelSupport.PackKeysTransposed(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                float* kr = work + WorkTileKeys;
                 global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
                 new global::System.Span<float>(dkAcc, 256).Clear();
                 new global::System.Span<float>(dvAcc, 256).Clear();
@@ -632,7 +632,7 @@ namespace Demo.Decoders
                     float* doh = dO + h * HeadDim;
                     float* dqh = dq + h * HeadDim;
                     float* lh = lse + h * SeqLen;
-                    AttentionBackwardRows4__avx2(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, work);
+                    AttentionBackwardRows4__avx2(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -644,11 +644,10 @@ namespace Demo.Decoders
         }
 
         // AttentionBackwardRows4__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* work)
+        private static unsafe void AttentionBackwardRows4__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
-            float* kr = work + WorkTileKeys;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             float* qt = work + WorkTileQuery;
@@ -694,7 +693,7 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = vt + jb;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
@@ -728,7 +727,7 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = kt + jb;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
                         for (int d = 0; d < HeadDim; d++)
                         {
                             float* bd = b + d * 32;
