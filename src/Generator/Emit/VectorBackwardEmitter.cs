@@ -423,27 +423,37 @@ namespace AttnGen.Generator.Emit
         private static void EmitTransposedUpdate(SourceWriter w, IsaProfile isa, int rows, int dimPad, string acc, string source, string coefficient, string name, string formula)
         {
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock, dimVectors = dimPad / width;
+            EmitInChunks(w, isa, rows, dimPad,
+                (r0, rc, columns) => $"{name}[j0 .. j0 + {Inv(isa.KeyBlock - 1)}, {columns}] += {formula}{(rows > isa.PvRows ? $" (rows {Inv(r0)}..{Inv(r0 + rc - 1)})" : "")}",
+                (r0, rc, vectors) => EmitTransposedTile(w, v, r0, rc, vectors, isa.Width, isa.KeyBlock, dimPad, acc, source, coefficient));
+        }
+
+        /// <summary>
+        /// A rows x dimPad update in register tiles of PvRows x PvVectors: per group of rows, a loop over whole
+        /// chunks of PvVectors vectors, then one tile for the vectors left (<c>c0</c> is a chunk's first column).
+        /// </summary>
+        private static void EmitInChunks(SourceWriter w, IsaProfile isa, int rows, int dimPad, System.Func<int, int, string, string> comment, System.Action<int, int, int> tile)
+        {
+            int width = isa.Width, dimVectors = dimPad / width, chunk = isa.PvVectors;
             for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
             {
                 int rc = System.Math.Min(isa.PvRows, rows - r0);
-                string rowRange = rows > isa.PvRows ? $" (rows {Inv(r0)}..{Inv(r0 + rc - 1)})" : "";
-                int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
+                int fullChunks = dimVectors / chunk, rest = dimVectors % chunk;
                 if (fullChunks > 0)
                 {
-                    w.Line($"// {name}[j0 .. j0 + {Inv(bc - 1)}, :] += {formula}{rowRange}, {Inv(isa.PvVectors)} vectors at a time.");
-                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
+                    w.Line($"// {comment(r0, rc, ":")}, {Inv(chunk)} vectors at a time.");
+                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * chunk * width)}; c0 += {Inv(chunk * width)})"))
                     {
-                        EmitTransposedTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad, acc, source, coefficient);
+                        tile(r0, rc, chunk);
                     }
                 }
                 if (rest > 0)
                 {
-                    w.Line($"// {name}[j0 .. j0 + {Inv(bc - 1)}, last {Inv(rest)} vectors] += {formula}{rowRange}.");
+                    w.Line($"// {comment(r0, rc, $"last {Inv(rest)} vectors")}.");
                     using (w.Open(""))
                     {
-                        w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
-                        EmitTransposedTile(w, v, r0, rc, rest, width, bc, dimPad, acc, source, coefficient);
+                        w.Line($"const int c0 = {Inv(fullChunks * chunk * width)};");
+                        tile(r0, rc, rest);
                     }
                 }
             }
@@ -488,29 +498,9 @@ namespace AttnGen.Generator.Emit
         private static void EmitQueryGradient(SourceWriter w, IsaProfile isa, int rows, int dimPad, string keyStride)
         {
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock, dimVectors = dimPad / width;
-            for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
-            {
-                int rc = System.Math.Min(isa.PvRows, rows - r0);
-                int fullChunks = dimVectors / isa.PvVectors, rest = dimVectors % isa.PvVectors;
-                if (fullChunks > 0)
-                {
-                    w.Line($"// dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, :] += dS · K, {Inv(isa.PvVectors)} vectors at a time.");
-                    using (w.Open($"for (int c0 = 0; c0 < {Inv(fullChunks * isa.PvVectors * width)}; c0 += {Inv(isa.PvVectors * width)})"))
-                    {
-                        EmitQueryGradientTile(w, v, r0, rc, isa.PvVectors, width, bc, dimPad, keyStride);
-                    }
-                }
-                if (rest > 0)
-                {
-                    w.Line($"// dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, last {Inv(rest)} vectors] += dS · K.");
-                    using (w.Open(""))
-                    {
-                        w.Line($"const int c0 = {Inv(fullChunks * isa.PvVectors * width)};");
-                        EmitQueryGradientTile(w, v, r0, rc, rest, width, bc, dimPad, keyStride);
-                    }
-                }
-            }
+            EmitInChunks(w, isa, rows, dimPad,
+                (r0, rc, columns) => $"dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, {columns}] += dS · K",
+                (r0, rc, vectors) => EmitQueryGradientTile(w, v, r0, rc, vectors, isa.Width, isa.KeyBlock, dimPad, keyStride));
         }
 
         private static void EmitQueryGradientTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad, string keyStride)
