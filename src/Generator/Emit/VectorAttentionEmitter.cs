@@ -19,13 +19,14 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             int br = isa.ScoreRows;
             int fullTiles = s.SeqLen / br, remainder = s.SeqLen % br;
-            int keyPad = Planner.RoundUp(s.KvSeqLen, isa.KeyBlock);
+            int block = KeyBlock(plan, isa);
+            int keyPad = Planner.RoundUp(s.KvSeqLen, block);
             int dimPad = Planner.RoundUp(s.HeadDim, isa.Width);
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
             string additiveArg = plan.IsAdditive ? ", va" : "";
 
-            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
-            w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
+            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / block)} blocks of [{Inv(s.HeadDim)}, {Inv(block)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
+            w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(block)}.");
             using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
                 w.Line("float* kt = scratch + ScratchKeyPack;");
@@ -34,7 +35,7 @@ namespace AttnGen.Generator.Emit
                 w.Line("float* p = scratch + ScratchProbTile;");
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(block)}, kt);");
                     if (ValuesInPlace(plan, isa))
                     {
                         w.Line("float* vg = v + g * HeadDim; // whole key blocks and vectors: P · V reads the values where they are");
@@ -84,7 +85,7 @@ namespace AttnGen.Generator.Emit
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
+            int width = isa.Width, bc = KeyBlock(plan, isa), nc = ScoreVectors(plan, isa);
             int subTiles = bc / (nc * width);
             int dimVectors = dimPad / width;
             string additiveParam = plan.IsAdditive ? ", float* va" : "";
@@ -202,7 +203,23 @@ namespace AttnGen.Generator.Emit
         /// dimension is whole vectors, so no load leaves the values; otherwise they are packed with zero padding.
         /// </summary>
         private static bool ValuesInPlace(KernelPlan plan, IsaProfile isa)
-            => plan.Spec.KvSeqLen % isa.KeyBlock == 0 && plan.Spec.HeadDim % isa.Width == 0;
+            => plan.Spec.KvSeqLen % KeyBlock(plan, isa) == 0 && plan.Spec.HeadDim % isa.Width == 0;
+
+        /// <summary>
+        /// Keys per online-softmax step for this shape: the profile's block, or for sequences shorter than it
+        /// just enough whole vectors to cover them (S = 16 on AVX-512 is one vector, not a 64-key block of padding).
+        /// </summary>
+        internal static int KeyBlock(KernelPlan plan, IsaProfile isa)
+        {
+            int vectors = (plan.Spec.KvSeqLen + isa.Width - 1) / isa.Width;
+            return vectors <= isa.ScoreVectors
+                ? vectors * isa.Width
+                : System.Math.Min(isa.KeyBlock, Planner.RoundUp(plan.Spec.KvSeqLen, isa.ScoreVectors * isa.Width));
+        }
+
+        /// <summary>Key vectors per score sub-tile for this shape (at most the profile's, which the register budget sets).</summary>
+        private static int ScoreVectors(KernelPlan plan, IsaProfile isa)
+            => System.Math.Min(isa.ScoreVectors, KeyBlock(plan, isa) / isa.Width);
 
         /// <summary><c>MaxNative</c> of x{from} .. x{to - 1} as a balanced tree (short dependency chain).</summary>
         private static string MaxTree(int count, int from, int to)
@@ -231,7 +248,7 @@ namespace AttnGen.Generator.Emit
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
-            int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
+            int nc = ScoreVectors(plan, isa), width = isa.Width, bc = KeyBlock(plan, isa);
             string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " · ScoreScale" : "");
             w.Line($"// S[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}] = {formula}: {Inv(rows * nc)} accumulators.");
             using (w.Open(""))
@@ -289,7 +306,7 @@ namespace AttnGen.Generator.Emit
         {
             string valueStride = ValuesInPlace(plan, isa) ? "KvWidth" : Inv(dimPad);
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock;
+            int width = isa.Width, bc = KeyBlock(plan, isa);
             for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
             {
                 int rc = System.Math.Min(isa.PvRows, rows - r0);

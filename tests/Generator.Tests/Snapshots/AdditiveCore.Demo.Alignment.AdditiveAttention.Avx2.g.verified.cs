@@ -53,8 +53,8 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [5, 32], values [32, 8];
-        // query tiles of 6 rows (1 full, one of 1), key blocks of 32.
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [5, 16], values [16, 8];
+        // query tiles of 6 rows (1 full, one of 1), key blocks of 16.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -63,8 +63,8 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -101,7 +101,7 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 48).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
                 // S[0..5, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
                 {
@@ -111,10 +111,10 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
@@ -140,72 +140,24 @@ namespace Demo.Alignment
                     }
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 8);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 40);
-                    AgVec.Store(s2_0, p + 64);
-                    AgVec.Store(s2_1, p + 72);
-                    AgVec.Store(s3_0, p + 96);
-                    AgVec.Store(s3_1, p + 104);
-                    AgVec.Store(s4_0, p + 128);
-                    AgVec.Store(s4_1, p + 136);
-                    AgVec.Store(s5_0, p + 160);
-                    AgVec.Store(s5_1, p + 168);
-                }
-                // S[0..5, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k0), s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k1), s0_1);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q1 + k0), s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q1 + k1), s1_1);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q2 + k0), s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q2 + k1), s2_1);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q3 + k0), s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q3 + k1), s3_1);
-                        AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
-                        s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q4 + k0), s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q4 + k1), s4_1);
-                        AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
-                        s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q5 + k0), s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q5 + k1), s5_1);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 24);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 56);
-                    AgVec.Store(s2_0, p + 80);
-                    AgVec.Store(s2_1, p + 88);
-                    AgVec.Store(s3_0, p + 112);
-                    AgVec.Store(s3_1, p + 120);
-                    AgVec.Store(s4_0, p + 144);
-                    AgVec.Store(s4_1, p + 152);
-                    AgVec.Store(s5_0, p + 176);
-                    AgVec.Store(s5_1, p + 184);
+                    AgVec.Store(s1_0, p + 16);
+                    AgVec.Store(s1_1, p + 24);
+                    AgVec.Store(s2_0, p + 32);
+                    AgVec.Store(s2_1, p + 40);
+                    AgVec.Store(s3_0, p + 48);
+                    AgVec.Store(s3_1, p + 56);
+                    AgVec.Store(s4_0, p + 64);
+                    AgVec.Store(s4_1, p + 72);
+                    AgVec.Store(s5_0, p + 80);
+                    AgVec.Store(s5_1, p + 88);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 6; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        for (int j = global::System.Math.Max(limit, 0); j < 16; j++) p[r * 16 + j] = float.NegativeInfinity;
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -213,16 +165,12 @@ namespace Demo.Alignment
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
@@ -232,31 +180,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha1 = 1f;
                     }
                     else
@@ -266,31 +206,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 32;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha2 = 1f;
                     }
                     else
@@ -300,31 +232,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 48;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha3 = 1f;
                     }
                     else
@@ -334,31 +258,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
+                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
                         m3 = mNew;
                     }
                 }
                 // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 128;
+                    float* pr = p + 64;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m4, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m4, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha4 = 1f;
                     }
                     else
@@ -368,31 +284,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m4 - mNew)));
-                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
+                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), (e0 + e1));
                         m4 = mNew;
                     }
                 }
                 // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 160;
+                    float* pr = p + 80;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m5, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m5, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha5 = 1f;
                     }
                     else
@@ -402,13 +310,9 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m5 - mNew)));
-                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
+                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), (e0 + e1));
                         m5 = mNew;
                     }
                 }
@@ -427,22 +331,22 @@ namespace Demo.Alignment
                     AgVecF o4_0 = AgVec.Load(o + 32 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 40 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[16]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[32]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[48]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                        AgVecF p4 = AgVec.Create(pj[128]);
+                        AgVecF p4 = AgVec.Create(pj[64]);
                         o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                        AgVecF p5 = AgVec.Create(pj[160]);
+                        AgVecF p5 = AgVec.Create(pj[80]);
                         o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -514,15 +418,15 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 8).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
                 // S[0..0, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
@@ -534,31 +438,13 @@ namespace Demo.Alignment
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 8);
                 }
-                // S[0..0, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k0), s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k1), s0_1);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 24);
-                }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 1; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        for (int j = global::System.Math.Max(limit, 0); j < 16; j++) p[r * 16 + j] = float.NegativeInfinity;
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -566,16 +452,12 @@ namespace Demo.Alignment
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
@@ -585,13 +467,9 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
                 }
@@ -600,7 +478,7 @@ namespace Demo.Alignment
                     const int c0 = 0;
                     AgVecF a0 = AgVec.Create(alpha0);
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;

@@ -171,8 +171,8 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx512: keys packed per key/value head in 1 blocks of [8, 64], values [64, 16];
-        // query tiles of 6 rows (0 full, one of 4), key blocks of 64.
+        // Attention__avx512: keys packed per key/value head in 1 blocks of [8, 16], values [16, 16];
+        // query tiles of 6 rows (0 full, one of 4), key blocks of 16.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -181,8 +181,8 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -212,86 +212,53 @@ namespace Demo.Decoders
             int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
-                // S[0..3, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 4 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
+                    AgVecF s0_0 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 64;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF k2 = AgVec.Load(kd + 32);
-                        AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
-                        s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
                         AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                        s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
-                        s3_3 = AgVec.FusedMultiplyAdd(q3, k3, s3_3);
                     }
                     AgVecF scale = AgVec.Create(ScoreScale);
                     AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
-                    AgVec.Store(s2_0 * scale, p + 128);
-                    AgVec.Store(s2_1 * scale, p + 144);
-                    AgVec.Store(s2_2 * scale, p + 160);
-                    AgVec.Store(s2_3 * scale, p + 176);
-                    AgVec.Store(s3_0 * scale, p + 192);
-                    AgVec.Store(s3_1 * scale, p + 208);
-                    AgVec.Store(s3_2 * scale, p + 224);
-                    AgVec.Store(s3_3 * scale, p + 240);
+                    AgVec.Store(s1_0 * scale, p + 16);
+                    AgVec.Store(s2_0 * scale, p + 32);
+                    AgVec.Store(s3_0 * scale, p + 48);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 64 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                        for (int j = global::System.Math.Max(limit, 0); j < 16; j++) p[r * 16 + j] = float.NegativeInfinity;
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha0 = 1f;
                     }
                     else
@@ -299,33 +266,21 @@ namespace Demo.Decoders
                         AgVecF mv = AgVec.Create(mNew);
                         AgVecF e0 = Exp__avx512(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), e0);
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha1 = 1f;
                     }
                     else
@@ -333,33 +288,21 @@ namespace Demo.Decoders
                         AgVecF mv = AgVec.Create(mNew);
                         AgVecF e0 = Exp__avx512(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), e0);
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 128;
+                    float* pr = p + 32;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha2 = 1f;
                     }
                     else
@@ -367,33 +310,21 @@ namespace Demo.Decoders
                         AgVecF mv = AgVec.Create(mNew);
                         AgVecF e0 = Exp__avx512(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), e0);
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 192;
+                    float* pr = p + 48;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m3, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m3, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha3 = 1f;
                     }
                     else
@@ -401,15 +332,9 @@ namespace Demo.Decoders
                         AgVecF mv = AgVec.Create(mNew);
                         AgVecF e0 = Exp__avx512(x0 - mv);
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
+                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), e0);
                         m3 = mNew;
                     }
                 }
@@ -424,18 +349,18 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3;
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[64]);
+                        AgVecF p1 = AgVec.Create(pj[16]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[128]);
+                        AgVecF p2 = AgVec.Create(pj[32]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[192]);
+                        AgVecF p3 = AgVec.Create(pj[48]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);

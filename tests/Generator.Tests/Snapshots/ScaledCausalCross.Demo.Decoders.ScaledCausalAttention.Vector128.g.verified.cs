@@ -239,8 +239,8 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__v128: keys packed per key/value head in 1 blocks of [8, 32], values [32, 8];
-        // query tiles of 4 rows (1 full), key blocks of 32.
+        // Attention__v128: keys packed per key/value head in 1 blocks of [8, 12], values [12, 8];
+        // query tiles of 4 rows (1 full), key blocks of 12.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -249,8 +249,8 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -283,123 +283,60 @@ namespace Demo.Decoders
             int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 11] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 12;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
                         AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
                         s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
                     AgVecF scale = AgVec.Create(ScoreScale);
                     AgVec.Store(s0_0 * scale, p + 0);
                     AgVec.Store(s0_1 * scale, p + 4);
                     AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 68);
-                    AgVec.Store(s2_2 * scale, p + 72);
-                    AgVec.Store(s2_3 * scale, p + 76);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 100);
-                    AgVec.Store(s3_2 * scale, p + 104);
-                    AgVec.Store(s3_3 * scale, p + 108);
-                }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
-                    }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 84);
-                    AgVec.Store(s2_2 * scale, p + 88);
-                    AgVec.Store(s2_3 * scale, p + 92);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 116);
-                    AgVec.Store(s3_2 * scale, p + 120);
-                    AgVec.Store(s3_3 * scale, p + 124);
+                    AgVec.Store(s1_0 * scale, p + 12);
+                    AgVec.Store(s1_1 * scale, p + 16);
+                    AgVec.Store(s1_2 * scale, p + 20);
+                    AgVec.Store(s2_0 * scale, p + 24);
+                    AgVec.Store(s2_1 * scale, p + 28);
+                    AgVec.Store(s2_2 * scale, p + 32);
+                    AgVec.Store(s3_0 * scale, p + 36);
+                    AgVec.Store(s3_1 * scale, p + 40);
+                    AgVec.Store(s3_2 * scale, p + 44);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 12 > maskFrom)
                 {
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        for (int j = global::System.Math.Max(limit, 0); j < 12; j++) p[r * 12 + j] = float.NegativeInfinity;
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -408,23 +345,13 @@ namespace Demo.Decoders
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha0 = 1f;
                     }
                     else
@@ -436,45 +363,25 @@ namespace Demo.Decoders
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 12;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha1 = 1f;
                     }
                     else
@@ -486,45 +393,25 @@ namespace Demo.Decoders
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 24;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha2 = 1f;
                     }
                     else
@@ -536,45 +423,25 @@ namespace Demo.Decoders
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 36;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha3 = 1f;
                     }
                     else
@@ -586,19 +453,9 @@ namespace Demo.Decoders
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
                         m3 = mNew;
                     }
                 }
@@ -613,7 +470,7 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3, o3_1 = AgVec.Load(o + 28 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
@@ -622,13 +479,13 @@ namespace Demo.Decoders
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[12]);
                         o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[24]);
                         o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[36]);
                         o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
                         o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
                     }
