@@ -128,7 +128,12 @@ namespace AttnGen.Generator.Emit
                             w.Line(s.Causal
                                 ? "int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;"
                                 : "int limit = validLength - j0;");
-                            w.Line($"for (int j = global::System.Math.Max(limit, 0); j < {Inv(bc)}; j++) p[r * {Inv(bc)} + j] = float.NegativeInfinity;");
+                            w.Line($"{isa.VectorClass}<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked");
+                            w.Line($"float* pr = p + r * {Inv(bc)};");
+                            for (int c = 0; c < bc / width; c++)
+                            {
+                                w.Line($"{v.Store($"AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual({isa.VectorClass}<int>.Indices + AgVec.Create({Inv(c * width)}), visible)), AgVec.Create(float.NegativeInfinity), {v.Load($"pr + {Inv(c * width)}")})", $"pr + {Inv(c * width)}")};");
+                            }
                         }
                     }
 
