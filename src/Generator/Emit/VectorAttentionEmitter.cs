@@ -160,14 +160,22 @@ namespace AttnGen.Generator.Emit
                             }
                             using (w.Open("else"))
                             {
-                                w.Line($"{v.Type} mv = AgVec.Create(mNew);");
+                                if (plan.HasScale)
+                                {
+                                    w.Line("// Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).");
+                                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);");
+                                }
+                                else
+                                {
+                                    w.Line($"{v.Type} mv = AgVec.Create(mNew);");
+                                }
                                 for (int c = 0; c < blockVectors; c++)
                                 {
-                                    w.Line($"{v.Type} e{c} = {v.Exp($"x{c} - mv")};");
+                                    w.Line($"{v.Type} e{c} = {v.Exp(plan.HasScale ? v.Fma($"x{c}", "scale", "mv") : $"x{c} - mv")};");
                                     w.Line($"{v.Store($"e{c}", $"pr + {Inv(c * width)}")};");
                                 }
                                 w.Line($"// alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).");
-                                w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp($"AgVec.Create(m{r} - mNew)")});");
+                                w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp(plan.HasScale ? $"AgVec.Create((m{r} - mNew) * ScoreScale)" : $"AgVec.Create(m{r} - mNew)")});");
                                 w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", SumTree(blockVectors, 0, blockVectors))};");
                                 w.Line($"m{r} = mNew;");
                             }
@@ -185,7 +193,7 @@ namespace AttnGen.Generator.Emit
                     {
                         w.Line($"float sum = AgVec.Sum(l{r});");
                         w.Line("float inv = sum > 0f ? 1f / sum : 0f;");
-                        w.Line($"if (lse != null) lse[{Inv(r)}] = sum > 0f ? m{r} + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward");
+                        w.Line($"if (lse != null) lse[{Inv(r)}] = sum > 0f ? m{r}{(plan.HasScale ? " * ScoreScale" : "")} + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units");
                         w.Line($"float* orow = o + {Inv(r * dimPad)};");
                         w.Line($"float* yrow = output + {Inv(r)} * QueryWidth;");
                         if (fullVectors > 0)
@@ -254,7 +262,7 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
             int nc = ScoreVectors(plan, isa), width = isa.Width, bc = KeyBlock(plan, isa);
-            string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " · ScoreScale" : "");
+            string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " (the scale is applied in the softmax)" : "");
             w.Line($"// S[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}] = {formula}: {Inv(rows * nc)} accumulators.");
             using (w.Open(""))
             {
@@ -291,15 +299,11 @@ namespace AttnGen.Generator.Emit
                         }
                     }
                 }
-                if (plan.HasScale)
-                {
-                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale);");
-                }
                 for (int r = 0; r < rows; r++)
                 {
                     for (int c = 0; c < nc; c++)
                     {
-                        string value = plan.HasScale ? $"s{r}_{c} * scale" : $"s{r}_{c}";
+                        string value = $"s{r}_{c}";
                         w.Line($"{v.Store(value, $"p + {Inv(r * bc + column0 + c * width)}")};");
                     }
                 }

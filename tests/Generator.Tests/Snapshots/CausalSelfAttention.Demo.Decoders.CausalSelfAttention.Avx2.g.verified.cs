@@ -197,7 +197,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..5, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -231,21 +231,20 @@ namespace Demo.Decoders
                         s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 72);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 104);
-                    AgVec.Store(s4_0 * scale, p + 128);
-                    AgVec.Store(s4_1 * scale, p + 136);
-                    AgVec.Store(s5_0 * scale, p + 160);
-                    AgVec.Store(s5_1 * scale, p + 168);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 8);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 40);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 72);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 104);
+                    AgVec.Store(s4_0, p + 128);
+                    AgVec.Store(s4_1, p + 136);
+                    AgVec.Store(s5_0, p + 160);
+                    AgVec.Store(s5_1, p + 168);
                 }
-                // S[0..5, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..5, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -279,19 +278,18 @@ namespace Demo.Decoders
                         s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 88);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 120);
-                    AgVec.Store(s4_0 * scale, p + 144);
-                    AgVec.Store(s4_1 * scale, p + 152);
-                    AgVec.Store(s5_0 * scale, p + 176);
-                    AgVec.Store(s5_1 * scale, p + 184);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 24);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 56);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 88);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 120);
+                    AgVec.Store(s4_0, p + 144);
+                    AgVec.Store(s4_1, p + 152);
+                    AgVec.Store(s5_0, p + 176);
+                    AgVec.Store(s5_1, p + 184);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -326,17 +324,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -360,17 +359,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -394,17 +394,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -428,17 +429,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -462,17 +464,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m4 - mNew)));
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m4 - mNew) * ScoreScale)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                         m4 = mNew;
                     }
@@ -496,17 +499,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m5 - mNew)));
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m5 - mNew) * ScoreScale)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                         m5 = mNew;
                     }
@@ -569,7 +573,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -578,7 +582,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -587,7 +591,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 128;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -596,7 +600,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 192;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -605,7 +609,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 256;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -614,7 +618,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 320;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -638,7 +642,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 4 accumulators.
+                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -656,13 +660,12 @@ namespace Demo.Decoders
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 8);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 40);
                 }
-                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 4 accumulators.
+                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 4 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -680,11 +683,10 @@ namespace Demo.Decoders
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 24);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 56);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -719,17 +721,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -753,17 +756,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -798,7 +802,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -807,7 +811,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);

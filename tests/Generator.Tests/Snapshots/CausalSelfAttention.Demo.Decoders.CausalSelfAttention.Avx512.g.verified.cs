@@ -270,7 +270,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 24 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 24 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -318,31 +318,30 @@ namespace Demo.Decoders
                         s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
                         s5_3 = AgVec.FusedMultiplyAdd(q5, k3, s5_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
-                    AgVec.Store(s2_0 * scale, p + 128);
-                    AgVec.Store(s2_1 * scale, p + 144);
-                    AgVec.Store(s2_2 * scale, p + 160);
-                    AgVec.Store(s2_3 * scale, p + 176);
-                    AgVec.Store(s3_0 * scale, p + 192);
-                    AgVec.Store(s3_1 * scale, p + 208);
-                    AgVec.Store(s3_2 * scale, p + 224);
-                    AgVec.Store(s3_3 * scale, p + 240);
-                    AgVec.Store(s4_0 * scale, p + 256);
-                    AgVec.Store(s4_1 * scale, p + 272);
-                    AgVec.Store(s4_2 * scale, p + 288);
-                    AgVec.Store(s4_3 * scale, p + 304);
-                    AgVec.Store(s5_0 * scale, p + 320);
-                    AgVec.Store(s5_1 * scale, p + 336);
-                    AgVec.Store(s5_2 * scale, p + 352);
-                    AgVec.Store(s5_3 * scale, p + 368);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
+                    AgVec.Store(s1_0, p + 64);
+                    AgVec.Store(s1_1, p + 80);
+                    AgVec.Store(s1_2, p + 96);
+                    AgVec.Store(s1_3, p + 112);
+                    AgVec.Store(s2_0, p + 128);
+                    AgVec.Store(s2_1, p + 144);
+                    AgVec.Store(s2_2, p + 160);
+                    AgVec.Store(s2_3, p + 176);
+                    AgVec.Store(s3_0, p + 192);
+                    AgVec.Store(s3_1, p + 208);
+                    AgVec.Store(s3_2, p + 224);
+                    AgVec.Store(s3_3, p + 240);
+                    AgVec.Store(s4_0, p + 256);
+                    AgVec.Store(s4_1, p + 272);
+                    AgVec.Store(s4_2, p + 288);
+                    AgVec.Store(s4_3, p + 304);
+                    AgVec.Store(s5_0, p + 320);
+                    AgVec.Store(s5_1, p + 336);
+                    AgVec.Store(s5_2, p + 352);
+                    AgVec.Store(s5_3, p + 368);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)
@@ -377,17 +376,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -411,17 +411,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -445,17 +446,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -479,17 +481,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -513,17 +516,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m4 - mNew) * ScoreScale)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                         m4 = mNew;
                     }
@@ -547,17 +551,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m5 - mNew) * ScoreScale)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                         m5 = mNew;
                     }
@@ -646,7 +651,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -655,7 +660,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -664,7 +669,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 128;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -673,7 +678,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 192;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -682,7 +687,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 256;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -691,7 +696,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 320;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -715,7 +720,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..1, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -739,15 +744,14 @@ namespace Demo.Decoders
                         s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
                         s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
+                    AgVec.Store(s1_0, p + 64);
+                    AgVec.Store(s1_1, p + 80);
+                    AgVec.Store(s1_2, p + 96);
+                    AgVec.Store(s1_3, p + 112);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)
@@ -782,17 +786,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -816,17 +821,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -871,7 +877,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -880,7 +886,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);

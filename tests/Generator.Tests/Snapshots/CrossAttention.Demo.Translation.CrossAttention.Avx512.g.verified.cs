@@ -444,7 +444,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..5, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -478,19 +478,18 @@ namespace Demo.Translation
                         s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 48);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 80);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 112);
-                    AgVec.Store(s4_0 * scale, p + 128);
-                    AgVec.Store(s4_1 * scale, p + 144);
-                    AgVec.Store(s5_0 * scale, p + 160);
-                    AgVec.Store(s5_1 * scale, p + 176);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 48);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 80);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 112);
+                    AgVec.Store(s4_0, p + 128);
+                    AgVec.Store(s4_1, p + 144);
+                    AgVec.Store(s5_0, p + 160);
+                    AgVec.Store(s5_1, p + 176);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -519,13 +518,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
@@ -545,13 +545,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
                         m1 = mNew;
                     }
@@ -571,13 +572,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
                         m2 = mNew;
                     }
@@ -597,13 +599,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
                         m3 = mNew;
                     }
@@ -623,13 +626,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m4 - mNew) * ScoreScale)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), (e0 + e1));
                         m4 = mNew;
                     }
@@ -649,13 +653,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m5 - mNew) * ScoreScale)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), (e0 + e1));
                         m5 = mNew;
                     }
@@ -705,7 +710,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -714,7 +719,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -723,7 +728,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -732,7 +737,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -741,7 +746,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -750,7 +755,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 80;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -776,7 +781,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..3, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -802,15 +807,14 @@ namespace Demo.Translation
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 48);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 80);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 112);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 48);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 80);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 112);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -839,13 +843,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
@@ -865,13 +870,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
                         m1 = mNew;
                     }
@@ -891,13 +897,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
                         m2 = mNew;
                     }
@@ -917,13 +924,14 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
                         m3 = mNew;
                     }
@@ -963,7 +971,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -972,7 +980,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -981,7 +989,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -990,7 +998,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);

@@ -397,7 +397,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -433,25 +433,24 @@ namespace Demo.Translation
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 68);
-                    AgVec.Store(s2_2 * scale, p + 72);
-                    AgVec.Store(s2_3 * scale, p + 76);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 100);
-                    AgVec.Store(s3_2 * scale, p + 104);
-                    AgVec.Store(s3_3 * scale, p + 108);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s0_3, p + 12);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 36);
+                    AgVec.Store(s1_2, p + 40);
+                    AgVec.Store(s1_3, p + 44);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 68);
+                    AgVec.Store(s2_2, p + 72);
+                    AgVec.Store(s2_3, p + 76);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 100);
+                    AgVec.Store(s3_2, p + 104);
+                    AgVec.Store(s3_3, p + 108);
                 }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -487,23 +486,22 @@ namespace Demo.Translation
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 84);
-                    AgVec.Store(s2_2 * scale, p + 88);
-                    AgVec.Store(s2_3 * scale, p + 92);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 116);
-                    AgVec.Store(s3_2 * scale, p + 120);
-                    AgVec.Store(s3_3 * scale, p + 124);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 20);
+                    AgVec.Store(s0_2, p + 24);
+                    AgVec.Store(s0_3, p + 28);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 52);
+                    AgVec.Store(s1_2, p + 56);
+                    AgVec.Store(s1_3, p + 60);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 84);
+                    AgVec.Store(s2_2, p + 88);
+                    AgVec.Store(s2_3, p + 92);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 116);
+                    AgVec.Store(s3_2, p + 120);
+                    AgVec.Store(s3_3, p + 124);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -550,25 +548,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -600,25 +599,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -650,25 +650,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m2 = mNew;
                     }
@@ -700,25 +701,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m3 = mNew;
                     }
@@ -785,7 +787,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -794,7 +796,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -803,7 +805,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -812,7 +814,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -834,7 +836,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -858,17 +860,16 @@ namespace Demo.Translation
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s0_3, p + 12);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 36);
+                    AgVec.Store(s1_2, p + 40);
+                    AgVec.Store(s1_3, p + 44);
                 }
-                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -892,15 +893,14 @@ namespace Demo.Translation
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 20);
+                    AgVec.Store(s0_2, p + 24);
+                    AgVec.Store(s0_3, p + 28);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 52);
+                    AgVec.Store(s1_2, p + 56);
+                    AgVec.Store(s1_3, p + 60);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -947,25 +947,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -997,25 +998,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -1060,7 +1062,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1069,7 +1071,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);

@@ -642,7 +642,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -650,7 +650,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l1);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 4;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -658,7 +658,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l2);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 8;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -666,7 +666,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l3);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 12;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -819,7 +819,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;

@@ -285,7 +285,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                // S[0..3, j0 + 0 .. j0 + 11] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 11] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
@@ -316,19 +316,18 @@ namespace Demo.Decoders
                         s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 12);
-                    AgVec.Store(s1_1 * scale, p + 16);
-                    AgVec.Store(s1_2 * scale, p + 20);
-                    AgVec.Store(s2_0 * scale, p + 24);
-                    AgVec.Store(s2_1 * scale, p + 28);
-                    AgVec.Store(s2_2 * scale, p + 32);
-                    AgVec.Store(s3_0 * scale, p + 36);
-                    AgVec.Store(s3_1 * scale, p + 40);
-                    AgVec.Store(s3_2 * scale, p + 44);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s1_0, p + 12);
+                    AgVec.Store(s1_1, p + 16);
+                    AgVec.Store(s1_2, p + 20);
+                    AgVec.Store(s2_0, p + 24);
+                    AgVec.Store(s2_1, p + 28);
+                    AgVec.Store(s2_2, p + 32);
+                    AgVec.Store(s3_0, p + 36);
+                    AgVec.Store(s3_1, p + 40);
+                    AgVec.Store(s3_2, p + 44);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 12 > maskFrom)
@@ -360,15 +359,16 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                         m0 = mNew;
                     }
@@ -390,15 +390,16 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                         m1 = mNew;
                     }
@@ -420,15 +421,16 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                         m2 = mNew;
                     }
@@ -450,15 +452,16 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
                         m3 = mNew;
                     }
@@ -507,7 +510,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -516,7 +519,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -525,7 +528,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -534,7 +537,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
