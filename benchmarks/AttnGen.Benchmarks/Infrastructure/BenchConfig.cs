@@ -25,7 +25,7 @@ public static class BenchConfig
     {
         ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddDiagnoser(MemoryDiagnoser.Default)
-            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn())
+            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn(), new TokensPerSecondColumn())
             .AddFilter(new KernelAvailabilityFilter())
             .WithOrderer(new ContenderOrderer());
         return quick ? config.AddJob(QuickJob) : config;
