@@ -41,7 +41,7 @@ public sealed unsafe class GenericAttention
     private readonly ScratchPool _scratch;
 
     /// <summary>Floats per hardware vector the kernel uses.</summary>
-    private static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+    internal static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
 
     /// <summary>Number of heads.</summary>
     public int Heads { get; }

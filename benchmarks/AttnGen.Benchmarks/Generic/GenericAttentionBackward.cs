@@ -19,38 +19,25 @@ public sealed unsafe class GenericAttentionBackward
     private const int RowBlock = GenericAttention.RowBlock;
     private const int KeyVectors = 4;
 
+    private readonly GenericAttention _forward;
     private readonly ScratchPool _scratch;
 
-    /// <summary>Creates the kernel for one shape, given at run time.</summary>
-    public GenericAttentionBackward(int heads, int seqLen, int headDim, bool causal)
+    /// <summary>Creates the backward of <paramref name="forward"/> (whose log-sum-exp it reads), for the same shape.</summary>
+    public GenericAttentionBackward(GenericAttention forward)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(heads, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(seqLen, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
-        Heads = heads;
-        SeqLen = seqLen;
-        HeadDim = headDim;
-        Causal = causal;
-        Scale = 1f / MathF.Sqrt(headDim);
-        _scratch = new ScratchPool(Layout.For(seqLen, headDim, VectorCount).Length);
+        _forward = forward;
+        _scratch = new ScratchPool(Layout.For(SeqLen, HeadDim, GenericAttention.VectorCount).Length);
     }
 
-    private static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+    private int Heads => _forward.Heads;
 
-    /// <summary>Number of heads.</summary>
-    public int Heads { get; }
+    private int SeqLen => _forward.SeqLen;
 
-    /// <summary>Sequence length (queries and keys).</summary>
-    public int SeqLen { get; }
+    private int HeadDim => _forward.HeadDim;
 
-    /// <summary>Width of one head.</summary>
-    public int HeadDim { get; }
+    private bool Causal => _forward.Causal;
 
-    /// <summary>Whether query i sees only keys 0..i.</summary>
-    public bool Causal { get; }
-
-    /// <summary>Score scale, 1/sqrt(headDim).</summary>
-    public float Scale { get; }
+    private float Scale => _forward.Scale;
 
     /// <summary>
     /// Gradients of a batch: token-major <c>[batch, SeqLen, Heads * HeadDim]</c> q, k, v, the forward's output o and

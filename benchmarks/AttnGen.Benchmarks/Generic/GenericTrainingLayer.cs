@@ -24,9 +24,7 @@ public sealed unsafe class GenericTrainingLayer : IDisposable
     public GenericTrainingLayer(int heads, int seqLen, int headDim, int modelDim)
     {
         _layer = new GenericLayer(heads, seqLen, headDim, modelDim, causal: false);
-        _coreBackward = new GenericAttentionBackward(heads, seqLen, headDim, causal: false);
-        Heads = heads;
-        SeqLen = seqLen;
+        _coreBackward = new GenericAttentionBackward(_layer.Core);
         int qkv = 3 * heads * headDim;
         _inWeight = new AlignedBuffer(qkv * modelDim);
         _inBias = new AlignedBuffer(qkv);
@@ -53,9 +51,9 @@ public sealed unsafe class GenericTrainingLayer : IDisposable
         set => _layer.MaxDegreeOfParallelism = value;
     }
 
-    private int Heads { get; }
+    private int Heads => _layer.Core.Heads;
 
-    private int SeqLen { get; }
+    private int SeqLen => _layer.Core.SeqLen;
 
     private int ModelDim => _layer.ModelDim;
 

@@ -81,7 +81,7 @@ public abstract unsafe class BackwardCoreBenchmark(int heads, int seqLen, int he
         {
             forward.Forward(q, k, v, width, o, width, Batch, Shape.SequenceLength, Shape.SequenceLength, lse);
         }
-        _generic = new GenericAttentionBackward(heads, seqLen, headDim, Causal);
+        _generic = new GenericAttentionBackward(forward);
         Verify($"Generic ({GenericAttention.VectorWidth})", Generic);
     }
 
