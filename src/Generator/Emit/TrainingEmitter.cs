@@ -171,12 +171,21 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
 
-            w.Line("// One sequence's backward on the scalar kernels (the vector paths run the forward pass).");
+            w.Line("// One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).");
             using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)"))
             {
                 w.Line("int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;");
                 w.Line("float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;");
-                w.Line("BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+                w.Line("float* saved = _saved!.Pointer + (long)b * TrainLength;");
+                foreach (IsaProfile isa in IsaProfile.Vector)
+                {
+                    using (w.Open($"if (_isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck})"))
+                    {
+                        w.Line($"BackwardSequence__{isa.Suffix}(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
+                        w.Line("return;");
+                    }
+                }
+                w.Line("BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);");
             }
             w.Line();
         }

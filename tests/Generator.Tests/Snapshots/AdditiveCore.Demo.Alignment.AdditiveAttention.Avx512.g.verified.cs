@@ -469,5 +469,21 @@ namespace Demo.Alignment
             Attention__avx512(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
         }
 
+        // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            // No projections: q, k, v are the inputs, the context is the output, and their gradients are the results.
+            float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
+            float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
+            _ = work;
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+        }
+
     }
 }

@@ -116,6 +116,190 @@ namespace Demo.Decoders
             AgVec.Store(c1_1, y + 136);
         }
 
+        // LinearBackward_32x128x128__avx2: backward of Y[32, 128] = X[32, 128] · W[128, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[128, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x128x128__avx2(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x128x128_dx__avx2(dy, w, dx);
+            LinearBackward_32x128x128_dw__avx2(dy, x, dw);
+        }
+
+        // LinearBackward_32x128x128_dx__avx2: dX = dY · W, dX[32, 128] over a reduction of 128, in column blocks of 16
+        // (8 whole) and register tiles of 6 rows (5 whole, then one of 2).
+        private static unsafe void LinearBackward_32x128x128_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 30; r += 6)
+                {
+                    LinearBackward_32x128x128_dx_tile6x16__avx2(a + r * 128, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x128x128_dx_tile2x16__avx2(a + 3840, b + j, c + 3840 + j);
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[128]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[256]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[384]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[512]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[640]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 264);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 392);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 520);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 648);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 4 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dx_tile2x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[128]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+        }
+
+        // LinearBackward_32x128x128_dw__avx2: dW += dYᵀ · X, dW[128, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 6 rows (21 whole, then one of 2).
+        private static unsafe void LinearBackward_32x128x128_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 126; r += 6)
+                {
+                    LinearBackward_32x128x128_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x128x128_dw_tile2x16__avx2(a + 126, b + j, c + 16128 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 136);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 264);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 392);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 520);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 648);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 128;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 264);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 392);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 520);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 648);
+        }
+
+        // dW[0..1, 0..15] += Σ_t A[0..1, t] · B[t, 0..15]: 4 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dw_tile2x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 136);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 128;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+        }
+
         // Linear_32x32x128__avx2: Y[32, 32] = X[32, 128] · Wᵀ + b on 2 packed panels of 16 columns;
         // register tiles of 6 rows (5 of them, then one of 2).
         private static unsafe void Linear_32x32x128__avx2(float* x, float* packed, float* y)
@@ -207,6 +391,190 @@ namespace Demo.Decoders
             AgVec.Store(c0_1, y + 8);
             AgVec.Store(c1_0, y + 32);
             AgVec.Store(c1_1, y + 40);
+        }
+
+        // LinearBackward_32x32x128__avx2: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[32, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x32x128__avx2(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x32x128_dx__avx2(dy, w, dx);
+            LinearBackward_32x32x128_dw__avx2(dy, x, dw);
+        }
+
+        // LinearBackward_32x32x128_dx__avx2: dX = dY · W, dX[32, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 6 rows (5 whole, then one of 2).
+        private static unsafe void LinearBackward_32x32x128_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 30; r += 6)
+                {
+                    LinearBackward_32x32x128_dx_tile6x16__avx2(a + r * 32, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x32x128_dx_tile2x16__avx2(a + 960, b + j, c + 3840 + j);
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[32]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[64]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[96]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[128]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[160]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 264);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 392);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 520);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 648);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 4 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dx_tile2x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[32]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+        }
+
+        // LinearBackward_32x32x128_dw__avx2: dW += dYᵀ · X, dW[32, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 6 rows (5 whole, then one of 2).
+        private static unsafe void LinearBackward_32x32x128_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 30; r += 6)
+                {
+                    LinearBackward_32x32x128_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x32x128_dw_tile2x16__avx2(a + 30, b + j, c + 3840 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 136);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 264);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 392);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 520);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 648);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 32;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 264);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 392);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 520);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 648);
+        }
+
+        // dW[0..1, 0..15] += Σ_t A[0..1, t] · B[t, 0..15]: 4 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dw_tile2x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 136);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 32;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 136);
         }
 
         // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -930,6 +1298,34 @@ namespace Demo.Decoders
 
             // output = context · W_oᵀ + b_o
             Linear_32x128x128__avx2(context, packed + 24768, output);
+        }
+
+        // BackwardSequence__avx2: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__avx2(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            LinearBackward_32x128x128__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            LinearBackward_32x128x128__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, dxq);
+            LinearBackward_32x32x128__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, dxk);
+            LinearBackward_32x32x128__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, dxv);
         }
 
     }

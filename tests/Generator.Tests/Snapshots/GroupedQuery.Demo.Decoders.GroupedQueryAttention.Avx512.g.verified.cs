@@ -188,6 +188,334 @@ namespace Demo.Decoders
             AgVec.Store(c7_1, y + 912);
         }
 
+        // LinearBackward_32x128x128__avx512: backward of Y[32, 128] = X[32, 128] · W[128, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[128, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x128x128__avx512(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x128x128_dx__avx512(dy, w, dx);
+            LinearBackward_32x128x128_dw__avx512(dy, x, dw);
+        }
+
+        // LinearBackward_32x128x128_dx__avx512: dX = dY · W, dX[32, 128] over a reduction of 128, in column blocks of 32
+        // (4 whole) and register tiles of 12 rows (2 whole, then one of 8).
+        private static unsafe void LinearBackward_32x128x128_dx__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 32)
+            {
+                for (int r = 0; r < 24; r += 12)
+                {
+                    LinearBackward_32x128x128_dx_tile12x32__avx512(a + r * 128, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x128x128_dx_tile8x32__avx512(a + 3072, b + j, c + 3072 + j);
+            }
+        }
+
+        // dX[0..11, 0..31] = Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dx_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            AgVecF c8_0 = AgVecF.Zero, c8_1 = AgVecF.Zero;
+            AgVecF c9_0 = AgVecF.Zero, c9_1 = AgVecF.Zero;
+            AgVecF c10_0 = AgVecF.Zero, c10_1 = AgVecF.Zero;
+            AgVecF c11_0 = AgVecF.Zero, c11_1 = AgVecF.Zero;
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[128]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[256]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[384]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[512]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[640]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[768]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[896]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[1024]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[1152]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[1280]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[1408]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+            AgVec.Store(c8_0, c + 1024);
+            AgVec.Store(c8_1, c + 1040);
+            AgVec.Store(c9_0, c + 1152);
+            AgVec.Store(c9_1, c + 1168);
+            AgVec.Store(c10_0, c + 1280);
+            AgVec.Store(c10_1, c + 1296);
+            AgVec.Store(c11_0, c + 1408);
+            AgVec.Store(c11_1, c + 1424);
+        }
+
+        // dX[0..7, 0..31] = Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dx_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[128]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[256]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[384]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[512]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[640]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[768]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[896]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+        }
+
+        // LinearBackward_32x128x128_dw__avx512: dW += dYᵀ · X, dW[128, 128] over a reduction of 32, in column blocks of 32
+        // (4 whole) and register tiles of 12 rows (10 whole, then one of 8).
+        private static unsafe void LinearBackward_32x128x128_dw__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 32)
+            {
+                for (int r = 0; r < 120; r += 12)
+                {
+                    LinearBackward_32x128x128_dw_tile12x32__avx512(a + r * 1, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x128x128_dw_tile8x32__avx512(a + 120, b + j, c + 15360 + j);
+            }
+        }
+
+        // dW[0..11, 0..31] += Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dw_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 144);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 272);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 400);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 528);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 656);
+            AgVecF c6_0 = AgVec.Load(c + 768), c6_1 = AgVec.Load(c + 784);
+            AgVecF c7_0 = AgVec.Load(c + 896), c7_1 = AgVec.Load(c + 912);
+            AgVecF c8_0 = AgVec.Load(c + 1024), c8_1 = AgVec.Load(c + 1040);
+            AgVecF c9_0 = AgVec.Load(c + 1152), c9_1 = AgVec.Load(c + 1168);
+            AgVecF c10_0 = AgVec.Load(c + 1280), c10_1 = AgVec.Load(c + 1296);
+            AgVecF c11_0 = AgVec.Load(c + 1408), c11_1 = AgVec.Load(c + 1424);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 128;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[8]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[9]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[10]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[11]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+            AgVec.Store(c8_0, c + 1024);
+            AgVec.Store(c8_1, c + 1040);
+            AgVec.Store(c9_0, c + 1152);
+            AgVec.Store(c9_1, c + 1168);
+            AgVec.Store(c10_0, c + 1280);
+            AgVec.Store(c10_1, c + 1296);
+            AgVec.Store(c11_0, c + 1408);
+            AgVec.Store(c11_1, c + 1424);
+        }
+
+        // dW[0..7, 0..31] += Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dw_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 144);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 272);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 400);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 528);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 656);
+            AgVecF c6_0 = AgVec.Load(c + 768), c6_1 = AgVec.Load(c + 784);
+            AgVecF c7_0 = AgVec.Load(c + 896), c7_1 = AgVec.Load(c + 912);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 128;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+        }
+
         // Linear_32x32x128__avx512: Y[32, 32] = X[32, 128] · Wᵀ + b on 1 packed panels of 32 columns;
         // register tiles of 12 rows (2 of them, then one of 8).
         private static unsafe void Linear_32x32x128__avx512(float* x, float* packed, float* y)
@@ -351,6 +679,334 @@ namespace Demo.Decoders
             AgVec.Store(c6_1, y + 208);
             AgVec.Store(c7_0, y + 224);
             AgVec.Store(c7_1, y + 240);
+        }
+
+        // LinearBackward_32x32x128__avx512: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[32, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x32x128__avx512(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x32x128_dx__avx512(dy, w, dx);
+            LinearBackward_32x32x128_dw__avx512(dy, x, dw);
+        }
+
+        // LinearBackward_32x32x128_dx__avx512: dX = dY · W, dX[32, 128] over a reduction of 32, in column blocks of 32
+        // (4 whole) and register tiles of 12 rows (2 whole, then one of 8).
+        private static unsafe void LinearBackward_32x32x128_dx__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 32)
+            {
+                for (int r = 0; r < 24; r += 12)
+                {
+                    LinearBackward_32x32x128_dx_tile12x32__avx512(a + r * 32, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x32x128_dx_tile8x32__avx512(a + 768, b + j, c + 3072 + j);
+            }
+        }
+
+        // dX[0..11, 0..31] = Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dx_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            AgVecF c8_0 = AgVecF.Zero, c8_1 = AgVecF.Zero;
+            AgVecF c9_0 = AgVecF.Zero, c9_1 = AgVecF.Zero;
+            AgVecF c10_0 = AgVecF.Zero, c10_1 = AgVecF.Zero;
+            AgVecF c11_0 = AgVecF.Zero, c11_1 = AgVecF.Zero;
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[32]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[64]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[96]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[128]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[160]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[192]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[224]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[256]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[288]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[320]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[352]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+            AgVec.Store(c8_0, c + 1024);
+            AgVec.Store(c8_1, c + 1040);
+            AgVec.Store(c9_0, c + 1152);
+            AgVec.Store(c9_1, c + 1168);
+            AgVec.Store(c10_0, c + 1280);
+            AgVec.Store(c10_1, c + 1296);
+            AgVec.Store(c11_0, c + 1408);
+            AgVec.Store(c11_1, c + 1424);
+        }
+
+        // dX[0..7, 0..31] = Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dx_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[32]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[64]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[96]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[128]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[160]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[192]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[224]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+        }
+
+        // LinearBackward_32x32x128_dw__avx512: dW += dYᵀ · X, dW[32, 128] over a reduction of 32, in column blocks of 32
+        // (4 whole) and register tiles of 12 rows (2 whole, then one of 8).
+        private static unsafe void LinearBackward_32x32x128_dw__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 32)
+            {
+                for (int r = 0; r < 24; r += 12)
+                {
+                    LinearBackward_32x32x128_dw_tile12x32__avx512(a + r * 1, b + j, c + r * 128 + j);
+                }
+                LinearBackward_32x32x128_dw_tile8x32__avx512(a + 24, b + j, c + 3072 + j);
+            }
+        }
+
+        // dW[0..11, 0..31] += Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dw_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 144);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 272);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 400);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 528);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 656);
+            AgVecF c6_0 = AgVec.Load(c + 768), c6_1 = AgVec.Load(c + 784);
+            AgVecF c7_0 = AgVec.Load(c + 896), c7_1 = AgVec.Load(c + 912);
+            AgVecF c8_0 = AgVec.Load(c + 1024), c8_1 = AgVec.Load(c + 1040);
+            AgVecF c9_0 = AgVec.Load(c + 1152), c9_1 = AgVec.Load(c + 1168);
+            AgVecF c10_0 = AgVec.Load(c + 1280), c10_1 = AgVec.Load(c + 1296);
+            AgVecF c11_0 = AgVec.Load(c + 1408), c11_1 = AgVec.Load(c + 1424);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 32;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[8]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[9]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[10]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[11]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
+            AgVec.Store(c8_0, c + 1024);
+            AgVec.Store(c8_1, c + 1040);
+            AgVec.Store(c9_0, c + 1152);
+            AgVec.Store(c9_1, c + 1168);
+            AgVec.Store(c10_0, c + 1280);
+            AgVec.Store(c10_1, c + 1296);
+            AgVec.Store(c11_0, c + 1408);
+            AgVec.Store(c11_1, c + 1424);
+        }
+
+        // dW[0..7, 0..31] += Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dw_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 144);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 272);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 400);
+            AgVecF c4_0 = AgVec.Load(c + 512), c4_1 = AgVec.Load(c + 528);
+            AgVecF c5_0 = AgVec.Load(c + 640), c5_1 = AgVec.Load(c + 656);
+            AgVecF c6_0 = AgVec.Load(c + 768), c6_1 = AgVec.Load(c + 784);
+            AgVecF c7_0 = AgVec.Load(c + 896), c7_1 = AgVec.Load(c + 912);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 32;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 144);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 272);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 400);
+            AgVec.Store(c4_0, c + 512);
+            AgVec.Store(c4_1, c + 528);
+            AgVec.Store(c5_0, c + 640);
+            AgVec.Store(c5_1, c + 656);
+            AgVec.Store(c6_0, c + 768);
+            AgVec.Store(c6_1, c + 784);
+            AgVec.Store(c7_0, c + 896);
+            AgVec.Store(c7_1, c + 912);
         }
 
         // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -919,6 +1575,34 @@ namespace Demo.Decoders
 
             // output = context · W_oᵀ + b_o
             Linear_32x128x128__avx512(context, packed + 24768, output);
+        }
+
+        // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            LinearBackward_32x128x128__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            LinearBackward_32x128x128__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, dxq);
+            LinearBackward_32x32x128__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, dxk);
+            LinearBackward_32x32x128__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, dxv);
         }
 
     }

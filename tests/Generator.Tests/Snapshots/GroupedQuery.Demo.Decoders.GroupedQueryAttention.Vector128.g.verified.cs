@@ -96,6 +96,150 @@ namespace Demo.Decoders
             AgVec.Store(c3_3, y + 396);
         }
 
+        // LinearBackward_32x128x128__v128: backward of Y[32, 128] = X[32, 128] · W[128, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[128, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x128x128__v128(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x128x128_dx__v128(dy, w, dx);
+            LinearBackward_32x128x128_dw__v128(dy, x, dw);
+        }
+
+        // LinearBackward_32x128x128_dx__v128: dX = dY · W, dX[32, 128] over a reduction of 128, in column blocks of 16
+        // (8 whole) and register tiles of 4 rows (8 whole).
+        private static unsafe void LinearBackward_32x128x128_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 32; r += 4)
+                {
+                    LinearBackward_32x128x128_dx_tile4x16__v128(a + r * 128, b + j, c + r * 128 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[128]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[256]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[384]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 132);
+            AgVec.Store(c1_2, c + 136);
+            AgVec.Store(c1_3, c + 140);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 260);
+            AgVec.Store(c2_2, c + 264);
+            AgVec.Store(c2_3, c + 268);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 388);
+            AgVec.Store(c3_2, c + 392);
+            AgVec.Store(c3_3, c + 396);
+        }
+
+        // LinearBackward_32x128x128_dw__v128: dW += dYᵀ · X, dW[128, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 4 rows (32 whole).
+        private static unsafe void LinearBackward_32x128x128_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 128; r += 4)
+                {
+                    LinearBackward_32x128x128_dw_tile4x16__v128(a + r * 1, b + j, c + r * 128 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x128x128_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 132), c1_2 = AgVec.Load(c + 136), c1_3 = AgVec.Load(c + 140);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 260), c2_2 = AgVec.Load(c + 264), c2_3 = AgVec.Load(c + 268);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 388), c3_2 = AgVec.Load(c + 392), c3_3 = AgVec.Load(c + 396);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 128;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 132);
+            AgVec.Store(c1_2, c + 136);
+            AgVec.Store(c1_3, c + 140);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 260);
+            AgVec.Store(c2_2, c + 264);
+            AgVec.Store(c2_3, c + 268);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 388);
+            AgVec.Store(c3_2, c + 392);
+            AgVec.Store(c3_3, c + 396);
+        }
+
         // Linear_32x32x128__v128: Y[32, 32] = X[32, 128] · Wᵀ + b on 2 packed panels of 16 columns;
         // register tiles of 4 rows (8 of them).
         private static unsafe void Linear_32x32x128__v128(float* x, float* packed, float* y)
@@ -167,6 +311,150 @@ namespace Demo.Decoders
             AgVec.Store(c3_1, y + 100);
             AgVec.Store(c3_2, y + 104);
             AgVec.Store(c3_3, y + 108);
+        }
+
+        // LinearBackward_32x32x128__v128: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ:
+        // dX[32, 128] = dY · W (overwritten); dW[32, 128] += dYᵀ · X.
+        private static unsafe void LinearBackward_32x32x128__v128(float* dy, float* x, float* w, float* dw, float* dx)
+        {
+            LinearBackward_32x32x128_dx__v128(dy, w, dx);
+            LinearBackward_32x32x128_dw__v128(dy, x, dw);
+        }
+
+        // LinearBackward_32x32x128_dx__v128: dX = dY · W, dX[32, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 4 rows (8 whole).
+        private static unsafe void LinearBackward_32x32x128_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 32; r += 4)
+                {
+                    LinearBackward_32x32x128_dx_tile4x16__v128(a + r * 32, b + j, c + r * 128 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[32]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[64]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[96]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 132);
+            AgVec.Store(c1_2, c + 136);
+            AgVec.Store(c1_3, c + 140);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 260);
+            AgVec.Store(c2_2, c + 264);
+            AgVec.Store(c2_3, c + 268);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 388);
+            AgVec.Store(c3_2, c + 392);
+            AgVec.Store(c3_3, c + 396);
+        }
+
+        // LinearBackward_32x32x128_dw__v128: dW += dYᵀ · X, dW[32, 128] over a reduction of 32, in column blocks of 16
+        // (8 whole) and register tiles of 4 rows (8 whole).
+        private static unsafe void LinearBackward_32x32x128_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 128; j += 16)
+            {
+                for (int r = 0; r < 32; r += 4)
+                {
+                    LinearBackward_32x32x128_dw_tile4x16__v128(a + r * 1, b + j, c + r * 128 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_32x32x128_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 128), c1_1 = AgVec.Load(c + 132), c1_2 = AgVec.Load(c + 136), c1_3 = AgVec.Load(c + 140);
+            AgVecF c2_0 = AgVec.Load(c + 256), c2_1 = AgVec.Load(c + 260), c2_2 = AgVec.Load(c + 264), c2_3 = AgVec.Load(c + 268);
+            AgVecF c3_0 = AgVec.Load(c + 384), c3_1 = AgVec.Load(c + 388), c3_2 = AgVec.Load(c + 392), c3_3 = AgVec.Load(c + 396);
+            for (int t = 0; t < 32; t++)
+            {
+                float* at = a + t * 32;
+                float* bt = b + t * 128;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 128);
+            AgVec.Store(c1_1, c + 132);
+            AgVec.Store(c1_2, c + 136);
+            AgVec.Store(c1_3, c + 140);
+            AgVec.Store(c2_0, c + 256);
+            AgVec.Store(c2_1, c + 260);
+            AgVec.Store(c2_2, c + 264);
+            AgVec.Store(c2_3, c + 268);
+            AgVec.Store(c3_0, c + 384);
+            AgVec.Store(c3_1, c + 388);
+            AgVec.Store(c3_2, c + 392);
+            AgVec.Store(c3_3, c + 396);
         }
 
         // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -687,6 +975,34 @@ namespace Demo.Decoders
 
             // output = context · W_oᵀ + b_o
             Linear_32x128x128__v128(context, packed + 24768, output);
+        }
+
+        // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            LinearBackward_32x128x128__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            LinearBackward_32x128x128__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, dxq);
+            LinearBackward_32x32x128__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, dxk);
+            LinearBackward_32x32x128__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, dxv);
         }
 
     }

@@ -65,6 +65,49 @@ namespace @event.@class
             for (int t = 0; t < 8; t++) y[16 + t] = tail[t];
         }
 
+        // LinearBackward_3x8x8_bias__avx512: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b:
+        // dX[3, 8] = dY · W (overwritten); dW[8, 8] += dYᵀ · X; db[8] += Σ_rows dY.
+        private static unsafe void LinearBackward_3x8x8_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_3x8x8_bias_dx__avx512(dy, w, dx);
+            LinearBackward_3x8x8_bias_dw__avx512(dy, x, dw);
+            // db[0..7] += Σ_m dY[m, :]
+            for (int j = 0; j < 8; j++)
+            {
+                float s = db[j];
+                for (int m = 0; m < 3; m++) s += dy[m * 8 + j];
+                db[j] = s;
+            }
+        }
+
+        // LinearBackward_3x8x8_bias_dx__avx512: dX = dY · W, dX[3, 8]: narrower than one vector, so plain loops.
+        private static unsafe void LinearBackward_3x8x8_bias_dx__avx512(float* a, float* b, float* c)
+        {
+            for (int r = 0; r < 3; r++)
+            {
+                for (int j = 0; j < 8; j++)
+                {
+                    float s = 0f;
+                    for (int t = 0; t < 8; t++) s += a[r * 8 + t * 1] * b[t * 8 + j];
+                    c[r * 8 + j] = s;
+                }
+            }
+        }
+
+        // LinearBackward_3x8x8_bias_dw__avx512: dW += dYᵀ · X, dW[8, 8]: narrower than one vector, so plain loops.
+        private static unsafe void LinearBackward_3x8x8_bias_dw__avx512(float* a, float* b, float* c)
+        {
+            for (int r = 0; r < 8; r++)
+            {
+                for (int j = 0; j < 8; j++)
+                {
+                    float s = c[r * 8 + j];
+                    for (int t = 0; t < 3; t++) s += a[r * 1 + t * 8] * b[t * 8 + j];
+                    c[r * 8 + j] = s;
+                }
+            }
+        }
+
         // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -309,6 +352,34 @@ namespace @event.@class
 
             // output = context · W_oᵀ + b_o
             Linear_3x8x8_bias__avx512(context, packed + 864, output);
+        }
+
+        // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            LinearBackward_3x8x8_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            LinearBackward_3x8x8_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_3x8x8_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_3x8x8_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
     }

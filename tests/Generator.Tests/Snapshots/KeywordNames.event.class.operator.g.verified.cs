@@ -238,7 +238,7 @@ namespace @event.@class
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -501,12 +501,28 @@ namespace @event.@class
             }
         }
 
-        // One sequence's backward on the scalar kernels (the vector paths run the forward pass).
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
             float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
-            BackwardSequence__scalar(_saved!.Pointer + (long)b * TrainLength, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+            float* saved = _saved!.Pointer + (long)b * TrainLength;
+            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            {
+                BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                return;
+            }
+            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+            {
+                BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+                return;
+            }
+            BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
         }
 
         /// <summary>Frees the native memory of the parameters and scratch buffers.</summary>

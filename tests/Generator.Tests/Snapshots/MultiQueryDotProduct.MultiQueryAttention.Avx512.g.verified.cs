@@ -143,6 +143,49 @@ partial class MultiQueryAttention
         for (int t = 0; t < 12; t++) y[0 + t] = tail[t];
     }
 
+    // LinearBackward_37x12x12_bias__avx512: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x12x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x12x12_bias_dx__avx512(dy, w, dx);
+        LinearBackward_37x12x12_bias_dw__avx512(dy, x, dw);
+        // db[0..11] += Σ_m dY[m, :]
+        for (int j = 0; j < 12; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 12 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x12x12_bias_dx__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 37; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = 0f;
+                for (int t = 0; t < 12; t++) s += a[r * 12 + t * 1] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dw__avx512: dW += dYᵀ · X, dW[12, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x12x12_bias_dw__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 12; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = c[r * 12 + j];
+                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 12] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
     // Linear_37x3x12_bias__avx512: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns;
     // register tiles of 12 rows (3 of them, then one of 1).
     private static unsafe void Linear_37x3x12_bias__avx512(float* x, float* packed, float* y)
@@ -263,6 +306,49 @@ partial class MultiQueryAttention
         float* tail = stackalloc float[16];
         AgVec.Store(c0_0, tail);
         for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
+    }
+
+    // LinearBackward_37x3x12_bias__avx512: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x3x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x3x12_bias_dx__avx512(dy, w, dx);
+        LinearBackward_37x3x12_bias_dw__avx512(dy, x, dw);
+        // db[0..2] += Σ_m dY[m, :]
+        for (int j = 0; j < 3; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 3 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x3x12_bias_dx__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 37; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = 0f;
+                for (int t = 0; t < 3; t++) s += a[r * 3 + t * 1] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dw__avx512: dW += dYᵀ · X, dW[3, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x3x12_bias_dw__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 3; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = c[r * 12 + j];
+                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 3] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
     }
 
     // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -811,6 +897,34 @@ partial class MultiQueryAttention
 
         // output = context · W_oᵀ + b_o
         Linear_37x12x12_bias__avx512(context, packed + 1248, output);
+    }
+
+    // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+    private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    {
+        float* lse = saved + TrainLse;
+        float* xq = saved + TrainQuery;
+        float* xk = saved + TrainKey;
+        float* xv = saved + TrainValue;
+        float* q = saved + ScratchQuery;
+        float* k = saved + ScratchKey;
+        float* v = saved + ScratchValue;
+        float* c = saved + ScratchContext;
+        float* dc = work + WorkContext;
+        float* dq = work + WorkQuery;
+        float* dk = work + WorkKey;
+        float* dv = work + WorkValue;
+
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+        LinearBackward_37x12x12_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+        // Attention core: dC -> dQ, dK, dV (overwritten)
+        BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+        LinearBackward_37x12x12_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+        LinearBackward_37x3x12_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+        LinearBackward_37x3x12_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
 }

@@ -116,6 +116,158 @@ partial class MultiQueryAttention
         AgVec.Store(c0_2, y + 8);
     }
 
+    // LinearBackward_37x12x12_bias__v128: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x12x12_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x12x12_bias_dx__v128(dy, w, dx);
+        LinearBackward_37x12x12_bias_dw__v128(dy, x, dw);
+        // db[0..11] += Σ_m dY[m, :]
+        for (int j = 0; j < 12; j += 4)
+        {
+            AgVecF s = AgVec.Load(db + j);
+            for (int m = 0; m < 37; m++) s += AgVec.Load(dy + m * 12 + j);
+            AgVec.Store(s, db + j);
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dx__v128: dX = dY · W, dX[37, 12] over a reduction of 12, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 4 rows (9 whole, then one of 1).
+    private static unsafe void LinearBackward_37x12x12_bias_dx__v128(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 36; r += 4)
+        {
+            LinearBackward_37x12x12_bias_dx_tile4x12__v128(a + r * 12, b + 0, c + r * 12 + 0);
+        }
+        LinearBackward_37x12x12_bias_dx_tile1x12__v128(a + 432, b + 0, c + 432 + 0);
+    }
+
+    // dX[0..3, 0..11] = Σ_t A[0..3, t] · B[t, 0..11]: 12 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dx_tile4x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+        AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+        AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+        AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
+        for (int t = 0; t < 12; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+            AgVecF a1 = AgVec.Create(at[12]);
+            c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+            c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+            c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+            AgVecF a2 = AgVec.Create(at[24]);
+            c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+            c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+            c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+            AgVecF a3 = AgVec.Create(at[36]);
+            c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+            c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+            c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c1_2, c + 20);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c2_2, c + 32);
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, c + 40);
+        AgVec.Store(c3_2, c + 44);
+    }
+
+    // dX[0..0, 0..11] = Σ_t A[0..0, t] · B[t, 0..11]: 3 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dx_tile1x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+        for (int t = 0; t < 12; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+    }
+
+    // LinearBackward_37x12x12_bias_dw__v128: dW += dYᵀ · X, dW[12, 12] over a reduction of 37, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 4 rows (3 whole).
+    private static unsafe void LinearBackward_37x12x12_bias_dw__v128(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 12; r += 4)
+        {
+            LinearBackward_37x12x12_bias_dw_tile4x12__v128(a + r * 1, b + 0, c + r * 12 + 0);
+        }
+    }
+
+    // dW[0..3, 0..11] += Σ_t A[0..3, t] · B[t, 0..11]: 12 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dw_tile4x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8);
+        AgVecF c1_0 = AgVec.Load(c + 12), c1_1 = AgVec.Load(c + 16), c1_2 = AgVec.Load(c + 20);
+        AgVecF c2_0 = AgVec.Load(c + 24), c2_1 = AgVec.Load(c + 28), c2_2 = AgVec.Load(c + 32);
+        AgVecF c3_0 = AgVec.Load(c + 36), c3_1 = AgVec.Load(c + 40), c3_2 = AgVec.Load(c + 44);
+        for (int t = 0; t < 37; t++)
+        {
+            float* at = a + t * 12;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+            AgVecF a1 = AgVec.Create(at[1]);
+            c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+            c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+            c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+            AgVecF a2 = AgVec.Create(at[2]);
+            c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+            c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+            c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+            AgVecF a3 = AgVec.Create(at[3]);
+            c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+            c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+            c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c1_2, c + 20);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c2_2, c + 32);
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, c + 40);
+        AgVec.Store(c3_2, c + 44);
+    }
+
     // Linear_37x3x12_bias__v128: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 16 columns;
     // register tiles of 4 rows (9 of them, then one of 1).
     private static unsafe void Linear_37x3x12_bias__v128(float* x, float* packed, float* y)
@@ -206,6 +358,147 @@ partial class MultiQueryAttention
         float* tail = stackalloc float[4];
         AgVec.Store(c0_0, tail);
         for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
+    }
+
+    // LinearBackward_37x3x12_bias__v128: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x3x12_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x3x12_bias_dx__v128(dy, w, dx);
+        LinearBackward_37x3x12_bias_dw__v128(dy, x, dw);
+        // db[0..2] += Σ_m dY[m, :]
+        for (int j = 0; j < 3; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 3 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dx__v128: dX = dY · W, dX[37, 12] over a reduction of 3, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 4 rows (9 whole, then one of 1).
+    private static unsafe void LinearBackward_37x3x12_bias_dx__v128(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 36; r += 4)
+        {
+            LinearBackward_37x3x12_bias_dx_tile4x12__v128(a + r * 3, b + 0, c + r * 12 + 0);
+        }
+        LinearBackward_37x3x12_bias_dx_tile1x12__v128(a + 108, b + 0, c + 432 + 0);
+    }
+
+    // dX[0..3, 0..11] = Σ_t A[0..3, t] · B[t, 0..11]: 12 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dx_tile4x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+        AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+        AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+        AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
+        for (int t = 0; t < 3; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+            AgVecF a1 = AgVec.Create(at[3]);
+            c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+            c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+            c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+            AgVecF a2 = AgVec.Create(at[6]);
+            c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+            c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+            c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+            AgVecF a3 = AgVec.Create(at[9]);
+            c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+            c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+            c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c1_2, c + 20);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c2_2, c + 32);
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, c + 40);
+        AgVec.Store(c3_2, c + 44);
+    }
+
+    // dX[0..0, 0..11] = Σ_t A[0..0, t] · B[t, 0..11]: 3 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dx_tile1x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+        for (int t = 0; t < 3; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+    }
+
+    // LinearBackward_37x3x12_bias_dw__v128: dW += dYᵀ · X, dW[3, 12] over a reduction of 37, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 4 rows (0 whole, then one of 3).
+    private static unsafe void LinearBackward_37x3x12_bias_dw__v128(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        LinearBackward_37x3x12_bias_dw_tile3x12__v128(a + 0, b + 0, c + 0 + 0);
+    }
+
+    // dW[0..2, 0..11] += Σ_t A[0..2, t] · B[t, 0..11]: 9 accumulators.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dw_tile3x12__v128(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8);
+        AgVecF c1_0 = AgVec.Load(c + 12), c1_1 = AgVec.Load(c + 16), c1_2 = AgVec.Load(c + 20);
+        AgVecF c2_0 = AgVec.Load(c + 24), c2_1 = AgVec.Load(c + 28), c2_2 = AgVec.Load(c + 32);
+        for (int t = 0; t < 37; t++)
+        {
+            float* at = a + t * 3;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF b2 = AgVec.Load(bt + 8);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+            c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+            c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+            AgVecF a1 = AgVec.Create(at[1]);
+            c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+            c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+            c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+            AgVecF a2 = AgVec.Create(at[2]);
+            c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+            c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+            c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c0_2, c + 8);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c1_2, c + 20);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c2_2, c + 32);
     }
 
     // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -844,6 +1137,34 @@ partial class MultiQueryAttention
 
         // output = context · W_oᵀ + b_o
         Linear_37x12x12_bias__v128(context, packed + 624, output);
+    }
+
+    // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+    private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    {
+        float* lse = saved + TrainLse;
+        float* xq = saved + TrainQuery;
+        float* xk = saved + TrainKey;
+        float* xv = saved + TrainValue;
+        float* q = saved + ScratchQuery;
+        float* k = saved + ScratchKey;
+        float* v = saved + ScratchValue;
+        float* c = saved + ScratchContext;
+        float* dc = work + WorkContext;
+        float* dq = work + WorkQuery;
+        float* dk = work + WorkKey;
+        float* dv = work + WorkValue;
+
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+        LinearBackward_37x12x12_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+        // Attention core: dC -> dQ, dK, dV (overwritten)
+        BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+        LinearBackward_37x12x12_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+        LinearBackward_37x3x12_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+        LinearBackward_37x3x12_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
 }

@@ -96,6 +96,157 @@ namespace Demo.Decoders
             AgVec.Store(c3_3, y + 60);
         }
 
+        // LinearBackward_4x16x16_bias__v128: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b:
+        // dX[4, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_4x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_4x16x16_bias_dx__v128(dy, w, dx);
+            LinearBackward_4x16x16_bias_dw__v128(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 4; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_4x16x16_bias_dx__v128: dX = dY · W, dX[4, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (1 whole).
+        private static unsafe void LinearBackward_4x16x16_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 4; r += 4)
+                {
+                    LinearBackward_4x16x16_bias_dx_tile4x16__v128(a + r * 16, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
+        // LinearBackward_4x16x16_bias_dw__v128: dW += dYᵀ · X, dW[16, 16] over a reduction of 4, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (4 whole).
+        private static unsafe void LinearBackward_4x16x16_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 16; r += 4)
+                {
+                    LinearBackward_4x16x16_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 20), c1_2 = AgVec.Load(c + 24), c1_3 = AgVec.Load(c + 28);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 36), c2_2 = AgVec.Load(c + 40), c2_3 = AgVec.Load(c + 44);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 52), c3_2 = AgVec.Load(c + 56), c3_3 = AgVec.Load(c + 60);
+            for (int t = 0; t < 4; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
         // Linear_10x16x16_bias__v128: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns;
         // register tiles of 4 rows (2 of them, then one of 2).
         private static unsafe void Linear_10x16x16_bias__v128(float* x, float* packed, float* y)
@@ -207,6 +358,193 @@ namespace Demo.Decoders
             AgVec.Store(c1_1, y + 20);
             AgVec.Store(c1_2, y + 24);
             AgVec.Store(c1_3, y + 28);
+        }
+
+        // LinearBackward_10x16x16_bias__v128: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b:
+        // dX[10, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x16x16_bias_dx__v128(dy, w, dx);
+            LinearBackward_10x16x16_bias_dw__v128(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x16x16_bias_dx__v128: dX = dY · W, dX[10, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (2 whole, then one of 2).
+        private static unsafe void LinearBackward_10x16x16_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 8; r += 4)
+                {
+                    LinearBackward_10x16x16_bias_dx_tile4x16__v128(a + r * 16, b + j, c + r * 16 + j);
+                }
+                LinearBackward_10x16x16_bias_dx_tile2x16__v128(a + 128, b + j, c + 128 + j);
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile2x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+        }
+
+        // LinearBackward_10x16x16_bias_dw__v128: dW += dYᵀ · X, dW[16, 16] over a reduction of 10, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (4 whole).
+        private static unsafe void LinearBackward_10x16x16_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 16; r += 4)
+                {
+                    LinearBackward_10x16x16_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 20), c1_2 = AgVec.Load(c + 24), c1_3 = AgVec.Load(c + 28);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 36), c2_2 = AgVec.Load(c + 40), c2_3 = AgVec.Load(c + 44);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 52), c3_2 = AgVec.Load(c + 56), c3_3 = AgVec.Load(c + 60);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
         }
 
         // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -563,6 +901,34 @@ namespace Demo.Decoders
 
             // output = context · W_oᵀ + b_o
             Linear_4x16x16_bias__v128(context, packed + 816, output);
+        }
+
+        // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            float* q = saved + ScratchQuery;
+            float* k = saved + ScratchKey;
+            float* v = saved + ScratchValue;
+            float* c = saved + ScratchContext;
+            float* dc = work + WorkContext;
+            float* dq = work + WorkQuery;
+            float* dk = work + WorkKey;
+            float* dv = work + WorkValue;
+
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+            LinearBackward_4x16x16_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
+
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
+            LinearBackward_4x16x16_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_10x16x16_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_10x16x16_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
     }
