@@ -5,7 +5,7 @@ namespace AttnGen.Kernels.Tests;
 /// semantics, plus GQA, bottom-right causal alignment and additive scoring) with no blocking, no online
 /// softmax and nothing shared with the generator. The generated kernels are held to it.
 /// </summary>
-public static class Reference
+public static partial class Reference
 {
     /// <summary>Output [batch, SeqLen, ModelDim] in double.</summary>
     public static double[] Forward(AttentionLayerInfo info, IReadOnlyList<LayerParameter> parameters, ReadOnlySpan<float> block,
@@ -26,8 +26,22 @@ public static class Reference
     public static double[] Forward(AttentionLayerInfo info, IReadOnlyList<LayerParameter> parameters, double[] block,
         double[] query, double[] key, double[] value, int batch, int[]? validLengths)
     {
-        int h = info.Heads, d = info.HeadDim, s = info.SeqLen, skv = info.KvSeqLen, m = info.ModelDim;
-        int qw = h * d, kvw = info.KvHeads * d;
+        int s = info.SeqLen, m = info.ModelDim;
+        Weights p = Unpack(parameters, block);
+        var output = new double[batch * s * m];
+        for (int b = 0; b < batch; b++)
+        {
+            Sequence x = Run(info, p, query, key, value, b, validLengths);
+            Array.Copy(x.Output, 0, output, b * s * m, s * m);
+        }
+        return output;
+    }
+
+    /// <summary>The layer's parameters by PyTorch name (null where the layer has none).</summary>
+    private sealed record Weights(double[]? InProj, double[]? InBias, double[]? OutProj, double[]? OutBias, double[]? AdditiveV);
+
+    private static Weights Unpack(IReadOnlyList<LayerParameter> parameters, double[] block)
+    {
         double[]? wIn = null, bIn = null, wOut = null, bOut = null, additiveV = null;
         foreach (LayerParameter p in parameters)
         {
@@ -42,83 +56,95 @@ public static class Reference
                 default: throw new InvalidOperationException($"unknown parameter {p.Name}");
             }
         }
+        return new Weights(wIn, bIn, wOut, bOut, additiveV);
+    }
 
-        var output = new double[batch * s * m];
-        for (int b = 0; b < batch; b++)
+    /// <summary>
+    /// One sequence's forward with everything backward needs: the inputs, the projected q, k, v, the
+    /// probabilities <c>P[head][i]</c> (null for a row with no visible key, whose context stays zero), the context
+    /// and the output.
+    /// </summary>
+    private sealed record Sequence(double[] QueryIn, double[] KeyIn, double[] ValueIn, double[] Q, double[] K, double[] V,
+        double[]?[][] P, double[] Context, double[] Output);
+
+    private static Sequence Run(AttentionLayerInfo info, Weights w, double[] query, double[] key, double[] value, int b, int[]? validLengths)
+    {
+        int h = info.Heads, d = info.HeadDim, s = info.SeqLen, skv = info.KvSeqLen, m = info.ModelDim;
+        int qw = h * d, kvw = info.KvHeads * d;
+        double[] qIn = Slice(query, b, s, info.QueryInputWidth);
+        double[] kIn = Slice(key, b, skv, info.KvInputWidth);
+        double[] vIn = Slice(value, b, skv, info.KvInputWidth);
+        double[] q, k, v;
+        if (info.Projections)
         {
-            double[] qIn = Slice(query, b, s, info.QueryInputWidth);
-            double[] kIn = Slice(key, b, skv, info.KvInputWidth);
-            double[] vIn = Slice(value, b, skv, info.KvInputWidth);
-            double[] q, k, v;
-            if (info.Projections)
-            {
-                q = Linear(qIn, s, info.QueryInputWidth, wIn!, 0, qw, bIn);
-                k = Linear(kIn, skv, info.KvInputWidth, wIn!, qw, kvw, bIn);
-                v = Linear(vIn, skv, info.KvInputWidth, wIn!, qw + kvw, kvw, bIn);
-            }
-            else
-            {
-                (q, k, v) = (qIn, kIn, vIn);
-            }
+            q = Linear(qIn, s, info.QueryInputWidth, w.InProj!, 0, qw, w.InBias);
+            k = Linear(kIn, skv, info.KvInputWidth, w.InProj!, qw, kvw, w.InBias);
+            v = Linear(vIn, skv, info.KvInputWidth, w.InProj!, qw + kvw, kvw, w.InBias);
+        }
+        else
+        {
+            (q, k, v) = (qIn, kIn, vIn);
+        }
 
-            int valid = validLengths is null ? skv : validLengths[b];
-            double[] context = new double[s * qw];
-            for (int head = 0; head < h; head++)
+        int valid = validLengths is null ? skv : validLengths[b];
+        double[] context = new double[s * qw];
+        var probabilities = new double[]?[h][];
+        for (int head = 0; head < h; head++)
+        {
+            probabilities[head] = new double[]?[s];
+            int kvHead = head / (info.Heads / info.KvHeads);
+            for (int i = 0; i < s; i++)
             {
-                int kvHead = head / (info.Heads / info.KvHeads);
-                for (int i = 0; i < s; i++)
+                var scores = new double[skv];
+                var allowed = new bool[skv];
+                bool any = false;
+                for (int j = 0; j < skv; j++)
                 {
-                    var scores = new double[skv];
-                    var allowed = new bool[skv];
-                    bool any = false;
-                    for (int j = 0; j < skv; j++)
+                    allowed[j] = j < valid && (!info.Causal || j <= i + (skv - s));
+                    if (!allowed[j])
                     {
-                        allowed[j] = j < valid && (!info.Causal || j <= i + (skv - s));
-                        if (!allowed[j])
-                        {
-                            continue;
-                        }
-                        any = true;
-                        double score = 0;
-                        for (int c = 0; c < d; c++)
-                        {
-                            double qc = q[i * qw + head * d + c], kc = k[j * kvw + kvHead * d + c];
-                            score += info.Scoring == AttentionScoring.Additive
-                                ? additiveV![head * d + c] * Math.Tanh(qc + kc)
-                                : qc * kc;
-                        }
-                        scores[j] = info.Scoring == AttentionScoring.ScaledDotProduct ? score * info.Scale : score;
+                        continue;
                     }
-                    if (!any)
+                    any = true;
+                    double score = 0;
+                    for (int c = 0; c < d; c++)
                     {
-                        continue; // no key to attend to: the context row stays zero
+                        double qc = q[i * qw + head * d + c], kc = k[j * kvw + kvHead * d + c];
+                        score += info.Scoring == AttentionScoring.Additive
+                            ? w.AdditiveV![head * d + c] * Math.Tanh(qc + kc)
+                            : qc * kc;
                     }
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j < skv; j++)
+                    scores[j] = info.Scoring == AttentionScoring.ScaledDotProduct ? score * info.Scale : score;
+                }
+                if (!any)
+                {
+                    continue; // no key to attend to: the context row stays zero
+                }
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < skv; j++)
+                {
+                    if (allowed[j]) max = Math.Max(max, scores[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < skv; j++)
+                {
+                    scores[j] = allowed[j] ? Math.Exp(scores[j] - max) : 0;
+                    sum += scores[j];
+                }
+                for (int j = 0; j < skv; j++)
+                {
+                    double p = scores[j] /= sum;
+                    for (int c = 0; c < d; c++)
                     {
-                        if (allowed[j]) max = Math.Max(max, scores[j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j < skv; j++)
-                    {
-                        scores[j] = allowed[j] ? Math.Exp(scores[j] - max) : 0;
-                        sum += scores[j];
-                    }
-                    for (int j = 0; j < skv; j++)
-                    {
-                        double p = scores[j] / sum;
-                        for (int c = 0; c < d; c++)
-                        {
-                            context[i * qw + head * d + c] += p * v[j * kvw + kvHead * d + c];
-                        }
+                        context[i * qw + head * d + c] += p * v[j * kvw + kvHead * d + c];
                     }
                 }
+                probabilities[head][i] = scores;
             }
-
-            double[] result = info.Projections ? Linear(context, s, qw, wOut!, 0, m, bOut) : context;
-            Array.Copy(result, 0, output, b * s * m, s * m);
         }
-        return output;
+
+        double[] output = info.Projections ? Linear(context, s, qw, w.OutProj!, 0, m, w.OutBias) : context;
+        return new Sequence(qIn, kIn, vIn, q, k, v, probabilities, context, output);
     }
 
     private static double[] Slice(double[] data, int b, int rows, int width)

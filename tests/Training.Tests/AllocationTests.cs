@@ -1,3 +1,5 @@
+using TextClassification.Model;
+
 namespace AttnGen.Training.Tests;
 
 public class AllocationTests
@@ -17,13 +19,8 @@ public class AllocationTests
         int[] valid = [10, 7, 1, 4];
         int[] labels = [0, 1, 1, 0];
 
-        void Step()
-        {
-            optimizer.ZeroGrad();
-            model.ForwardBackward(ids, valid, labels, batch);
-            GradientClipping.ClipByGlobalNorm(model.Parameters, 1f);
-            optimizer.Step();
-        }
+        var trainer = new Trainer<TokenBatch>(model, optimizer, maxGradientNorm: 1f);
+        void Step() => trainer.Step(new TokenBatch(ids, valid, labels, batch));
 
         for (int i = 0; i < 3; i++)
         {

@@ -41,7 +41,7 @@ public sealed unsafe class GenericAttention
     private readonly ScratchPool _scratch;
 
     /// <summary>Floats per hardware vector the kernel uses.</summary>
-    private static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+    internal static int VectorCount => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
 
     /// <summary>Number of heads.</summary>
     public int Heads { get; }
@@ -84,7 +84,11 @@ public sealed unsafe class GenericAttention
     /// (head h at column h * HeadDim), output rows <paramref name="outputStride"/> apart; sequence b starts at
     /// <c>b * inputBatchStride</c> and <c>b * outputBatchStride</c>.
     /// </summary>
-    internal void Forward(float* q, float* k, float* v, int inputStride, float* o, int outputStride, int batch, long inputBatchStride, long outputBatchStride)
+    /// <remarks>
+    /// With <paramref name="lse"/> not null, row i of head h of sequence b also gets its log-sum-exp of the scaled
+    /// scores at <c>lse[(b * Heads + h) * SeqLen + i]</c>, what <see cref="GenericAttentionBackward"/> needs.
+    /// </remarks>
+    internal void Forward(float* q, float* k, float* v, int inputStride, float* o, int outputStride, int batch, long inputBatchStride, long outputBatchStride, float* lse = null)
     {
         int items = batch * Heads;
         if (MaxDegreeOfParallelism <= 1 || items == 1)
@@ -93,13 +97,13 @@ public sealed unsafe class GenericAttention
             float* scratch = ScratchPool.Aligned(buffer);
             for (int item = 0; item < items; item++)
             {
-                RunItem(item, q, k, v, inputStride, o, outputStride, inputBatchStride, outputBatchStride, scratch);
+                RunItem(item, q, k, v, inputStride, o, outputStride, inputBatchStride, outputBatchStride, scratch, lse);
             }
             _scratch.Return(buffer);
         }
         else
         {
-            ForwardParallel(q, k, v, inputStride, o, outputStride, items, inputBatchStride, outputBatchStride);
+            ForwardParallel(q, k, v, inputStride, o, outputStride, items, inputBatchStride, outputBatchStride, lse);
         }
     }
 
@@ -107,35 +111,36 @@ public sealed unsafe class GenericAttention
     /// The work items over <see cref="MaxDegreeOfParallelism"/> threads, each worker with its own scratch. A
     /// method of its own so the closure is allocated only on this path.
     /// </summary>
-    private void ForwardParallel(float* q, float* k, float* v, int inputStride, float* o, int outputStride, int items, long inputBatchStride, long outputBatchStride)
+    private void ForwardParallel(float* q, float* k, float* v, int inputStride, float* o, int outputStride, int items, long inputBatchStride, long outputBatchStride, float* lse)
     {
         var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism };
-        nint qa = (nint)q, ka = (nint)k, va = (nint)v, oa = (nint)o;
+        nint qa = (nint)q, ka = (nint)k, va = (nint)v, oa = (nint)o, la = (nint)lse;
         Parallel.For(0, items, options, _scratch.Rent, (item, _, buffer) =>
         {
-            RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride, ScratchPool.Aligned(buffer));
+            RunItem(item, (float*)qa, (float*)ka, (float*)va, inputStride, (float*)oa, outputStride, inputBatchStride, outputBatchStride, ScratchPool.Aligned(buffer), (float*)la);
             return buffer;
         }, _scratch.Return);
     }
 
     /// <summary>Work item <paramref name="item"/> = (sequence item / Heads, head item % Heads).</summary>
-    private void RunItem(int item, float* q, float* k, float* v, int inputStride, float* o, int outputStride, long inputBatchStride, long outputBatchStride, float* scratch)
+    private void RunItem(int item, float* q, float* k, float* v, int inputStride, float* o, int outputStride, long inputBatchStride, long outputBatchStride, float* scratch, float* lse)
     {
         int b = item / Heads;
         int h = item % Heads;
         long inOffset = b * inputBatchStride + (long)h * HeadDim;
         long outOffset = b * outputBatchStride + (long)h * HeadDim;
+        float* rowLse = lse == null ? null : lse + (long)item * SeqLen;
         if (Vector512.IsHardwareAccelerated)
         {
-            Head<Vector512<float>, Vector512Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
+            Head<Vector512<float>, Vector512Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch, rowLse);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            Head<Vector256<float>, Vector256Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
+            Head<Vector256<float>, Vector256Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch, rowLse);
         }
         else
         {
-            Head<Vector128<float>, Vector128Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch);
+            Head<Vector128<float>, Vector128Ops>(q + inOffset, k + inOffset, v + inOffset, inputStride, o + outOffset, outputStride, scratch, rowLse);
         }
     }
 
@@ -144,7 +149,7 @@ public sealed unsafe class GenericAttention
     /// key blocks once, running every 4-row tile of the query block against a key block while its K
     /// panel and V rows are in L1.
     /// </summary>
-    private void Head<TVec, TOps>(float* q, float* k, float* v, int inputStride, float* o, int outputStride, float* scratch)
+    private void Head<TVec, TOps>(float* q, float* k, float* v, int inputStride, float* o, int outputStride, float* scratch, float* lse)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>
     {
@@ -196,6 +201,10 @@ public sealed unsafe class GenericAttention
             int realRows = Math.Min(rows, SeqLen - i0);
             for (int r = 0; r < realRows; r++)
             {
+                if (lse != null)
+                {
+                    lse[i0 + r] = rowMax[r] + MathF.Log(rowSum[r]);
+                }
                 float inv = 1f / rowSum[r];
                 float* src = acc + (long)r * dp;
                 float* dst = o + (long)(i0 + r) * outputStride;
@@ -268,7 +277,7 @@ public sealed unsafe class GenericAttention
     /// dimension, stored once at the end (a separate method, so nothing forces them to the stack).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ScoreTile<TVec, TOps>(float* qBlock, float* kTile, int dp, float* p, int keyBlock)
+    internal static void ScoreTile<TVec, TOps>(float* qBlock, float* kTile, int dp, float* p, int keyBlock)
         where TVec : unmanaged
         where TOps : IVectorOps<TVec>
     {

@@ -15,20 +15,26 @@ public sealed unsafe class PackedLinear
     /// <summary>Packs <paramref name="weight"/> [outFeatures, inFeatures] and <paramref name="bias"/> (empty = no bias).</summary>
     public PackedLinear(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int outFeatures, int inFeatures)
     {
-        if (weight.Length != outFeatures * inFeatures || (!bias.IsEmpty && bias.Length != outFeatures))
-        {
-            throw new ArgumentException("Weight or bias length does not match the layer's shape.");
-        }
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         PaddedOut = ScratchPool.RoundUp(outFeatures, GenericGemm.PanelWidth);
         _weights = GC.AllocateArray<float>(inFeatures * PaddedOut + 16, pinned: true);
         _bias = GC.AllocateArray<float>(PaddedOut + 16, pinned: true);
-        for (int n = 0; n < outFeatures; n++)
+        Repack(weight, bias);
+    }
+
+    /// <summary>Packs new values of the same shape in place (after an optimizer step, say).</summary>
+    public void Repack(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
+    {
+        if (weight.Length != OutFeatures * InFeatures || (!bias.IsEmpty && bias.Length != OutFeatures))
         {
-            for (int k = 0; k < inFeatures; k++)
+            throw new ArgumentException("Weight or bias length does not match the layer's shape.");
+        }
+        for (int n = 0; n < OutFeatures; n++)
+        {
+            for (int k = 0; k < InFeatures; k++)
             {
-                _weights[k * PaddedOut + n] = weight[n * inFeatures + k];
+                _weights[k * PaddedOut + n] = weight[n * InFeatures + k];
             }
             _bias[n] = bias.IsEmpty ? 0f : bias[n];
         }

@@ -26,16 +26,27 @@ public sealed unsafe class GenericLayer
     /// <summary>Threads used over the sequences of a batch; 1 runs on the calling thread.</summary>
     public int MaxDegreeOfParallelism { get; set; } = 1;
 
-    private int QueryWidth => _core.Heads * _core.HeadDim;
+    internal int QueryWidth => _core.Heads * _core.HeadDim;
+
+    /// <summary>The attention core.</summary>
+    internal GenericAttention Core => _core;
+
+    /// <summary>Row stride of the fused q/k/v projection output (3 * QueryWidth rounded up to whole panels).</summary>
+    internal int QkvStride => _inProjection!.PaddedOut;
 
     /// <summary>Packs PyTorch-layout weights: in_proj [3 * H * D, ModelDim], out_proj [ModelDim, H * D].</summary>
+    /// <remarks>Later calls repack in place, so a training loop can call this after every optimizer step.</remarks>
     public void LoadWeights(ReadOnlySpan<float> inProjWeight, ReadOnlySpan<float> inProjBias, ReadOnlySpan<float> outProjWeight, ReadOnlySpan<float> outProjBias)
     {
+        if (_inProjection is not null && _outProjection is not null)
+        {
+            _inProjection.Repack(inProjWeight, inProjBias);
+            _outProjection.Repack(outProjWeight, outProjBias);
+            return;
+        }
         _inProjection = new PackedLinear(inProjWeight, inProjBias, 3 * QueryWidth, ModelDim);
         _outProjection = new PackedLinear(outProjWeight, outProjBias, ModelDim, QueryWidth);
-        long seqLen = _core.SeqLen;
-        long outLength = _outProjection.PaddedOut == ModelDim ? 0 : seqLen * _outProjection.PaddedOut;
-        _scratch = new ScratchPool(seqLen * _inProjection.PaddedOut + seqLen * QueryWidth + outLength);
+        _scratch = new ScratchPool(SequenceStateLength);
     }
 
     /// <summary>Self-attention over <paramref name="input"/> [batch, SeqLen, ModelDim].</summary>
@@ -77,19 +88,30 @@ public sealed unsafe class GenericLayer
 
     private void Sequence(float* x, float* y)
     {
+        float[] buffer = _scratch!.Rent();
+        float* qkv = ScratchPool.Aligned(buffer);
+        Sequence(x, y, qkv, qkv + (long)_core.SeqLen * QkvStride, null);
+        _scratch.Return(buffer);
+    }
+
+    /// <summary>
+    /// One sequence, keeping what backward needs where the caller says: the fused q/k/v projection
+    /// (<c>[SeqLen, QkvStride]</c>), the context (<c>[SeqLen, QueryWidth]</c>, followed by room for a padded output
+    /// row block when the output width is not whole panels) and, when <paramref name="lse"/> is not null, each
+    /// head's row log-sum-exp (<c>[Heads, SeqLen]</c>).
+    /// </summary>
+    internal void Sequence(float* x, float* y, float* qkv, float* context, float* lse)
+    {
         PackedLinear inProj = _inProjection!, outProj = _outProjection!;
         int seqLen = _core.SeqLen;
         int qkvStride = inProj.PaddedOut;
         bool direct = outProj.PaddedOut == ModelDim;
-        long qkvLength = (long)seqLen * qkvStride, contextLength = (long)seqLen * QueryWidth;
-        float[] buffer = _scratch!.Rent();
-        float* qkv = ScratchPool.Aligned(buffer);
-        float* context = qkv + qkvLength;
+        long contextLength = (long)seqLen * QueryWidth;
 
         // [q | k | v] = x · W_inᵀ + b_in, one GEMM
         GenericGemm.Run(x, ModelDim, seqLen, inProj, qkv, qkvStride);
         // context = attention(q, k, v), read in place with the projection's row stride
-        _core.Forward(qkv, qkv + QueryWidth, qkv + 2 * QueryWidth, qkvStride, context, QueryWidth, 1, 0, 0);
+        _core.Forward(qkv, qkv + QueryWidth, qkv + 2 * QueryWidth, qkvStride, context, QueryWidth, 1, 0, 0, lse);
         // y = context · W_outᵀ + b_out (through scratch when the output width is not whole panels)
         if (direct)
         {
@@ -104,6 +126,8 @@ public sealed unsafe class GenericLayer
                 new ReadOnlySpan<float>(padded + (long)i * outProj.PaddedOut, ModelDim).CopyTo(new Span<float>(y + (long)i * ModelDim, ModelDim));
             }
         }
-        _scratch.Return(buffer);
     }
+
+    /// <summary>Floats <see cref="Sequence(float*, float*, float*, float*, float*)"/> needs for its q/k/v and context buffers together.</summary>
+    internal long SequenceStateLength => (long)_core.SeqLen * (QkvStride + QueryWidth + (_outProjection!.PaddedOut == ModelDim ? 0 : _outProjection.PaddedOut));
 }

@@ -53,15 +53,29 @@ public static class Accuracy
     /// output matches <paramref name="expected"/> within <see cref="Tolerance"/>.
     /// </summary>
     public static void Verify(string name, Action contender, float[] output, ReadOnlySpan<float> expected)
+        => Verify(name, contender, [(name, output, expected.ToArray())]);
+
+    /// <summary>
+    /// The same for a contender with several outputs (a backward pass, say): each is filled with NaN before the
+    /// one run and must match its own reference, which messages call <paramref name="reference"/>.
+    /// </summary>
+    public static void Verify(string name, Action contender, (string Output, float[] Actual, float[] Expected)[] outputs, string reference = "the naive loops")
     {
-        output.AsSpan().Fill(float.NaN);
-        contender();
-        double error = RelativeError(output, expected);
-        string text = error.ToString("E2", CultureInfo.InvariantCulture);
-        if (!(error <= Tolerance))
+        foreach (var output in outputs)
         {
-            throw new InvalidOperationException($"{name}: relative error {text} against the naive loops exceeds {Tolerance.ToString("E0", CultureInfo.InvariantCulture)}; not benchmarking a wrong kernel.");
+            output.Actual.AsSpan().Fill(float.NaN);
         }
-        Console.WriteLine($"// {name}: relative error {text} against the naive loops (limit {Tolerance.ToString("E0", CultureInfo.InvariantCulture)})");
+        contender();
+        foreach ((string what, float[] actual, float[] expected) in outputs)
+        {
+            string label = outputs.Length == 1 ? name : $"{name} {what}";
+            double error = RelativeError(actual, expected);
+            string text = error.ToString("E2", CultureInfo.InvariantCulture);
+            if (!(error <= Tolerance))
+            {
+                throw new InvalidOperationException($"{label}: relative error {text} against {reference} exceeds {Tolerance.ToString("E0", CultureInfo.InvariantCulture)}; not benchmarking a wrong kernel.");
+            }
+            Console.WriteLine($"// {label}: relative error {text} against {reference} (limit {Tolerance.ToString("E0", CultureInfo.InvariantCulture)})");
+        }
     }
 }

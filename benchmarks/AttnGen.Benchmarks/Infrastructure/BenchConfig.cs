@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
@@ -7,8 +8,8 @@ namespace AttnGen.Benchmarks.Infrastructure;
 
 /// <summary>
 /// The suite's configuration: BenchmarkDotNet's defaults (markdown, CSV and HTML exporters), the memory
-/// diagnoser, the GFLOP/s and percent-of-peak columns, and the filter that drops what this machine or
-/// build cannot run. Jobs come from the command line (<c>--job short</c>, <c>--job dry</c>) or
+/// diagnoser, the median, the GFLOP/s, percent-of-peak and tokens-per-second columns (from the mean), and
+/// the filter that drops what this machine or build cannot run. Jobs come from the command line (<c>--job short</c>, <c>--job dry</c>) or
 /// <see cref="QuickJob"/> with <c>--quick</c>; with neither, BenchmarkDotNet's default job (the full run).
 /// </summary>
 public static class BenchConfig
@@ -25,7 +26,8 @@ public static class BenchConfig
     {
         ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddDiagnoser(MemoryDiagnoser.Default)
-            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn())
+            .AddColumn(StatisticColumn.Median)
+            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn(), new TokensPerSecondColumn())
             .AddFilter(new KernelAvailabilityFilter())
             .WithOrderer(new ContenderOrderer());
         return quick ? config.AddJob(QuickJob) : config;

@@ -23,6 +23,9 @@ public sealed class RequiresIsaAttribute(KernelIsa isa) : Attribute
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class ThreadsAttribute(int count) : Attribute
 {
+    /// <summary>As many threads as the machine has processors (what a generated layer uses by default).</summary>
+    public const int ProcessorCount = 0;
+
     /// <summary>Number of threads.</summary>
-    public int Count => count;
+    public int Count => count == ProcessorCount ? Environment.ProcessorCount : count;
 }

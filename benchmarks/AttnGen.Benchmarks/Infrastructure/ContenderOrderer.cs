@@ -13,8 +13,8 @@ public sealed class ContenderOrderer() : DefaultOrderer(SummaryOrderPolicy.Defau
 {
     private static readonly string[] Rank =
     [
-        "Generated", "Generated_1Thread", "Generated_2Threads", "Generated_Avx512", "Generated_Avx2", "Generated_Vector128", "Generated_Scalar",
-        "Generic", "Generic_1Thread", "Generic_2Threads", "TensorPrimitives", "Naive", "Ort_Attention23", "Ort_MultiHeadAttention",
+        "Generated", "Generated_1Thread", "Generated_2Threads", "Generated_DefaultThreads", "Generated_Avx512", "Generated_Avx2", "Generated_Vector128", "Generated_Scalar",
+        "Generic", "Generic_1Thread", "Generic_2Threads", "Generic_DefaultThreads", "TensorPrimitives", "Naive", "Ort_Attention23", "Ort_MultiHeadAttention",
     ];
 
     public override IEnumerable<BenchmarkCase> GetSummaryOrder(ImmutableArray<BenchmarkCase> benchmarksCases, Summary summary)

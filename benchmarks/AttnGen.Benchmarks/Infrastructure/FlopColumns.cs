@@ -66,11 +66,53 @@ public sealed class PercentOfPeakColumn() : FlopColumnBase("PctPeak", "% of peak
 
 /// <summary>Says where the flop count is nominal rather than the work done.</summary>
 public sealed class FlopNoteColumn() : FlopColumnBase("FlopNote", "Flop note",
-    "causal rows use the full S x S nominal count although a causal kernel does about half the work", 2, false)
+    "forward classes: causal rows use the full S x S nominal count although a causal kernel does about half the work; backward classes count the visible pairs", 2, false)
 {
     public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
+        if (FlopCount.NoteOf(benchmarkCase) is { } note)
+        {
+            return note;
+        }
         bool causal = benchmarkCase.Parameters.Items.Any(p => p.Name == "Causal" && p.Value is true);
         return causal ? "nominal (full S²)" : "";
     }
+}
+
+/// <summary>Tokens per second: the class's tokens per invocation (<see cref="ITokenCount"/>) over the mean time.</summary>
+public sealed class TokensPerSecondColumn : IColumn
+{
+    public string Id => "TokensPerSecond";
+
+    public string ColumnName => "Tokens/s";
+
+    public bool AlwaysShow => true;
+
+    public ColumnCategory Category => ColumnCategory.Custom;
+
+    public int PriorityInCategory => -1;
+
+    public bool IsNumeric => true;
+
+    public UnitType UnitType => UnitType.Dimensionless;
+
+    public string Legend => "Tokens (batch x sequence length) per invocation over the mean time";
+
+    public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => c.Descriptor.Type.IsAssignableTo(typeof(ITokenCount)));
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, summary.Style);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        double? meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
+        if (meanNs is not > 0 || Activator.CreateInstance(benchmarkCase.Descriptor.Type) is not ITokenCount counter)
+        {
+            return "-";
+        }
+        return (counter.Tokens(benchmarkCase) / meanNs.Value * 1e9).ToString("N0", CultureInfo.InvariantCulture);
+    }
+
+    public override string ToString() => ColumnName;
 }

@@ -42,3 +42,8 @@ public partial class Layer_2x16x32 : IFullLayer;
 
 [AttentionLayer(heads: 4, headDim: 16, seqLen: 32)]
 public partial class Layer_4x32x16 : IFullLayer;
+
+// The causal core at S = 256 for the backward benchmark.
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 256, Projections = false, Causal = true)]
+public partial class Core_8x256x64_Causal ;

@@ -9,6 +9,12 @@ public interface IFullLayer : IAttentionLayer
     /// <summary>Self-attention over <c>[batch, SeqLen, ModelDim]</c>.</summary>
     void Forward(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
 
+    /// <summary>Self-attention forward that keeps what the self-attention <c>Backward</c> needs.</summary>
+    void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+
+    /// <summary>Backward of the last self-attention ForwardTrain: dL/dinput written, parameter gradients added.</summary>
+    void Backward(ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int batch, ReadOnlySpan<int> validLengths = default);
+
     /// <summary><c>in_proj_weight</c> [3 * H * D, ModelDim].</summary>
     Span<float> InProjWeight { get; }
 

@@ -15,7 +15,7 @@ namespace TextClassification.Model;
 /// Without an attention layer (<c>attention: null</c>) <c>h = x</c>: a bag-of-embeddings baseline.
 /// Buffers are sized for <c>maxBatch</c> once; a training step allocates nothing of its own.
 /// </summary>
-internal sealed class SequenceClassifier : ITrainable, IDisposable
+internal sealed class SequenceClassifier : ITrainable, ITrainableModel<TokenBatch>, IDisposable
 {
     private readonly Embedding _tokens;
     private readonly Embedding _positions;
@@ -120,6 +120,10 @@ internal sealed class SequenceClassifier : ITrainable, IDisposable
         return loss;
     }
 
+    /// <inheritdoc cref="ForwardBackward(ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, int)"/>
+    public float ForwardBackward(scoped in TokenBatch batch)
+        => ForwardBackward(batch.Ids, batch.ValidLengths, batch.Labels, batch.Count);
+
     /// <summary>Inference: the predicted class of each sequence (with <paramref name="logits"/> <c>[batch, Classes]</c> if not empty).</summary>
     public void Predict(ReadOnlySpan<int> ids, ReadOnlySpan<int> validLengths, int batch, Span<int> predictions, Span<float> logits = default)
     {
@@ -176,4 +180,16 @@ internal sealed class SequenceClassifier : ITrainable, IDisposable
             d.Dispose();
         }
     }
+}
+
+/// <summary>One training batch: token ids <c>[Count, SeqLen]</c>, valid lengths and labels <c>[Count]</c>.</summary>
+internal readonly ref struct TokenBatch(ReadOnlySpan<int> ids, ReadOnlySpan<int> validLengths, ReadOnlySpan<int> labels, int count)
+{
+    public ReadOnlySpan<int> Ids { get; } = ids;
+
+    public ReadOnlySpan<int> ValidLengths { get; } = validLengths;
+
+    public ReadOnlySpan<int> Labels { get; } = labels;
+
+    public int Count { get; } = count;
 }

@@ -31,6 +31,7 @@ internal sealed class TrainingRun(SequenceClassifier model, IOptimizer optimizer
         int batches = (train.Count + batchSize - 1) / batchSize;
         var random = new SeededRandom(seed);
         double smoothed = double.NaN;
+        var trainer = new Trainer<TokenBatch>(model, optimizer, clipNorm);
 
         AnsiConsole.Progress()
             .AutoClear(false)
@@ -55,10 +56,7 @@ internal sealed class TrainingRun(SequenceClassifier model, IOptimizer optimizer
                             labels[i] = train.Labels[s];
                             tokens += valid[i];
                         }
-                        optimizer.ZeroGrad();
-                        float loss = model.ForwardBackward(ids.AsSpan(0, count * seqLen), valid.AsSpan(0, count), labels.AsSpan(0, count), count);
-                        GradientClipping.ClipByGlobalNorm(model.Parameters, clipNorm);
-                        optimizer.Step();
+                        float loss = trainer.Step(new TokenBatch(ids.AsSpan(0, count * seqLen), valid.AsSpan(0, count), labels.AsSpan(0, count), count));
 
                         lossSum += loss;
                         smoothed = double.IsNaN(smoothed) ? loss : 0.95 * smoothed + 0.05 * loss;

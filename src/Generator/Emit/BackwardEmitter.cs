@@ -3,24 +3,27 @@ using AttnGen.Generator.Model;
 namespace AttnGen.Generator.Emit
 {
     /// <summary>
-    /// Emits the frame of every path's <c>BackwardSequence__{isa}</c> (the output projection's backward, the
-    /// attention core's backward, then the input projections' backward) and the scalar path's core in the
-    /// FlashAttention-2 form (probabilities recomputed from the saved row log-sum-exp, never an S x S matrix).
-    /// The vector paths' cores come from <see cref="VectorBackwardEmitter"/>.
+    /// Emits the backward pass: <c>BackwardCore__scalar</c>, the attention core's backward in the FlashAttention-2
+    /// form (probabilities recomputed from the saved row log-sum-exp, never an S x S matrix), and per path
+    /// <c>BackwardSequence__{suffix}</c>: the output projection's backward, the core, the input projections' backward.
+    /// The projection parts are separate methods so every path's sequence emits them the same way; the vector
+    /// paths' cores (<c>BackwardCore__{isa}</c>) come from <see cref="VectorBackwardEmitter"/>.
     /// </summary>
     internal static class BackwardEmitter
     {
+        /// <summary>The scalar file's part: the attention core's backward and the scalar path's sequence.</summary>
         public static void EmitScalar(SourceWriter w, KernelPlan plan)
-            => EmitSequence(w, plan, "scalar", () => EmitCore(w, plan));
+        {
+            EmitCoreMethod(w, plan);
+            EmitSequence(w, plan, "scalar");
+        }
 
         /// <summary>
-        /// <c>BackwardSequence__{suffix}</c> around an attention-core backward: the output projection's backward
-        /// first, the input projections' backward last. Every path shares this frame, so the projection
-        /// backward is spelled in one place. The core sees <c>q, k, v, c</c> (saved forward values),
-        /// <c>dc</c> (gradient of the attention output), <c>dq, dk, dv</c> (to be written), <c>lse</c>,
-        /// <c>parameters</c>, <c>grad</c>, <c>work</c> and <c>validLength</c>.
+        /// <c>BackwardSequence__{suffix}</c>: one sequence's backward with the projection GEMMs of that path
+        /// (<c>LinearBackward_*__{suffix}</c>) around the attention core's backward, <c>BackwardCore__{suffix}</c>
+        /// (which on a vector path also takes the work area for its tiles).
         /// </summary>
-        public static void EmitSequence(SourceWriter w, KernelPlan plan, string suffix, System.Action emitCore)
+        public static void EmitSequence(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
         {
             LayerSpec s = plan.Spec;
             w.Line($"// BackwardSequence__{suffix}: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
@@ -41,8 +44,7 @@ namespace AttnGen.Generator.Emit
                     w.Line("float* dk = work + WorkKey;");
                     w.Line("float* dv = work + WorkValue;");
                     w.Line();
-                    w.Line("// Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY");
-                    w.Line($"global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, {(s.Bias ? "grad + OutProjBiasOffset" : "null")}, dc, SeqLen, ModelDim, QueryWidth);");
+                    EmitOutputProjectionBackward(w, plan, suffix);
                 }
                 else
                 {
@@ -50,21 +52,68 @@ namespace AttnGen.Generator.Emit
                     w.Line("float* q = xq, k = xk, v = xv, c = saved + TrainOutput;");
                     w.Line("float* dc = dy, dq = dxq, dk = dxk, dv = dxv;");
                     w.Line("_ = work;");
-                    if (!plan.IsAdditive)
-                    {
-                        w.Line("_ = parameters; _ = grad;");
-                    }
                 }
-                emitCore();
+                w.Line();
+                w.Line("// Attention core: dC -> dQ, dK, dV (overwritten)");
+                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength{(isa is null ? "" : ", work")});");
                 if (s.Projections)
                 {
                     w.Line();
-                    w.Line("// Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)");
-                    string bias(string offset) => s.Bias ? $"grad + InProjBiasOffset{offset}" : "null";
-                    w.Line($"global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, {bias("")}, dxq, SeqLen, QueryWidth, ModelDim);");
-                    w.Line($"global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, {bias(" + QueryWidth")}, dxk, KvSeqLen, KvWidth, ModelDim);");
-                    w.Line($"global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, {bias(" + QueryWidth + KvWidth")}, dxv, KvSeqLen, KvWidth, ModelDim);");
+                    EmitInputProjectionsBackward(w, plan, suffix);
                 }
+            }
+            w.Line();
+        }
+
+        /// <summary>
+        /// The output projection's backward on path <paramref name="suffix"/>: <c>dc</c> from <c>dy</c>, and the
+        /// gradients of W_o and b_o. Expects the locals <c>dy, c, dc, parameters, grad</c>.
+        /// </summary>
+        public static void EmitOutputProjectionBackward(SourceWriter w, KernelPlan plan, string suffix)
+        {
+            w.Line("// Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY");
+            w.Line($"{plan.OutputProjection!.BackwardKernelName}__{suffix}(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset{(plan.Spec.Bias ? ", grad + OutProjBiasOffset" : "")}, dc);");
+        }
+
+        /// <summary>
+        /// The input projections' backward on path <paramref name="suffix"/>: <c>dxq, dxk, dxv</c> from
+        /// <c>dq, dk, dv</c>, and the gradients of W_in and b_in. Expects the locals
+        /// <c>dq, dk, dv, xq, xk, xv, dxq, dxk, dxv, parameters, grad</c>.
+        /// </summary>
+        public static void EmitInputProjectionsBackward(SourceWriter w, KernelPlan plan, string suffix)
+        {
+            bool bias = plan.Spec.Bias;
+            void Call(LinearShape shape, string gradient, string input, string rows, string biasRows, string inputGradient)
+            {
+                string weight = $"InProjWeightOffset{rows}";
+                w.Line($"{shape.BackwardKernelName}__{suffix}({gradient}, {input}, parameters + {weight}, grad + {weight}{(bias ? $", grad + InProjBiasOffset{biasRows}" : "")}, {inputGradient});");
+            }
+
+            w.Line("// Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)");
+            Call(plan.QueryProjection!, "dq", "xq", "", "", "dxq");
+            Call(plan.KvProjection!, "dk", "xk", " + QueryWidth * ModelDim", " + QueryWidth", "dxk");
+            Call(plan.KvProjection!, "dv", "xv", " + (QueryWidth + KvWidth) * ModelDim", " + QueryWidth + KvWidth", "dxv");
+        }
+
+        /// <summary>
+        /// <c>BackwardCore__scalar</c>: the attention core's backward, writing dQ, dK and dV (and accumulating the
+        /// additive scoring vectors' gradient into grad).
+        /// </summary>
+        private static void EmitCoreMethod(SourceWriter w, KernelPlan plan)
+        {
+            LayerSpec s = plan.Spec;
+            w.Line("// BackwardCore__scalar, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;");
+            w.Line("// Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.");
+            using (w.Open("private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* c, float* dc, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength)"))
+            {
+                if (!plan.IsAdditive)
+                {
+                    w.Line("_ = parameters; _ = grad;");
+                }
+                w.Line("new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();");
+                w.Line("new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();");
+                w.Line("new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();");
+                EmitCore(w, plan);
             }
             w.Line();
         }
@@ -72,12 +121,6 @@ namespace AttnGen.Generator.Emit
         private static void EmitCore(SourceWriter w, KernelPlan plan)
         {
             LayerSpec s = plan.Spec;
-            w.Line("new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();");
-            w.Line("new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();");
-            w.Line("new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();");
-            w.Line();
-            w.Line("// Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;");
-            w.Line("// Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.");
             using (w.Open("for (int h = 0; h < Heads; h++)"))
             {
                 w.Line("int g = h / GroupSize;");

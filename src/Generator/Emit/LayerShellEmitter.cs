@@ -300,7 +300,7 @@ namespace AttnGen.Generator.Emit
             w.Line("private unsafe float* _query, _key, _value, _output;");
             w.Line("private global::AttnGen.WorkerGroup? _workerGroup;");
             w.Line();
-            w.Line("/// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>");
+            w.Line("/// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>");
             w.Line("/// <exception cref=\"global::System.NotSupportedException\">Set to a path this process cannot run (see <see cref=\"global::AttnGen.KernelIsaSupport.Supported\"/>).</exception>");
             using (w.Open("public global::AttnGen.KernelIsa Isa"))
             {

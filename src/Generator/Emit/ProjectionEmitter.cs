@@ -31,5 +31,20 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
         }
+
+        /// <summary>
+        /// <c>{BackwardKernelName}__scalar</c>: the same contract as the vector paths' projection backward (see
+        /// <see cref="VectorProjectionBackwardEmitter"/>), through the runtime's row-update loop.
+        /// </summary>
+        public static void EmitScalarBackward(SourceWriter w, LinearShape shape)
+        {
+            string m = Inv(shape.M), n = Inv(shape.N), k = Inv(shape.K);
+            w.Line($"// {shape.BackwardKernelName}__scalar: dX[{m}, {k}] = dY · W; dW[{n}, {k}] += dYᵀ · X{(shape.Bias ? $"; db[{n}] += Σ_rows dY" : "")}");
+            using (w.Open($"private static unsafe void {shape.BackwardKernelName}__scalar(float* dy, float* x, float* w, float* dw{(shape.Bias ? ", float* db" : "")}, float* dx)"))
+            {
+                w.Line($"global::AttnGen.KernelSupport.LinearBackward(dy, x, w, dw, {(shape.Bias ? "db" : "null")}, dx, {m}, {n}, {k});");
+            }
+            w.Line();
+        }
     }
 }

@@ -19,6 +19,7 @@ namespace AttnGen.Generator.Emit
                 if (shape is not null && emitted.Add(shape))
                 {
                     ProjectionEmitter.EmitScalar(w, shape);
+                    ProjectionEmitter.EmitScalarBackward(w, shape);
                 }
             }
             AttentionEmitter.EmitScalar(w, plan);

@@ -178,7 +178,7 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>");
             w.Line("internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;");
             w.Line();
-            w.Line("// One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.");
+            w.Line("// One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).");
             using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)"))
             {
                 w.Line("int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;");

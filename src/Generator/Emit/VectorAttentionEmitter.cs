@@ -19,13 +19,14 @@ namespace AttnGen.Generator.Emit
             LayerSpec s = plan.Spec;
             int br = isa.ScoreRows;
             int fullTiles = s.SeqLen / br, remainder = s.SeqLen % br;
-            int keyPad = Planner.RoundUp(s.KvSeqLen, isa.KeyBlock);
+            int block = KeyBlock(plan, isa);
+            int keyPad = Planner.RoundUp(s.KvSeqLen, block);
             int dimPad = Planner.RoundUp(s.HeadDim, isa.Width);
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
             string additiveArg = plan.IsAdditive ? ", va" : "";
 
-            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
-            w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(isa.KeyBlock)}.");
+            w.Line($"// Attention__{isa.Suffix}: keys packed per key/value head in {Inv(keyPad / block)} blocks of [{Inv(s.HeadDim)}, {Inv(block)}], values [{Inv(keyPad)}, {Inv(dimPad)}];");
+            w.Line($"// query tiles of {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}), key blocks of {Inv(block)}.");
             using (w.Open($"private static unsafe void Attention__{isa.Suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
                 w.Line("float* kt = scratch + ScratchKeyPack;");
@@ -34,7 +35,7 @@ namespace AttnGen.Generator.Emit
                 w.Line("float* p = scratch + ScratchProbTile;");
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(block)}, kt);");
                     if (ValuesInPlace(plan, isa))
                     {
                         w.Line("float* vg = v + g * HeadDim; // whole key blocks and vectors: P · V reads the values where they are");
@@ -84,7 +85,7 @@ namespace AttnGen.Generator.Emit
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
+            int width = isa.Width, bc = KeyBlock(plan, isa), nc = ScoreVectors(plan, isa);
             int subTiles = bc / (nc * width);
             int dimVectors = dimPad / width;
             string additiveParam = plan.IsAdditive ? ", float* va" : "";
@@ -127,7 +128,12 @@ namespace AttnGen.Generator.Emit
                             w.Line(s.Causal
                                 ? "int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;"
                                 : "int limit = validLength - j0;");
-                            w.Line($"for (int j = global::System.Math.Max(limit, 0); j < {Inv(bc)}; j++) p[r * {Inv(bc)} + j] = float.NegativeInfinity;");
+                            w.Line($"{isa.VectorClass}<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked");
+                            w.Line($"float* pr = p + r * {Inv(bc)};");
+                            for (int c = 0; c < bc / width; c++)
+                            {
+                                w.Line($"{v.Store($"AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual({isa.VectorClass}<int>.Indices + AgVec.Create({Inv(c * width)}), visible)), AgVec.Create(float.NegativeInfinity), {v.Load($"pr + {Inv(c * width)}")})", $"pr + {Inv(c * width)}")};");
+                            }
                         }
                     }
 
@@ -154,14 +160,22 @@ namespace AttnGen.Generator.Emit
                             }
                             using (w.Open("else"))
                             {
-                                w.Line($"{v.Type} mv = AgVec.Create(mNew);");
+                                if (plan.HasScale)
+                                {
+                                    w.Line("// Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).");
+                                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);");
+                                }
+                                else
+                                {
+                                    w.Line($"{v.Type} mv = AgVec.Create(mNew);");
+                                }
                                 for (int c = 0; c < blockVectors; c++)
                                 {
-                                    w.Line($"{v.Type} e{c} = {v.Exp($"x{c} - mv")};");
+                                    w.Line($"{v.Type} e{c} = {v.Exp(plan.HasScale ? v.Fma($"x{c}", "scale", "mv") : $"x{c} - mv")};");
                                     w.Line($"{v.Store($"e{c}", $"pr + {Inv(c * width)}")};");
                                 }
                                 w.Line($"// alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).");
-                                w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp($"AgVec.Create(m{r} - mNew)")});");
+                                w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp(plan.HasScale ? $"AgVec.Create((m{r} - mNew) * ScoreScale)" : $"AgVec.Create(m{r} - mNew)")});");
                                 w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", SumTree(blockVectors, 0, blockVectors))};");
                                 w.Line($"m{r} = mNew;");
                             }
@@ -179,7 +193,7 @@ namespace AttnGen.Generator.Emit
                     {
                         w.Line($"float sum = AgVec.Sum(l{r});");
                         w.Line("float inv = sum > 0f ? 1f / sum : 0f;");
-                        w.Line($"if (lse != null) lse[{Inv(r)}] = sum > 0f ? m{r} + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward");
+                        w.Line($"if (lse != null) lse[{Inv(r)}] = sum > 0f ? m{r}{(plan.HasScale ? " * ScoreScale" : "")} + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units");
                         w.Line($"float* orow = o + {Inv(r * dimPad)};");
                         w.Line($"float* yrow = output + {Inv(r)} * QueryWidth;");
                         if (fullVectors > 0)
@@ -202,7 +216,23 @@ namespace AttnGen.Generator.Emit
         /// dimension is whole vectors, so no load leaves the values; otherwise they are packed with zero padding.
         /// </summary>
         private static bool ValuesInPlace(KernelPlan plan, IsaProfile isa)
-            => plan.Spec.KvSeqLen % isa.KeyBlock == 0 && plan.Spec.HeadDim % isa.Width == 0;
+            => plan.Spec.KvSeqLen % KeyBlock(plan, isa) == 0 && plan.Spec.HeadDim % isa.Width == 0;
+
+        /// <summary>
+        /// Keys per online-softmax step for this shape: the profile's block, or for sequences shorter than it
+        /// just enough whole vectors to cover them (S = 16 on AVX-512 is one vector, not a 64-key block of padding).
+        /// </summary>
+        internal static int KeyBlock(KernelPlan plan, IsaProfile isa)
+        {
+            int vectors = (plan.Spec.KvSeqLen + isa.Width - 1) / isa.Width;
+            return vectors <= isa.ScoreVectors
+                ? vectors * isa.Width
+                : System.Math.Min(isa.KeyBlock, Planner.RoundUp(plan.Spec.KvSeqLen, isa.ScoreVectors * isa.Width));
+        }
+
+        /// <summary>Key vectors per score sub-tile for this shape (at most the profile's, which the register budget sets).</summary>
+        private static int ScoreVectors(KernelPlan plan, IsaProfile isa)
+            => System.Math.Min(isa.ScoreVectors, KeyBlock(plan, isa) / isa.Width);
 
         /// <summary><c>MaxNative</c> of x{from} .. x{to - 1} as a balanced tree (short dependency chain).</summary>
         private static string MaxTree(int count, int from, int to)
@@ -231,8 +261,8 @@ namespace AttnGen.Generator.Emit
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
-            int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
-            string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " · ScoreScale" : "");
+            int nc = ScoreVectors(plan, isa), width = isa.Width, bc = KeyBlock(plan, isa);
+            string formula = plan.IsAdditive ? "Σ_d v[d] · tanh(q[r, d] + k[d, j])" : "q[r, :] · k[:, j]" + (plan.HasScale ? " (the scale is applied in the softmax)" : "");
             w.Line($"// S[0..{Inv(rows - 1)}, j0 + {Inv(column0)} .. j0 + {Inv(column0 + nc * width - 1)}] = {formula}: {Inv(rows * nc)} accumulators.");
             using (w.Open(""))
             {
@@ -269,15 +299,11 @@ namespace AttnGen.Generator.Emit
                         }
                     }
                 }
-                if (plan.HasScale)
-                {
-                    w.Line($"{v.Type} scale = AgVec.Create(ScoreScale);");
-                }
                 for (int r = 0; r < rows; r++)
                 {
                     for (int c = 0; c < nc; c++)
                     {
-                        string value = plan.HasScale ? $"s{r}_{c} * scale" : $"s{r}_{c}";
+                        string value = $"s{r}_{c}";
                         w.Line($"{v.Store(value, $"p + {Inv(r * bc + column0 + c * width)}")};");
                     }
                 }
@@ -289,7 +315,7 @@ namespace AttnGen.Generator.Emit
         {
             string valueStride = ValuesInPlace(plan, isa) ? "KvWidth" : Inv(dimPad);
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock;
+            int width = isa.Width, bc = KeyBlock(plan, isa);
             for (int r0 = 0; r0 < rows; r0 += isa.PvRows)
             {
                 int rc = System.Math.Min(isa.PvRows, rows - r0);

@@ -6,16 +6,16 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit
 {
     /// <summary>
-    /// Emits one vector path's <c>BackwardSequence__{isa}</c>: the projection backward of
-    /// <see cref="BackwardEmitter.EmitSequence"/> around a FlashAttention-2 backward of the attention core.
+    /// Emits one vector path's <c>BackwardCore__{isa}</c>, the FlashAttention-2 backward of the attention core that
+    /// <c>BackwardSequence__{isa}</c> (<see cref="BackwardEmitter.EmitSequence"/>) calls between the projections' backward.
     /// Per key/value head, keys and values are packed so every inner loop is a unit-stride vector load; per query
     /// head and tile of Br rows, key blocks of Bc recompute P = e^(S - LSE) from the saved row log-sum-exp and
     /// accumulate dV += Pᵀ·dO, dS = P ∘ (dP - Δ), dK += dSᵀ·Q and dQ += dS·K (the additive score's gradient
     /// instead of the last two). Nothing is ever S x S: the work area is O(S·HeadDim) per head.
     /// </summary>
     /// <remarks>
-    /// Tiles: Br = ScoreRows query rows by Bc = KeyBlock keys, the forward's attention tile, so the register
-    /// budgets are the forward's (see <see cref="IsaProfile.Vector"/>):
+    /// Tiles: Br = ScoreRows query rows by Bc = KeyBlock keys (fewer for a shorter key sequence, as in the
+    /// forward): the forward's attention tile, so the register budgets are the forward's (see <see cref="IsaProfile.Vector"/>):
     /// <list type="bullet">
     /// <item>S = Q·Kᵀ and dP = dO·Vᵀ: Br x ScoreVectors accumulators + ScoreVectors key (or value) vectors + 1
     /// broadcast: AVX-512 6x4: 24 + 4 + 1 = 29 of 32 zmm; AVX2 6x2: 12 + 2 + 1 = 15 of 16 ymm; 128-bit 4x4:
@@ -40,10 +40,10 @@ namespace AttnGen.Generator.Emit
             int keyPad = 0, dimPad = 0, rows = 0, block = 0;
             foreach (IsaProfile isa in IsaProfile.Vector)
             {
-                keyPad = System.Math.Max(keyPad, Planner.RoundUp(s.KvSeqLen, isa.KeyBlock));
+                keyPad = System.Math.Max(keyPad, KeyPad(plan, isa));
                 dimPad = System.Math.Max(dimPad, Planner.RoundUp(s.HeadDim, isa.Width));
-                rows = System.Math.Max(rows, isa.ScoreRows);
-                block = System.Math.Max(block, isa.KeyBlock);
+                rows = System.Math.Max(rows, TileRows(plan, isa));
+                block = System.Math.Max(block, Block(plan, isa));
             }
             w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks ({Inv(keyPad)} keys),");
             w.Line($"// K rows and the dK, dV accumulators [{Inv(keyPad)}, {Inv(dimPad)}]; per query tile the Q, dO and dQ rows");
@@ -75,20 +75,24 @@ namespace AttnGen.Generator.Emit
             w.Line($"private const int WorkTilesLength = {Inv(offset)};");
         }
 
+        /// <summary>
+        /// <c>BackwardCore__{isa}</c> and its helpers; <see cref="BackwardEmitter.EmitSequence"/> emits the
+        /// <c>BackwardSequence__{isa}</c> that calls it.
+        /// </summary>
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
-            string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset, grad + AdditiveVOffset" : "";
-            BackwardEmitter.EmitSequence(w, plan, isa.Suffix, () =>
-            {
-                w.Line("// Attention core: FlashAttention-2 backward on this path's tiles.");
-                w.Line($"AttentionBackward__{isa.Suffix}(q, k, v, c, dc, dq, dk, dv, lse, validLength{additive}, work);");
-            });
             EmitHeadDot(w, plan, isa);
             EmitScoreGradient(w, plan, isa);
             EmitCore(w, plan, isa);
         }
 
-        private static int KeyPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.KvSeqLen, isa.KeyBlock);
+        /// <summary>Keys per block (Bc): the forward's choice for this shape, the profile's block or less for short sequences.</summary>
+        private static int Block(KernelPlan plan, IsaProfile isa) => VectorAttentionEmitter.KeyBlock(plan, isa);
+
+        /// <summary>Key vectors per score and dP sub-tile: the profile's, or fewer when the whole block is narrower.</summary>
+        private static int SubTileVectors(KernelPlan plan, IsaProfile isa) => System.Math.Min(isa.ScoreVectors, Block(plan, isa) / isa.Width);
+
+        private static int KeyPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.KvSeqLen, Block(plan, isa));
 
         private static int DimPad(KernelPlan plan, IsaProfile isa) => Planner.RoundUp(plan.Spec.HeadDim, isa.Width);
 
@@ -98,32 +102,25 @@ namespace AttnGen.Generator.Emit
         /// the keys; otherwise they are copied into [keyPad, dimPad] with zero padding.
         /// </summary>
         private static bool KeysInPlace(KernelPlan plan, IsaProfile isa)
-            => plan.Spec.KvSeqLen % isa.KeyBlock == 0 && plan.Spec.HeadDim % isa.Width == 0;
+            => plan.Spec.KvSeqLen % Block(plan, isa) == 0 && plan.Spec.HeadDim % isa.Width == 0;
 
         private static string KeyStride(KernelPlan plan, IsaProfile isa) => KeysInPlace(plan, isa) ? "KvWidth" : Inv(DimPad(plan, isa));
 
-        /// <summary><c>HeadDot__{isa}</c>: the dot product of two HeadDim-long rows, never reading past them.</summary>
+        /// <summary>
+        /// <c>HeadDot__{isa}</c>: Δ = Σ_d a[d]·b[d] over HeadDim floats, one multiply-add after another in d order
+        /// with the path's multiply-add, exactly as each lane of the dP tile sums dO·V. A row that sees a single key
+        /// has O = V, so dP - Δ is then exactly 0 (as it is mathematically) instead of rounding noise. O(HeadDim)
+        /// per row against the tile's O(KvSeqLen·HeadDim), so the order costs nothing that shows.
+        /// </summary>
         private static void EmitHeadDot(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
-            var v = new VectorSyntax(isa);
-            int width = isa.Width, full = plan.Spec.HeadDim / width * width;
-            w.Line($"// HeadDot__{isa.Suffix}: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).");
+            string multiplyAdd = isa.FusedMultiplyAdd ? "global::System.MathF.FusedMultiplyAdd" : "float.MultiplyAddEstimate";
+            w.Line($"// HeadDot__{isa.Suffix}: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly");
+            w.Line("// for a row that sees one key); nothing past HeadDim is read.");
             using (w.Open($"private static unsafe float HeadDot__{isa.Suffix}(float* a, float* b)"))
             {
-                if (full > 0)
-                {
-                    w.Line($"{v.Type} acc = {v.Type}.Zero;");
-                    w.Line($"for (int d = 0; d < {Inv(full)}; d += {Inv(width)}) acc = {v.Fma(v.Load("a + d"), v.Load("b + d"), "acc")};");
-                    w.Line("float sum = AgVec.Sum(acc);");
-                }
-                else
-                {
-                    w.Line("float sum = 0f;");
-                }
-                if (full < plan.Spec.HeadDim)
-                {
-                    w.Line($"for (int d = {Inv(full)}; d < HeadDim; d++) sum += a[d] * b[d];");
-                }
+                w.Line("float sum = 0f;");
+                w.Line($"for (int d = 0; d < HeadDim; d++) sum = {multiplyAdd}(a[d], b[d], sum);");
                 w.Line("return sum;");
             }
             w.Line();
@@ -132,18 +129,26 @@ namespace AttnGen.Generator.Emit
         private static void EmitCore(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
             LayerSpec s = plan.Spec;
-            int br = isa.ScoreRows;
+            int br = TileRows(plan, isa), bc = Block(plan, isa);
             int fullTiles = s.SeqLen / br, remainder = s.SeqLen % br;
             int keyPad = KeyPad(plan, isa), dimPad = DimPad(plan, isa);
-            string additiveParam = plan.IsAdditive ? ", float* additiveV, float* additiveVGrad" : "";
 
-            w.Line($"// AttentionBackward__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed in {Inv(keyPad / isa.KeyBlock)} blocks of [{Inv(s.HeadDim)}, {Inv(isa.KeyBlock)}] (score and dP tiles),");
+            w.Line($"// BackwardCore__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed in {Inv(keyPad / bc)} blocks of [{Inv(s.HeadDim)}, {Inv(bc)}] (score and dP tiles),");
             w.Line(KeysInPlace(plan, isa)
                 ? $"// K rows read in place (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of"
                 : $"// K rows packed [{Inv(keyPad)}, {Inv(dimPad)}] (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of");
-            w.Line($"// {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? ", one of " + Inv(remainder) : "")}) walk the visible key blocks of {Inv(isa.KeyBlock)}.");
-            using (w.Open($"private static unsafe void AttentionBackward__{isa.Suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength{additiveParam}, float* work)"))
+            w.Line($"// {Inv(br)} rows ({Inv(fullTiles)} full{(remainder > 0 ? $", then one with {Inv(remainder)} rows of the sequence" : "")}) walk the visible key blocks of {Inv(bc)}.");
+            using (w.Open($"private static unsafe void BackwardCore__{isa.Suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)"))
             {
+                if (plan.IsAdditive)
+                {
+                    w.Line("float* additiveV = parameters + AdditiveVOffset;");
+                    w.Line("float* additiveVGrad = grad + AdditiveVOffset;");
+                }
+                else
+                {
+                    w.Line("_ = parameters; _ = grad;");
+                }
                 w.Line("float* kt = work + WorkTileKeysT;");
                 w.Line("float* vt = work + WorkTileValuesT;");
                 w.Line("float* dkAcc = work + WorkTileKeyGrad;");
@@ -159,8 +164,8 @@ namespace AttnGen.Generator.Emit
                 }
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, kt);");
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(isa.KeyBlock)}, vt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, kt);");
+                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, vt);");
                     if (KeysInPlace(plan, isa))
                     {
                         w.Line("float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are");
@@ -185,17 +190,18 @@ namespace AttnGen.Generator.Emit
                             w.Line("new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));");
                             w.Line($"new global::System.Span<float>(dva, {Inv(dimPad)}).Clear();");
                         }
+                        string rows = remainder > 0 ? $", {Inv(br)}" : "";
                         if (fullTiles > 0)
                         {
                             using (w.Open($"for (int i0 = 0; i0 < {Inv(fullTiles * br)}; i0 += {Inv(br)})"))
                             {
-                                w.Line($"AttentionBackwardRows{Inv(br)}__{isa.Suffix}(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);");
+                                w.Line($"BackwardTile__{isa.Suffix}(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0{rows}, validLength, kr, work);");
                             }
                         }
                         if (remainder > 0)
                         {
                             string i0 = Inv(fullTiles * br);
-                            w.Line($"AttentionBackwardRows{Inv(remainder)}__{isa.Suffix}(qh + {i0} * QueryWidth, oh + {i0} * QueryWidth, doh + {i0} * QueryWidth, dqh + {i0} * QueryWidth, lh + {i0}, {i0}, validLength, kr, work);");
+                            w.Line($"BackwardTile__{isa.Suffix}(qh + {i0} * QueryWidth, oh + {i0} * QueryWidth, doh + {i0} * QueryWidth, dqh + {i0} * QueryWidth, lh + {i0}, {i0}, {Inv(remainder)}, validLength, kr, work);");
                         }
                         if (plan.IsAdditive)
                         {
@@ -212,27 +218,33 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
 
-            if (fullTiles > 0)
-            {
-                EmitRows(w, plan, isa, br);
-            }
-            if (remainder > 0)
-            {
-                EmitRows(w, plan, isa, remainder);
-            }
+            EmitTile(w, plan, isa, br, partial: remainder > 0);
         }
 
-        private static void EmitRows(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows)
+        /// <summary>
+        /// Query rows per tile: the profile's Br, or the whole sequence when it is shorter. A sequence that is not a
+        /// multiple of it ends in a tile whose rows past the sequence are zeros that contribute nothing.
+        /// </summary>
+        private static int TileRows(KernelPlan plan, IsaProfile isa) => System.Math.Min(isa.ScoreRows, plan.Spec.SeqLen);
+
+        /// <summary>
+        /// <c>BackwardTile__{isa}</c>: one tile of <paramref name="rows"/> query rows against every visible key
+        /// block. With <paramref name="partial"/>, it takes n, the rows of the tile inside the sequence.
+        /// </summary>
+        private static void EmitTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, bool partial)
         {
             LayerSpec s = plan.Spec;
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock, nc = isa.ScoreVectors;
+            int width = isa.Width, bc = Block(plan, isa), nc = SubTileVectors(plan, isa);
             int subTiles = bc / (nc * width);
             int dimPad = DimPad(plan, isa);
             string vis(int r) => s.Causal ? $"visible{Inv(r)}" : "visible";
 
-            w.Line($"// AttentionBackwardRows{Inv(rows)}__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
-            using (w.Open($"private static unsafe void AttentionBackwardRows{Inv(rows)}__{isa.Suffix}(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)"))
+            string n = partial ? "n" : Inv(rows);
+            w.Line(partial
+                ? $"// BackwardTile__{isa.Suffix}: query rows i0 .. i0 + n - 1 (n <= {Inv(rows)}) of one head against every visible key block."
+                : $"// BackwardTile__{isa.Suffix}: query rows i0 .. i0 + {Inv(rows - 1)} of one head against every visible key block.");
+            using (w.Open($"private static unsafe void BackwardTile__{isa.Suffix}(float* q, float* o, float* dO, float* dq, float* lse, int i0{(partial ? ", int n" : "")}, int validLength, float* kr, float* work)"))
             {
                 w.Line("float* kt = work + WorkTileKeysT;");
                 w.Line("float* vt = work + WorkTileValuesT;");
@@ -248,18 +260,43 @@ namespace AttnGen.Generator.Emit
                     w.Line("float* va = work + WorkTileAdditiveV;");
                     w.Line("float* dva = work + WorkTileAdditiveVGrad;");
                 }
-                w.Line($"// Q and dO rows of the tile into [{Inv(rows)}, {Inv(dimPad)}]; the dQ tile starts at zero.");
+                w.Line($"float* delta = stackalloc float[{Inv(rows)}];");
+                w.Line($"float* rowLse = stackalloc float[{Inv(rows)}];");
+                w.Line($"// Q and dO rows of the tile into [{Inv(rows)}, {Inv(dimPad)}]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:");
+                w.Line(partial
+                    ? "// its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0."
+                    : "// its keys are all masked below).");
                 using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
                 {
-                    w.Line($"new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * {Inv(dimPad)}, HeadDim));");
-                    w.Line($"new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * {Inv(dimPad)}, HeadDim));");
+                    w.Line($"float* qr = qt + r * {Inv(dimPad)};");
+                    w.Line($"float* dr = dot + r * {Inv(dimPad)};");
+                    void Load()
+                    {
+                        w.Line("new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));");
+                        w.Line("new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));");
+                        w.Line($"delta[r] = HeadDot__{isa.Suffix}(dr, o + r * QueryWidth);");
+                        w.Line("rowLse[r] = lse[r];");
+                    }
+                    if (!partial)
+                    {
+                        Load();
+                    }
+                    else
+                    {
+                        using (w.Open("if (r < n)"))
+                        {
+                            Load();
+                        }
+                        using (w.Open("else"))
+                        {
+                            w.Line("new global::System.Span<float>(qr, HeadDim).Clear();");
+                            w.Line("new global::System.Span<float>(dr, HeadDim).Clear();");
+                            w.Line("delta[r] = 0f;");
+                            w.Line("rowLse[r] = float.PositiveInfinity;");
+                        }
+                    }
                 }
                 w.Line($"new global::System.Span<float>(dqt, {Inv(rows * dimPad)}).Clear();");
-                w.Line("// Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).");
-                for (int r = 0; r < rows; r++)
-                {
-                    w.Line($"float delta{r} = HeadDot__{isa.Suffix}(dot + {Inv(r * dimPad)}, o + {Inv(r)} * QueryWidth), lse{r} = lse[{Inv(r)}];");
-                }
                 if (s.Causal)
                 {
                     w.Line("// Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.");
@@ -267,7 +304,7 @@ namespace AttnGen.Generator.Emit
                     {
                         w.Line($"int limit{r} = global::System.Math.Min(validLength, i0 + {Inv(r)} + CausalOffset + 1);");
                     }
-                    w.Line($"int keyEnd = limit{rows - 1};");
+                    w.Line($"int keyEnd = global::System.Math.Min(validLength, i0 + {n} + CausalOffset);");
                 }
                 else
                 {
@@ -308,19 +345,19 @@ namespace AttnGen.Generator.Emit
                         EmitProductTile(w, plan, isa, rows, dimPad, scores: false, vis);
                         EmitProductTile(w, plan, isa, rows, dimPad, scores: true, vis);
                     }
-                    EmitTransposedUpdate(w, isa, rows, dimPad, "dvAcc", "dot", "p", "dV", "Pᵀ · dO");
+                    EmitTransposedUpdate(w, plan, isa, rows, dimPad, "dvAcc", "dot", "p", "dV", "Pᵀ · dO");
                     if (plan.IsAdditive)
                     {
-                        EmitAdditiveGradient(w, plan, isa, rows, dimPad);
+                        EmitAdditiveGradient(w, plan, isa, n, dimPad);
                     }
                     else
                     {
-                        EmitTransposedUpdate(w, isa, rows, dimPad, "dkAcc", "qt", "ds", "dK", "dSᵀ · Q");
-                        EmitQueryGradient(w, isa, rows, dimPad, KeyStride(plan, isa));
+                        EmitTransposedUpdate(w, plan, isa, rows, dimPad, "dkAcc", "qt", "ds", "dK", "dSᵀ · Q");
+                        EmitQueryGradient(w, plan, isa, rows, dimPad);
                     }
                 }
                 w.Line("// The dQ tile into the rows of dq.");
-                using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+                using (w.Open($"for (int r = 0; r < {n}; r++)"))
                 {
                     w.Line($"new global::System.ReadOnlySpan<float>(dqt + r * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));");
                 }
@@ -335,7 +372,7 @@ namespace AttnGen.Generator.Emit
         private static void EmitProductTile(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad, bool scores, System.Func<int, string> vis)
         {
             var v = new VectorSyntax(isa);
-            int nc = isa.ScoreVectors, width = isa.Width, bc = isa.KeyBlock;
+            int nc = SubTileVectors(plan, isa), width = isa.Width, bc = Block(plan, isa);
             string range = $"[0..{Inv(rows - 1)}, jb .. jb + {Inv(nc * width - 1)}]";
             if (scores)
             {
@@ -389,7 +426,7 @@ namespace AttnGen.Generator.Emit
                     {
                         string at = $"{Inv(r * bc + c * width)}";
                         w.Line(scores
-                            ? $"ScoreGradient__{isa.Suffix}(s{r}_{c}, AgVec.LessThan(column{c}, {vis(r)}), lse{r}, delta{r}, pb + {at}, dsb + {at});"
+                            ? $"ScoreGradient__{isa.Suffix}(s{r}_{c}, AgVec.LessThan(column{c}, {vis(r)}), rowLse[{Inv(r)}], delta[{Inv(r)}], pb + {at}, dsb + {at});"
                             : $"{v.Store($"s{r}_{c}", $"dsb + {at}")};");
                     }
                 }
@@ -407,7 +444,7 @@ namespace AttnGen.Generator.Emit
             w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
             using (w.Open($"private static unsafe void ScoreGradient__{isa.Suffix}({v.Type} s, {v.Type} visible, float lse, float delta, float* p, float* ds)"))
             {
-                string x = plan.HasScale ? "s * AgVec.Create(ScoreScale) - AgVec.Create(lse)" : "s - AgVec.Create(lse)";
+                string x = plan.HasScale ? v.Fma("s", "AgVec.Create(ScoreScale)", "AgVec.Create(-lse)") : "s - AgVec.Create(lse)";
                 w.Line($"{v.Type} e = AgVec.ConditionalSelect(visible, {v.Exp(x)}, {v.Type}.Zero);");
                 w.Line($"{v.Store("e", "p")};");
                 string ds = $"e * ({v.Load("ds")} - AgVec.Create(delta))";
@@ -420,12 +457,13 @@ namespace AttnGen.Generator.Emit
         /// acc[j0 + j, :] += Σ_r coefficient[r, j] · rows[r, :] over the block's Bc keys: the tile's rows, PvVectors
         /// vectors of each at a time, stay in registers while the key rows of the accumulator stream through.
         /// </summary>
-        private static void EmitTransposedUpdate(SourceWriter w, IsaProfile isa, int rows, int dimPad, string acc, string source, string coefficient, string name, string formula)
+        private static void EmitTransposedUpdate(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad, string acc, string source, string coefficient, string name, string formula)
         {
             var v = new VectorSyntax(isa);
+            int bc = Block(plan, isa);
             EmitInChunks(w, isa, rows, dimPad,
-                (r0, rc, columns) => $"{name}[j0 .. j0 + {Inv(isa.KeyBlock - 1)}, {columns}] += {formula}{(rows > isa.PvRows ? $" (rows {Inv(r0)}..{Inv(r0 + rc - 1)})" : "")}",
-                (r0, rc, vectors) => EmitTransposedTile(w, v, r0, rc, vectors, isa.Width, isa.KeyBlock, dimPad, acc, source, coefficient));
+                (r0, rc, columns) => $"{name}[j0 .. j0 + {Inv(bc - 1)}, {columns}] += {formula}{(rows > isa.PvRows ? $" (rows {Inv(r0)}..{Inv(r0 + rc - 1)})" : "")}",
+                (r0, rc, vectors) => EmitTransposedTile(w, v, r0, rc, vectors, isa.Width, bc, dimPad, acc, source, coefficient));
         }
 
         /// <summary>
@@ -495,12 +533,14 @@ namespace AttnGen.Generator.Emit
         }
 
         /// <summary>dQ[rows, :] += dS[rows, Bc] · K[j0 .. j0 + Bc, :], the forward's P·V register tile.</summary>
-        private static void EmitQueryGradient(SourceWriter w, IsaProfile isa, int rows, int dimPad, string keyStride)
+        private static void EmitQueryGradient(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad)
         {
             var v = new VectorSyntax(isa);
+            int bc = Block(plan, isa);
+            string keyStride = KeyStride(plan, isa);
             EmitInChunks(w, isa, rows, dimPad,
                 (r0, rc, columns) => $"dQ[{Inv(r0)}..{Inv(r0 + rc - 1)}, {columns}] += dS · K",
-                (r0, rc, vectors) => EmitQueryGradientTile(w, v, r0, rc, vectors, isa.Width, isa.KeyBlock, dimPad, keyStride));
+                (r0, rc, vectors) => EmitQueryGradientTile(w, v, r0, rc, vectors, isa.Width, bc, dimPad, keyStride));
         }
 
         private static void EmitQueryGradientTile(SourceWriter w, VectorSyntax v, int r0, int rows, int vectors, int width, int bc, int dimPad, string keyStride)
@@ -544,12 +584,12 @@ namespace AttnGen.Generator.Emit
         /// u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t. Per row and vector of d, the dQ and dv
         /// sums stay in registers across the row's visible keys.
         /// </summary>
-        private static void EmitAdditiveGradient(SourceWriter w, KernelPlan plan, IsaProfile isa, int rows, int dimPad)
+        private static void EmitAdditiveGradient(SourceWriter w, KernelPlan plan, IsaProfile isa, string rows, int dimPad)
         {
             var v = new VectorSyntax(isa);
-            int width = isa.Width, bc = isa.KeyBlock;
+            int width = isa.Width, bc = Block(plan, isa);
             w.Line("// Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).");
-            using (w.Open($"for (int r = 0; r < {Inv(rows)}; r++)"))
+            using (w.Open($"for (int r = 0; r < {rows}; r++)"))
             {
                 w.Line(plan.Spec.Causal
                     ? $"int jEnd = global::System.Math.Min({Inv(bc)}, global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0);"

@@ -5,8 +5,9 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit
 {
     /// <summary>
-    /// Emits one vector path's file: the weight packing, the projection GEMMs, the fused attention core, the
-    /// per-sequence driver and its backward, all instantiated from the same templates for every <see cref="IsaProfile"/>.
+    /// Emits one vector path's file: the weight packing, the projection GEMMs and their backward, the fused
+    /// attention core and the per-sequence forward and backward drivers, all instantiated from the same
+    /// templates for every <see cref="IsaProfile"/>.
     /// </summary>
     internal static class VectorKernelEmitter
     {
@@ -25,12 +26,14 @@ namespace AttnGen.Generator.Emit
                     if (shape is not null && emitted.Add(shape))
                     {
                         VectorProjectionEmitter.Emit(w, shape, isa);
+                        VectorProjectionBackwardEmitter.Emit(w, shape, isa);
                     }
                 }
             }
             VectorMathEmitter.Emit(w, plan, isa);
             VectorAttentionEmitter.Emit(w, plan, isa);
             SequenceEmitter.Emit(w, plan, isa.Suffix, isa);
+            BackwardEmitter.EmitSequence(w, plan, isa.Suffix, isa);
             VectorBackwardEmitter.Emit(w, plan, isa);
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";

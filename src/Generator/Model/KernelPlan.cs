@@ -19,6 +19,9 @@ namespace AttnGen.Generator.Model
     internal sealed record LinearShape(int M, int N, int K, bool Bias)
     {
         public string KernelName => $"Linear_{M}x{N}x{K}{(Bias ? "_bias" : "")}";
+
+        /// <summary>The kernel that turns dY into dX and accumulates dW (and db).</summary>
+        public string BackwardKernelName => $"LinearBackward_{M}x{N}x{K}{(Bias ? "_bias" : "")}";
     }
 
     /// <summary>

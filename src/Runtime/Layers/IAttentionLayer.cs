@@ -15,7 +15,7 @@ public interface IAttentionLayer : IDisposable
     /// <summary>All parameters as one span. Writing through it is how weights change (see <see cref="ParametersChanged"/>).</summary>
     Span<float> ParameterBlock { get; }
 
-    /// <summary>The instruction-set path Forward runs on; defaults to <see cref="KernelIsaSupport.Best"/>.</summary>
+    /// <summary>The instruction-set path Forward and Backward run on; defaults to <see cref="KernelIsaSupport.Best"/>.</summary>
     /// <exception cref="NotSupportedException">Set to a path this process cannot run.</exception>
     KernelIsa Isa { get; set; }
 

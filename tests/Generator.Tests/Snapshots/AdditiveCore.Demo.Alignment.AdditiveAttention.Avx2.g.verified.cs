@@ -53,8 +53,8 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [5, 32], values [32, 8];
-        // query tiles of 6 rows (1 full, one of 1), key blocks of 32.
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [5, 16], values [16, 8];
+        // query tiles of 6 rows (1 full, one of 1), key blocks of 16.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -63,8 +63,8 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -101,7 +101,7 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 48).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
                 // S[0..5, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
                 {
@@ -111,10 +111,10 @@ namespace Demo.Alignment
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                     AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                     AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
@@ -140,72 +140,27 @@ namespace Demo.Alignment
                     }
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 8);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 40);
-                    AgVec.Store(s2_0, p + 64);
-                    AgVec.Store(s2_1, p + 72);
-                    AgVec.Store(s3_0, p + 96);
-                    AgVec.Store(s3_1, p + 104);
-                    AgVec.Store(s4_0, p + 128);
-                    AgVec.Store(s4_1, p + 136);
-                    AgVec.Store(s5_0, p + 160);
-                    AgVec.Store(s5_1, p + 168);
-                }
-                // S[0..5, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k0), s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k1), s0_1);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q1 + k0), s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q1 + k1), s1_1);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q2 + k0), s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q2 + k1), s2_1);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q3 + k0), s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q3 + k1), s3_1);
-                        AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
-                        s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q4 + k0), s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q4 + k1), s4_1);
-                        AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
-                        s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q5 + k0), s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q5 + k1), s5_1);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 24);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 56);
-                    AgVec.Store(s2_0, p + 80);
-                    AgVec.Store(s2_1, p + 88);
-                    AgVec.Store(s3_0, p + 112);
-                    AgVec.Store(s3_1, p + 120);
-                    AgVec.Store(s4_0, p + 144);
-                    AgVec.Store(s4_1, p + 152);
-                    AgVec.Store(s5_0, p + 176);
-                    AgVec.Store(s5_1, p + 184);
+                    AgVec.Store(s1_0, p + 16);
+                    AgVec.Store(s1_1, p + 24);
+                    AgVec.Store(s2_0, p + 32);
+                    AgVec.Store(s2_1, p + 40);
+                    AgVec.Store(s3_0, p + 48);
+                    AgVec.Store(s3_1, p + 56);
+                    AgVec.Store(s4_0, p + 64);
+                    AgVec.Store(s4_1, p + 72);
+                    AgVec.Store(s5_0, p + 80);
+                    AgVec.Store(s5_1, p + 88);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 6; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 16;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -213,16 +168,12 @@ namespace Demo.Alignment
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
@@ -232,31 +183,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha1 = 1f;
                     }
                     else
@@ -266,31 +209,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 32;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha2 = 1f;
                     }
                     else
@@ -300,31 +235,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 48;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha3 = 1f;
                     }
                     else
@@ -334,31 +261,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
+                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
                         m3 = mNew;
                     }
                 }
                 // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 128;
+                    float* pr = p + 64;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m4, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m4, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha4 = 1f;
                     }
                     else
@@ -368,31 +287,23 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m4 - mNew)));
-                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
+                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), (e0 + e1));
                         m4 = mNew;
                     }
                 }
                 // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 160;
+                    float* pr = p + 80;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m5, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m5, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha5 = 1f;
                     }
                     else
@@ -402,13 +313,9 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m5 - mNew)));
-                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
+                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), (e0 + e1));
                         m5 = mNew;
                     }
                 }
@@ -427,22 +334,22 @@ namespace Demo.Alignment
                     AgVecF o4_0 = AgVec.Load(o + 32 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 40 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[16]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[32]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[48]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                        AgVecF p4 = AgVec.Create(pj[128]);
+                        AgVecF p4 = AgVec.Create(pj[64]);
                         o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                        AgVecF p5 = AgVec.Create(pj[160]);
+                        AgVecF p5 = AgVec.Create(pj[80]);
                         o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -457,7 +364,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -465,7 +372,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -473,7 +380,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -481,7 +388,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -489,7 +396,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 4 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -497,7 +404,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 40;
                 float* yrow = output + 5 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -514,15 +421,15 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 8).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
                 // S[0..0, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
@@ -534,31 +441,16 @@ namespace Demo.Alignment
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 8);
                 }
-                // S[0..0, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 2 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k0), s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(q0 + k1), s0_1);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 24);
-                }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 1; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 16;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -566,16 +458,12 @@ namespace Demo.Alignment
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
@@ -585,13 +473,9 @@ namespace Demo.Alignment
                         AgVec.Store(e0, pr + 0);
                         AgVecF e1 = Exp__avx2(x1 - mv);
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
                 }
@@ -600,7 +484,7 @@ namespace Demo.Alignment
                     const int c0 = 0;
                     AgVecF a0 = AgVec.Create(alpha0);
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
@@ -615,7 +499,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -641,15 +525,17 @@ namespace Demo.Alignment
             float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
             float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
             _ = work;
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, parameters + AdditiveVOffset, grad + AdditiveVOffset, work);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx2(float* a, float* b)
         {
             float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -662,11 +548,13 @@ namespace Demo.Alignment
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 32] (score and dP tiles),
-        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
-        // 6 rows (1 full, one of 1) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* additiveV, float* additiveVGrad, float* work)
+        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 16] (score and dP tiles),
+        // K rows packed [16, 8] (dQ += dS·K), dK and dV accumulated in [16, 8]; per query head of the group, tiles of
+        // 6 rows (1 full, then one with 1 rows of the sequence) walk the visible key blocks of 16.
+        private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            float* additiveV = parameters + AdditiveVOffset;
+            float* additiveVGrad = grad + AdditiveVOffset;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -679,12 +567,12 @@ namespace Demo.Alignment
             new global::System.Span<float>(va, 8).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, kr);
+                new global::System.Span<float>(dkAcc, 128).Clear();
+                new global::System.Span<float>(dvAcc, 128).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -697,9 +585,9 @@ namespace Demo.Alignment
                     new global::System.Span<float>(dva, 8).Clear();
                     for (int i0 = 0; i0 < 6; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
                     }
-                    AttentionBackwardRows1__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, validLength, kr, work);
+                    BackwardTile__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, 1, validLength, kr, work);
                     global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -711,8 +599,8 @@ namespace Demo.Alignment
             }
         }
 
-        // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx2: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
+        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -725,28 +613,39 @@ namespace Demo.Alignment
             float* ds = work + WorkTileScoreGrad;
             float* va = work + WorkTileAdditiveV;
             float* dva = work + WorkTileAdditiveVGrad;
-            // Q and dO rows of the tile into [6, 8]; the dQ tile starts at zero.
+            float* delta = stackalloc float[6];
+            float* rowLse = stackalloc float[6];
+            // Q and dO rows of the tile into [6, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
             for (int r = 0; r < 6; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+                float* qr = qt + r * 8;
+                float* dr = dot + r * 8;
+                if (r < n)
+                {
+                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                    delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
+                    rowLse[r] = lse[r];
+                }
+                else
+                {
+                    new global::System.Span<float>(qr, HeadDim).Clear();
+                    new global::System.Span<float>(dr, HeadDim).Clear();
+                    delta[r] = 0f;
+                    rowLse[r] = float.PositiveInfinity;
+                }
             }
             new global::System.Span<float>(dqt, 48).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx2(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx2(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__avx2(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
-            float delta4 = HeadDot__avx2(dot + 32, o + 4 * QueryWidth), lse4 = lse[4];
-            float delta5 = HeadDot__avx2(dot + 40, o + 5 * QueryWidth), lse5 = lse[5];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                // one sub-tile: the whole block
                 {
+                    int jb = j0;
                     float* pb = p + (jb - j0);
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length.
@@ -759,10 +658,10 @@ namespace Demo.Alignment
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -786,16 +685,16 @@ namespace Demo.Alignment
                         }
                         AgVec.Store(s0_0, dsb + 0);
                         AgVec.Store(s0_1, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 40);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 72);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 104);
-                        AgVec.Store(s4_0, dsb + 128);
-                        AgVec.Store(s4_1, dsb + 136);
-                        AgVec.Store(s5_0, dsb + 160);
-                        AgVec.Store(s5_1, dsb + 168);
+                        AgVec.Store(s1_0, dsb + 16);
+                        AgVec.Store(s1_1, dsb + 24);
+                        AgVec.Store(s2_0, dsb + 32);
+                        AgVec.Store(s2_1, dsb + 40);
+                        AgVec.Store(s3_0, dsb + 48);
+                        AgVec.Store(s3_1, dsb + 56);
+                        AgVec.Store(s4_0, dsb + 64);
+                        AgVec.Store(s4_1, dsb + 72);
+                        AgVec.Store(s5_0, dsb + 80);
+                        AgVec.Store(s5_1, dsb + 88);
                     }
                     // S[0..5, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                     {
@@ -805,10 +704,10 @@ namespace Demo.Alignment
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
                         AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero;
                         AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF vd = AgVec.Create(va[d]);
@@ -831,21 +730,21 @@ namespace Demo.Alignment
                             s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(a5 + k0), s5_0);
                             s5_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(a5 + k1), s5_1);
                         }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), lse4, delta4, pb + 128, dsb + 128);
-                        ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), lse4, delta4, pb + 136, dsb + 136);
-                        ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), lse5, delta5, pb + 160, dsb + 160);
-                        ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), lse5, delta5, pb + 168, dsb + 168);
+                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 16, dsb + 16);
+                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 24, dsb + 24);
+                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 32, dsb + 32);
+                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 40, dsb + 40);
+                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 48, dsb + 48);
+                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 56, dsb + 56);
+                        ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 64, dsb + 64);
+                        ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), rowLse[4], delta[4], pb + 72, dsb + 72);
+                        ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 80, dsb + 80);
+                        ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), rowLse[5], delta[5], pb + 88, dsb + 88);
                     }
                 }
-                // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 15, last 1 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
@@ -854,30 +753,30 @@ namespace Demo.Alignment
                     AgVecF x3_0 = AgVec.Load(dot + 24 + c0);
                     AgVecF x4_0 = AgVec.Load(dot + 32 + c0);
                     AgVecF x5_0 = AgVec.Load(dot + 40 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        AgVecF b1 = AgVec.Create(p[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        AgVecF b2 = AgVec.Create(p[32 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        AgVecF b3 = AgVec.Create(p[48 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        AgVecF b4 = AgVec.Create(p[128 + j]);
+                        AgVecF b4 = AgVec.Create(p[64 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                        AgVecF b5 = AgVec.Create(p[160 + j]);
+                        AgVecF b5 = AgVec.Create(p[80 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
                 }
                 // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < 6; r++)
+                for (int r = 0; r < n; r++)
                 {
-                    int jEnd = global::System.Math.Min(32, validLength - j0);
-                    float* dsr = ds + r * 32;
+                    int jEnd = global::System.Math.Min(16, validLength - j0);
+                    float* dsr = ds + r * 16;
                     for (int c = 0; c < 8; c += 8)
                     {
                         AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
@@ -898,120 +797,7 @@ namespace Demo.Alignment
                 }
             }
             // The dQ tile into the rows of dq.
-            for (int r = 0; r < 6; r++)
-            {
-                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-            }
-        }
-
-        // AttentionBackwardRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            // Q and dO rows of the tile into [1, 8]; the dQ tile starts at zero.
-            for (int r = 0; r < 1; r++)
-            {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
-            }
-            new global::System.Span<float>(dqt, 8).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
-                {
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..0, jb .. jb + 15] = dO[r, :] · v[:, j]: 2 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 8);
-                    }
-                    // S[0..0, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF vd = AgVec.Create(va[d]);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(a0 + k0), s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(vd, Tanh__avx2(a0 + k1), s0_1);
-                        }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                    }
-                }
-                // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 8 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVec.Store(a0, a + 0);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < 1; r++)
-                {
-                    int jEnd = global::System.Math.Min(32, validLength - j0);
-                    float* dsr = ds + r * 32;
-                    for (int c = 0; c < 8; c += 8)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = Tanh__avx2(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
-                            dvav = AgVec.FusedMultiplyAdd(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 8 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
-            }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 1; r++)
+            for (int r = 0; r < n; r++)
             {
                 new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
             }

@@ -99,23 +99,13 @@ namespace Demo.Alignment
             Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
         }
 
-        // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        // BackwardCore__scalar, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
+        // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
+        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* c, float* dc, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength)
         {
-            float* lse = saved + TrainLse;
-            float* xq = saved + TrainQuery;
-            float* xk = saved + TrainKey;
-            float* xv = saved + TrainValue;
-            // No projections: q, k, v are the inputs, the context is the output, and their gradients are the results.
-            float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
-            float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
-            _ = work;
             new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();
             new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();
             new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();
-
-            // Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
-            // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
             for (int h = 0; h < Heads; h++)
             {
                 int g = h / GroupSize;
@@ -158,6 +148,22 @@ namespace Demo.Alignment
                     }
                 }
             }
+        }
+
+        // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        {
+            float* lse = saved + TrainLse;
+            float* xq = saved + TrainQuery;
+            float* xk = saved + TrainKey;
+            float* xv = saved + TrainValue;
+            // No projections: q, k, v are the inputs, the context is the output, and their gradients are the results.
+            float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
+            float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
+            _ = work;
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
         }
 
     }

@@ -52,8 +52,8 @@ namespace Demo.Alignment
             return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
         }
 
-        // Attention__v128: keys packed per key/value head in 1 blocks of [5, 32], values [32, 8];
-        // query tiles of 4 rows (1 full, one of 3), key blocks of 32.
+        // Attention__v128: keys packed per key/value head in 1 blocks of [5, 12], values [12, 8];
+        // query tiles of 4 rows (1 full, one of 3), key blocks of 12.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -62,8 +62,8 @@ namespace Demo.Alignment
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -96,123 +96,64 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 32).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 12;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
                         AgVecF vd = AgVec.Create(va[d]);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k3), s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k3), s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k3), s2_3);
                         AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k0), s3_0);
                         s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k1), s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k2), s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k3), s3_3);
                     }
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 4);
                     AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s0_3, p + 12);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 36);
-                    AgVec.Store(s1_2, p + 40);
-                    AgVec.Store(s1_3, p + 44);
-                    AgVec.Store(s2_0, p + 64);
-                    AgVec.Store(s2_1, p + 68);
-                    AgVec.Store(s2_2, p + 72);
-                    AgVec.Store(s2_3, p + 76);
-                    AgVec.Store(s3_0, p + 96);
-                    AgVec.Store(s3_1, p + 100);
-                    AgVec.Store(s3_2, p + 104);
-                    AgVec.Store(s3_3, p + 108);
-                }
-                // S[0..3, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 16 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k3), s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k3), s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k3), s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k0), s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k1), s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k2), s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k3), s3_3);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 20);
-                    AgVec.Store(s0_2, p + 24);
-                    AgVec.Store(s0_3, p + 28);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 52);
-                    AgVec.Store(s1_2, p + 56);
-                    AgVec.Store(s1_3, p + 60);
-                    AgVec.Store(s2_0, p + 80);
-                    AgVec.Store(s2_1, p + 84);
-                    AgVec.Store(s2_2, p + 88);
-                    AgVec.Store(s2_3, p + 92);
-                    AgVec.Store(s3_0, p + 112);
-                    AgVec.Store(s3_1, p + 116);
-                    AgVec.Store(s3_2, p + 120);
-                    AgVec.Store(s3_3, p + 124);
+                    AgVec.Store(s1_0, p + 12);
+                    AgVec.Store(s1_1, p + 16);
+                    AgVec.Store(s1_2, p + 20);
+                    AgVec.Store(s2_0, p + 24);
+                    AgVec.Store(s2_1, p + 28);
+                    AgVec.Store(s2_2, p + 32);
+                    AgVec.Store(s3_0, p + 36);
+                    AgVec.Store(s3_1, p + 40);
+                    AgVec.Store(s3_2, p + 44);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 12 > maskFrom)
                 {
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 12;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -221,23 +162,13 @@ namespace Demo.Alignment
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha0 = 1f;
                     }
                     else
@@ -249,45 +180,25 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 12;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha1 = 1f;
                     }
                     else
@@ -299,45 +210,25 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 24;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha2 = 1f;
                     }
                     else
@@ -349,45 +240,25 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 36;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha3 = 1f;
                     }
                     else
@@ -399,19 +270,9 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
                         m3 = mNew;
                     }
                 }
@@ -426,7 +287,7 @@ namespace Demo.Alignment
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3, o3_1 = AgVec.Load(o + 28 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
@@ -435,13 +296,13 @@ namespace Demo.Alignment
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[12]);
                         o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[24]);
                         o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[36]);
                         o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
                         o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
                     }
@@ -459,7 +320,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -469,7 +330,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -479,7 +340,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -489,7 +350,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -512,103 +373,56 @@ namespace Demo.Alignment
             new global::System.Span<float>(o, 24).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                // S[0..2, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
+                // S[0..2, j0 + 0 .. j0 + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 9 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 12;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
                         AgVecF vd = AgVec.Create(va[d]);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k3), s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k3), s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k3), s2_3);
                     }
                     AgVec.Store(s0_0, p + 0);
                     AgVec.Store(s0_1, p + 4);
                     AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s0_3, p + 12);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 36);
-                    AgVec.Store(s1_2, p + 40);
-                    AgVec.Store(s1_3, p + 44);
-                    AgVec.Store(s2_0, p + 64);
-                    AgVec.Store(s2_1, p + 68);
-                    AgVec.Store(s2_2, p + 72);
-                    AgVec.Store(s2_3, p + 76);
-                }
-                // S[0..2, j0 + 16 .. j0 + 31] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k3), s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k3), s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k3), s2_3);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 20);
-                    AgVec.Store(s0_2, p + 24);
-                    AgVec.Store(s0_3, p + 28);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 52);
-                    AgVec.Store(s1_2, p + 56);
-                    AgVec.Store(s1_3, p + 60);
-                    AgVec.Store(s2_0, p + 80);
-                    AgVec.Store(s2_1, p + 84);
-                    AgVec.Store(s2_2, p + 88);
-                    AgVec.Store(s2_3, p + 92);
+                    AgVec.Store(s1_0, p + 12);
+                    AgVec.Store(s1_1, p + 16);
+                    AgVec.Store(s1_2, p + 20);
+                    AgVec.Store(s2_0, p + 24);
+                    AgVec.Store(s2_1, p + 28);
+                    AgVec.Store(s2_2, p + 32);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 12 > maskFrom)
                 {
                     for (int r = 0; r < 3; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 12;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -617,23 +431,13 @@ namespace Demo.Alignment
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha0 = 1f;
                     }
                     else
@@ -645,45 +449,25 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 12;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha1 = 1f;
                     }
                     else
@@ -695,45 +479,25 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 24;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha2 = 1f;
                     }
                     else
@@ -745,19 +509,9 @@ namespace Demo.Alignment
                         AgVec.Store(e1, pr + 4);
                         AgVecF e2 = Exp__v128(x2 - mv);
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                         alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                         m2 = mNew;
                     }
                 }
@@ -770,7 +524,7 @@ namespace Demo.Alignment
                     AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1, o1_1 = AgVec.Load(o + 12 + c0) * a1;
                     AgVecF a2 = AgVec.Create(alpha2);
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
@@ -779,10 +533,10 @@ namespace Demo.Alignment
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[12]);
                         o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[24]);
                         o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
                     }
@@ -798,7 +552,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -808,7 +562,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -818,7 +572,7 @@ namespace Demo.Alignment
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -846,17 +600,17 @@ namespace Demo.Alignment
             float* q = xq, k = xk, v = xv, c = saved + TrainOutput;
             float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
             _ = work;
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, parameters + AdditiveVOffset, grad + AdditiveVOffset, work);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__v128(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 4; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
-            for (int d = 4; d < HeadDim; d++) sum += a[d] * b[d];
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
             return sum;
         }
 
@@ -869,11 +623,13 @@ namespace Demo.Alignment
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
         }
 
-        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 32] (score and dP tiles),
-        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
-        // 4 rows (1 full, one of 3) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* additiveV, float* additiveVGrad, float* work)
+        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 12] (score and dP tiles),
+        // K rows packed [12, 8] (dQ += dS·K), dK and dV accumulated in [12, 8]; per query head of the group, tiles of
+        // 4 rows (1 full, then one with 3 rows of the sequence) walk the visible key blocks of 12.
+        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            float* additiveV = parameters + AdditiveVOffset;
+            float* additiveVGrad = grad + AdditiveVOffset;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -886,12 +642,12 @@ namespace Demo.Alignment
             new global::System.Span<float>(va, 8).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, kr);
+                new global::System.Span<float>(dkAcc, 96).Clear();
+                new global::System.Span<float>(dvAcc, 96).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -904,9 +660,9 @@ namespace Demo.Alignment
                     new global::System.Span<float>(dva, 8).Clear();
                     for (int i0 = 0; i0 < 4; i0 += 4)
                     {
-                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 4, validLength, kr, work);
                     }
-                    AttentionBackwardRows3__v128(qh + 4 * QueryWidth, oh + 4 * QueryWidth, doh + 4 * QueryWidth, dqh + 4 * QueryWidth, lh + 4, 4, validLength, kr, work);
+                    BackwardTile__v128(qh + 4 * QueryWidth, oh + 4 * QueryWidth, doh + 4 * QueryWidth, dqh + 4 * QueryWidth, lh + 4, 4, 3, validLength, kr, work);
                     global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -918,8 +674,8 @@ namespace Demo.Alignment
             }
         }
 
-        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n <= 4) of one head against every visible key block.
+        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -932,159 +688,153 @@ namespace Demo.Alignment
             float* ds = work + WorkTileScoreGrad;
             float* va = work + WorkTileAdditiveV;
             float* dva = work + WorkTileAdditiveVGrad;
-            // Q and dO rows of the tile into [4, 8]; the dQ tile starts at zero.
+            float* delta = stackalloc float[4];
+            float* rowLse = stackalloc float[4];
+            // Q and dO rows of the tile into [4, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
             for (int r = 0; r < 4; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+                float* qr = qt + r * 8;
+                float* dr = dot + r * 8;
+                if (r < n)
+                {
+                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                    delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
+                    rowLse[r] = lse[r];
+                }
+                else
+                {
+                    new global::System.Span<float>(qr, HeadDim).Clear();
+                    new global::System.Span<float>(dr, HeadDim).Clear();
+                    delta[r] = 0f;
+                    rowLse[r] = float.PositiveInfinity;
+                }
             }
             new global::System.Span<float>(dqt, 32).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__v128(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__v128(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
             AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                // one sub-tile: the whole block
                 {
+                    int jb = j0;
                     float* pb = p + (jb - j0);
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length.
                     AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 16 accumulators.
+                    // dP[0..3, jb .. jb + 11] = dO[r, :] · v[:, j]: 12 accumulators.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 12;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
                             s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
                             s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
                             s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
                             AgVecF a1 = AgVec.Create(dot[8 + d]);
                             s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
                             s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
                             s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
                             AgVecF a2 = AgVec.Create(dot[16 + d]);
                             s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
                             s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
                             s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
                             AgVecF a3 = AgVec.Create(dot[24 + d]);
                             s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
                             s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
                             s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
                         }
                         AgVec.Store(s0_0, dsb + 0);
                         AgVec.Store(s0_1, dsb + 4);
                         AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s0_3, dsb + 12);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 36);
-                        AgVec.Store(s1_2, dsb + 40);
-                        AgVec.Store(s1_3, dsb + 44);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 68);
-                        AgVec.Store(s2_2, dsb + 72);
-                        AgVec.Store(s2_3, dsb + 76);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 100);
-                        AgVec.Store(s3_2, dsb + 104);
-                        AgVec.Store(s3_3, dsb + 108);
+                        AgVec.Store(s1_0, dsb + 12);
+                        AgVec.Store(s1_1, dsb + 16);
+                        AgVec.Store(s1_2, dsb + 20);
+                        AgVec.Store(s2_0, dsb + 24);
+                        AgVec.Store(s2_1, dsb + 28);
+                        AgVec.Store(s2_2, dsb + 32);
+                        AgVec.Store(s3_0, dsb + 36);
+                        AgVec.Store(s3_1, dsb + 40);
+                        AgVec.Store(s3_2, dsb + 44);
                     }
-                    // S[0..3, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                    // S[0..3, jb .. jb + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 12;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
                             AgVecF vd = AgVec.Create(va[d]);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
                             s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k0), s0_0);
                             s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k1), s0_1);
                             s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k2), s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k3), s0_3);
                             AgVecF a1 = AgVec.Create(qt[8 + d]);
                             s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k0), s1_0);
                             s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k1), s1_1);
                             s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k2), s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k3), s1_3);
                             AgVecF a2 = AgVec.Create(qt[16 + d]);
                             s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k0), s2_0);
                             s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k1), s2_1);
                             s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k2), s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k3), s2_3);
                             AgVecF a3 = AgVec.Create(qt[24 + d]);
                             s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k0), s3_0);
                             s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k1), s3_1);
                             s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k2), s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k3), s3_3);
                         }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 100, dsb + 100);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 108, dsb + 108);
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 16, dsb + 16);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 20, dsb + 20);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 24, dsb + 24);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 28, dsb + 28);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 32, dsb + 32);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 36, dsb + 36);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 40, dsb + 40);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 44, dsb + 44);
                     }
                 }
-                // dV[j0 .. j0 + 31, last 2 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 11, last 2 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
                     AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
                     AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
                     AgVecF x3_0 = AgVec.Load(dot + 24 + c0), x3_1 = AgVec.Load(dot + 28 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        AgVecF b1 = AgVec.Create(p[12 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        AgVecF b2 = AgVec.Create(p[24 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        AgVecF b3 = AgVec.Create(p[36 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
                         AgVec.Store(a0, a + 0);
@@ -1092,10 +842,10 @@ namespace Demo.Alignment
                     }
                 }
                 // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < 4; r++)
+                for (int r = 0; r < n; r++)
                 {
-                    int jEnd = global::System.Math.Min(32, validLength - j0);
-                    float* dsr = ds + r * 32;
+                    int jEnd = global::System.Math.Min(12, validLength - j0);
+                    float* dsr = ds + r * 12;
                     for (int c = 0; c < 8; c += 4)
                     {
                         AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
@@ -1116,186 +866,7 @@ namespace Demo.Alignment
                 }
             }
             // The dQ tile into the rows of dq.
-            for (int r = 0; r < 4; r++)
-            {
-                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-            }
-        }
-
-        // AttentionBackwardRows3__v128: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows3__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            // Q and dO rows of the tile into [3, 8]; the dQ tile starts at zero.
-            for (int r = 0; r < 3; r++)
-            {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
-            }
-            new global::System.Span<float>(dqt, 24).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__v128(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
-                {
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..2, jb .. jb + 15] = dO[r, :] · v[:, j]: 12 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(dot[8 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
-                            AgVecF a2 = AgVec.Create(dot[16 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 4);
-                        AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s0_3, dsb + 12);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 36);
-                        AgVec.Store(s1_2, dsb + 40);
-                        AgVec.Store(s1_3, dsb + 44);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 68);
-                        AgVec.Store(s2_2, dsb + 72);
-                        AgVec.Store(s2_3, dsb + 76);
-                    }
-                    // S[0..2, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF vd = AgVec.Create(va[d]);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k0), s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k1), s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k2), s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k3), s0_3);
-                            AgVecF a1 = AgVec.Create(qt[8 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k0), s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k1), s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k2), s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k3), s1_3);
-                            AgVecF a2 = AgVec.Create(qt[16 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k0), s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k1), s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k2), s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k3), s2_3);
-                        }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
-                    }
-                }
-                // dV[j0 .. j0 + 31, last 2 vectors] += Pᵀ · dO.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 8 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < 3; r++)
-                {
-                    int jEnd = global::System.Math.Min(32, validLength - j0);
-                    float* dsr = ds + r * 32;
-                    for (int c = 0; c < 8; c += 4)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = Tanh__v128(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
-                            dvav = AgVec.MultiplyAddEstimate(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 8 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
-            }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 3; r++)
+            for (int r = 0; r < n; r++)
             {
                 new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
             }

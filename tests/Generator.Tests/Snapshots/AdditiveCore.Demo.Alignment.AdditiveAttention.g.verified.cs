@@ -187,7 +187,7 @@ namespace Demo.Alignment
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -306,22 +306,22 @@ namespace Demo.Alignment
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
-        // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 64]; additive v and its gradient [16].
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
+        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
+        // [6, 16], P and dS [6, 16]; additive v and its gradient [16].
         private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 320;
-        private const int WorkTileKeys = WorkTiles + 640;
-        private const int WorkTileKeyGrad = WorkTiles + 1664;
-        private const int WorkTileValueGrad = WorkTiles + 2688;
-        private const int WorkTileQuery = WorkTiles + 3712;
-        private const int WorkTileOutGrad = WorkTiles + 3808;
-        private const int WorkTileQueryGrad = WorkTiles + 3904;
-        private const int WorkTileProb = WorkTiles + 4000;
-        private const int WorkTileScoreGrad = WorkTiles + 4384;
-        private const int WorkTileAdditiveV = WorkTiles + 4768;
-        private const int WorkTileAdditiveVGrad = WorkTiles + 4784;
-        private const int WorkTilesLength = 4800;
+        private const int WorkTileValuesT = WorkTiles + 80;
+        private const int WorkTileKeys = WorkTiles + 160;
+        private const int WorkTileKeyGrad = WorkTiles + 416;
+        private const int WorkTileValueGrad = WorkTiles + 672;
+        private const int WorkTileQuery = WorkTiles + 928;
+        private const int WorkTileOutGrad = WorkTiles + 1024;
+        private const int WorkTileQueryGrad = WorkTiles + 1120;
+        private const int WorkTileProb = WorkTiles + 1216;
+        private const int WorkTileScoreGrad = WorkTiles + 1312;
+        private const int WorkTileAdditiveV = WorkTiles + 1408;
+        private const int WorkTileAdditiveVGrad = WorkTiles + 1424;
+        private const int WorkTilesLength = 1440;
         private const int WorkLength = WorkTiles + WorkTilesLength;
 
         private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
@@ -427,7 +427,7 @@ namespace Demo.Alignment
         /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
         internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;

@@ -188,6 +188,341 @@ namespace Demo.Decoders
             AgVec.Store(c7_1, y + 3600);
         }
 
+        // LinearBackward_128x512x512_bias__avx512: backward of Y[128, 512] = X[128, 512] · W[512, 512]ᵀ + b:
+        // dX[128, 512] = dY · W (overwritten); dW[512, 512] += dYᵀ · X; db[512] += Σ_rows dY.
+        private static unsafe void LinearBackward_128x512x512_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_128x512x512_bias_dx__avx512(dy, w, dx);
+            LinearBackward_128x512x512_bias_dw__avx512(dy, x, dw);
+            // db[0..511] += Σ_m dY[m, :]
+            for (int j = 0; j < 512; j += 16)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 128; m++) s += AgVec.Load(dy + m * 512 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_128x512x512_bias_dx__avx512: dX = dY · W, dX[128, 512] over a reduction of 512, in column blocks of 32
+        // (16 whole) and register tiles of 12 rows (10 whole, then one of 8).
+        private static unsafe void LinearBackward_128x512x512_bias_dx__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 512; j += 32)
+            {
+                for (int r = 0; r < 120; r += 12)
+                {
+                    LinearBackward_128x512x512_bias_dx_tile12x32__avx512(a + r * 512, b + j, c + r * 512 + j);
+                }
+                LinearBackward_128x512x512_bias_dx_tile8x32__avx512(a + 61440, b + j, c + 61440 + j);
+            }
+        }
+
+        // dX[0..11, 0..31] = Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dx_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            AgVecF c8_0 = AgVecF.Zero, c8_1 = AgVecF.Zero;
+            AgVecF c9_0 = AgVecF.Zero, c9_1 = AgVecF.Zero;
+            AgVecF c10_0 = AgVecF.Zero, c10_1 = AgVecF.Zero;
+            AgVecF c11_0 = AgVecF.Zero, c11_1 = AgVecF.Zero;
+            for (int t = 0; t < 512; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[512]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[1024]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[1536]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[2048]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[2560]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[3072]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[3584]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[4096]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[4608]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[5120]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[5632]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 528);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1040);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1552);
+            AgVec.Store(c4_0, c + 2048);
+            AgVec.Store(c4_1, c + 2064);
+            AgVec.Store(c5_0, c + 2560);
+            AgVec.Store(c5_1, c + 2576);
+            AgVec.Store(c6_0, c + 3072);
+            AgVec.Store(c6_1, c + 3088);
+            AgVec.Store(c7_0, c + 3584);
+            AgVec.Store(c7_1, c + 3600);
+            AgVec.Store(c8_0, c + 4096);
+            AgVec.Store(c8_1, c + 4112);
+            AgVec.Store(c9_0, c + 4608);
+            AgVec.Store(c9_1, c + 4624);
+            AgVec.Store(c10_0, c + 5120);
+            AgVec.Store(c10_1, c + 5136);
+            AgVec.Store(c11_0, c + 5632);
+            AgVec.Store(c11_1, c + 5648);
+        }
+
+        // dX[0..7, 0..31] = Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dx_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
+            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
+            for (int t = 0; t < 512; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[512]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[1024]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[1536]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[2048]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[2560]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[3072]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[3584]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 528);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1040);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1552);
+            AgVec.Store(c4_0, c + 2048);
+            AgVec.Store(c4_1, c + 2064);
+            AgVec.Store(c5_0, c + 2560);
+            AgVec.Store(c5_1, c + 2576);
+            AgVec.Store(c6_0, c + 3072);
+            AgVec.Store(c6_1, c + 3088);
+            AgVec.Store(c7_0, c + 3584);
+            AgVec.Store(c7_1, c + 3600);
+        }
+
+        // LinearBackward_128x512x512_bias_dw__avx512: dW += dYᵀ · X, dW[512, 512] over a reduction of 128, in column blocks of 32
+        // (16 whole) and register tiles of 12 rows (42 whole, then one of 8).
+        private static unsafe void LinearBackward_128x512x512_bias_dw__avx512(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 512; j += 32)
+            {
+                for (int r = 0; r < 504; r += 12)
+                {
+                    LinearBackward_128x512x512_bias_dw_tile12x32__avx512(a + r * 1, b + j, c + r * 512 + j);
+                }
+                LinearBackward_128x512x512_bias_dw_tile8x32__avx512(a + 504, b + j, c + 258048 + j);
+            }
+        }
+
+        // dW[0..11, 0..31] += Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dw_tile12x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 512), c1_1 = AgVec.Load(c + 528);
+            AgVecF c2_0 = AgVec.Load(c + 1024), c2_1 = AgVec.Load(c + 1040);
+            AgVecF c3_0 = AgVec.Load(c + 1536), c3_1 = AgVec.Load(c + 1552);
+            AgVecF c4_0 = AgVec.Load(c + 2048), c4_1 = AgVec.Load(c + 2064);
+            AgVecF c5_0 = AgVec.Load(c + 2560), c5_1 = AgVec.Load(c + 2576);
+            AgVecF c6_0 = AgVec.Load(c + 3072), c6_1 = AgVec.Load(c + 3088);
+            AgVecF c7_0 = AgVec.Load(c + 3584), c7_1 = AgVec.Load(c + 3600);
+            AgVecF c8_0 = AgVec.Load(c + 4096), c8_1 = AgVec.Load(c + 4112);
+            AgVecF c9_0 = AgVec.Load(c + 4608), c9_1 = AgVec.Load(c + 4624);
+            AgVecF c10_0 = AgVec.Load(c + 5120), c10_1 = AgVec.Load(c + 5136);
+            AgVecF c11_0 = AgVec.Load(c + 5632), c11_1 = AgVec.Load(c + 5648);
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t * 512;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+                AgVecF a8 = AgVec.Create(at[8]);
+                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
+                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
+                AgVecF a9 = AgVec.Create(at[9]);
+                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
+                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
+                AgVecF a10 = AgVec.Create(at[10]);
+                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
+                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
+                AgVecF a11 = AgVec.Create(at[11]);
+                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
+                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 528);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1040);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1552);
+            AgVec.Store(c4_0, c + 2048);
+            AgVec.Store(c4_1, c + 2064);
+            AgVec.Store(c5_0, c + 2560);
+            AgVec.Store(c5_1, c + 2576);
+            AgVec.Store(c6_0, c + 3072);
+            AgVec.Store(c6_1, c + 3088);
+            AgVec.Store(c7_0, c + 3584);
+            AgVec.Store(c7_1, c + 3600);
+            AgVec.Store(c8_0, c + 4096);
+            AgVec.Store(c8_1, c + 4112);
+            AgVec.Store(c9_0, c + 4608);
+            AgVec.Store(c9_1, c + 4624);
+            AgVec.Store(c10_0, c + 5120);
+            AgVec.Store(c10_1, c + 5136);
+            AgVec.Store(c11_0, c + 5632);
+            AgVec.Store(c11_1, c + 5648);
+        }
+
+        // dW[0..7, 0..31] += Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dw_tile8x32__avx512(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
+            AgVecF c1_0 = AgVec.Load(c + 512), c1_1 = AgVec.Load(c + 528);
+            AgVecF c2_0 = AgVec.Load(c + 1024), c2_1 = AgVec.Load(c + 1040);
+            AgVecF c3_0 = AgVec.Load(c + 1536), c3_1 = AgVec.Load(c + 1552);
+            AgVecF c4_0 = AgVec.Load(c + 2048), c4_1 = AgVec.Load(c + 2064);
+            AgVecF c5_0 = AgVec.Load(c + 2560), c5_1 = AgVec.Load(c + 2576);
+            AgVecF c6_0 = AgVec.Load(c + 3072), c6_1 = AgVec.Load(c + 3088);
+            AgVecF c7_0 = AgVec.Load(c + 3584), c7_1 = AgVec.Load(c + 3600);
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t * 512;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 16);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+                AgVecF a6 = AgVec.Create(at[6]);
+                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
+                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
+                AgVecF a7 = AgVec.Create(at[7]);
+                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
+                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 16);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 528);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1040);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1552);
+            AgVec.Store(c4_0, c + 2048);
+            AgVec.Store(c4_1, c + 2064);
+            AgVec.Store(c5_0, c + 2560);
+            AgVec.Store(c5_1, c + 2576);
+            AgVec.Store(c6_0, c + 3072);
+            AgVec.Store(c6_1, c + 3088);
+            AgVec.Store(c7_0, c + 3584);
+            AgVec.Store(c7_1, c + 3600);
+        }
+
         // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -270,7 +605,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 24 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 24 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -318,31 +653,30 @@ namespace Demo.Decoders
                         s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
                         s5_3 = AgVec.FusedMultiplyAdd(q5, k3, s5_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
-                    AgVec.Store(s2_0 * scale, p + 128);
-                    AgVec.Store(s2_1 * scale, p + 144);
-                    AgVec.Store(s2_2 * scale, p + 160);
-                    AgVec.Store(s2_3 * scale, p + 176);
-                    AgVec.Store(s3_0 * scale, p + 192);
-                    AgVec.Store(s3_1 * scale, p + 208);
-                    AgVec.Store(s3_2 * scale, p + 224);
-                    AgVec.Store(s3_3 * scale, p + 240);
-                    AgVec.Store(s4_0 * scale, p + 256);
-                    AgVec.Store(s4_1 * scale, p + 272);
-                    AgVec.Store(s4_2 * scale, p + 288);
-                    AgVec.Store(s4_3 * scale, p + 304);
-                    AgVec.Store(s5_0 * scale, p + 320);
-                    AgVec.Store(s5_1 * scale, p + 336);
-                    AgVec.Store(s5_2 * scale, p + 352);
-                    AgVec.Store(s5_3 * scale, p + 368);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
+                    AgVec.Store(s1_0, p + 64);
+                    AgVec.Store(s1_1, p + 80);
+                    AgVec.Store(s1_2, p + 96);
+                    AgVec.Store(s1_3, p + 112);
+                    AgVec.Store(s2_0, p + 128);
+                    AgVec.Store(s2_1, p + 144);
+                    AgVec.Store(s2_2, p + 160);
+                    AgVec.Store(s2_3, p + 176);
+                    AgVec.Store(s3_0, p + 192);
+                    AgVec.Store(s3_1, p + 208);
+                    AgVec.Store(s3_2, p + 224);
+                    AgVec.Store(s3_3, p + 240);
+                    AgVec.Store(s4_0, p + 256);
+                    AgVec.Store(s4_1, p + 272);
+                    AgVec.Store(s4_2, p + 288);
+                    AgVec.Store(s4_3, p + 304);
+                    AgVec.Store(s5_0, p + 320);
+                    AgVec.Store(s5_1, p + 336);
+                    AgVec.Store(s5_2, p + 352);
+                    AgVec.Store(s5_3, p + 368);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)
@@ -350,7 +684,12 @@ namespace Demo.Decoders
                     for (int r = 0; r < 6; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 64;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(48), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 48)), pr + 48);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -372,17 +711,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -406,17 +746,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -440,17 +781,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -474,17 +816,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -508,17 +851,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m4 - mNew) * ScoreScale)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                         m4 = mNew;
                     }
@@ -542,17 +886,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m5 - mNew) * ScoreScale)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                         m5 = mNew;
                     }
@@ -641,7 +986,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -650,7 +995,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -659,7 +1004,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 128;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -668,7 +1013,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 192;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -677,7 +1022,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 256;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -686,7 +1031,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 320;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -710,7 +1055,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 64)
             {
-                // S[0..1, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -734,15 +1079,14 @@ namespace Demo.Decoders
                         s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
                         s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 16);
+                    AgVec.Store(s0_2, p + 32);
+                    AgVec.Store(s0_3, p + 48);
+                    AgVec.Store(s1_0, p + 64);
+                    AgVec.Store(s1_1, p + 80);
+                    AgVec.Store(s1_2, p + 96);
+                    AgVec.Store(s1_3, p + 112);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 64 > maskFrom)
@@ -750,7 +1094,12 @@ namespace Demo.Decoders
                     for (int r = 0; r < 2; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 64;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(48), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 48)), pr + 48);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -772,17 +1121,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -806,17 +1156,18 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
+                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
+                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
+                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -861,7 +1212,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -870,7 +1221,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -915,22 +1266,23 @@ namespace Demo.Decoders
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx512(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_128x512x512_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_128x512x512_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_128x512x512_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_128x512x512_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx512(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 64; d += 16) acc = AgVec.FusedMultiplyAdd(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -938,16 +1290,17 @@ namespace Demo.Decoders
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [64, 64] (score and dP tiles),
+        // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [64, 64] (score and dP tiles),
         // K rows read in place (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
-        // 6 rows (21 full, one of 2) walk the visible key blocks of 64.
-        private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // 6 rows (21 full, then one with 2 rows of the sequence) walk the visible key blocks of 64.
+        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -972,9 +1325,9 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 126; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
                     }
-                    AttentionBackwardRows2__avx512(qh + 126 * QueryWidth, oh + 126 * QueryWidth, doh + 126 * QueryWidth, dqh + 126 * QueryWidth, lh + 126, 126, validLength, kr, work);
+                    BackwardTile__avx512(qh + 126 * QueryWidth, oh + 126 * QueryWidth, doh + 126 * QueryWidth, dqh + 126 * QueryWidth, lh + 126, 126, 2, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -985,8 +1338,8 @@ namespace Demo.Decoders
             }
         }
 
-        // AttentionBackwardRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
+        private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -997,20 +1350,30 @@ namespace Demo.Decoders
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [6, 64]; the dQ tile starts at zero.
+            float* delta = stackalloc float[6];
+            float* rowLse = stackalloc float[6];
+            // Q and dO rows of the tile into [6, 64]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
             for (int r = 0; r < 6; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 64, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 64, HeadDim));
+                float* qr = qt + r * 64;
+                float* dr = dot + r * 64;
+                if (r < n)
+                {
+                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                    delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
+                    rowLse[r] = lse[r];
+                }
+                else
+                {
+                    new global::System.Span<float>(qr, HeadDim).Clear();
+                    new global::System.Span<float>(dr, HeadDim).Clear();
+                    delta[r] = 0f;
+                    rowLse[r] = float.PositiveInfinity;
+                }
             }
             new global::System.Span<float>(dqt, 384).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx512(dot + 64, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx512(dot + 128, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__avx512(dot + 192, o + 3 * QueryWidth), lse3 = lse[3];
-            float delta4 = HeadDot__avx512(dot + 256, o + 4 * QueryWidth), lse4 = lse[4];
-            float delta5 = HeadDot__avx512(dot + 320, o + 5 * QueryWidth), lse5 = lse[5];
             // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
             int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
             int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
@@ -1018,7 +1381,7 @@ namespace Demo.Decoders
             int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
             int limit4 = global::System.Math.Min(validLength, i0 + 4 + CausalOffset + 1);
             int limit5 = global::System.Math.Min(validLength, i0 + 5 + CausalOffset + 1);
-            int keyEnd = limit5;
+            int keyEnd = global::System.Math.Min(validLength, i0 + n + CausalOffset);
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
@@ -1157,30 +1520,30 @@ namespace Demo.Decoders
                             s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
                             s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
                         }
-                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible0), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible0), lse0, delta0, pb + 16, dsb + 16);
-                        ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible0), lse0, delta0, pb + 32, dsb + 32);
-                        ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible0), lse0, delta0, pb + 48, dsb + 48);
-                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible1), lse1, delta1, pb + 64, dsb + 64);
-                        ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible1), lse1, delta1, pb + 80, dsb + 80);
-                        ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible1), lse1, delta1, pb + 96, dsb + 96);
-                        ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible1), lse1, delta1, pb + 112, dsb + 112);
-                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible2), lse2, delta2, pb + 128, dsb + 128);
-                        ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible2), lse2, delta2, pb + 144, dsb + 144);
-                        ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible2), lse2, delta2, pb + 160, dsb + 160);
-                        ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible2), lse2, delta2, pb + 176, dsb + 176);
-                        ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible3), lse3, delta3, pb + 192, dsb + 192);
-                        ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible3), lse3, delta3, pb + 208, dsb + 208);
-                        ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible3), lse3, delta3, pb + 224, dsb + 224);
-                        ScoreGradient__avx512(s3_3, AgVec.LessThan(column3, visible3), lse3, delta3, pb + 240, dsb + 240);
-                        ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible4), lse4, delta4, pb + 256, dsb + 256);
-                        ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible4), lse4, delta4, pb + 272, dsb + 272);
-                        ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible4), lse4, delta4, pb + 288, dsb + 288);
-                        ScoreGradient__avx512(s4_3, AgVec.LessThan(column3, visible4), lse4, delta4, pb + 304, dsb + 304);
-                        ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible5), lse5, delta5, pb + 320, dsb + 320);
-                        ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible5), lse5, delta5, pb + 336, dsb + 336);
-                        ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible5), lse5, delta5, pb + 352, dsb + 352);
-                        ScoreGradient__avx512(s5_3, AgVec.LessThan(column3, visible5), lse5, delta5, pb + 368, dsb + 368);
+                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 16, dsb + 16);
+                        ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible0), rowLse[0], delta[0], pb + 32, dsb + 32);
+                        ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible0), rowLse[0], delta[0], pb + 48, dsb + 48);
+                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 64, dsb + 64);
+                        ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 80, dsb + 80);
+                        ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible1), rowLse[1], delta[1], pb + 96, dsb + 96);
+                        ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible1), rowLse[1], delta[1], pb + 112, dsb + 112);
+                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 128, dsb + 128);
+                        ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 144, dsb + 144);
+                        ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible2), rowLse[2], delta[2], pb + 160, dsb + 160);
+                        ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible2), rowLse[2], delta[2], pb + 176, dsb + 176);
+                        ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 192, dsb + 192);
+                        ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 208, dsb + 208);
+                        ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible3), rowLse[3], delta[3], pb + 224, dsb + 224);
+                        ScoreGradient__avx512(s3_3, AgVec.LessThan(column3, visible3), rowLse[3], delta[3], pb + 240, dsb + 240);
+                        ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible4), rowLse[4], delta[4], pb + 256, dsb + 256);
+                        ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible4), rowLse[4], delta[4], pb + 272, dsb + 272);
+                        ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible4), rowLse[4], delta[4], pb + 288, dsb + 288);
+                        ScoreGradient__avx512(s4_3, AgVec.LessThan(column3, visible4), rowLse[4], delta[4], pb + 304, dsb + 304);
+                        ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible5), rowLse[5], delta[5], pb + 320, dsb + 320);
+                        ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible5), rowLse[5], delta[5], pb + 336, dsb + 336);
+                        ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible5), rowLse[5], delta[5], pb + 352, dsb + 352);
+                        ScoreGradient__avx512(s5_3, AgVec.LessThan(column3, visible5), rowLse[5], delta[5], pb + 368, dsb + 368);
                     }
                 }
                 // dV[j0 .. j0 + 63, :] += Pᵀ · dO, 4 vectors at a time.
@@ -1355,203 +1718,7 @@ namespace Demo.Decoders
                 }
             }
             // The dQ tile into the rows of dq.
-            for (int r = 0; r < 6; r++)
-            {
-                new global::System.ReadOnlySpan<float>(dqt + r * 64, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-            }
-        }
-
-        // AttentionBackwardRows2__avx512: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows2__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [2, 64]; the dQ tile starts at zero.
-            for (int r = 0; r < 2; r++)
-            {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 64, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 64, HeadDim));
-            }
-            new global::System.Span<float>(dqt, 128).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx512(dot + 64, o + 1 * QueryWidth), lse1 = lse[1];
-            // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
-            int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
-            int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
-            int keyEnd = limit1;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
-            {
-                // one sub-tile: the whole block
-                {
-                    int jb = j0;
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length or above the diagonal.
-                    AgVecF visible0 = AgVec.Create((float)(limit0 - jb));
-                    AgVecF visible1 = AgVec.Create((float)(limit1 - jb));
-                    // dP[0..1, jb .. jb + 63] = dO[r, :] · v[:, j]: 8 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 64;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(dot[64 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 16);
-                        AgVec.Store(s0_2, dsb + 32);
-                        AgVec.Store(s0_3, dsb + 48);
-                        AgVec.Store(s1_0, dsb + 64);
-                        AgVec.Store(s1_1, dsb + 80);
-                        AgVec.Store(s1_2, dsb + 96);
-                        AgVec.Store(s1_3, dsb + 112);
-                    }
-                    // S[0..1, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 64;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(qt[64 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
-                        }
-                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible0), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible0), lse0, delta0, pb + 16, dsb + 16);
-                        ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible0), lse0, delta0, pb + 32, dsb + 32);
-                        ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible0), lse0, delta0, pb + 48, dsb + 48);
-                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible1), lse1, delta1, pb + 64, dsb + 64);
-                        ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible1), lse1, delta1, pb + 80, dsb + 80);
-                        ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible1), lse1, delta1, pb + 96, dsb + 96);
-                        ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible1), lse1, delta1, pb + 112, dsb + 112);
-                    }
-                }
-                // dV[j0 .. j0 + 63, :] += Pᵀ · dO, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 16 + c0), x0_2 = AgVec.Load(dot + 32 + c0), x0_3 = AgVec.Load(dot + 48 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 64 + c0), x1_1 = AgVec.Load(dot + 80 + c0), x1_2 = AgVec.Load(dot + 96 + c0), x1_3 = AgVec.Load(dot + 112 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 64 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 16), a2 = AgVec.Load(a + 32), a3 = AgVec.Load(a + 48);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b0, x0_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b1, x1_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b1, x1_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 16);
-                        AgVec.Store(a2, a + 32);
-                        AgVec.Store(a3, a + 48);
-                    }
-                }
-                // dK[j0 .. j0 + 63, :] += dSᵀ · Q, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 16 + c0), x0_2 = AgVec.Load(qt + 32 + c0), x0_3 = AgVec.Load(qt + 48 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 64 + c0), x1_1 = AgVec.Load(qt + 80 + c0), x1_2 = AgVec.Load(qt + 96 + c0), x1_3 = AgVec.Load(qt + 112 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 64 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 16), a2 = AgVec.Load(a + 32), a3 = AgVec.Load(a + 48);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b0, x0_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b1, x1_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b1, x1_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 16);
-                        AgVec.Store(a2, a + 32);
-                        AgVec.Store(a3, a + 48);
-                    }
-                }
-                // dQ[0..1, :] += dS · K, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 16 + c0), o0_2 = AgVec.Load(dqt + 32 + c0), o0_3 = AgVec.Load(dqt + 48 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 64 + c0), o1_1 = AgVec.Load(dqt + 80 + c0), o1_2 = AgVec.Load(dqt + 96 + c0), o1_3 = AgVec.Load(dqt + 112 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* kj = kr + (j0 + j) * KvWidth + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF k1 = AgVec.Load(kj + 16);
-                        AgVecF k2 = AgVec.Load(kj + 32);
-                        AgVecF k3 = AgVec.Load(kj + 48);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        o0_1 = AgVec.FusedMultiplyAdd(b0, k1, o0_1);
-                        o0_2 = AgVec.FusedMultiplyAdd(b0, k2, o0_2);
-                        o0_3 = AgVec.FusedMultiplyAdd(b0, k3, o0_3);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
-                        o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        o1_1 = AgVec.FusedMultiplyAdd(b1, k1, o1_1);
-                        o1_2 = AgVec.FusedMultiplyAdd(b1, k2, o1_2);
-                        o1_3 = AgVec.FusedMultiplyAdd(b1, k3, o1_3);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o0_1, dqt + 16 + c0);
-                    AgVec.Store(o0_2, dqt + 32 + c0);
-                    AgVec.Store(o0_3, dqt + 48 + c0);
-                    AgVec.Store(o1_0, dqt + 64 + c0);
-                    AgVec.Store(o1_1, dqt + 80 + c0);
-                    AgVec.Store(o1_2, dqt + 96 + c0);
-                    AgVec.Store(o1_3, dqt + 112 + c0);
-                }
-            }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < n; r++)
             {
                 new global::System.ReadOnlySpan<float>(dqt + r * 64, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
             }

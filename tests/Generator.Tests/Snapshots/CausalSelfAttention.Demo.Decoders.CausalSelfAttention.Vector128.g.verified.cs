@@ -96,6 +96,157 @@ namespace Demo.Decoders
             AgVec.Store(c3_3, y + 1548);
         }
 
+        // LinearBackward_128x512x512_bias__v128: backward of Y[128, 512] = X[128, 512] · W[512, 512]ᵀ + b:
+        // dX[128, 512] = dY · W (overwritten); dW[512, 512] += dYᵀ · X; db[512] += Σ_rows dY.
+        private static unsafe void LinearBackward_128x512x512_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_128x512x512_bias_dx__v128(dy, w, dx);
+            LinearBackward_128x512x512_bias_dw__v128(dy, x, dw);
+            // db[0..511] += Σ_m dY[m, :]
+            for (int j = 0; j < 512; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 128; m++) s += AgVec.Load(dy + m * 512 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_128x512x512_bias_dx__v128: dX = dY · W, dX[128, 512] over a reduction of 512, in column blocks of 16
+        // (32 whole) and register tiles of 4 rows (32 whole).
+        private static unsafe void LinearBackward_128x512x512_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 512; j += 16)
+            {
+                for (int r = 0; r < 128; r += 4)
+                {
+                    LinearBackward_128x512x512_bias_dx_tile4x16__v128(a + r * 512, b + j, c + r * 512 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 512; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[512]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[1024]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[1536]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 516);
+            AgVec.Store(c1_2, c + 520);
+            AgVec.Store(c1_3, c + 524);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1028);
+            AgVec.Store(c2_2, c + 1032);
+            AgVec.Store(c2_3, c + 1036);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1540);
+            AgVec.Store(c3_2, c + 1544);
+            AgVec.Store(c3_3, c + 1548);
+        }
+
+        // LinearBackward_128x512x512_bias_dw__v128: dW += dYᵀ · X, dW[512, 512] over a reduction of 128, in column blocks of 16
+        // (32 whole) and register tiles of 4 rows (128 whole).
+        private static unsafe void LinearBackward_128x512x512_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 512; j += 16)
+            {
+                for (int r = 0; r < 512; r += 4)
+                {
+                    LinearBackward_128x512x512_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 512 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_128x512x512_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 512), c1_1 = AgVec.Load(c + 516), c1_2 = AgVec.Load(c + 520), c1_3 = AgVec.Load(c + 524);
+            AgVecF c2_0 = AgVec.Load(c + 1024), c2_1 = AgVec.Load(c + 1028), c2_2 = AgVec.Load(c + 1032), c2_3 = AgVec.Load(c + 1036);
+            AgVecF c3_0 = AgVec.Load(c + 1536), c3_1 = AgVec.Load(c + 1540), c3_2 = AgVec.Load(c + 1544), c3_3 = AgVec.Load(c + 1548);
+            for (int t = 0; t < 128; t++)
+            {
+                float* at = a + t * 512;
+                float* bt = b + t * 512;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 512);
+            AgVec.Store(c1_1, c + 516);
+            AgVec.Store(c1_2, c + 520);
+            AgVec.Store(c1_3, c + 524);
+            AgVec.Store(c2_0, c + 1024);
+            AgVec.Store(c2_1, c + 1028);
+            AgVec.Store(c2_2, c + 1032);
+            AgVec.Store(c2_3, c + 1036);
+            AgVec.Store(c3_0, c + 1536);
+            AgVec.Store(c3_1, c + 1540);
+            AgVec.Store(c3_2, c + 1544);
+            AgVec.Store(c3_3, c + 1548);
+        }
+
         // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -171,7 +322,7 @@ namespace Demo.Decoders
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -207,25 +358,24 @@ namespace Demo.Decoders
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 68);
-                    AgVec.Store(s2_2 * scale, p + 72);
-                    AgVec.Store(s2_3 * scale, p + 76);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 100);
-                    AgVec.Store(s3_2 * scale, p + 104);
-                    AgVec.Store(s3_3 * scale, p + 108);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s0_3, p + 12);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 36);
+                    AgVec.Store(s1_2, p + 40);
+                    AgVec.Store(s1_3, p + 44);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 68);
+                    AgVec.Store(s2_2, p + 72);
+                    AgVec.Store(s2_3, p + 76);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 100);
+                    AgVec.Store(s3_2, p + 104);
+                    AgVec.Store(s3_3, p + 108);
                 }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -261,23 +411,22 @@ namespace Demo.Decoders
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 84);
-                    AgVec.Store(s2_2 * scale, p + 88);
-                    AgVec.Store(s2_3 * scale, p + 92);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 116);
-                    AgVec.Store(s3_2 * scale, p + 120);
-                    AgVec.Store(s3_3 * scale, p + 124);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 20);
+                    AgVec.Store(s0_2, p + 24);
+                    AgVec.Store(s0_3, p + 28);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 52);
+                    AgVec.Store(s1_2, p + 56);
+                    AgVec.Store(s1_3, p + 60);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 84);
+                    AgVec.Store(s2_2, p + 88);
+                    AgVec.Store(s2_3, p + 92);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 116);
+                    AgVec.Store(s3_2, p + 120);
+                    AgVec.Store(s3_3, p + 124);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -285,7 +434,16 @@ namespace Demo.Decoders
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 32;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(12), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 12)), pr + 12);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(20), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 20)), pr + 20);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(28), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 28)), pr + 28);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -315,25 +473,26 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -365,25 +524,26 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -415,25 +575,26 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m2 = mNew;
                     }
@@ -465,25 +626,26 @@ namespace Demo.Decoders
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m3 = mNew;
                     }
@@ -550,7 +712,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -559,7 +721,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -568,7 +730,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 128;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -577,7 +739,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 192;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -622,22 +784,23 @@ namespace Demo.Decoders
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_128x512x512_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_128x512x512_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_128x512x512_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_128x512x512_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__v128(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 64; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
             return sum;
         }
 
@@ -645,16 +808,17 @@ namespace Demo.Decoders
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(AgVec.MultiplyAddEstimate(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 4 blocks of [64, 32] (score and dP tiles),
+        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 4 blocks of [64, 32] (score and dP tiles),
         // K rows read in place (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
         // 4 rows (32 full) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -679,7 +843,7 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 128; i0 += 4)
                     {
-                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -691,8 +855,8 @@ namespace Demo.Decoders
             }
         }
 
-        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
+        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -703,24 +867,26 @@ namespace Demo.Decoders
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [4, 64]; the dQ tile starts at zero.
+            float* delta = stackalloc float[4];
+            float* rowLse = stackalloc float[4];
+            // Q and dO rows of the tile into [4, 64]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below).
             for (int r = 0; r < 4; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 64, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 64, HeadDim));
+                float* qr = qt + r * 64;
+                float* dr = dot + r * 64;
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
             }
             new global::System.Span<float>(dqt, 256).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 64, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__v128(dot + 128, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__v128(dot + 192, o + 3 * QueryWidth), lse3 = lse[3];
             // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
             int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
             int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
             int limit2 = global::System.Math.Min(validLength, i0 + 2 + CausalOffset + 1);
             int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
-            int keyEnd = limit3;
+            int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
@@ -824,22 +990,22 @@ namespace Demo.Decoders
                             s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
                             s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
                         }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible0), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible0), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible0), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible0), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible1), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible1), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible1), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible1), lse1, delta1, pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible2), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible2), lse2, delta2, pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible2), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible2), lse2, delta2, pb + 76, dsb + 76);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible3), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible3), lse3, delta3, pb + 100, dsb + 100);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible3), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible3), lse3, delta3, pb + 108, dsb + 108);
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible0), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible0), rowLse[0], delta[0], pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible1), rowLse[1], delta[1], pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible1), rowLse[1], delta[1], pb + 44, dsb + 44);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 64, dsb + 64);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 68, dsb + 68);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible2), rowLse[2], delta[2], pb + 72, dsb + 72);
+                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible2), rowLse[2], delta[2], pb + 76, dsb + 76);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 96, dsb + 96);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 100, dsb + 100);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible3), rowLse[3], delta[3], pb + 104, dsb + 104);
+                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible3), rowLse[3], delta[3], pb + 108, dsb + 108);
                     }
                 }
                 // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.

@@ -240,7 +240,7 @@ namespace Demo.Decoders
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -523,7 +523,7 @@ namespace Demo.Decoders
         /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
         internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;

@@ -128,6 +128,221 @@ namespace Demo.Translation
             AgVec.Store(c3_1, y + 200);
         }
 
+        // LinearBackward_10x64x48_bias__avx2: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b:
+        // dX[10, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x64x48_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x64x48_bias_dx__avx2(dy, w, dx);
+            LinearBackward_10x64x48_bias_dw__avx2(dy, x, dw);
+            // db[0..63] += Σ_m dY[m, :]
+            for (int j = 0; j < 64; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 64 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x64x48_bias_dx__avx2: dX = dY · W, dX[10, 48] over a reduction of 64, in column blocks of 16
+        // (3 whole) and register tiles of 6 rows (1 whole, then one of 4).
+        private static unsafe void LinearBackward_10x64x48_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 6; r += 6)
+                {
+                    LinearBackward_10x64x48_bias_dx_tile6x16__avx2(a + r * 64, b + j, c + r * 48 + j);
+                }
+                LinearBackward_10x64x48_bias_dx_tile4x16__avx2(a + 384, b + j, c + 288 + j);
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[128]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[192]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[256]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[320]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+            AgVec.Store(c4_0, c + 192);
+            AgVec.Store(c4_1, c + 200);
+            AgVec.Store(c5_0, c + 240);
+            AgVec.Store(c5_1, c + 248);
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[128]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[192]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+        }
+
+        // LinearBackward_10x64x48_bias_dw__avx2: dW += dYᵀ · X, dW[64, 48] over a reduction of 10, in column blocks of 16
+        // (3 whole) and register tiles of 6 rows (10 whole, then one of 4).
+        private static unsafe void LinearBackward_10x64x48_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 60; r += 6)
+                {
+                    LinearBackward_10x64x48_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 48 + j);
+                }
+                LinearBackward_10x64x48_bias_dw_tile4x16__avx2(a + 60, b + j, c + 2880 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 56);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 104);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 152);
+            AgVecF c4_0 = AgVec.Load(c + 192), c4_1 = AgVec.Load(c + 200);
+            AgVecF c5_0 = AgVec.Load(c + 240), c5_1 = AgVec.Load(c + 248);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+            AgVec.Store(c4_0, c + 192);
+            AgVec.Store(c4_1, c + 200);
+            AgVec.Store(c5_0, c + 240);
+            AgVec.Store(c5_1, c + 248);
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 56);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 104);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 152);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+        }
+
         // Linear_24x64x48_bias__avx2: Y[24, 64] = X[24, 48] · Wᵀ + b on 4 packed panels of 16 columns;
         // register tiles of 6 rows (4 of them).
         private static unsafe void Linear_24x64x48_bias__avx2(float* x, float* packed, float* y)
@@ -191,6 +406,183 @@ namespace Demo.Translation
             AgVec.Store(c4_1, y + 264);
             AgVec.Store(c5_0, y + 320);
             AgVec.Store(c5_1, y + 328);
+        }
+
+        // LinearBackward_24x64x48_bias__avx2: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b:
+        // dX[24, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
+        private static unsafe void LinearBackward_24x64x48_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_24x64x48_bias_dx__avx2(dy, w, dx);
+            LinearBackward_24x64x48_bias_dw__avx2(dy, x, dw);
+            // db[0..63] += Σ_m dY[m, :]
+            for (int j = 0; j < 64; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 24; m++) s += AgVec.Load(dy + m * 64 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_24x64x48_bias_dx__avx2: dX = dY · W, dX[24, 48] over a reduction of 64, in column blocks of 16
+        // (3 whole) and register tiles of 6 rows (4 whole).
+        private static unsafe void LinearBackward_24x64x48_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 24; r += 6)
+                {
+                    LinearBackward_24x64x48_bias_dx_tile6x16__avx2(a + r * 64, b + j, c + r * 48 + j);
+                }
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_24x64x48_bias_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[128]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[192]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[256]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[320]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+            AgVec.Store(c4_0, c + 192);
+            AgVec.Store(c4_1, c + 200);
+            AgVec.Store(c5_0, c + 240);
+            AgVec.Store(c5_1, c + 248);
+        }
+
+        // LinearBackward_24x64x48_bias_dw__avx2: dW += dYᵀ · X, dW[64, 48] over a reduction of 24, in column blocks of 16
+        // (3 whole) and register tiles of 6 rows (10 whole, then one of 4).
+        private static unsafe void LinearBackward_24x64x48_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 60; r += 6)
+                {
+                    LinearBackward_24x64x48_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 48 + j);
+                }
+                LinearBackward_24x64x48_bias_dw_tile4x16__avx2(a + 60, b + j, c + 2880 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_24x64x48_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 56);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 104);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 152);
+            AgVecF c4_0 = AgVec.Load(c + 192), c4_1 = AgVec.Load(c + 200);
+            AgVecF c5_0 = AgVec.Load(c + 240), c5_1 = AgVec.Load(c + 248);
+            for (int t = 0; t < 24; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
+            AgVec.Store(c4_0, c + 192);
+            AgVec.Store(c4_1, c + 200);
+            AgVec.Store(c5_0, c + 240);
+            AgVec.Store(c5_1, c + 248);
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_24x64x48_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 56);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 104);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 152);
+            for (int t = 0; t < 24; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 56);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 104);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 152);
         }
 
         // Linear_10x48x64_bias__avx2: Y[10, 48] = X[10, 64] · Wᵀ + b on 3 packed panels of 16 columns;
@@ -298,6 +690,183 @@ namespace Demo.Translation
             AgVec.Store(c3_1, y + 152);
         }
 
+        // LinearBackward_10x48x64_bias__avx2: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b:
+        // dX[10, 64] = dY · W (overwritten); dW[48, 64] += dYᵀ · X; db[48] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x48x64_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x48x64_bias_dx__avx2(dy, w, dx);
+            LinearBackward_10x48x64_bias_dw__avx2(dy, x, dw);
+            // db[0..47] += Σ_m dY[m, :]
+            for (int j = 0; j < 48; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 48 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x48x64_bias_dx__avx2: dX = dY · W, dX[10, 64] over a reduction of 48, in column blocks of 16
+        // (4 whole) and register tiles of 6 rows (1 whole, then one of 4).
+        private static unsafe void LinearBackward_10x48x64_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 64; j += 16)
+            {
+                for (int r = 0; r < 6; r += 6)
+                {
+                    LinearBackward_10x48x64_bias_dx_tile6x16__avx2(a + r * 48, b + j, c + r * 64 + j);
+                }
+                LinearBackward_10x48x64_bias_dx_tile4x16__avx2(a + 288, b + j, c + 384 + j);
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 48; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[48]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[96]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[144]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[192]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[240]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 72);
+            AgVec.Store(c2_0, c + 128);
+            AgVec.Store(c2_1, c + 136);
+            AgVec.Store(c3_0, c + 192);
+            AgVec.Store(c3_1, c + 200);
+            AgVec.Store(c4_0, c + 256);
+            AgVec.Store(c4_1, c + 264);
+            AgVec.Store(c5_0, c + 320);
+            AgVec.Store(c5_1, c + 328);
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            for (int t = 0; t < 48; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[48]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[96]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[144]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 72);
+            AgVec.Store(c2_0, c + 128);
+            AgVec.Store(c2_1, c + 136);
+            AgVec.Store(c3_0, c + 192);
+            AgVec.Store(c3_1, c + 200);
+        }
+
+        // LinearBackward_10x48x64_bias_dw__avx2: dW += dYᵀ · X, dW[48, 64] over a reduction of 10, in column blocks of 16
+        // (4 whole) and register tiles of 6 rows (8 whole).
+        private static unsafe void LinearBackward_10x48x64_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 64; j += 16)
+            {
+                for (int r = 0; r < 48; r += 6)
+                {
+                    LinearBackward_10x48x64_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 64 + j);
+                }
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 64), c1_1 = AgVec.Load(c + 72);
+            AgVecF c2_0 = AgVec.Load(c + 128), c2_1 = AgVec.Load(c + 136);
+            AgVecF c3_0 = AgVec.Load(c + 192), c3_1 = AgVec.Load(c + 200);
+            AgVecF c4_0 = AgVec.Load(c + 256), c4_1 = AgVec.Load(c + 264);
+            AgVecF c5_0 = AgVec.Load(c + 320), c5_1 = AgVec.Load(c + 328);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 48;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 72);
+            AgVec.Store(c2_0, c + 128);
+            AgVec.Store(c2_1, c + 136);
+            AgVec.Store(c3_0, c + 192);
+            AgVec.Store(c3_1, c + 200);
+            AgVec.Store(c4_0, c + 256);
+            AgVec.Store(c4_1, c + 264);
+            AgVec.Store(c5_0, c + 320);
+            AgVec.Store(c5_1, c + 328);
+        }
+
         // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -378,7 +947,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..5, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..5, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -412,21 +981,20 @@ namespace Demo.Translation
                         s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 72);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 104);
-                    AgVec.Store(s4_0 * scale, p + 128);
-                    AgVec.Store(s4_1 * scale, p + 136);
-                    AgVec.Store(s5_0 * scale, p + 160);
-                    AgVec.Store(s5_1 * scale, p + 168);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 8);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 40);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 72);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 104);
+                    AgVec.Store(s4_0, p + 128);
+                    AgVec.Store(s4_1, p + 136);
+                    AgVec.Store(s5_0, p + 160);
+                    AgVec.Store(s5_1, p + 168);
                 }
-                // S[0..5, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..5, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -460,19 +1028,18 @@ namespace Demo.Translation
                         s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 88);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 120);
-                    AgVec.Store(s4_0 * scale, p + 144);
-                    AgVec.Store(s4_1 * scale, p + 152);
-                    AgVec.Store(s5_0 * scale, p + 176);
-                    AgVec.Store(s5_1 * scale, p + 184);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 24);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 56);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 88);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 120);
+                    AgVec.Store(s4_0, p + 144);
+                    AgVec.Store(s4_1, p + 152);
+                    AgVec.Store(s5_0, p + 176);
+                    AgVec.Store(s5_1, p + 184);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -480,7 +1047,12 @@ namespace Demo.Translation
                     for (int r = 0; r < 6; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 32;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -502,17 +1074,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -536,17 +1109,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -570,17 +1144,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -604,17 +1179,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -638,17 +1214,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m4 - mNew)));
+                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m4 - mNew) * ScoreScale)));
                         l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
                         m4 = mNew;
                     }
@@ -672,17 +1249,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m5 - mNew)));
+                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m5 - mNew) * ScoreScale)));
                         l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
                         m5 = mNew;
                     }
@@ -745,7 +1323,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -754,7 +1332,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -763,7 +1341,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -772,7 +1350,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -781,7 +1359,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l4);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 64;
                 float* yrow = output + 4 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -790,7 +1368,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l5);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 80;
                 float* yrow = output + 5 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -816,7 +1394,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -842,17 +1420,16 @@ namespace Demo.Translation
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 72);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 104);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 8);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 40);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 72);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 104);
                 }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
@@ -878,15 +1455,14 @@ namespace Demo.Translation
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 88);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 120);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 24);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 56);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 88);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 120);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -894,7 +1470,12 @@ namespace Demo.Translation
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 32;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -916,17 +1497,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
                         m0 = mNew;
                     }
@@ -950,17 +1532,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
                         m1 = mNew;
                     }
@@ -984,17 +1567,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
                         m2 = mNew;
                     }
@@ -1018,17 +1602,18 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
+                        AgVecF e2 = Exp__avx2(AgVec.FusedMultiplyAdd(x2, scale, mv));
                         AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
+                        AgVecF e3 = Exp__avx2(AgVec.FusedMultiplyAdd(x3, scale, mv));
                         AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
                         m3 = mNew;
                     }
@@ -1077,7 +1662,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1086,7 +1671,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1095,7 +1680,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1104,7 +1689,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1149,22 +1734,23 @@ namespace Demo.Translation
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_10x48x64_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_10x64x48_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_24x64x48_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_24x64x48_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx2(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 16; d += 8) acc = AgVec.FusedMultiplyAdd(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -1172,16 +1758,17 @@ namespace Demo.Translation
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__avx2(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
+        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
         // K rows packed [32, 16] (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
-        // 6 rows (1 full, one of 4) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // 6 rows (1 full, then one with 4 rows of the sequence) walk the visible key blocks of 32.
+        private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -1207,9 +1794,9 @@ namespace Demo.Translation
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 6; i0 += 6)
                     {
-                        AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
                     }
-                    AttentionBackwardRows4__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, validLength, kr, work);
+                    BackwardTile__avx2(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, 4, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -1220,8 +1807,8 @@ namespace Demo.Translation
             }
         }
 
-        // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx2: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
+        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -1232,20 +1819,30 @@ namespace Demo.Translation
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [6, 16]; the dQ tile starts at zero.
+            float* delta = stackalloc float[6];
+            float* rowLse = stackalloc float[6];
+            // Q and dO rows of the tile into [6, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
             for (int r = 0; r < 6; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+                float* qr = qt + r * 16;
+                float* dr = dot + r * 16;
+                if (r < n)
+                {
+                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                    delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
+                    rowLse[r] = lse[r];
+                }
+                else
+                {
+                    new global::System.Span<float>(qr, HeadDim).Clear();
+                    new global::System.Span<float>(dr, HeadDim).Clear();
+                    delta[r] = 0f;
+                    rowLse[r] = float.PositiveInfinity;
+                }
             }
             new global::System.Span<float>(dqt, 96).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx2(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx2(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__avx2(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
-            float delta4 = HeadDot__avx2(dot + 64, o + 4 * QueryWidth), lse4 = lse[4];
-            float delta5 = HeadDot__avx2(dot + 80, o + 5 * QueryWidth), lse5 = lse[5];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
@@ -1337,18 +1934,18 @@ namespace Demo.Translation
                             s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
                             s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
                         }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), lse4, delta4, pb + 128, dsb + 128);
-                        ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), lse4, delta4, pb + 136, dsb + 136);
-                        ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), lse5, delta5, pb + 160, dsb + 160);
-                        ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), lse5, delta5, pb + 168, dsb + 168);
+                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 32, dsb + 32);
+                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 40, dsb + 40);
+                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 64, dsb + 64);
+                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 72, dsb + 72);
+                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 96, dsb + 96);
+                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 104, dsb + 104);
+                        ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 128, dsb + 128);
+                        ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), rowLse[4], delta[4], pb + 136, dsb + 136);
+                        ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 160, dsb + 160);
+                        ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), rowLse[5], delta[5], pb + 168, dsb + 168);
                     }
                 }
                 // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 2 vectors at a time.
@@ -1469,208 +2066,7 @@ namespace Demo.Translation
                 }
             }
             // The dQ tile into the rows of dq.
-            for (int r = 0; r < 6; r++)
-            {
-                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-            }
-        }
-
-        // AttentionBackwardRows4__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [4, 16]; the dQ tile starts at zero.
-            for (int r = 0; r < 4; r++)
-            {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
-            }
-            new global::System.Span<float>(dqt, 64).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx2(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx2(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__avx2(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
-                {
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 8 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            AgVecF a1 = AgVec.Create(dot[16 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            AgVecF a2 = AgVec.Create(dot[32 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            AgVecF a3 = AgVec.Create(dot[48 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 40);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 72);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 104);
-                    }
-                    // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            AgVecF a1 = AgVec.Create(qt[16 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            AgVecF a2 = AgVec.Create(qt[32 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            AgVecF a3 = AgVec.Create(qt[48 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 104, dsb + 104);
-                    }
-                }
-                // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 2 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 8 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0), x1_1 = AgVec.Load(dot + 24 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 32 + c0), x2_1 = AgVec.Load(dot + 40 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 48 + c0), x3_1 = AgVec.Load(dot + 56 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 8);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b3, x3_1, a1);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 8);
-                    }
-                }
-                // dK[j0 .. j0 + 31, :] += dSᵀ · Q, 2 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 8 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 16 + c0), x1_1 = AgVec.Load(qt + 24 + c0);
-                    AgVecF x2_0 = AgVec.Load(qt + 32 + c0), x2_1 = AgVec.Load(qt + 40 + c0);
-                    AgVecF x3_0 = AgVec.Load(qt + 48 + c0), x3_1 = AgVec.Load(qt + 56 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 8);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b3, x3_1, a1);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 8);
-                    }
-                }
-                // dQ[0..3, :] += dS · K, 2 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 8 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 24 + c0);
-                    AgVecF o2_0 = AgVec.Load(dqt + 32 + c0), o2_1 = AgVec.Load(dqt + 40 + c0);
-                    AgVecF o3_0 = AgVec.Load(dqt + 48 + c0), o3_1 = AgVec.Load(dqt + 56 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* kj = kr + (j0 + j) * 16 + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF k1 = AgVec.Load(kj + 8);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        o0_1 = AgVec.FusedMultiplyAdd(b0, k1, o0_1);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        o1_1 = AgVec.FusedMultiplyAdd(b1, k1, o1_1);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
-                        o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                        o2_1 = AgVec.FusedMultiplyAdd(b2, k1, o2_1);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
-                        o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
-                        o3_1 = AgVec.FusedMultiplyAdd(b3, k1, o3_1);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o0_1, dqt + 8 + c0);
-                    AgVec.Store(o1_0, dqt + 16 + c0);
-                    AgVec.Store(o1_1, dqt + 24 + c0);
-                    AgVec.Store(o2_0, dqt + 32 + c0);
-                    AgVec.Store(o2_1, dqt + 40 + c0);
-                    AgVec.Store(o3_0, dqt + 48 + c0);
-                    AgVec.Store(o3_1, dqt + 56 + c0);
-                }
-            }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 4; r++)
+            for (int r = 0; r < n; r++)
             {
                 new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
             }

@@ -136,6 +136,193 @@ namespace Demo.Translation
             AgVec.Store(c1_3, y + 76);
         }
 
+        // LinearBackward_10x64x48_bias__v128: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b:
+        // dX[10, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x64x48_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x64x48_bias_dx__v128(dy, w, dx);
+            LinearBackward_10x64x48_bias_dw__v128(dy, x, dw);
+            // db[0..63] += Σ_m dY[m, :]
+            for (int j = 0; j < 64; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 64 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x64x48_bias_dx__v128: dX = dY · W, dX[10, 48] over a reduction of 64, in column blocks of 16
+        // (3 whole) and register tiles of 4 rows (2 whole, then one of 2).
+        private static unsafe void LinearBackward_10x64x48_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 8; r += 4)
+                {
+                    LinearBackward_10x64x48_bias_dx_tile4x16__v128(a + r * 64, b + j, c + r * 48 + j);
+                }
+                LinearBackward_10x64x48_bias_dx_tile2x16__v128(a + 512, b + j, c + 384 + j);
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[128]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[192]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 52);
+            AgVec.Store(c1_2, c + 56);
+            AgVec.Store(c1_3, c + 60);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 100);
+            AgVec.Store(c2_2, c + 104);
+            AgVec.Store(c2_3, c + 108);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 148);
+            AgVec.Store(c3_2, c + 152);
+            AgVec.Store(c3_3, c + 156);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dx_tile2x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 52);
+            AgVec.Store(c1_2, c + 56);
+            AgVec.Store(c1_3, c + 60);
+        }
+
+        // LinearBackward_10x64x48_bias_dw__v128: dW += dYᵀ · X, dW[64, 48] over a reduction of 10, in column blocks of 16
+        // (3 whole) and register tiles of 4 rows (16 whole).
+        private static unsafe void LinearBackward_10x64x48_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 64; r += 4)
+                {
+                    LinearBackward_10x64x48_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 48 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x64x48_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 52), c1_2 = AgVec.Load(c + 56), c1_3 = AgVec.Load(c + 60);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 100), c2_2 = AgVec.Load(c + 104), c2_3 = AgVec.Load(c + 108);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 148), c3_2 = AgVec.Load(c + 152), c3_3 = AgVec.Load(c + 156);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 52);
+            AgVec.Store(c1_2, c + 56);
+            AgVec.Store(c1_3, c + 60);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 100);
+            AgVec.Store(c2_2, c + 104);
+            AgVec.Store(c2_3, c + 108);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 148);
+            AgVec.Store(c3_2, c + 152);
+            AgVec.Store(c3_3, c + 156);
+        }
+
         // Linear_24x64x48_bias__v128: Y[24, 64] = X[24, 48] · Wᵀ + b on 4 packed panels of 16 columns;
         // register tiles of 4 rows (6 of them).
         private static unsafe void Linear_24x64x48_bias__v128(float* x, float* packed, float* y)
@@ -207,6 +394,157 @@ namespace Demo.Translation
             AgVec.Store(c3_1, y + 196);
             AgVec.Store(c3_2, y + 200);
             AgVec.Store(c3_3, y + 204);
+        }
+
+        // LinearBackward_24x64x48_bias__v128: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b:
+        // dX[24, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
+        private static unsafe void LinearBackward_24x64x48_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_24x64x48_bias_dx__v128(dy, w, dx);
+            LinearBackward_24x64x48_bias_dw__v128(dy, x, dw);
+            // db[0..63] += Σ_m dY[m, :]
+            for (int j = 0; j < 64; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 24; m++) s += AgVec.Load(dy + m * 64 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_24x64x48_bias_dx__v128: dX = dY · W, dX[24, 48] over a reduction of 64, in column blocks of 16
+        // (3 whole) and register tiles of 4 rows (6 whole).
+        private static unsafe void LinearBackward_24x64x48_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 24; r += 4)
+                {
+                    LinearBackward_24x64x48_bias_dx_tile4x16__v128(a + r * 64, b + j, c + r * 48 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_24x64x48_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 64; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[64]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[128]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[192]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 52);
+            AgVec.Store(c1_2, c + 56);
+            AgVec.Store(c1_3, c + 60);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 100);
+            AgVec.Store(c2_2, c + 104);
+            AgVec.Store(c2_3, c + 108);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 148);
+            AgVec.Store(c3_2, c + 152);
+            AgVec.Store(c3_3, c + 156);
+        }
+
+        // LinearBackward_24x64x48_bias_dw__v128: dW += dYᵀ · X, dW[64, 48] over a reduction of 24, in column blocks of 16
+        // (3 whole) and register tiles of 4 rows (16 whole).
+        private static unsafe void LinearBackward_24x64x48_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 64; r += 4)
+                {
+                    LinearBackward_24x64x48_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 48 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_24x64x48_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 52), c1_2 = AgVec.Load(c + 56), c1_3 = AgVec.Load(c + 60);
+            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 100), c2_2 = AgVec.Load(c + 104), c2_3 = AgVec.Load(c + 108);
+            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 148), c3_2 = AgVec.Load(c + 152), c3_3 = AgVec.Load(c + 156);
+            for (int t = 0; t < 24; t++)
+            {
+                float* at = a + t * 64;
+                float* bt = b + t * 48;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 48);
+            AgVec.Store(c1_1, c + 52);
+            AgVec.Store(c1_2, c + 56);
+            AgVec.Store(c1_3, c + 60);
+            AgVec.Store(c2_0, c + 96);
+            AgVec.Store(c2_1, c + 100);
+            AgVec.Store(c2_2, c + 104);
+            AgVec.Store(c2_3, c + 108);
+            AgVec.Store(c3_0, c + 144);
+            AgVec.Store(c3_1, c + 148);
+            AgVec.Store(c3_2, c + 152);
+            AgVec.Store(c3_3, c + 156);
         }
 
         // Linear_10x48x64_bias__v128: Y[10, 48] = X[10, 64] · Wᵀ + b on 3 packed panels of 16 columns;
@@ -322,6 +660,193 @@ namespace Demo.Translation
             AgVec.Store(c1_3, y + 60);
         }
 
+        // LinearBackward_10x48x64_bias__v128: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b:
+        // dX[10, 64] = dY · W (overwritten); dW[48, 64] += dYᵀ · X; db[48] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x48x64_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x48x64_bias_dx__v128(dy, w, dx);
+            LinearBackward_10x48x64_bias_dw__v128(dy, x, dw);
+            // db[0..47] += Σ_m dY[m, :]
+            for (int j = 0; j < 48; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 48 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x48x64_bias_dx__v128: dX = dY · W, dX[10, 64] over a reduction of 48, in column blocks of 16
+        // (4 whole) and register tiles of 4 rows (2 whole, then one of 2).
+        private static unsafe void LinearBackward_10x48x64_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 64; j += 16)
+            {
+                for (int r = 0; r < 8; r += 4)
+                {
+                    LinearBackward_10x48x64_bias_dx_tile4x16__v128(a + r * 48, b + j, c + r * 64 + j);
+                }
+                LinearBackward_10x48x64_bias_dx_tile2x16__v128(a + 384, b + j, c + 512 + j);
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 48; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[48]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[96]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[144]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 68);
+            AgVec.Store(c1_2, c + 72);
+            AgVec.Store(c1_3, c + 76);
+            AgVec.Store(c2_0, c + 128);
+            AgVec.Store(c2_1, c + 132);
+            AgVec.Store(c2_2, c + 136);
+            AgVec.Store(c2_3, c + 140);
+            AgVec.Store(c3_0, c + 192);
+            AgVec.Store(c3_1, c + 196);
+            AgVec.Store(c3_2, c + 200);
+            AgVec.Store(c3_3, c + 204);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dx_tile2x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            for (int t = 0; t < 48; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[48]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 68);
+            AgVec.Store(c1_2, c + 72);
+            AgVec.Store(c1_3, c + 76);
+        }
+
+        // LinearBackward_10x48x64_bias_dw__v128: dW += dYᵀ · X, dW[48, 64] over a reduction of 10, in column blocks of 16
+        // (4 whole) and register tiles of 4 rows (12 whole).
+        private static unsafe void LinearBackward_10x48x64_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 64; j += 16)
+            {
+                for (int r = 0; r < 48; r += 4)
+                {
+                    LinearBackward_10x48x64_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 64 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x48x64_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 64), c1_1 = AgVec.Load(c + 68), c1_2 = AgVec.Load(c + 72), c1_3 = AgVec.Load(c + 76);
+            AgVecF c2_0 = AgVec.Load(c + 128), c2_1 = AgVec.Load(c + 132), c2_2 = AgVec.Load(c + 136), c2_3 = AgVec.Load(c + 140);
+            AgVecF c3_0 = AgVec.Load(c + 192), c3_1 = AgVec.Load(c + 196), c3_2 = AgVec.Load(c + 200), c3_3 = AgVec.Load(c + 204);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 48;
+                float* bt = b + t * 64;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 64);
+            AgVec.Store(c1_1, c + 68);
+            AgVec.Store(c1_2, c + 72);
+            AgVec.Store(c1_3, c + 76);
+            AgVec.Store(c2_0, c + 128);
+            AgVec.Store(c2_1, c + 132);
+            AgVec.Store(c2_2, c + 136);
+            AgVec.Store(c2_3, c + 140);
+            AgVec.Store(c3_0, c + 192);
+            AgVec.Store(c3_1, c + 196);
+            AgVec.Store(c3_2, c + 200);
+            AgVec.Store(c3_3, c + 204);
+        }
+
         // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -397,7 +922,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -433,25 +958,24 @@ namespace Demo.Translation
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 68);
-                    AgVec.Store(s2_2 * scale, p + 72);
-                    AgVec.Store(s2_3 * scale, p + 76);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 100);
-                    AgVec.Store(s3_2 * scale, p + 104);
-                    AgVec.Store(s3_3 * scale, p + 108);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s0_3, p + 12);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 36);
+                    AgVec.Store(s1_2, p + 40);
+                    AgVec.Store(s1_3, p + 44);
+                    AgVec.Store(s2_0, p + 64);
+                    AgVec.Store(s2_1, p + 68);
+                    AgVec.Store(s2_2, p + 72);
+                    AgVec.Store(s2_3, p + 76);
+                    AgVec.Store(s3_0, p + 96);
+                    AgVec.Store(s3_1, p + 100);
+                    AgVec.Store(s3_2, p + 104);
+                    AgVec.Store(s3_3, p + 108);
                 }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -487,23 +1011,22 @@ namespace Demo.Translation
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
                         s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 84);
-                    AgVec.Store(s2_2 * scale, p + 88);
-                    AgVec.Store(s2_3 * scale, p + 92);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 116);
-                    AgVec.Store(s3_2 * scale, p + 120);
-                    AgVec.Store(s3_3 * scale, p + 124);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 20);
+                    AgVec.Store(s0_2, p + 24);
+                    AgVec.Store(s0_3, p + 28);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 52);
+                    AgVec.Store(s1_2, p + 56);
+                    AgVec.Store(s1_3, p + 60);
+                    AgVec.Store(s2_0, p + 80);
+                    AgVec.Store(s2_1, p + 84);
+                    AgVec.Store(s2_2, p + 88);
+                    AgVec.Store(s2_3, p + 92);
+                    AgVec.Store(s3_0, p + 112);
+                    AgVec.Store(s3_1, p + 116);
+                    AgVec.Store(s3_2, p + 120);
+                    AgVec.Store(s3_3, p + 124);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -511,7 +1034,16 @@ namespace Demo.Translation
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 32;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(12), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 12)), pr + 12);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(20), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 20)), pr + 20);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(28), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 28)), pr + 28);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -541,25 +1073,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -591,25 +1124,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -641,25 +1175,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
                         l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m2 = mNew;
                     }
@@ -691,25 +1226,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
                         l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m3 = mNew;
                     }
@@ -776,7 +1312,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -785,7 +1321,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -794,7 +1330,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -803,7 +1339,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 48;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -825,7 +1361,7 @@ namespace Demo.Translation
             int maskFrom = validLength;
             for (int j0 = 0; j0 < keyEnd; j0 += 32)
             {
-                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -849,17 +1385,16 @@ namespace Demo.Translation
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s0_3, p + 12);
+                    AgVec.Store(s1_0, p + 32);
+                    AgVec.Store(s1_1, p + 36);
+                    AgVec.Store(s1_2, p + 40);
+                    AgVec.Store(s1_3, p + 44);
                 }
-                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
@@ -883,15 +1418,14 @@ namespace Demo.Translation
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
                         s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
+                    AgVec.Store(s0_0, p + 16);
+                    AgVec.Store(s0_1, p + 20);
+                    AgVec.Store(s0_2, p + 24);
+                    AgVec.Store(s0_3, p + 28);
+                    AgVec.Store(s1_0, p + 48);
+                    AgVec.Store(s1_1, p + 52);
+                    AgVec.Store(s1_2, p + 56);
+                    AgVec.Store(s1_3, p + 60);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
                 if (j0 + 32 > maskFrom)
@@ -899,7 +1433,16 @@ namespace Demo.Translation
                     for (int r = 0; r < 2; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 32;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(12), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 12)), pr + 12);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(20), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 20)), pr + 20);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(28), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 28)), pr + 28);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -929,25 +1472,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
                         l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m0 = mNew;
                     }
@@ -979,25 +1523,26 @@ namespace Demo.Translation
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
+                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
                         AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
+                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
                         AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
+                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
                         AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
+                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
                         AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
+                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
                         AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
                         l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
                         m1 = mNew;
                     }
@@ -1042,7 +1587,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1051,7 +1596,7 @@ namespace Demo.Translation
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -1096,22 +1641,23 @@ namespace Demo.Translation
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_10x48x64_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_10x64x48_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_24x64x48_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_24x64x48_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__v128(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 16; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
             return sum;
         }
 
@@ -1119,16 +1665,17 @@ namespace Demo.Translation
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(AgVec.MultiplyAddEstimate(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
+        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
         // K rows packed [32, 16] (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
-        // 4 rows (2 full, one of 2) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // 4 rows (2 full, then one with 2 rows of the sequence) walk the visible key blocks of 32.
+        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -1154,9 +1701,9 @@ namespace Demo.Translation
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 8; i0 += 4)
                     {
-                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 4, validLength, kr, work);
                     }
-                    AttentionBackwardRows2__v128(qh + 8 * QueryWidth, oh + 8 * QueryWidth, doh + 8 * QueryWidth, dqh + 8 * QueryWidth, lh + 8, 8, validLength, kr, work);
+                    BackwardTile__v128(qh + 8 * QueryWidth, oh + 8 * QueryWidth, doh + 8 * QueryWidth, dqh + 8 * QueryWidth, lh + 8, 8, 2, validLength, kr, work);
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -1167,8 +1714,8 @@ namespace Demo.Translation
             }
         }
 
-        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n <= 4) of one head against every visible key block.
+        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -1179,18 +1726,30 @@ namespace Demo.Translation
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [4, 16]; the dQ tile starts at zero.
+            float* delta = stackalloc float[4];
+            float* rowLse = stackalloc float[4];
+            // Q and dO rows of the tile into [4, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
             for (int r = 0; r < 4; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+                float* qr = qt + r * 16;
+                float* dr = dot + r * 16;
+                if (r < n)
+                {
+                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                    delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
+                    rowLse[r] = lse[r];
+                }
+                else
+                {
+                    new global::System.Span<float>(qr, HeadDim).Clear();
+                    new global::System.Span<float>(dr, HeadDim).Clear();
+                    delta[r] = 0f;
+                    rowLse[r] = float.PositiveInfinity;
+                }
             }
             new global::System.Span<float>(dqt, 64).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__v128(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__v128(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
@@ -1292,22 +1851,22 @@ namespace Demo.Translation
                             s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
                             s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
                         }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 76, dsb + 76);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 100, dsb + 100);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 108, dsb + 108);
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), rowLse[0], delta[0], pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 32, dsb + 32);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 36, dsb + 36);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 40, dsb + 40);
+                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), rowLse[1], delta[1], pb + 44, dsb + 44);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 64, dsb + 64);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 68, dsb + 68);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 72, dsb + 72);
+                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), rowLse[2], delta[2], pb + 76, dsb + 76);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 96, dsb + 96);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 100, dsb + 100);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 104, dsb + 104);
+                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), rowLse[3], delta[3], pb + 108, dsb + 108);
                     }
                 }
                 // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.
@@ -1438,198 +1997,7 @@ namespace Demo.Translation
                 }
             }
             // The dQ tile into the rows of dq.
-            for (int r = 0; r < 4; r++)
-            {
-                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-            }
-        }
-
-        // AttentionBackwardRows2__v128: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows2__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [2, 16]; the dQ tile starts at zero.
-            for (int r = 0; r < 2; r++)
-            {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
-            }
-            new global::System.Span<float>(dqt, 32).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
-                {
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..1, jb .. jb + 15] = dO[r, :] · v[:, j]: 8 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(dot[16 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 4);
-                        AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s0_3, dsb + 12);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 36);
-                        AgVec.Store(s1_2, dsb + 40);
-                        AgVec.Store(s1_3, dsb + 44);
-                    }
-                    // S[0..1, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(qt[16 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
-                        }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 44, dsb + 44);
-                    }
-                }
-                // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0), x0_2 = AgVec.Load(dot + 8 + c0), x0_3 = AgVec.Load(dot + 12 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0), x1_1 = AgVec.Load(dot + 20 + c0), x1_2 = AgVec.Load(dot + 24 + c0), x1_3 = AgVec.Load(dot + 28 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                        AgVec.Store(a2, a + 8);
-                        AgVec.Store(a3, a + 12);
-                    }
-                }
-                // dK[j0 .. j0 + 31, :] += dSᵀ · Q, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 4 + c0), x0_2 = AgVec.Load(qt + 8 + c0), x0_3 = AgVec.Load(qt + 12 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 16 + c0), x1_1 = AgVec.Load(qt + 20 + c0), x1_2 = AgVec.Load(qt + 24 + c0), x1_3 = AgVec.Load(qt + 28 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                        AgVec.Store(a2, a + 8);
-                        AgVec.Store(a3, a + 12);
-                    }
-                }
-                // dQ[0..1, :] += dS · K, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 4 + c0), o0_2 = AgVec.Load(dqt + 8 + c0), o0_3 = AgVec.Load(dqt + 12 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 20 + c0), o1_2 = AgVec.Load(dqt + 24 + c0), o1_3 = AgVec.Load(dqt + 28 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* kj = kr + (j0 + j) * 16 + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF k1 = AgVec.Load(kj + 4);
-                        AgVecF k2 = AgVec.Load(kj + 8);
-                        AgVecF k3 = AgVec.Load(kj + 12);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.MultiplyAddEstimate(b0, k0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(b0, k1, o0_1);
-                        o0_2 = AgVec.MultiplyAddEstimate(b0, k2, o0_2);
-                        o0_3 = AgVec.MultiplyAddEstimate(b0, k3, o0_3);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        o1_0 = AgVec.MultiplyAddEstimate(b1, k0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(b1, k1, o1_1);
-                        o1_2 = AgVec.MultiplyAddEstimate(b1, k2, o1_2);
-                        o1_3 = AgVec.MultiplyAddEstimate(b1, k3, o1_3);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o0_1, dqt + 4 + c0);
-                    AgVec.Store(o0_2, dqt + 8 + c0);
-                    AgVec.Store(o0_3, dqt + 12 + c0);
-                    AgVec.Store(o1_0, dqt + 16 + c0);
-                    AgVec.Store(o1_1, dqt + 20 + c0);
-                    AgVec.Store(o1_2, dqt + 24 + c0);
-                    AgVec.Store(o1_3, dqt + 28 + c0);
-                }
-            }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 2; r++)
+            for (int r = 0; r < n; r++)
             {
                 new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
             }

@@ -226,7 +226,7 @@ namespace Demo.Decoders
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -359,20 +359,20 @@ namespace Demo.Decoders
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
-        // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 64].
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (32 keys),
+        // K rows and the dK, dV accumulators [32, 16]; per query tile the Q, dO and dQ rows
+        // [6, 16], P and dS [6, 32].
         private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 1024;
-        private const int WorkTileKeys = WorkTiles + 2048;
-        private const int WorkTileKeyGrad = WorkTiles + 3072;
-        private const int WorkTileValueGrad = WorkTiles + 4096;
-        private const int WorkTileQuery = WorkTiles + 5120;
-        private const int WorkTileOutGrad = WorkTiles + 5216;
-        private const int WorkTileQueryGrad = WorkTiles + 5312;
-        private const int WorkTileProb = WorkTiles + 5408;
-        private const int WorkTileScoreGrad = WorkTiles + 5792;
-        private const int WorkTilesLength = 6176;
+        private const int WorkTileValuesT = WorkTiles + 512;
+        private const int WorkTileKeys = WorkTiles + 1024;
+        private const int WorkTileKeyGrad = WorkTiles + 1536;
+        private const int WorkTileValueGrad = WorkTiles + 2048;
+        private const int WorkTileQuery = WorkTiles + 2560;
+        private const int WorkTileOutGrad = WorkTiles + 2656;
+        private const int WorkTileQueryGrad = WorkTiles + 2752;
+        private const int WorkTileProb = WorkTiles + 2848;
+        private const int WorkTileScoreGrad = WorkTiles + 3040;
+        private const int WorkTilesLength = 3232;
         private const int WorkLength = WorkTiles + WorkTilesLength;
 
         private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
@@ -509,7 +509,7 @@ namespace Demo.Decoders
         /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
         internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;

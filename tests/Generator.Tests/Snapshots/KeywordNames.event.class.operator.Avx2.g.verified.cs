@@ -61,6 +61,121 @@ namespace @event.@class
             AgVec.Store(c2_0, y + 16);
         }
 
+        // LinearBackward_3x8x8_bias__avx2: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b:
+        // dX[3, 8] = dY · W (overwritten); dW[8, 8] += dYᵀ · X; db[8] += Σ_rows dY.
+        private static unsafe void LinearBackward_3x8x8_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_3x8x8_bias_dx__avx2(dy, w, dx);
+            LinearBackward_3x8x8_bias_dw__avx2(dy, x, dw);
+            // db[0..7] += Σ_m dY[m, :]
+            for (int j = 0; j < 8; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 3; m++) s += AgVec.Load(dy + m * 8 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_3x8x8_bias_dx__avx2: dX = dY · W, dX[3, 8] over a reduction of 8, in column blocks of 16
+        // (0 whole, then one of 8) and register tiles of 6 rows (0 whole, then one of 3).
+        private static unsafe void LinearBackward_3x8x8_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            // Last column block: 8 columns.
+            LinearBackward_3x8x8_bias_dx_tile3x8__avx2(a + 0, b + 0, c + 0 + 0);
+        }
+
+        // dX[0..2, 0..7] = Σ_t A[0..2, t] · B[t, 0..7]: 3 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_3x8x8_bias_dx_tile3x8__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero;
+            for (int t = 0; t < 8; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 8;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[8]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[16]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c1_0, c + 8);
+            AgVec.Store(c2_0, c + 16);
+        }
+
+        // LinearBackward_3x8x8_bias_dw__avx2: dW += dYᵀ · X, dW[8, 8] over a reduction of 3, in column blocks of 16
+        // (0 whole, then one of 8) and register tiles of 6 rows (1 whole, then one of 2).
+        private static unsafe void LinearBackward_3x8x8_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            // Last column block: 8 columns.
+            for (int r = 0; r < 6; r += 6)
+            {
+                LinearBackward_3x8x8_bias_dw_tile6x8__avx2(a + r * 1, b + 0, c + r * 8 + 0);
+            }
+            LinearBackward_3x8x8_bias_dw_tile2x8__avx2(a + 6, b + 0, c + 48 + 0);
+        }
+
+        // dW[0..5, 0..7] += Σ_t A[0..5, t] · B[t, 0..7]: 6 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_3x8x8_bias_dw_tile6x8__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0);
+            AgVecF c1_0 = AgVec.Load(c + 8);
+            AgVecF c2_0 = AgVec.Load(c + 16);
+            AgVecF c3_0 = AgVec.Load(c + 24);
+            AgVecF c4_0 = AgVec.Load(c + 32);
+            AgVecF c5_0 = AgVec.Load(c + 40);
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t * 8;
+                float* bt = b + t * 8;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c1_0, c + 8);
+            AgVec.Store(c2_0, c + 16);
+            AgVec.Store(c3_0, c + 24);
+            AgVec.Store(c4_0, c + 32);
+            AgVec.Store(c5_0, c + 40);
+        }
+
+        // dW[0..1, 0..7] += Σ_t A[0..1, t] · B[t, 0..7]: 2 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_3x8x8_bias_dw_tile2x8__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0);
+            AgVecF c1_0 = AgVec.Load(c + 8);
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t * 8;
+                float* bt = b + t * 8;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c1_0, c + 8);
+        }
+
         // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -92,8 +207,8 @@ namespace @event.@class
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [4, 32], values [32, 8];
-        // query tiles of 6 rows (0 full, one of 3), key blocks of 32.
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [4, 8], values [8, 8];
+        // query tiles of 6 rows (0 full, one of 3), key blocks of 8.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -102,8 +217,8 @@ namespace @event.@class
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 8, 8, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 8, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -129,176 +244,107 @@ namespace @event.@class
             new global::System.Span<float>(o, 24).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 8)
             {
-                // S[0..2, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 6 accumulators.
+                // S[0..2, j0 + 0 .. j0 + 7] = q[r, :] · k[:, j] (the scale is applied in the softmax): 3 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    AgVecF s0_0 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 8 of the packed keys, [HeadDim, 8]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 8;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 72);
-                }
-                // S[0..2, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 6 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                    }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 88);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s1_0, p + 8);
+                    AgVec.Store(s2_0, p + 16);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 8 > maskFrom)
                 {
                     for (int r = 0; r < 3; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 8;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
-                        AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), e0);
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 8;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx2(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha1 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
-                        AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), e0);
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx2(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha2 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
-                        AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), e0);
                         m2 = mNew;
                     }
                 }
@@ -311,16 +357,16 @@ namespace @event.@class
                     AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1;
                     AgVecF a2 = AgVec.Create(alpha2);
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 8; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[8]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[16]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -332,7 +378,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -340,7 +386,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -348,7 +394,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -392,21 +438,23 @@ namespace @event.@class
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_3x8x8_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_3x8x8_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_3x8x8_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_3x8x8_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx2(float* a, float* b)
         {
             float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -414,31 +462,32 @@ namespace @event.@class
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__avx2(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [4, 32] (score and dP tiles),
-        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
-        // 6 rows (0 full, one of 3) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [4, 8] (score and dP tiles),
+        // K rows packed [8, 8] (dQ += dS·K), dK and dV accumulated in [8, 8]; per query head of the group, tiles of
+        // 3 rows (1 full) walk the visible key blocks of 8.
+        private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 48).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
+            new global::System.Span<float>(work + WorkTileQuery, 24).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 24).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 8, 8, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 8, 8, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 8, 8, kr);
+                new global::System.Span<float>(dkAcc, 64).Clear();
+                new global::System.Span<float>(dvAcc, 64).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -447,7 +496,10 @@ namespace @event.@class
                     float* doh = dO + h * HeadDim;
                     float* dqh = dq + h * HeadDim;
                     float* lh = lse + h * SeqLen;
-                    AttentionBackwardRows3__avx2(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, kr, work);
+                    for (int i0 = 0; i0 < 3; i0 += 3)
+                    {
+                        BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                    }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -458,8 +510,8 @@ namespace @event.@class
             }
         }
 
-        // AttentionBackwardRows3__avx2: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows3__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx2: query rows i0 .. i0 + 2 of one head against every visible key block.
+        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -470,120 +522,109 @@ namespace @event.@class
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [3, 8]; the dQ tile starts at zero.
+            float* delta = stackalloc float[3];
+            float* rowLse = stackalloc float[3];
+            // Q and dO rows of the tile into [3, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below).
             for (int r = 0; r < 3; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+                float* qr = qt + r * 8;
+                float* dr = dot + r * 8;
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
             }
             new global::System.Span<float>(dqt, 24).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx2(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx2(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 8)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                // one sub-tile: the whole block
                 {
+                    int jb = j0;
                     float* pb = p + (jb - j0);
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length.
                     AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..2, jb .. jb + 15] = dO[r, :] · v[:, j]: 6 accumulators.
+                    // dP[0..2, jb .. jb + 7] = dO[r, :] · v[:, j]: 3 accumulators.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 8: [HeadDim, 8]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 8;
                             AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
                             s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
                             AgVecF a1 = AgVec.Create(dot[8 + d]);
                             s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
                             AgVecF a2 = AgVec.Create(dot[16 + d]);
                             s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
                         }
                         AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 40);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 72);
+                        AgVec.Store(s1_0, dsb + 8);
+                        AgVec.Store(s2_0, dsb + 16);
                     }
-                    // S[0..2, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    // S[0..2, jb .. jb + 7] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 8: [HeadDim, 8]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 8;
                             AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
                             s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
                             AgVecF a1 = AgVec.Create(qt[8 + d]);
                             s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
                             AgVecF a2 = AgVec.Create(qt[16 + d]);
                             s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
                         }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
+                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 8, dsb + 8);
+                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 16, dsb + 16);
                     }
                 }
-                // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 7, last 1 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(dot + 8 + c0);
                     AgVecF x2_0 = AgVec.Load(dot + 16 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 8; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        AgVecF b1 = AgVec.Create(p[8 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        AgVecF b2 = AgVec.Create(p[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
                 }
-                // dK[j0 .. j0 + 31, last 1 vectors] += dSᵀ · Q.
+                // dK[j0 .. j0 + 7, last 1 vectors] += dSᵀ · Q.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(qt + 8 + c0);
                     AgVecF x2_0 = AgVec.Load(qt + 16 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 8; j++)
                     {
                         float* a = dkAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[8 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
@@ -594,15 +635,15 @@ namespace @event.@class
                     AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
                     AgVecF o1_0 = AgVec.Load(dqt + 8 + c0);
                     AgVecF o2_0 = AgVec.Load(dqt + 16 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 8; j++)
                     {
                         float* kj = kr + (j0 + j) * 8 + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[8 + j]);
                         o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[16 + j]);
                         o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
                     }
                     AgVec.Store(o0_0, dqt + 0 + c0);

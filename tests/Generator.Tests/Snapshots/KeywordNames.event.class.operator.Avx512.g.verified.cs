@@ -65,6 +65,49 @@ namespace @event.@class
             for (int t = 0; t < 8; t++) y[16 + t] = tail[t];
         }
 
+        // LinearBackward_3x8x8_bias__avx512: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b:
+        // dX[3, 8] = dY · W (overwritten); dW[8, 8] += dYᵀ · X; db[8] += Σ_rows dY.
+        private static unsafe void LinearBackward_3x8x8_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_3x8x8_bias_dx__avx512(dy, w, dx);
+            LinearBackward_3x8x8_bias_dw__avx512(dy, x, dw);
+            // db[0..7] += Σ_m dY[m, :]
+            for (int j = 0; j < 8; j++)
+            {
+                float s = db[j];
+                for (int m = 0; m < 3; m++) s += dy[m * 8 + j];
+                db[j] = s;
+            }
+        }
+
+        // LinearBackward_3x8x8_bias_dx__avx512: dX = dY · W, dX[3, 8]: narrower than one vector, so plain loops.
+        private static unsafe void LinearBackward_3x8x8_bias_dx__avx512(float* a, float* b, float* c)
+        {
+            for (int r = 0; r < 3; r++)
+            {
+                for (int j = 0; j < 8; j++)
+                {
+                    float s = 0f;
+                    for (int t = 0; t < 8; t++) s += a[r * 8 + t * 1] * b[t * 8 + j];
+                    c[r * 8 + j] = s;
+                }
+            }
+        }
+
+        // LinearBackward_3x8x8_bias_dw__avx512: dW += dYᵀ · X, dW[8, 8]: narrower than one vector, so plain loops.
+        private static unsafe void LinearBackward_3x8x8_bias_dw__avx512(float* a, float* b, float* c)
+        {
+            for (int r = 0; r < 8; r++)
+            {
+                for (int j = 0; j < 8; j++)
+                {
+                    float s = c[r * 8 + j];
+                    for (int t = 0; t < 3; t++) s += a[r * 1 + t * 8] * b[t * 8 + j];
+                    c[r * 8 + j] = s;
+                }
+            }
+        }
+
         // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -97,8 +140,8 @@ namespace @event.@class
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx512: keys packed per key/value head in 1 blocks of [4, 64], values [64, 16];
-        // query tiles of 6 rows (0 full, one of 3), key blocks of 64.
+        // Attention__avx512: keys packed per key/value head in 1 blocks of [4, 16], values [16, 16];
+        // query tiles of 6 rows (0 full, one of 3), key blocks of 16.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -107,8 +150,8 @@ namespace @event.@class
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -134,160 +177,107 @@ namespace @event.@class
             new global::System.Span<float>(o, 48).Clear();
             int keyEnd = validLength;
             int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
-                // S[0..2, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] · ScoreScale: 12 accumulators.
+                // S[0..2, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 3 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
+                    AgVecF s0_0 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 64;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF k2 = AgVec.Load(kd + 32);
-                        AgVecF k3 = AgVec.Load(kd + 48);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
-                        s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 16);
-                    AgVec.Store(s0_2 * scale, p + 32);
-                    AgVec.Store(s0_3 * scale, p + 48);
-                    AgVec.Store(s1_0 * scale, p + 64);
-                    AgVec.Store(s1_1 * scale, p + 80);
-                    AgVec.Store(s1_2 * scale, p + 96);
-                    AgVec.Store(s1_3 * scale, p + 112);
-                    AgVec.Store(s2_0 * scale, p + 128);
-                    AgVec.Store(s2_1 * scale, p + 144);
-                    AgVec.Store(s2_2 * scale, p + 160);
-                    AgVec.Store(s2_3 * scale, p + 176);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s1_0, p + 16);
+                    AgVec.Store(s2_0, p + 32);
                 }
                 // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 64 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 3; r++)
                     {
                         int limit = validLength - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 16;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha0 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), e0);
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha1 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), e0);
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 128;
+                    float* pr = p + 32;
                     AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx512(x0));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
                         alpha2 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(x1 - mv);
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(x2 - mv);
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(x3 - mv);
-                        AgVec.Store(e3, pr + 48);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), e0);
                         m2 = mNew;
                     }
                 }
@@ -300,16 +290,16 @@ namespace @event.@class
                     AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1;
                     AgVecF a2 = AgVec.Create(alpha2);
                     AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2;
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[64]);
+                        AgVecF p1 = AgVec.Create(pj[16]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[128]);
+                        AgVecF p2 = AgVec.Create(pj[32]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -321,7 +311,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -329,7 +319,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 1 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -337,7 +327,7 @@ namespace @event.@class
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 32;
                 float* yrow = output + 2 * QueryWidth;
                 for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -381,21 +371,23 @@ namespace @event.@class
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx512(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_3x8x8_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_3x8x8_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_3x8x8_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_3x8x8_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx512(float* a, float* b)
         {
             float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -403,31 +395,32 @@ namespace @event.@class
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [4, 64] (score and dP tiles),
-        // K rows packed [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
-        // 6 rows (0 full, one of 3) walk the visible key blocks of 64.
-        private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [4, 16] (score and dP tiles),
+        // K rows packed [16, 16] (dQ += dS·K), dK and dV accumulated in [16, 16]; per query head of the group, tiles of
+        // 3 rows (1 full) walk the visible key blocks of 16.
+        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 96).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
+            new global::System.Span<float>(work + WorkTileQuery, 48).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, kr);
-                new global::System.Span<float>(dkAcc, 1024).Clear();
-                new global::System.Span<float>(dvAcc, 1024).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kr);
+                new global::System.Span<float>(dkAcc, 256).Clear();
+                new global::System.Span<float>(dvAcc, 256).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -436,7 +429,10 @@ namespace @event.@class
                     float* doh = dO + h * HeadDim;
                     float* dqh = dq + h * HeadDim;
                     float* lh = lse + h * SeqLen;
-                    AttentionBackwardRows3__avx512(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, kr, work);
+                    for (int i0 = 0; i0 < 3; i0 += 3)
+                    {
+                        BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                    }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -447,8 +443,8 @@ namespace @event.@class
             }
         }
 
-        // AttentionBackwardRows3__avx512: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows3__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx512: query rows i0 .. i0 + 2 of one head against every visible key block.
+        private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -459,24 +455,24 @@ namespace @event.@class
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [3, 16]; the dQ tile starts at zero.
+            float* delta = stackalloc float[3];
+            float* rowLse = stackalloc float[3];
+            // Q and dO rows of the tile into [3, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below).
             for (int r = 0; r < 3; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+                float* qr = qt + r * 16;
+                float* dr = dot + r * 16;
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
             }
             new global::System.Span<float>(dqt, 48).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx512(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx512(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
             int keyEnd = validLength;
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
                 // one sub-tile: the whole block
                 {
@@ -485,125 +481,83 @@ namespace @event.@class
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length.
                     AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..2, jb .. jb + 63] = dO[r, :] · v[:, j]: 12 accumulators.
+                    // dP[0..2, jb .. jb + 15] = dO[r, :] · v[:, j]: 3 accumulators.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
+                        AgVecF s0_0 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 64;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
                             s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
                             AgVecF a1 = AgVec.Create(dot[16 + d]);
                             s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
                             AgVecF a2 = AgVec.Create(dot[32 + d]);
                             s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                            s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
                         }
                         AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 16);
-                        AgVec.Store(s0_2, dsb + 32);
-                        AgVec.Store(s0_3, dsb + 48);
-                        AgVec.Store(s1_0, dsb + 64);
-                        AgVec.Store(s1_1, dsb + 80);
-                        AgVec.Store(s1_2, dsb + 96);
-                        AgVec.Store(s1_3, dsb + 112);
-                        AgVec.Store(s2_0, dsb + 128);
-                        AgVec.Store(s2_1, dsb + 144);
-                        AgVec.Store(s2_2, dsb + 160);
-                        AgVec.Store(s2_3, dsb + 176);
+                        AgVec.Store(s1_0, dsb + 16);
+                        AgVec.Store(s2_0, dsb + 32);
                     }
-                    // S[0..2, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    // S[0..2, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
+                        AgVecF s0_0 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 64;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
                             s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
                             AgVecF a1 = AgVec.Create(qt[16 + d]);
                             s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
                             AgVecF a2 = AgVec.Create(qt[32 + d]);
                             s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                            s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
                         }
-                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 16, dsb + 16);
-                        ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 32, dsb + 32);
-                        ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 48, dsb + 48);
-                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 64, dsb + 64);
-                        ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 80, dsb + 80);
-                        ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 96, dsb + 96);
-                        ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 112, dsb + 112);
-                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 128, dsb + 128);
-                        ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 144, dsb + 144);
-                        ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 160, dsb + 160);
-                        ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 176, dsb + 176);
+                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 16, dsb + 16);
+                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 32, dsb + 32);
                     }
                 }
-                // dV[j0 .. j0 + 63, last 1 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 15, last 1 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(dot + 16 + c0);
                     AgVecF x2_0 = AgVec.Load(dot + 32 + c0);
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 16 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[64 + j]);
+                        AgVecF b1 = AgVec.Create(p[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[128 + j]);
+                        AgVecF b2 = AgVec.Create(p[32 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
                 }
-                // dK[j0 .. j0 + 63, last 1 vectors] += dSᵀ · Q.
+                // dK[j0 .. j0 + 15, last 1 vectors] += dSᵀ · Q.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(qt + 16 + c0);
                     AgVecF x2_0 = AgVec.Load(qt + 32 + c0);
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* a = dkAcc + (j0 + j) * 16 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
+                        AgVecF b1 = AgVec.Create(ds[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(ds[128 + j]);
+                        AgVecF b2 = AgVec.Create(ds[32 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
@@ -614,15 +568,15 @@ namespace @event.@class
                     AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
                     AgVecF o1_0 = AgVec.Load(dqt + 16 + c0);
                     AgVecF o2_0 = AgVec.Load(dqt + 32 + c0);
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* kj = kr + (j0 + j) * 16 + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
+                        AgVecF b1 = AgVec.Create(ds[16 + j]);
                         o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        AgVecF b2 = AgVec.Create(ds[128 + j]);
+                        AgVecF b2 = AgVec.Create(ds[32 + j]);
                         o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
                     }
                     AgVec.Store(o0_0, dqt + 0 + c0);

@@ -238,7 +238,7 @@ namespace @event.@class
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -371,20 +371,20 @@ namespace @event.@class
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
-        // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 64].
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
+        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
+        // [3, 16], P and dS [3, 16].
         private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 256;
-        private const int WorkTileKeys = WorkTiles + 512;
-        private const int WorkTileKeyGrad = WorkTiles + 1536;
-        private const int WorkTileValueGrad = WorkTiles + 2560;
-        private const int WorkTileQuery = WorkTiles + 3584;
-        private const int WorkTileOutGrad = WorkTiles + 3680;
-        private const int WorkTileQueryGrad = WorkTiles + 3776;
-        private const int WorkTileProb = WorkTiles + 3872;
-        private const int WorkTileScoreGrad = WorkTiles + 4256;
-        private const int WorkTilesLength = 4640;
+        private const int WorkTileValuesT = WorkTiles + 64;
+        private const int WorkTileKeys = WorkTiles + 128;
+        private const int WorkTileKeyGrad = WorkTiles + 384;
+        private const int WorkTileValueGrad = WorkTiles + 640;
+        private const int WorkTileQuery = WorkTiles + 896;
+        private const int WorkTileOutGrad = WorkTiles + 944;
+        private const int WorkTileQueryGrad = WorkTiles + 992;
+        private const int WorkTileProb = WorkTiles + 1040;
+        private const int WorkTileScoreGrad = WorkTiles + 1088;
+        private const int WorkTilesLength = 1136;
         private const int WorkLength = WorkTiles + WorkTilesLength;
 
         private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
@@ -521,7 +521,7 @@ namespace @event.@class
         /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
         internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;

@@ -114,6 +114,174 @@ partial class MultiQueryAttention
         for (int t = 0; t < 4; t++) y[8 + t] = tail[t];
     }
 
+    // LinearBackward_37x12x12_bias__avx2: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x12x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x12x12_bias_dx__avx2(dy, w, dx);
+        LinearBackward_37x12x12_bias_dw__avx2(dy, x, dw);
+        // db[0..11] += Σ_m dY[m, :]
+        for (int j = 0; j < 8; j += 8)
+        {
+            AgVecF s = AgVec.Load(db + j);
+            for (int m = 0; m < 37; m++) s += AgVec.Load(dy + m * 12 + j);
+            AgVec.Store(s, db + j);
+        }
+        for (int j = 8; j < 12; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 12 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dx__avx2: dX = dY · W, dX[37, 12] over a reduction of 12, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 6 rows (6 whole, then one of 1).
+    private static unsafe void LinearBackward_37x12x12_bias_dx__avx2(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 36; r += 6)
+        {
+            LinearBackward_37x12x12_bias_dx_tile6x12__avx2(a + r * 12, b + 0, c + r * 12 + 0);
+        }
+        LinearBackward_37x12x12_bias_dx_tile1x12__avx2(a + 432, b + 0, c + 432 + 0);
+    }
+
+    // dX[0..5, 0..11] = Σ_t A[0..5, t] · B[t, 0..11]: 12 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dx_tile6x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+        AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+        AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+        AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+        AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+        AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+        for (int t = 0; t < 12; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+            AgVecF a1 = AgVec.Create(at[12]);
+            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            AgVecF a2 = AgVec.Create(at[24]);
+            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+            AgVecF a3 = AgVec.Create(at[36]);
+            c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            AgVecF a4 = AgVec.Create(at[48]);
+            c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+            AgVecF a5 = AgVec.Create(at[60]);
+            c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, c + 40);
+        AgVec.Store(c4_0, c + 48);
+        AgVec.Store(c4_1, c + 52);
+        AgVec.Store(c5_0, c + 60);
+        AgVec.Store(c5_1, c + 64);
+    }
+
+    // dX[0..0, 0..11] = Σ_t A[0..0, t] · B[t, 0..11]: 2 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dx_tile1x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+        for (int t = 0; t < 12; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+    }
+
+    // LinearBackward_37x12x12_bias_dw__avx2: dW += dYᵀ · X, dW[12, 12] over a reduction of 37, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 6 rows (2 whole).
+    private static unsafe void LinearBackward_37x12x12_bias_dw__avx2(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 12; r += 6)
+        {
+            LinearBackward_37x12x12_bias_dw_tile6x12__avx2(a + r * 1, b + 0, c + r * 12 + 0);
+        }
+    }
+
+    // dW[0..5, 0..11] += Σ_t A[0..5, t] · B[t, 0..11]: 12 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x12x12_bias_dw_tile6x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVecF.Zero;
+        AgVecF c1_0 = AgVec.Load(c + 12), c1_1 = AgVecF.Zero;
+        AgVecF c2_0 = AgVec.Load(c + 24), c2_1 = AgVecF.Zero;
+        AgVecF c3_0 = AgVec.Load(c + 36), c3_1 = AgVecF.Zero;
+        AgVecF c4_0 = AgVec.Load(c + 48), c4_1 = AgVecF.Zero;
+        AgVecF c5_0 = AgVec.Load(c + 60), c5_1 = AgVecF.Zero;
+        for (int t = 0; t < 37; t++)
+        {
+            float* at = a + t * 12;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+            AgVecF a1 = AgVec.Create(at[1]);
+            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            AgVecF a2 = AgVec.Create(at[2]);
+            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+            AgVecF a3 = AgVec.Create(at[3]);
+            c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            AgVecF a4 = AgVec.Create(at[4]);
+            c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+            AgVecF a5 = AgVec.Create(at[5]);
+            c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+        }
+        float* tail = stackalloc float[8];
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, tail);
+        for (int i = 4; i < 8; i++) c[4 + i] += tail[i];
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, tail);
+        for (int i = 4; i < 8; i++) c[16 + i] += tail[i];
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, tail);
+        for (int i = 4; i < 8; i++) c[28 + i] += tail[i];
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, tail);
+        for (int i = 4; i < 8; i++) c[40 + i] += tail[i];
+        AgVec.Store(c4_0, c + 48);
+        AgVec.Store(c4_1, tail);
+        for (int i = 4; i < 8; i++) c[52 + i] += tail[i];
+        AgVec.Store(c5_0, c + 60);
+        AgVec.Store(c5_1, tail);
+        for (int i = 4; i < 8; i++) c[64 + i] += tail[i];
+    }
+
     // Linear_37x3x12_bias__avx2: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 16 columns;
     // register tiles of 6 rows (6 of them, then one of 1).
     private static unsafe void Linear_37x3x12_bias__avx2(float* x, float* packed, float* y)
@@ -198,6 +366,144 @@ partial class MultiQueryAttention
         float* tail = stackalloc float[8];
         AgVec.Store(c0_0, tail);
         for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
+    }
+
+    // LinearBackward_37x3x12_bias__avx2: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x3x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x3x12_bias_dx__avx2(dy, w, dx);
+        LinearBackward_37x3x12_bias_dw__avx2(dy, x, dw);
+        // db[0..2] += Σ_m dY[m, :]
+        for (int j = 0; j < 3; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 3 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dx__avx2: dX = dY · W, dX[37, 12] over a reduction of 3, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 6 rows (6 whole, then one of 1).
+    private static unsafe void LinearBackward_37x3x12_bias_dx__avx2(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        for (int r = 0; r < 36; r += 6)
+        {
+            LinearBackward_37x3x12_bias_dx_tile6x12__avx2(a + r * 3, b + 0, c + r * 12 + 0);
+        }
+        LinearBackward_37x3x12_bias_dx_tile1x12__avx2(a + 108, b + 0, c + 432 + 0);
+    }
+
+    // dX[0..5, 0..11] = Σ_t A[0..5, t] · B[t, 0..11]: 12 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dx_tile6x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+        AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+        AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+        AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+        AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+        AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+        for (int t = 0; t < 3; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+            AgVecF a1 = AgVec.Create(at[3]);
+            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            AgVecF a2 = AgVec.Create(at[6]);
+            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+            AgVecF a3 = AgVec.Create(at[9]);
+            c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            AgVecF a4 = AgVec.Create(at[12]);
+            c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+            c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+            AgVecF a5 = AgVec.Create(at[15]);
+            c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+            c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, c + 16);
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, c + 28);
+        AgVec.Store(c3_0, c + 36);
+        AgVec.Store(c3_1, c + 40);
+        AgVec.Store(c4_0, c + 48);
+        AgVec.Store(c4_1, c + 52);
+        AgVec.Store(c5_0, c + 60);
+        AgVec.Store(c5_1, c + 64);
+    }
+
+    // dX[0..0, 0..11] = Σ_t A[0..0, t] · B[t, 0..11]: 2 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dx_tile1x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+        for (int t = 0; t < 3; t++)
+        {
+            float* at = a + t;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+        }
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, c + 4);
+    }
+
+    // LinearBackward_37x3x12_bias_dw__avx2: dW += dYᵀ · X, dW[3, 12] over a reduction of 37, in column blocks of 16
+    // (0 whole, then one of 12) and register tiles of 6 rows (0 whole, then one of 3).
+    private static unsafe void LinearBackward_37x3x12_bias_dw__avx2(float* a, float* b, float* c)
+    {
+        // Last column block: 12 columns.
+        LinearBackward_37x3x12_bias_dw_tile3x12__avx2(a + 0, b + 0, c + 0 + 0);
+    }
+
+    // dW[0..2, 0..11] += Σ_t A[0..2, t] · B[t, 0..11]: 6 accumulators; the last vector starts at column 4.
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LinearBackward_37x3x12_bias_dw_tile3x12__avx2(float* a, float* b, float* c)
+    {
+        AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVecF.Zero;
+        AgVecF c1_0 = AgVec.Load(c + 12), c1_1 = AgVecF.Zero;
+        AgVecF c2_0 = AgVec.Load(c + 24), c2_1 = AgVecF.Zero;
+        for (int t = 0; t < 37; t++)
+        {
+            float* at = a + t * 3;
+            float* bt = b + t * 12;
+            AgVecF b0 = AgVec.Load(bt + 0);
+            AgVecF b1 = AgVec.Load(bt + 4);
+            AgVecF a0 = AgVec.Create(at[0]);
+            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+            AgVecF a1 = AgVec.Create(at[1]);
+            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+            AgVecF a2 = AgVec.Create(at[2]);
+            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+        }
+        float* tail = stackalloc float[8];
+        AgVec.Store(c0_0, c + 0);
+        AgVec.Store(c0_1, tail);
+        for (int i = 4; i < 8; i++) c[4 + i] += tail[i];
+        AgVec.Store(c1_0, c + 12);
+        AgVec.Store(c1_1, tail);
+        for (int i = 4; i < 8; i++) c[16 + i] += tail[i];
+        AgVec.Store(c2_0, c + 24);
+        AgVec.Store(c2_1, tail);
+        for (int i = 4; i < 8; i++) c[28 + i] += tail[i];
     }
 
     // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
@@ -380,7 +686,12 @@ partial class MultiQueryAttention
                 for (int r = 0; r < 6; r++)
                 {
                     int limit = validLength - j0;
-                    for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                    global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                    float* pr = p + r * 32;
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
                 }
             }
             // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -632,7 +943,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -640,7 +951,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l1);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 8;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -648,7 +959,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l2);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 16;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -656,7 +967,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l3);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 24;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -664,7 +975,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l4);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 32;
             float* yrow = output + 4 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -672,7 +983,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l5);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 40;
             float* yrow = output + 5 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -731,7 +1042,12 @@ partial class MultiQueryAttention
                 for (int r = 0; r < 1; r++)
                 {
                     int limit = validLength - j0;
-                    for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                    global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                    float* pr = p + r * 32;
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
                 }
             }
             // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -788,7 +1104,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -832,21 +1148,23 @@ partial class MultiQueryAttention
         float* dv = work + WorkValue;
 
         // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-        global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-        // Attention core: FlashAttention-2 backward on this path's tiles.
-        AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+        LinearBackward_37x12x12_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+        // Attention core: dC -> dQ, dK, dV (overwritten)
+        BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
         // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-        global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+        LinearBackward_37x12x12_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+        LinearBackward_37x3x12_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+        LinearBackward_37x3x12_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
-    // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+    // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+    // for a row that sees one key); nothing past HeadDim is read.
     private static unsafe float HeadDot__avx2(float* a, float* b)
     {
         float sum = 0f;
-        for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+        for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
         return sum;
     }
 
@@ -859,11 +1177,12 @@ partial class MultiQueryAttention
         AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
     }
 
-    // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [3, 32] (score and dP tiles),
+    // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [3, 32] (score and dP tiles),
     // K rows packed [64, 8] (dQ += dS·K), dK and dV accumulated in [64, 8]; per query head of the group, tiles of
-    // 6 rows (6 full, one of 1) walk the visible key blocks of 32.
-    private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+    // 6 rows (6 full, then one with 1 rows of the sequence) walk the visible key blocks of 32.
+    private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
     {
+        _ = parameters; _ = grad;
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
         float* dkAcc = work + WorkTileKeyGrad;
@@ -889,9 +1208,9 @@ partial class MultiQueryAttention
                 float* lh = lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionBackwardRows6__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                    BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
                 }
-                AttentionBackwardRows1__avx2(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, kr, work);
+                BackwardTile__avx2(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, 1, validLength, kr, work);
             }
             // dK and dV of this key/value head into their rows (each element is written once).
             for (int j = 0; j < KvSeqLen; j++)
@@ -902,8 +1221,8 @@ partial class MultiQueryAttention
         }
     }
 
-    // AttentionBackwardRows6__avx2: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows6__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+    // BackwardTile__avx2: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
+    private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
@@ -914,20 +1233,30 @@ partial class MultiQueryAttention
         float* dqt = work + WorkTileQueryGrad;
         float* p = work + WorkTileProb;
         float* ds = work + WorkTileScoreGrad;
-        // Q and dO rows of the tile into [6, 8]; the dQ tile starts at zero.
+        float* delta = stackalloc float[6];
+        float* rowLse = stackalloc float[6];
+        // Q and dO rows of the tile into [6, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+        // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
         for (int r = 0; r < 6; r++)
         {
-            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+            float* qr = qt + r * 8;
+            float* dr = dot + r * 8;
+            if (r < n)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
+            }
+            else
+            {
+                new global::System.Span<float>(qr, HeadDim).Clear();
+                new global::System.Span<float>(dr, HeadDim).Clear();
+                delta[r] = 0f;
+                rowLse[r] = float.PositiveInfinity;
+            }
         }
         new global::System.Span<float>(dqt, 48).Clear();
-        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-        float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-        float delta1 = HeadDot__avx2(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-        float delta2 = HeadDot__avx2(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-        float delta3 = HeadDot__avx2(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
-        float delta4 = HeadDot__avx2(dot + 32, o + 4 * QueryWidth), lse4 = lse[4];
-        float delta5 = HeadDot__avx2(dot + 40, o + 5 * QueryWidth), lse5 = lse[5];
         int keyEnd = validLength;
         // Key index of each lane within a sub-tile, for the mask.
         AgVecF column0 = AgVecF.Indices;
@@ -1019,18 +1348,18 @@ partial class MultiQueryAttention
                         s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
                     }
-                    ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                    ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                    ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 32, dsb + 32);
-                    ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 40, dsb + 40);
-                    ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 64, dsb + 64);
-                    ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 72, dsb + 72);
-                    ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 96, dsb + 96);
-                    ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 104, dsb + 104);
-                    ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), lse4, delta4, pb + 128, dsb + 128);
-                    ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), lse4, delta4, pb + 136, dsb + 136);
-                    ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), lse5, delta5, pb + 160, dsb + 160);
-                    ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), lse5, delta5, pb + 168, dsb + 168);
+                    ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                    ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
+                    ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 32, dsb + 32);
+                    ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 40, dsb + 40);
+                    ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 64, dsb + 64);
+                    ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 72, dsb + 72);
+                    ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 96, dsb + 96);
+                    ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 104, dsb + 104);
+                    ScoreGradient__avx2(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 128, dsb + 128);
+                    ScoreGradient__avx2(s4_1, AgVec.LessThan(column1, visible), rowLse[4], delta[4], pb + 136, dsb + 136);
+                    ScoreGradient__avx2(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 160, dsb + 160);
+                    ScoreGradient__avx2(s5_1, AgVec.LessThan(column1, visible), rowLse[5], delta[5], pb + 168, dsb + 168);
                 }
             }
             // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
@@ -1124,120 +1453,7 @@ partial class MultiQueryAttention
             }
         }
         // The dQ tile into the rows of dq.
-        for (int r = 0; r < 6; r++)
-        {
-            new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-        }
-    }
-
-    // AttentionBackwardRows1__avx2: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows1__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-    {
-        float* kt = work + WorkTileKeysT;
-        float* vt = work + WorkTileValuesT;
-        float* dkAcc = work + WorkTileKeyGrad;
-        float* dvAcc = work + WorkTileValueGrad;
-        float* qt = work + WorkTileQuery;
-        float* dot = work + WorkTileOutGrad;
-        float* dqt = work + WorkTileQueryGrad;
-        float* p = work + WorkTileProb;
-        float* ds = work + WorkTileScoreGrad;
-        // Q and dO rows of the tile into [1, 8]; the dQ tile starts at zero.
-        for (int r = 0; r < 1; r++)
-        {
-            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
-        }
-        new global::System.Span<float>(dqt, 8).Clear();
-        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-        float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-        int keyEnd = validLength;
-        // Key index of each lane within a sub-tile, for the mask.
-        AgVecF column0 = AgVecF.Indices;
-        AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-        for (int j0 = 0; j0 < keyEnd; j0 += 32)
-        {
-            for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
-            {
-                float* pb = p + (jb - j0);
-                float* dsb = ds + (jb - j0);
-                // Lanes at or past visible are masked (P = 0): past the valid length.
-                AgVecF visible = AgVec.Create((float)(validLength - jb));
-                // dP[0..0, jb .. jb + 15] = dO[r, :] · v[:, j]: 2 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 32;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 8);
-                        AgVecF a0 = AgVec.Create(dot[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                    }
-                    AgVec.Store(s0_0, dsb + 0);
-                    AgVec.Store(s0_1, dsb + 8);
-                }
-                // S[0..0, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 32;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 8);
-                        AgVecF a0 = AgVec.Create(qt[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                    }
-                    ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                    ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 8, dsb + 8);
-                }
-            }
-            // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                for (int j = 0; j < 32; j++)
-                {
-                    float* a = dvAcc + (j0 + j) * 8 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(p[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dK[j0 .. j0 + 31, last 1 vectors] += dSᵀ · Q.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
-                for (int j = 0; j < 32; j++)
-                {
-                    float* a = dkAcc + (j0 + j) * 8 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dQ[0..0, last 1 vectors] += dS · K.
-            {
-                const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
-                for (int j = 0; j < 32; j++)
-                {
-                    float* kj = kr + (j0 + j) * 8 + c0;
-                    AgVecF k0 = AgVec.Load(kj + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                }
-                AgVec.Store(o0_0, dqt + 0 + c0);
-            }
-        }
-        // The dQ tile into the rows of dq.
-        for (int r = 0; r < 1; r++)
+        for (int r = 0; r < n; r++)
         {
             new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
         }

@@ -143,6 +143,49 @@ partial class MultiQueryAttention
         for (int t = 0; t < 12; t++) y[0 + t] = tail[t];
     }
 
+    // LinearBackward_37x12x12_bias__avx512: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x12x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x12x12_bias_dx__avx512(dy, w, dx);
+        LinearBackward_37x12x12_bias_dw__avx512(dy, x, dw);
+        // db[0..11] += Σ_m dY[m, :]
+        for (int j = 0; j < 12; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 12 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x12x12_bias_dx__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 37; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = 0f;
+                for (int t = 0; t < 12; t++) s += a[r * 12 + t * 1] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
+    // LinearBackward_37x12x12_bias_dw__avx512: dW += dYᵀ · X, dW[12, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x12x12_bias_dw__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 12; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = c[r * 12 + j];
+                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 12] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
     // Linear_37x3x12_bias__avx512: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns;
     // register tiles of 12 rows (3 of them, then one of 1).
     private static unsafe void Linear_37x3x12_bias__avx512(float* x, float* packed, float* y)
@@ -265,6 +308,49 @@ partial class MultiQueryAttention
         for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
     }
 
+    // LinearBackward_37x3x12_bias__avx512: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b:
+    // dX[37, 12] = dY · W (overwritten); dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY.
+    private static unsafe void LinearBackward_37x3x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        LinearBackward_37x3x12_bias_dx__avx512(dy, w, dx);
+        LinearBackward_37x3x12_bias_dw__avx512(dy, x, dw);
+        // db[0..2] += Σ_m dY[m, :]
+        for (int j = 0; j < 3; j++)
+        {
+            float s = db[j];
+            for (int m = 0; m < 37; m++) s += dy[m * 3 + j];
+            db[j] = s;
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x3x12_bias_dx__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 37; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = 0f;
+                for (int t = 0; t < 3; t++) s += a[r * 3 + t * 1] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
+    // LinearBackward_37x3x12_bias_dw__avx512: dW += dYᵀ · X, dW[3, 12]: narrower than one vector, so plain loops.
+    private static unsafe void LinearBackward_37x3x12_bias_dw__avx512(float* a, float* b, float* c)
+    {
+        for (int r = 0; r < 3; r++)
+        {
+            for (int j = 0; j < 12; j++)
+            {
+                float s = c[r * 12 + j];
+                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 3] * b[t * 12 + j];
+                c[r * 12 + j] = s;
+            }
+        }
+    }
+
     // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
     // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
     // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -297,8 +383,8 @@ partial class MultiQueryAttention
         return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
     }
 
-    // Attention__avx512: keys packed per key/value head in 1 blocks of [3, 64], values [64, 16];
-    // query tiles of 6 rows (6 full, one of 1), key blocks of 64.
+    // Attention__avx512: keys packed per key/value head in 1 blocks of [3, 48], values [48, 16];
+    // query tiles of 6 rows (6 full, one of 1), key blocks of 48.
     private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
         float* kt = scratch + ScratchKeyPack;
@@ -307,8 +393,8 @@ partial class MultiQueryAttention
         float* p = scratch + ScratchProbTile;
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
-            global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, vp);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, kt);
+            global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 16, vp);
             float* vg = vp;
             for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
             {
@@ -344,88 +430,79 @@ partial class MultiQueryAttention
         new global::System.Span<float>(o, 96).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
-        for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        for (int j0 = 0; j0 < keyEnd; j0 += 48)
         {
-            // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j]: 24 accumulators.
+            // S[0..5, j0 + 0 .. j0 + 47] = q[r, :] · k[:, j]: 18 accumulators.
             {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
+                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
+                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
+                float* kb = kt + j0 * HeadDim + 0; // block j0 / 48 of the packed keys, [HeadDim, 48]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 48;
                     float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 16);
                     AgVecF k2 = AgVec.Load(kd + 32);
-                    AgVecF k3 = AgVec.Load(kd + 48);
                     AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                     s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                     s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
                     s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                    s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                     AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                     s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
                     s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
                     s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                    s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
                     AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                     s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
                     s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
                     s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
-                    s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
                     AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                     s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                     s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
-                    s3_3 = AgVec.FusedMultiplyAdd(q3, k3, s3_3);
                     AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
                     s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
                     s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
                     s4_2 = AgVec.FusedMultiplyAdd(q4, k2, s4_2);
-                    s4_3 = AgVec.FusedMultiplyAdd(q4, k3, s4_3);
                     AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
                     s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
                     s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
                     s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
-                    s5_3 = AgVec.FusedMultiplyAdd(q5, k3, s5_3);
                 }
                 AgVec.Store(s0_0, p + 0);
                 AgVec.Store(s0_1, p + 16);
                 AgVec.Store(s0_2, p + 32);
-                AgVec.Store(s0_3, p + 48);
-                AgVec.Store(s1_0, p + 64);
-                AgVec.Store(s1_1, p + 80);
-                AgVec.Store(s1_2, p + 96);
-                AgVec.Store(s1_3, p + 112);
-                AgVec.Store(s2_0, p + 128);
-                AgVec.Store(s2_1, p + 144);
-                AgVec.Store(s2_2, p + 160);
-                AgVec.Store(s2_3, p + 176);
-                AgVec.Store(s3_0, p + 192);
-                AgVec.Store(s3_1, p + 208);
-                AgVec.Store(s3_2, p + 224);
-                AgVec.Store(s3_3, p + 240);
-                AgVec.Store(s4_0, p + 256);
-                AgVec.Store(s4_1, p + 272);
-                AgVec.Store(s4_2, p + 288);
-                AgVec.Store(s4_3, p + 304);
-                AgVec.Store(s5_0, p + 320);
-                AgVec.Store(s5_1, p + 336);
-                AgVec.Store(s5_2, p + 352);
-                AgVec.Store(s5_3, p + 368);
+                AgVec.Store(s1_0, p + 48);
+                AgVec.Store(s1_1, p + 64);
+                AgVec.Store(s1_2, p + 80);
+                AgVec.Store(s2_0, p + 96);
+                AgVec.Store(s2_1, p + 112);
+                AgVec.Store(s2_2, p + 128);
+                AgVec.Store(s3_0, p + 144);
+                AgVec.Store(s3_1, p + 160);
+                AgVec.Store(s3_2, p + 176);
+                AgVec.Store(s4_0, p + 192);
+                AgVec.Store(s4_1, p + 208);
+                AgVec.Store(s4_2, p + 224);
+                AgVec.Store(s5_0, p + 240);
+                AgVec.Store(s5_1, p + 256);
+                AgVec.Store(s5_2, p + 272);
             }
             // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-            if (j0 + 64 > maskFrom)
+            if (j0 + 48 > maskFrom)
             {
                 for (int r = 0; r < 6; r++)
                 {
                     int limit = validLength - j0;
-                    for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                    global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                    float* pr = p + r * 48;
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
                 }
             }
             // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -434,15 +511,13 @@ partial class MultiQueryAttention
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha0 = 1f;
                 }
                 else
@@ -454,29 +529,25 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                     m0 = mNew;
                 }
             }
             // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
-                float* pr = p + 64;
+                float* pr = p + 48;
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha1 = 1f;
                 }
                 else
@@ -488,29 +559,25 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
-                    l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                    l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                     m1 = mNew;
                 }
             }
             // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
-                float* pr = p + 128;
+                float* pr = p + 96;
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha2 = 1f;
                 }
                 else
@@ -522,29 +589,25 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
-                    l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                    l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                     m2 = mNew;
                 }
             }
             // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
-                float* pr = p + 192;
+                float* pr = p + 144;
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m3, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m3, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha3 = 1f;
                 }
                 else
@@ -556,29 +619,25 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
-                    l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
+                    l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
                     m3 = mNew;
                 }
             }
             // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
-                float* pr = p + 256;
+                float* pr = p + 192;
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m4, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m4, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha4 = 1f;
                 }
                 else
@@ -590,29 +649,25 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
-                    l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
+                    l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), (e0 + (e1 + e2)));
                     m4 = mNew;
                 }
             }
             // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
             {
-                float* pr = p + 320;
+                float* pr = p + 240;
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m5, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m5, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha5 = 1f;
                 }
                 else
@@ -624,11 +679,9 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
-                    l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
+                    l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), (e0 + (e1 + e2)));
                     m5 = mNew;
                 }
             }
@@ -647,22 +700,22 @@ partial class MultiQueryAttention
                 AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
                 AgVecF a5 = AgVec.Create(alpha5);
                 AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 48; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
                     float* pj = p + j;
                     AgVecF v0 = AgVec.Load(vj + 0);
                     AgVecF p0 = AgVec.Create(pj[0]);
                     o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                    AgVecF p1 = AgVec.Create(pj[64]);
+                    AgVecF p1 = AgVec.Create(pj[48]);
                     o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                    AgVecF p2 = AgVec.Create(pj[128]);
+                    AgVecF p2 = AgVec.Create(pj[96]);
                     o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                    AgVecF p3 = AgVec.Create(pj[192]);
+                    AgVecF p3 = AgVec.Create(pj[144]);
                     o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                    AgVecF p4 = AgVec.Create(pj[256]);
+                    AgVecF p4 = AgVec.Create(pj[192]);
                     o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                    AgVecF p5 = AgVec.Create(pj[320]);
+                    AgVecF p5 = AgVec.Create(pj[240]);
                     o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
                 }
                 AgVec.Store(o0_0, o + 0 + c0);
@@ -677,7 +730,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -685,7 +738,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l1);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 16;
             float* yrow = output + 1 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -693,7 +746,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l2);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 32;
             float* yrow = output + 2 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -701,7 +754,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l3);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 48;
             float* yrow = output + 3 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -709,7 +762,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l4);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 64;
             float* yrow = output + 4 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -717,7 +770,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l5);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 80;
             float* yrow = output + 5 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -734,38 +787,39 @@ partial class MultiQueryAttention
         new global::System.Span<float>(o, 16).Clear();
         int keyEnd = validLength;
         int maskFrom = validLength;
-        for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        for (int j0 = 0; j0 < keyEnd; j0 += 48)
         {
-            // S[0..0, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j]: 4 accumulators.
+            // S[0..0, j0 + 0 .. j0 + 47] = q[r, :] · k[:, j]: 3 accumulators.
             {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
+                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                float* kb = kt + j0 * HeadDim + 0; // block j0 / 48 of the packed keys, [HeadDim, 48]
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    float* kd = kb + d * 64;
+                    float* kd = kb + d * 48;
                     float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                     AgVecF k0 = AgVec.Load(kd + 0);
                     AgVecF k1 = AgVec.Load(kd + 16);
                     AgVecF k2 = AgVec.Load(kd + 32);
-                    AgVecF k3 = AgVec.Load(kd + 48);
                     AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                     s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
                     s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
                     s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                    s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
                 }
                 AgVec.Store(s0_0, p + 0);
                 AgVec.Store(s0_1, p + 16);
                 AgVec.Store(s0_2, p + 32);
-                AgVec.Store(s0_3, p + 48);
             }
             // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-            if (j0 + 64 > maskFrom)
+            if (j0 + 48 > maskFrom)
             {
                 for (int r = 0; r < 1; r++)
                 {
                     int limit = validLength - j0;
-                    for (int j = global::System.Math.Max(limit, 0); j < 64; j++) p[r * 64 + j] = float.NegativeInfinity;
+                    global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                    float* pr = p + r * 48;
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
+                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
                 }
             }
             // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -774,15 +828,13 @@ partial class MultiQueryAttention
                 AgVecF x0 = AgVec.Load(pr + 0);
                 AgVecF x1 = AgVec.Load(pr + 16);
                 AgVecF x2 = AgVec.Load(pr + 32);
-                AgVecF x3 = AgVec.Load(pr + 48);
-                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                 if (mNew == float.NegativeInfinity)
                 {
                     // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                     AgVec.Store(AgVecF.Zero, pr + 0);
                     AgVec.Store(AgVecF.Zero, pr + 16);
                     AgVec.Store(AgVecF.Zero, pr + 32);
-                    AgVec.Store(AgVecF.Zero, pr + 48);
                     alpha0 = 1f;
                 }
                 else
@@ -794,11 +846,9 @@ partial class MultiQueryAttention
                     AgVec.Store(e1, pr + 16);
                     AgVecF e2 = Exp__avx512(x2 - mv);
                     AgVec.Store(e2, pr + 32);
-                    AgVecF e3 = Exp__avx512(x3 - mv);
-                    AgVec.Store(e3, pr + 48);
                     // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
                     alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                     m0 = mNew;
                 }
             }
@@ -807,7 +857,7 @@ partial class MultiQueryAttention
                 const int c0 = 0;
                 AgVecF a0 = AgVec.Create(alpha0);
                 AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 48; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
                     float* pj = p + j;
@@ -822,7 +872,7 @@ partial class MultiQueryAttention
         {
             float sum = AgVec.Sum(l0);
             float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
             float* orow = o + 0;
             float* yrow = output + 0 * QueryWidth;
             for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
@@ -866,21 +916,23 @@ partial class MultiQueryAttention
         float* dv = work + WorkValue;
 
         // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-        global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-        // Attention core: FlashAttention-2 backward on this path's tiles.
-        AttentionBackward__avx512(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+        LinearBackward_37x12x12_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+        // Attention core: dC -> dQ, dK, dV (overwritten)
+        BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
         // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-        global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+        LinearBackward_37x12x12_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+        LinearBackward_37x3x12_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+        LinearBackward_37x3x12_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
-    // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+    // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+    // for a row that sees one key); nothing past HeadDim is read.
     private static unsafe float HeadDot__avx512(float* a, float* b)
     {
         float sum = 0f;
-        for (int d = 0; d < HeadDim; d++) sum += a[d] * b[d];
+        for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
         return sum;
     }
 
@@ -893,11 +945,12 @@ partial class MultiQueryAttention
         AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
     }
 
-    // AttentionBackward__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [3, 64] (score and dP tiles),
-    // K rows packed [64, 16] (dQ += dS·K), dK and dV accumulated in [64, 16]; per query head of the group, tiles of
-    // 6 rows (6 full, one of 1) walk the visible key blocks of 64.
-    private static unsafe void AttentionBackward__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+    // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [3, 48] (score and dP tiles),
+    // K rows packed [48, 16] (dQ += dS·K), dK and dV accumulated in [48, 16]; per query head of the group, tiles of
+    // 6 rows (6 full, then one with 1 rows of the sequence) walk the visible key blocks of 48.
+    private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
     {
+        _ = parameters; _ = grad;
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
         float* dkAcc = work + WorkTileKeyGrad;
@@ -907,12 +960,12 @@ partial class MultiQueryAttention
         new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
         for (int g = 0; g < KvHeads; g++)
         {
-            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, kt);
-            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 64, vt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, kt);
+            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, vt);
             float* kr = work + WorkTileKeys;
-            global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 64, 16, kr);
-            new global::System.Span<float>(dkAcc, 1024).Clear();
-            new global::System.Span<float>(dvAcc, 1024).Clear();
+            global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 16, kr);
+            new global::System.Span<float>(dkAcc, 768).Clear();
+            new global::System.Span<float>(dvAcc, 768).Clear();
             // The query heads of the group share this head's dK and dV.
             for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
             {
@@ -923,9 +976,9 @@ partial class MultiQueryAttention
                 float* lh = lse + h * SeqLen;
                 for (int i0 = 0; i0 < 36; i0 += 6)
                 {
-                    AttentionBackwardRows6__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                    BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
                 }
-                AttentionBackwardRows1__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, validLength, kr, work);
+                BackwardTile__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, 1, validLength, kr, work);
             }
             // dK and dV of this key/value head into their rows (each element is written once).
             for (int j = 0; j < KvSeqLen; j++)
@@ -936,8 +989,8 @@ partial class MultiQueryAttention
         }
     }
 
-    // AttentionBackwardRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows6__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+    // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
+    private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
     {
         float* kt = work + WorkTileKeysT;
         float* vt = work + WorkTileValuesT;
@@ -948,27 +1001,36 @@ partial class MultiQueryAttention
         float* dqt = work + WorkTileQueryGrad;
         float* p = work + WorkTileProb;
         float* ds = work + WorkTileScoreGrad;
-        // Q and dO rows of the tile into [6, 16]; the dQ tile starts at zero.
+        float* delta = stackalloc float[6];
+        float* rowLse = stackalloc float[6];
+        // Q and dO rows of the tile into [6, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+        // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
         for (int r = 0; r < 6; r++)
         {
-            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
+            float* qr = qt + r * 16;
+            float* dr = dot + r * 16;
+            if (r < n)
+            {
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
+            }
+            else
+            {
+                new global::System.Span<float>(qr, HeadDim).Clear();
+                new global::System.Span<float>(dr, HeadDim).Clear();
+                delta[r] = 0f;
+                rowLse[r] = float.PositiveInfinity;
+            }
         }
         new global::System.Span<float>(dqt, 96).Clear();
-        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-        float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-        float delta1 = HeadDot__avx512(dot + 16, o + 1 * QueryWidth), lse1 = lse[1];
-        float delta2 = HeadDot__avx512(dot + 32, o + 2 * QueryWidth), lse2 = lse[2];
-        float delta3 = HeadDot__avx512(dot + 48, o + 3 * QueryWidth), lse3 = lse[3];
-        float delta4 = HeadDot__avx512(dot + 64, o + 4 * QueryWidth), lse4 = lse[4];
-        float delta5 = HeadDot__avx512(dot + 80, o + 5 * QueryWidth), lse5 = lse[5];
         int keyEnd = validLength;
         // Key index of each lane within a sub-tile, for the mask.
         AgVecF column0 = AgVecF.Indices;
         AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
         AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-        AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
-        for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        for (int j0 = 0; j0 < keyEnd; j0 += 48)
         {
             // one sub-tile: the whole block
             {
@@ -977,152 +1039,126 @@ partial class MultiQueryAttention
                 float* dsb = ds + (jb - j0);
                 // Lanes at or past visible are masked (P = 0): past the valid length.
                 AgVecF visible = AgVec.Create((float)(validLength - jb));
-                // dP[0..5, jb .. jb + 63] = dO[r, :] · v[:, j]: 24 accumulators.
+                // dP[0..5, jb .. jb + 47] = dO[r, :] · v[:, j]: 18 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
+                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
+                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 48: [HeadDim, 48]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 48;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 16);
                         AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF k3 = AgVec.Load(bd + 48);
                         AgVecF a0 = AgVec.Create(dot[0 + d]);
                         s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
                         s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
                         AgVecF a1 = AgVec.Create(dot[16 + d]);
                         s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
                         s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
                         AgVecF a2 = AgVec.Create(dot[32 + d]);
                         s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
                         s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                        s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
                         AgVecF a3 = AgVec.Create(dot[48 + d]);
                         s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
                         s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                        s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
                         AgVecF a4 = AgVec.Create(dot[64 + d]);
                         s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
                         s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
                         s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                        s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
                         AgVecF a5 = AgVec.Create(dot[80 + d]);
                         s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
                         s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                        s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
                     }
                     AgVec.Store(s0_0, dsb + 0);
                     AgVec.Store(s0_1, dsb + 16);
                     AgVec.Store(s0_2, dsb + 32);
-                    AgVec.Store(s0_3, dsb + 48);
-                    AgVec.Store(s1_0, dsb + 64);
-                    AgVec.Store(s1_1, dsb + 80);
-                    AgVec.Store(s1_2, dsb + 96);
-                    AgVec.Store(s1_3, dsb + 112);
-                    AgVec.Store(s2_0, dsb + 128);
-                    AgVec.Store(s2_1, dsb + 144);
-                    AgVec.Store(s2_2, dsb + 160);
-                    AgVec.Store(s2_3, dsb + 176);
-                    AgVec.Store(s3_0, dsb + 192);
-                    AgVec.Store(s3_1, dsb + 208);
-                    AgVec.Store(s3_2, dsb + 224);
-                    AgVec.Store(s3_3, dsb + 240);
-                    AgVec.Store(s4_0, dsb + 256);
-                    AgVec.Store(s4_1, dsb + 272);
-                    AgVec.Store(s4_2, dsb + 288);
-                    AgVec.Store(s4_3, dsb + 304);
-                    AgVec.Store(s5_0, dsb + 320);
-                    AgVec.Store(s5_1, dsb + 336);
-                    AgVec.Store(s5_2, dsb + 352);
-                    AgVec.Store(s5_3, dsb + 368);
+                    AgVec.Store(s1_0, dsb + 48);
+                    AgVec.Store(s1_1, dsb + 64);
+                    AgVec.Store(s1_2, dsb + 80);
+                    AgVec.Store(s2_0, dsb + 96);
+                    AgVec.Store(s2_1, dsb + 112);
+                    AgVec.Store(s2_2, dsb + 128);
+                    AgVec.Store(s3_0, dsb + 144);
+                    AgVec.Store(s3_1, dsb + 160);
+                    AgVec.Store(s3_2, dsb + 176);
+                    AgVec.Store(s4_0, dsb + 192);
+                    AgVec.Store(s4_1, dsb + 208);
+                    AgVec.Store(s4_2, dsb + 224);
+                    AgVec.Store(s5_0, dsb + 240);
+                    AgVec.Store(s5_1, dsb + 256);
+                    AgVec.Store(s5_2, dsb + 272);
                 }
-                // S[0..5, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
+                // S[0..5, jb .. jb + 47] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
+                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
+                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 48: [HeadDim, 48]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* bd = b + d * 64;
+                        float* bd = b + d * 48;
                         AgVecF k0 = AgVec.Load(bd + 0);
                         AgVecF k1 = AgVec.Load(bd + 16);
                         AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF k3 = AgVec.Load(bd + 48);
                         AgVecF a0 = AgVec.Create(qt[0 + d]);
                         s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
                         s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
                         s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
                         AgVecF a1 = AgVec.Create(qt[16 + d]);
                         s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
                         s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
                         s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
                         AgVecF a2 = AgVec.Create(qt[32 + d]);
                         s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
                         s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
                         s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                        s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
                         AgVecF a3 = AgVec.Create(qt[48 + d]);
                         s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
                         s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                        s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
                         AgVecF a4 = AgVec.Create(qt[64 + d]);
                         s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
                         s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
                         s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                        s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
                         AgVecF a5 = AgVec.Create(qt[80 + d]);
                         s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
                         s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
                         s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                        s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
                     }
-                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 16, dsb + 16);
-                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 32, dsb + 32);
-                    ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 48, dsb + 48);
-                    ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), lse1, delta1, pb + 64, dsb + 64);
-                    ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible), lse1, delta1, pb + 80, dsb + 80);
-                    ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible), lse1, delta1, pb + 96, dsb + 96);
-                    ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible), lse1, delta1, pb + 112, dsb + 112);
-                    ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), lse2, delta2, pb + 128, dsb + 128);
-                    ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible), lse2, delta2, pb + 144, dsb + 144);
-                    ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible), lse2, delta2, pb + 160, dsb + 160);
-                    ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible), lse2, delta2, pb + 176, dsb + 176);
-                    ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible), lse3, delta3, pb + 192, dsb + 192);
-                    ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible), lse3, delta3, pb + 208, dsb + 208);
-                    ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible), lse3, delta3, pb + 224, dsb + 224);
-                    ScoreGradient__avx512(s3_3, AgVec.LessThan(column3, visible), lse3, delta3, pb + 240, dsb + 240);
-                    ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible), lse4, delta4, pb + 256, dsb + 256);
-                    ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible), lse4, delta4, pb + 272, dsb + 272);
-                    ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible), lse4, delta4, pb + 288, dsb + 288);
-                    ScoreGradient__avx512(s4_3, AgVec.LessThan(column3, visible), lse4, delta4, pb + 304, dsb + 304);
-                    ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible), lse5, delta5, pb + 320, dsb + 320);
-                    ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible), lse5, delta5, pb + 336, dsb + 336);
-                    ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible), lse5, delta5, pb + 352, dsb + 352);
-                    ScoreGradient__avx512(s5_3, AgVec.LessThan(column3, visible), lse5, delta5, pb + 368, dsb + 368);
+                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
+                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 16, dsb + 16);
+                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 32, dsb + 32);
+                    ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 48, dsb + 48);
+                    ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 64, dsb + 64);
+                    ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 80, dsb + 80);
+                    ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 96, dsb + 96);
+                    ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 112, dsb + 112);
+                    ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 128, dsb + 128);
+                    ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 144, dsb + 144);
+                    ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 160, dsb + 160);
+                    ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 176, dsb + 176);
+                    ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 192, dsb + 192);
+                    ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible), rowLse[4], delta[4], pb + 208, dsb + 208);
+                    ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible), rowLse[4], delta[4], pb + 224, dsb + 224);
+                    ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 240, dsb + 240);
+                    ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible), rowLse[5], delta[5], pb + 256, dsb + 256);
+                    ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible), rowLse[5], delta[5], pb + 272, dsb + 272);
                 }
             }
-            // dV[j0 .. j0 + 63, last 1 vectors] += Pᵀ · dO.
+            // dV[j0 .. j0 + 47, last 1 vectors] += Pᵀ · dO.
             {
                 const int c0 = 0;
                 AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
@@ -1131,26 +1167,26 @@ partial class MultiQueryAttention
                 AgVecF x3_0 = AgVec.Load(dot + 48 + c0);
                 AgVecF x4_0 = AgVec.Load(dot + 64 + c0);
                 AgVecF x5_0 = AgVec.Load(dot + 80 + c0);
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 48; j++)
                 {
                     float* a = dvAcc + (j0 + j) * 16 + c0;
                     AgVecF a0 = AgVec.Load(a + 0);
                     AgVecF b0 = AgVec.Create(p[0 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVecF b1 = AgVec.Create(p[64 + j]);
+                    AgVecF b1 = AgVec.Create(p[48 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                    AgVecF b2 = AgVec.Create(p[128 + j]);
+                    AgVecF b2 = AgVec.Create(p[96 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                    AgVecF b3 = AgVec.Create(p[192 + j]);
+                    AgVecF b3 = AgVec.Create(p[144 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                    AgVecF b4 = AgVec.Create(p[256 + j]);
+                    AgVecF b4 = AgVec.Create(p[192 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                    AgVecF b5 = AgVec.Create(p[320 + j]);
+                    AgVecF b5 = AgVec.Create(p[240 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
                     AgVec.Store(a0, a + 0);
                 }
             }
-            // dK[j0 .. j0 + 63, last 1 vectors] += dSᵀ · Q.
+            // dK[j0 .. j0 + 47, last 1 vectors] += dSᵀ · Q.
             {
                 const int c0 = 0;
                 AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
@@ -1159,21 +1195,21 @@ partial class MultiQueryAttention
                 AgVecF x3_0 = AgVec.Load(qt + 48 + c0);
                 AgVecF x4_0 = AgVec.Load(qt + 64 + c0);
                 AgVecF x5_0 = AgVec.Load(qt + 80 + c0);
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 48; j++)
                 {
                     float* a = dkAcc + (j0 + j) * 16 + c0;
                     AgVecF a0 = AgVec.Load(a + 0);
                     AgVecF b0 = AgVec.Create(ds[0 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVecF b1 = AgVec.Create(ds[64 + j]);
+                    AgVecF b1 = AgVec.Create(ds[48 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                    AgVecF b2 = AgVec.Create(ds[128 + j]);
+                    AgVecF b2 = AgVec.Create(ds[96 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                    AgVecF b3 = AgVec.Create(ds[192 + j]);
+                    AgVecF b3 = AgVec.Create(ds[144 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                    AgVecF b4 = AgVec.Create(ds[256 + j]);
+                    AgVecF b4 = AgVec.Create(ds[192 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                    AgVecF b5 = AgVec.Create(ds[320 + j]);
+                    AgVecF b5 = AgVec.Create(ds[240 + j]);
                     a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
                     AgVec.Store(a0, a + 0);
                 }
@@ -1187,21 +1223,21 @@ partial class MultiQueryAttention
                 AgVecF o3_0 = AgVec.Load(dqt + 48 + c0);
                 AgVecF o4_0 = AgVec.Load(dqt + 64 + c0);
                 AgVecF o5_0 = AgVec.Load(dqt + 80 + c0);
-                for (int j = 0; j < 64; j++)
+                for (int j = 0; j < 48; j++)
                 {
                     float* kj = kr + (j0 + j) * 16 + c0;
                     AgVecF k0 = AgVec.Load(kj + 0);
                     AgVecF b0 = AgVec.Create(ds[0 + j]);
                     o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                    AgVecF b1 = AgVec.Create(ds[64 + j]);
+                    AgVecF b1 = AgVec.Create(ds[48 + j]);
                     o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                    AgVecF b2 = AgVec.Create(ds[128 + j]);
+                    AgVecF b2 = AgVec.Create(ds[96 + j]);
                     o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                    AgVecF b3 = AgVec.Create(ds[192 + j]);
+                    AgVecF b3 = AgVec.Create(ds[144 + j]);
                     o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
-                    AgVecF b4 = AgVec.Create(ds[256 + j]);
+                    AgVecF b4 = AgVec.Create(ds[192 + j]);
                     o4_0 = AgVec.FusedMultiplyAdd(b4, k0, o4_0);
-                    AgVecF b5 = AgVec.Create(ds[320 + j]);
+                    AgVecF b5 = AgVec.Create(ds[240 + j]);
                     o5_0 = AgVec.FusedMultiplyAdd(b5, k0, o5_0);
                 }
                 AgVec.Store(o0_0, dqt + 0 + c0);
@@ -1213,135 +1249,7 @@ partial class MultiQueryAttention
             }
         }
         // The dQ tile into the rows of dq.
-        for (int r = 0; r < 6; r++)
-        {
-            new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
-        }
-    }
-
-    // AttentionBackwardRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionBackwardRows1__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
-    {
-        float* kt = work + WorkTileKeysT;
-        float* vt = work + WorkTileValuesT;
-        float* dkAcc = work + WorkTileKeyGrad;
-        float* dvAcc = work + WorkTileValueGrad;
-        float* qt = work + WorkTileQuery;
-        float* dot = work + WorkTileOutGrad;
-        float* dqt = work + WorkTileQueryGrad;
-        float* p = work + WorkTileProb;
-        float* ds = work + WorkTileScoreGrad;
-        // Q and dO rows of the tile into [1, 16]; the dQ tile starts at zero.
-        for (int r = 0; r < 1; r++)
-        {
-            new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 16, HeadDim));
-            new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 16, HeadDim));
-        }
-        new global::System.Span<float>(dqt, 16).Clear();
-        // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-        float delta0 = HeadDot__avx512(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-        int keyEnd = validLength;
-        // Key index of each lane within a sub-tile, for the mask.
-        AgVecF column0 = AgVecF.Indices;
-        AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
-        AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-        AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
-        for (int j0 = 0; j0 < keyEnd; j0 += 64)
-        {
-            // one sub-tile: the whole block
-            {
-                int jb = j0;
-                float* pb = p + (jb - j0);
-                float* dsb = ds + (jb - j0);
-                // Lanes at or past visible are masked (P = 0): past the valid length.
-                AgVecF visible = AgVec.Create((float)(validLength - jb));
-                // dP[0..0, jb .. jb + 63] = dO[r, :] · v[:, j]: 4 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 64;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 16);
-                        AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF k3 = AgVec.Load(bd + 48);
-                        AgVecF a0 = AgVec.Create(dot[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                    }
-                    AgVec.Store(s0_0, dsb + 0);
-                    AgVec.Store(s0_1, dsb + 16);
-                    AgVec.Store(s0_2, dsb + 32);
-                    AgVec.Store(s0_3, dsb + 48);
-                }
-                // S[0..0, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 64;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 16);
-                        AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF k3 = AgVec.Load(bd + 48);
-                        AgVecF a0 = AgVec.Create(qt[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                    }
-                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), lse0, delta0, pb + 0, dsb + 0);
-                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), lse0, delta0, pb + 16, dsb + 16);
-                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), lse0, delta0, pb + 32, dsb + 32);
-                    ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible), lse0, delta0, pb + 48, dsb + 48);
-                }
-            }
-            // dV[j0 .. j0 + 63, last 1 vectors] += Pᵀ · dO.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                for (int j = 0; j < 64; j++)
-                {
-                    float* a = dvAcc + (j0 + j) * 16 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(p[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dK[j0 .. j0 + 63, last 1 vectors] += dSᵀ · Q.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
-                for (int j = 0; j < 64; j++)
-                {
-                    float* a = dkAcc + (j0 + j) * 16 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dQ[0..0, last 1 vectors] += dS · K.
-            {
-                const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
-                for (int j = 0; j < 64; j++)
-                {
-                    float* kj = kr + (j0 + j) * 16 + c0;
-                    AgVecF k0 = AgVec.Load(kj + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                }
-                AgVec.Store(o0_0, dqt + 0 + c0);
-            }
-        }
-        // The dQ tile into the rows of dq.
-        for (int r = 0; r < 1; r++)
+        for (int r = 0; r < n; r++)
         {
             new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
         }

@@ -29,6 +29,12 @@ partial class MultiQueryAttention
         }
     }
 
+    // LinearBackward_37x12x12_bias__scalar: dX[37, 12] = dY · W; dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY
+    private static unsafe void LinearBackward_37x12x12_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        global::AttnGen.KernelSupport.LinearBackward(dy, x, w, dw, db, dx, 37, 12, 12);
+    }
+
     // Linear_37x3x12_bias__scalar: Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b
     private static unsafe void Linear_37x3x12_bias__scalar(float* x, float* w, float* b, float* y)
     {
@@ -47,6 +53,12 @@ partial class MultiQueryAttention
                 ym[n] = acc + b[n];
             }
         }
+    }
+
+    // LinearBackward_37x3x12_bias__scalar: dX[37, 12] = dY · W; dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY
+    private static unsafe void LinearBackward_37x3x12_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    {
+        global::AttnGen.KernelSupport.LinearBackward(dy, x, w, dw, db, dx, 37, 3, 12);
     }
 
     // Attention__scalar: for each head h and query row i,
@@ -149,30 +161,14 @@ partial class MultiQueryAttention
         Linear_37x12x12_bias__scalar(context, parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, output);
     }
 
-    // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-    private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    // BackwardCore__scalar, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
+    // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
+    private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* c, float* dc, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength)
     {
-        float* lse = saved + TrainLse;
-        float* xq = saved + TrainQuery;
-        float* xk = saved + TrainKey;
-        float* xv = saved + TrainValue;
-        float* q = saved + ScratchQuery;
-        float* k = saved + ScratchKey;
-        float* v = saved + ScratchValue;
-        float* c = saved + ScratchContext;
-        float* dc = work + WorkContext;
-        float* dq = work + WorkQuery;
-        float* dk = work + WorkKey;
-        float* dv = work + WorkValue;
-
-        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-        global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
+        _ = parameters; _ = grad;
         new global::System.Span<float>(dq, SeqLen * QueryWidth).Clear();
         new global::System.Span<float>(dk, KvSeqLen * KvWidth).Clear();
         new global::System.Span<float>(dv, KvSeqLen * KvWidth).Clear();
-
-        // Attention core, per head and query row: P_ij = exp(S_ij - LSE_i) recomputed from the saved log-sum-exp;
-        // Δ_i = dO_i · O_i; dV_j += P_ij dO_i; dS_ij = P_ij (dO_i · V_j - Δ_i); dQ_i += dS_ij ∂S/∂q; dK_j += dS_ij ∂S/∂k.
         for (int h = 0; h < Heads; h++)
         {
             int g = h / GroupSize;
@@ -210,11 +206,34 @@ partial class MultiQueryAttention
                 }
             }
         }
+    }
+
+    // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
+    private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    {
+        float* lse = saved + TrainLse;
+        float* xq = saved + TrainQuery;
+        float* xk = saved + TrainKey;
+        float* xv = saved + TrainValue;
+        float* q = saved + ScratchQuery;
+        float* k = saved + ScratchKey;
+        float* v = saved + ScratchValue;
+        float* c = saved + ScratchContext;
+        float* dc = work + WorkContext;
+        float* dq = work + WorkQuery;
+        float* dk = work + WorkKey;
+        float* dv = work + WorkValue;
+
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
+        LinearBackward_37x12x12_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+        // Attention core: dC -> dQ, dK, dV (overwritten)
+        BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength);
 
         // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-        global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-        global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+        LinearBackward_37x12x12_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+        LinearBackward_37x3x12_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+        LinearBackward_37x3x12_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
 }

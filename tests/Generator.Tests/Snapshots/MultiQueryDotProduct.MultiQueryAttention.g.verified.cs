@@ -234,7 +234,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private unsafe float* _query, _key, _value, _output;
     private global::AttnGen.WorkerGroup? _workerGroup;
 
-    /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+    /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
     /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
     public global::AttnGen.KernelIsa Isa
     {
@@ -369,7 +369,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
     // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
     // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-    // [6, 16], P and dS [6, 64].
+    // [6, 16], P and dS [6, 48].
     private const int WorkTileKeysT = WorkTiles + 0;
     private const int WorkTileValuesT = WorkTiles + 192;
     private const int WorkTileKeys = WorkTiles + 384;
@@ -379,8 +379,8 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private const int WorkTileOutGrad = WorkTiles + 3552;
     private const int WorkTileQueryGrad = WorkTiles + 3648;
     private const int WorkTileProb = WorkTiles + 3744;
-    private const int WorkTileScoreGrad = WorkTiles + 4128;
-    private const int WorkTilesLength = 4512;
+    private const int WorkTileScoreGrad = WorkTiles + 4032;
+    private const int WorkTilesLength = 4320;
     private const int WorkLength = WorkTiles + WorkTilesLength;
 
     private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
@@ -517,7 +517,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
     internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-    // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+    // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
     private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
     {
         int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;

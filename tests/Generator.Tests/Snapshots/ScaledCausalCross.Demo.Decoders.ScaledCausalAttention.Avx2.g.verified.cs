@@ -73,6 +73,168 @@ namespace Demo.Decoders
             AgVec.Store(c3_1, y + 56);
         }
 
+        // LinearBackward_4x16x16_bias__avx2: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b:
+        // dX[4, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_4x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_4x16x16_bias_dx__avx2(dy, w, dx);
+            LinearBackward_4x16x16_bias_dw__avx2(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 4; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_4x16x16_bias_dx__avx2: dX = dY · W, dX[4, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 6 rows (0 whole, then one of 4).
+        private static unsafe void LinearBackward_4x16x16_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                LinearBackward_4x16x16_bias_dx_tile4x16__avx2(a + 0, b + j, c + 0 + j);
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+        }
+
+        // LinearBackward_4x16x16_bias_dw__avx2: dW += dYᵀ · X, dW[16, 16] over a reduction of 4, in column blocks of 16
+        // (1 whole) and register tiles of 6 rows (2 whole, then one of 4).
+        private static unsafe void LinearBackward_4x16x16_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 12; r += 6)
+                {
+                    LinearBackward_4x16x16_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 16 + j);
+                }
+                LinearBackward_4x16x16_bias_dw_tile4x16__avx2(a + 12, b + j, c + 192 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
+            AgVecF c4_0 = AgVec.Load(c + 64), c4_1 = AgVec.Load(c + 72);
+            AgVecF c5_0 = AgVec.Load(c + 80), c5_1 = AgVec.Load(c + 88);
+            for (int t = 0; t < 4; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+            AgVec.Store(c4_0, c + 64);
+            AgVec.Store(c4_1, c + 72);
+            AgVec.Store(c5_0, c + 80);
+            AgVec.Store(c5_1, c + 88);
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
+            for (int t = 0; t < 4; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+        }
+
         // Linear_10x16x16_bias__avx2: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns;
         // register tiles of 6 rows (1 of them, then one of 4).
         private static unsafe void Linear_10x16x16_bias__avx2(float* x, float* packed, float* y)
@@ -178,6 +340,221 @@ namespace Demo.Decoders
             AgVec.Store(c3_1, y + 56);
         }
 
+        // LinearBackward_10x16x16_bias__avx2: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b:
+        // dX[10, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x16x16_bias_dx__avx2(dy, w, dx);
+            LinearBackward_10x16x16_bias_dw__avx2(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 8)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x16x16_bias_dx__avx2: dX = dY · W, dX[10, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 6 rows (1 whole, then one of 4).
+        private static unsafe void LinearBackward_10x16x16_bias_dx__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 6; r += 6)
+                {
+                    LinearBackward_10x16x16_bias_dx_tile6x16__avx2(a + r * 16, b + j, c + r * 16 + j);
+                }
+                LinearBackward_10x16x16_bias_dx_tile4x16__avx2(a + 96, b + j, c + 96 + j);
+            }
+        }
+
+        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[64]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[80]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+            AgVec.Store(c4_0, c + 64);
+            AgVec.Store(c4_1, c + 72);
+            AgVec.Store(c5_0, c + 80);
+            AgVec.Store(c5_1, c + 88);
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+        }
+
+        // LinearBackward_10x16x16_bias_dw__avx2: dW += dYᵀ · X, dW[16, 16] over a reduction of 10, in column blocks of 16
+        // (1 whole) and register tiles of 6 rows (2 whole, then one of 4).
+        private static unsafe void LinearBackward_10x16x16_bias_dw__avx2(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 12; r += 6)
+                {
+                    LinearBackward_10x16x16_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 16 + j);
+                }
+                LinearBackward_10x16x16_bias_dw_tile4x16__avx2(a + 12, b + j, c + 192 + j);
+            }
+        }
+
+        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
+            AgVecF c4_0 = AgVec.Load(c + 64), c4_1 = AgVec.Load(c + 72);
+            AgVecF c5_0 = AgVec.Load(c + 80), c5_1 = AgVec.Load(c + 88);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[4]);
+                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[5]);
+                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+            AgVec.Store(c4_0, c + 64);
+            AgVec.Store(c4_1, c + 72);
+            AgVec.Store(c5_0, c + 80);
+            AgVec.Store(c5_1, c + 88);
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 8);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 24);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 40);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 56);
+        }
+
         // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -209,8 +586,8 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [8, 32], values [32, 8];
-        // query tiles of 6 rows (0 full, one of 4), key blocks of 32.
+        // Attention__avx2: keys packed per key/value head in 1 blocks of [8, 16], values [16, 8];
+        // query tiles of 6 rows (0 full, one of 4), key blocks of 16.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -219,8 +596,8 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -250,18 +627,18 @@ namespace Demo.Decoders
             int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
                 {
                     AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
                     AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                     AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                     AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 16;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 8);
@@ -278,59 +655,25 @@ namespace Demo.Decoders
                         s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
                         s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 8);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 40);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 72);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 104);
-                }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 24);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 56);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 88);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 120);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 8);
+                    AgVec.Store(s1_0, p + 16);
+                    AgVec.Store(s1_1, p + 24);
+                    AgVec.Store(s2_0, p + 32);
+                    AgVec.Store(s2_1, p + 40);
+                    AgVec.Store(s3_0, p + 48);
+                    AgVec.Store(s3_1, p + 56);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 16 > maskFrom)
                 {
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 16;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -338,134 +681,106 @@ namespace Demo.Decoders
                     float* pr = p + 0;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha0 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
+                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 16;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha1 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
+                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 32;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha2 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
+                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 48;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 8);
-                    AgVecF x2 = AgVec.Load(pr + 16);
-                    AgVecF x3 = AgVec.Load(pr + 24);
-                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
+                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(x0, x1)));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
                         alpha3 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx2(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(x1 - mv);
+                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
                         AgVec.Store(e1, pr + 8);
-                        AgVecF e2 = Exp__avx2(x2 - mv);
-                        AgVec.Store(e2, pr + 16);
-                        AgVecF e3 = Exp__avx2(x3 - mv);
-                        AgVec.Store(e3, pr + 24);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m3 - mNew) * ScoreScale)));
+                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
                         m3 = mNew;
                     }
                 }
@@ -480,18 +795,18 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
                         AgVecF v0 = AgVec.Load(vj + 0);
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[16]);
                         o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[32]);
                         o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[48]);
                         o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
                     }
                     AgVec.Store(o0_0, o + 0 + c0);
@@ -504,7 +819,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -513,7 +828,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -522,7 +837,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -531,7 +846,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -576,22 +891,23 @@ namespace Demo.Decoders
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__avx2(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_4x16x16_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_4x16x16_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_10x16x16_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_10x16x16_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__avx2(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 8; d += 8) acc = AgVec.FusedMultiplyAdd(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
             return sum;
         }
 
@@ -599,31 +915,32 @@ namespace Demo.Decoders
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__avx2(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 32] (score and dP tiles),
-        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
-        // 6 rows (0 full, one of 4) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 16] (score and dP tiles),
+        // K rows packed [16, 8] (dQ += dS·K), dK and dV accumulated in [16, 8]; per query head of the group, tiles of
+        // 4 rows (1 full) walk the visible key blocks of 16.
+        private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
             float* dvAcc = work + WorkTileValueGrad;
             // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 48).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 48).Clear();
+            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
+            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, kr);
+                new global::System.Span<float>(dkAcc, 128).Clear();
+                new global::System.Span<float>(dvAcc, 128).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -632,7 +949,10 @@ namespace Demo.Decoders
                     float* doh = dO + h * HeadDim;
                     float* dqh = dq + h * HeadDim;
                     float* lh = lse + h * SeqLen;
-                    AttentionBackwardRows4__avx2(qh + 0 * QueryWidth, oh + 0 * QueryWidth, doh + 0 * QueryWidth, dqh + 0 * QueryWidth, lh + 0, 0, validLength, kr, work);
+                    for (int i0 = 0; i0 < 4; i0 += 4)
+                    {
+                        BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                    }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
                 for (int j = 0; j < KvSeqLen; j++)
@@ -643,8 +963,8 @@ namespace Demo.Decoders
             }
         }
 
-        // AttentionBackwardRows4__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
+        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -655,31 +975,34 @@ namespace Demo.Decoders
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [4, 8]; the dQ tile starts at zero.
+            float* delta = stackalloc float[4];
+            float* rowLse = stackalloc float[4];
+            // Q and dO rows of the tile into [4, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below).
             for (int r = 0; r < 4; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+                float* qr = qt + r * 8;
+                float* dr = dot + r * 8;
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
             }
             new global::System.Span<float>(dqt, 32).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__avx2(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__avx2(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__avx2(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__avx2(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
             // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
             int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
             int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
             int limit2 = global::System.Math.Min(validLength, i0 + 2 + CausalOffset + 1);
             int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
-            int keyEnd = limit3;
+            int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 16)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                // one sub-tile: the whole block
                 {
+                    int jb = j0;
                     float* pb = p + (jb - j0);
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length or above the diagonal.
@@ -693,10 +1016,10 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
@@ -714,12 +1037,12 @@ namespace Demo.Decoders
                         }
                         AgVec.Store(s0_0, dsb + 0);
                         AgVec.Store(s0_1, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 40);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 72);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 104);
+                        AgVec.Store(s1_0, dsb + 16);
+                        AgVec.Store(s1_1, dsb + 24);
+                        AgVec.Store(s2_0, dsb + 32);
+                        AgVec.Store(s2_1, dsb + 40);
+                        AgVec.Store(s3_0, dsb + 48);
+                        AgVec.Store(s3_1, dsb + 56);
                     }
                     // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
                     {
@@ -727,10 +1050,10 @@ namespace Demo.Decoders
                         AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
                         AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
                         AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 16;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 8);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
@@ -746,56 +1069,56 @@ namespace Demo.Decoders
                             s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
                             s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
                         }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible0), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible0), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible1), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible1), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible2), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible2), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible3), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible3), lse3, delta3, pb + 104, dsb + 104);
+                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 16, dsb + 16);
+                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 24, dsb + 24);
+                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 32, dsb + 32);
+                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 40, dsb + 40);
+                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 48, dsb + 48);
+                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 56, dsb + 56);
                     }
                 }
-                // dV[j0 .. j0 + 31, last 1 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 15, last 1 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(dot + 8 + c0);
                     AgVecF x2_0 = AgVec.Load(dot + 16 + c0);
                     AgVecF x3_0 = AgVec.Load(dot + 24 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        AgVecF b1 = AgVec.Create(p[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        AgVecF b2 = AgVec.Create(p[32 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        AgVecF b3 = AgVec.Create(p[48 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
                 }
-                // dK[j0 .. j0 + 31, last 1 vectors] += dSᵀ · Q.
+                // dK[j0 .. j0 + 15, last 1 vectors] += dSᵀ · Q.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
                     AgVecF x1_0 = AgVec.Load(qt + 8 + c0);
                     AgVecF x2_0 = AgVec.Load(qt + 16 + c0);
                     AgVecF x3_0 = AgVec.Load(qt + 24 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* a = dkAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[16 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[32 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        AgVecF b3 = AgVec.Create(ds[48 + j]);
                         a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
                         AgVec.Store(a0, a + 0);
                     }
@@ -807,17 +1130,17 @@ namespace Demo.Decoders
                     AgVecF o1_0 = AgVec.Load(dqt + 8 + c0);
                     AgVecF o2_0 = AgVec.Load(dqt + 16 + c0);
                     AgVecF o3_0 = AgVec.Load(dqt + 24 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 16; j++)
                     {
                         float* kj = kr + (j0 + j) * 8 + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[16 + j]);
                         o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[32 + j]);
                         o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        AgVecF b3 = AgVec.Create(ds[48 + j]);
                         o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
                     }
                     AgVec.Store(o0_0, dqt + 0 + c0);

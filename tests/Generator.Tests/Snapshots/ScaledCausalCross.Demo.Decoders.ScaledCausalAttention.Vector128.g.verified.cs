@@ -96,6 +96,157 @@ namespace Demo.Decoders
             AgVec.Store(c3_3, y + 60);
         }
 
+        // LinearBackward_4x16x16_bias__v128: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b:
+        // dX[4, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_4x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_4x16x16_bias_dx__v128(dy, w, dx);
+            LinearBackward_4x16x16_bias_dw__v128(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 4; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_4x16x16_bias_dx__v128: dX = dY · W, dX[4, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (1 whole).
+        private static unsafe void LinearBackward_4x16x16_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 4; r += 4)
+                {
+                    LinearBackward_4x16x16_bias_dx_tile4x16__v128(a + r * 16, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
+        // LinearBackward_4x16x16_bias_dw__v128: dW += dYᵀ · X, dW[16, 16] over a reduction of 4, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (4 whole).
+        private static unsafe void LinearBackward_4x16x16_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 16; r += 4)
+                {
+                    LinearBackward_4x16x16_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_4x16x16_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 20), c1_2 = AgVec.Load(c + 24), c1_3 = AgVec.Load(c + 28);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 36), c2_2 = AgVec.Load(c + 40), c2_3 = AgVec.Load(c + 44);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 52), c3_2 = AgVec.Load(c + 56), c3_3 = AgVec.Load(c + 60);
+            for (int t = 0; t < 4; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
         // Linear_10x16x16_bias__v128: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns;
         // register tiles of 4 rows (2 of them, then one of 2).
         private static unsafe void Linear_10x16x16_bias__v128(float* x, float* packed, float* y)
@@ -209,6 +360,193 @@ namespace Demo.Decoders
             AgVec.Store(c1_3, y + 28);
         }
 
+        // LinearBackward_10x16x16_bias__v128: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b:
+        // dX[10, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        private static unsafe void LinearBackward_10x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            LinearBackward_10x16x16_bias_dx__v128(dy, w, dx);
+            LinearBackward_10x16x16_bias_dw__v128(dy, x, dw);
+            // db[0..15] += Σ_m dY[m, :]
+            for (int j = 0; j < 16; j += 4)
+            {
+                AgVecF s = AgVec.Load(db + j);
+                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 16 + j);
+                AgVec.Store(s, db + j);
+            }
+        }
+
+        // LinearBackward_10x16x16_bias_dx__v128: dX = dY · W, dX[10, 16] over a reduction of 16, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (2 whole, then one of 2).
+        private static unsafe void LinearBackward_10x16x16_bias_dx__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 8; r += 4)
+                {
+                    LinearBackward_10x16x16_bias_dx_tile4x16__v128(a + r * 16, b + j, c + r * 16 + j);
+                }
+                LinearBackward_10x16x16_bias_dx_tile2x16__v128(a + 128, b + j, c + 128 + j);
+            }
+        }
+
+        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
+            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[32]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[48]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
+        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dx_tile2x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
+            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
+            for (int t = 0; t < 16; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[16]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+        }
+
+        // LinearBackward_10x16x16_bias_dw__v128: dW += dYᵀ · X, dW[16, 16] over a reduction of 10, in column blocks of 16
+        // (1 whole) and register tiles of 4 rows (4 whole).
+        private static unsafe void LinearBackward_10x16x16_bias_dw__v128(float* a, float* b, float* c)
+        {
+            for (int j = 0; j < 16; j += 16)
+            {
+                for (int r = 0; r < 16; r += 4)
+                {
+                    LinearBackward_10x16x16_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 16 + j);
+                }
+            }
+        }
+
+        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static unsafe void LinearBackward_10x16x16_bias_dw_tile4x16__v128(float* a, float* b, float* c)
+        {
+            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
+            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 20), c1_2 = AgVec.Load(c + 24), c1_3 = AgVec.Load(c + 28);
+            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 36), c2_2 = AgVec.Load(c + 40), c2_3 = AgVec.Load(c + 44);
+            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 52), c3_2 = AgVec.Load(c + 56), c3_3 = AgVec.Load(c + 60);
+            for (int t = 0; t < 10; t++)
+            {
+                float* at = a + t * 16;
+                float* bt = b + t * 16;
+                AgVecF b0 = AgVec.Load(bt + 0);
+                AgVecF b1 = AgVec.Load(bt + 4);
+                AgVecF b2 = AgVec.Load(bt + 8);
+                AgVecF b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]);
+                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[1]);
+                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[2]);
+                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[3]);
+                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, c + 0);
+            AgVec.Store(c0_1, c + 4);
+            AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c0_3, c + 12);
+            AgVec.Store(c1_0, c + 16);
+            AgVec.Store(c1_1, c + 20);
+            AgVec.Store(c1_2, c + 24);
+            AgVec.Store(c1_3, c + 28);
+            AgVec.Store(c2_0, c + 32);
+            AgVec.Store(c2_1, c + 36);
+            AgVec.Store(c2_2, c + 40);
+            AgVec.Store(c2_3, c + 44);
+            AgVec.Store(c3_0, c + 48);
+            AgVec.Store(c3_1, c + 52);
+            AgVec.Store(c3_2, c + 56);
+            AgVec.Store(c3_3, c + 60);
+        }
+
         // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
         // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
         // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
@@ -239,8 +577,8 @@ namespace Demo.Decoders
             return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
         }
 
-        // Attention__v128: keys packed per key/value head in 1 blocks of [8, 32], values [32, 8];
-        // query tiles of 4 rows (1 full), key blocks of 32.
+        // Attention__v128: keys packed per key/value head in 1 blocks of [8, 12], values [12, 8];
+        // query tiles of 4 rows (1 full), key blocks of 12.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
             float* kt = scratch + ScratchKeyPack;
@@ -249,8 +587,8 @@ namespace Demo.Decoders
             float* p = scratch + ScratchProbTile;
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, vp);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
+                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, vp);
                 float* vg = vp;
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -283,123 +621,63 @@ namespace Demo.Decoders
             int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
             int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
+                // S[0..3, j0 + 0 .. j0 + 11] = q[r, :] · k[:, j] (the scale is applied in the softmax): 12 accumulators.
                 {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
+                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
                     for (int d = 0; d < HeadDim; d++)
                     {
-                        float* kd = kb + d * 32;
+                        float* kd = kb + d * 12;
                         float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
                         AgVecF k0 = AgVec.Load(kd + 0);
                         AgVecF k1 = AgVec.Load(kd + 4);
                         AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
                         AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
                         s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
                         s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
                         s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
                         AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
                         s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
                         s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
                         s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
                         AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
                         s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
                         s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
                         s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
                         AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
                         s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
                         s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
                         s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
                     }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 0);
-                    AgVec.Store(s0_1 * scale, p + 4);
-                    AgVec.Store(s0_2 * scale, p + 8);
-                    AgVec.Store(s0_3 * scale, p + 12);
-                    AgVec.Store(s1_0 * scale, p + 32);
-                    AgVec.Store(s1_1 * scale, p + 36);
-                    AgVec.Store(s1_2 * scale, p + 40);
-                    AgVec.Store(s1_3 * scale, p + 44);
-                    AgVec.Store(s2_0 * scale, p + 64);
-                    AgVec.Store(s2_1 * scale, p + 68);
-                    AgVec.Store(s2_2 * scale, p + 72);
-                    AgVec.Store(s2_3 * scale, p + 76);
-                    AgVec.Store(s3_0 * scale, p + 96);
-                    AgVec.Store(s3_1 * scale, p + 100);
-                    AgVec.Store(s3_2 * scale, p + 104);
-                    AgVec.Store(s3_3 * scale, p + 108);
-                }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] · ScoreScale: 16 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
-                    }
-                    AgVecF scale = AgVec.Create(ScoreScale);
-                    AgVec.Store(s0_0 * scale, p + 16);
-                    AgVec.Store(s0_1 * scale, p + 20);
-                    AgVec.Store(s0_2 * scale, p + 24);
-                    AgVec.Store(s0_3 * scale, p + 28);
-                    AgVec.Store(s1_0 * scale, p + 48);
-                    AgVec.Store(s1_1 * scale, p + 52);
-                    AgVec.Store(s1_2 * scale, p + 56);
-                    AgVec.Store(s1_3 * scale, p + 60);
-                    AgVec.Store(s2_0 * scale, p + 80);
-                    AgVec.Store(s2_1 * scale, p + 84);
-                    AgVec.Store(s2_2 * scale, p + 88);
-                    AgVec.Store(s2_3 * scale, p + 92);
-                    AgVec.Store(s3_0 * scale, p + 112);
-                    AgVec.Store(s3_1 * scale, p + 116);
-                    AgVec.Store(s3_2 * scale, p + 120);
-                    AgVec.Store(s3_3 * scale, p + 124);
+                    AgVec.Store(s0_0, p + 0);
+                    AgVec.Store(s0_1, p + 4);
+                    AgVec.Store(s0_2, p + 8);
+                    AgVec.Store(s1_0, p + 12);
+                    AgVec.Store(s1_1, p + 16);
+                    AgVec.Store(s1_2, p + 20);
+                    AgVec.Store(s2_0, p + 24);
+                    AgVec.Store(s2_1, p + 28);
+                    AgVec.Store(s2_2, p + 32);
+                    AgVec.Store(s3_0, p + 36);
+                    AgVec.Store(s3_1, p + 40);
+                    AgVec.Store(s3_2, p + 44);
                 }
                 // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
+                if (j0 + 12 > maskFrom)
                 {
                     for (int r = 0; r < 4; r++)
                     {
                         int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        for (int j = global::System.Math.Max(limit, 0); j < 32; j++) p[r * 32 + j] = float.NegativeInfinity;
+                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
+                        float* pr = p + r * 12;
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
+                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
                     }
                 }
                 // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
@@ -408,197 +686,121 @@ namespace Demo.Decoders
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha0 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
+                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
                         m0 = mNew;
                     }
                 }
                 // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 32;
+                    float* pr = p + 12;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha1 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
+                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
                         m1 = mNew;
                     }
                 }
                 // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 64;
+                    float* pr = p + 24;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha2 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
+                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
                         m2 = mNew;
                     }
                 }
                 // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
                 {
-                    float* pr = p + 96;
+                    float* pr = p + 36;
                     AgVecF x0 = AgVec.Load(pr + 0);
                     AgVecF x1 = AgVec.Load(pr + 4);
                     AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
+                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
                     if (mNew == float.NegativeInfinity)
                     {
                         // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
                         AgVec.Store(AgVecF.Zero, pr + 0);
                         AgVec.Store(AgVecF.Zero, pr + 4);
                         AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
                         alpha3 = 1f;
                     }
                     else
                     {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
+                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
+                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
+                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
                         AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
+                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
                         AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
+                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
                         AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(x3 - mv);
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(x4 - mv);
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(x5 - mv);
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(x6 - mv);
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(x7 - mv);
-                        AgVec.Store(e7, pr + 28);
                         // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
+                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
+                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
                         m3 = mNew;
                     }
                 }
@@ -613,7 +815,7 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3, o3_1 = AgVec.Load(o + 28 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
@@ -622,13 +824,13 @@ namespace Demo.Decoders
                         AgVecF p0 = AgVec.Create(pj[0]);
                         o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[32]);
+                        AgVecF p1 = AgVec.Create(pj[12]);
                         o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[64]);
+                        AgVecF p2 = AgVec.Create(pj[24]);
                         o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        AgVecF p3 = AgVec.Create(pj[96]);
+                        AgVecF p3 = AgVec.Create(pj[36]);
                         o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
                         o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
                     }
@@ -646,7 +848,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l0);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 0;
                 float* yrow = output + 0 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -655,7 +857,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l1);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 8;
                 float* yrow = output + 1 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -664,7 +866,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l2);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 16;
                 float* yrow = output + 2 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -673,7 +875,7 @@ namespace Demo.Decoders
             {
                 float sum = AgVec.Sum(l3);
                 float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward
+                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
                 float* orow = o + 24;
                 float* yrow = output + 3 * QueryWidth;
                 AgVecF iv = AgVec.Create(inv);
@@ -718,22 +920,23 @@ namespace Demo.Decoders
             float* dv = work + WorkValue;
 
             // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            global::AttnGen.KernelSupport.LinearBackward(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, SeqLen, ModelDim, QueryWidth);
-            // Attention core: FlashAttention-2 backward on this path's tiles.
-            AttentionBackward__v128(q, k, v, c, dc, dq, dk, dv, lse, validLength, work);
+            LinearBackward_4x16x16_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+
+            // Attention core: dC -> dQ, dK, dV (overwritten)
+            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
 
             // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            global::AttnGen.KernelSupport.LinearBackward(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, SeqLen, QueryWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, KvSeqLen, KvWidth, ModelDim);
-            global::AttnGen.KernelSupport.LinearBackward(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, KvSeqLen, KvWidth, ModelDim);
+            LinearBackward_4x16x16_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
+            LinearBackward_10x16x16_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
+            LinearBackward_10x16x16_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats (vector body, scalar tail; nothing past HeadDim is read).
+        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
+        // for a row that sees one key); nothing past HeadDim is read.
         private static unsafe float HeadDot__v128(float* a, float* b)
         {
-            AgVecF acc = AgVecF.Zero;
-            for (int d = 0; d < 8; d += 4) acc = AgVec.MultiplyAddEstimate(AgVec.Load(a + d), AgVec.Load(b + d), acc);
-            float sum = AgVec.Sum(acc);
+            float sum = 0f;
+            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
             return sum;
         }
 
@@ -741,16 +944,17 @@ namespace Demo.Decoders
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
         {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s * AgVec.Create(ScoreScale) - AgVec.Create(lse)), AgVecF.Zero);
+            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(AgVec.MultiplyAddEstimate(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
             AgVec.Store(e, p);
             AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
         }
 
-        // AttentionBackward__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 32] (score and dP tiles),
-        // K rows packed [32, 8] (dQ += dS·K), dK and dV accumulated in [32, 8]; per query head of the group, tiles of
-        // 4 rows (1 full) walk the visible key blocks of 32.
-        private static unsafe void AttentionBackward__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength, float* work)
+        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 12] (score and dP tiles),
+        // K rows packed [12, 8] (dQ += dS·K), dK and dV accumulated in [12, 8]; per query head of the group, tiles of
+        // 4 rows (1 full) walk the visible key blocks of 12.
+        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            _ = parameters; _ = grad;
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
             float* dkAcc = work + WorkTileKeyGrad;
@@ -760,12 +964,12 @@ namespace Demo.Decoders
             new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
             for (int g = 0; g < KvHeads; g++)
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
+                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, vt);
                 float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 8, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
+                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, kr);
+                new global::System.Span<float>(dkAcc, 96).Clear();
+                new global::System.Span<float>(dvAcc, 96).Clear();
                 // The query heads of the group share this head's dK and dV.
                 for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
                 {
@@ -776,7 +980,7 @@ namespace Demo.Decoders
                     float* lh = lse + h * SeqLen;
                     for (int i0 = 0; i0 < 4; i0 += 4)
                     {
-                        AttentionBackwardRows4__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
+                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
                     }
                 }
                 // dK and dV of this key/value head into their rows (each element is written once).
@@ -788,8 +992,8 @@ namespace Demo.Decoders
             }
         }
 
-        // AttentionBackwardRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionBackwardRows4__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // BackwardTile__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
+        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
         {
             float* kt = work + WorkTileKeysT;
             float* vt = work + WorkTileValuesT;
@@ -800,33 +1004,35 @@ namespace Demo.Decoders
             float* dqt = work + WorkTileQueryGrad;
             float* p = work + WorkTileProb;
             float* ds = work + WorkTileScoreGrad;
-            // Q and dO rows of the tile into [4, 8]; the dQ tile starts at zero.
+            float* delta = stackalloc float[4];
+            float* rowLse = stackalloc float[4];
+            // Q and dO rows of the tile into [4, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
+            // its keys are all masked below).
             for (int r = 0; r < 4; r++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * 8, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * 8, HeadDim));
+                float* qr = qt + r * 8;
+                float* dr = dot + r * 8;
+                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
+                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
+                delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
+                rowLse[r] = lse[r];
             }
             new global::System.Span<float>(dqt, 32).Clear();
-            // Δ_r = dO_r · O_r and the saved LSE_r (-inf for a row that saw no key: its keys are all masked below).
-            float delta0 = HeadDot__v128(dot + 0, o + 0 * QueryWidth), lse0 = lse[0];
-            float delta1 = HeadDot__v128(dot + 8, o + 1 * QueryWidth), lse1 = lse[1];
-            float delta2 = HeadDot__v128(dot + 16, o + 2 * QueryWidth), lse2 = lse[2];
-            float delta3 = HeadDot__v128(dot + 24, o + 3 * QueryWidth), lse3 = lse[3];
             // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
             int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
             int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
             int limit2 = global::System.Math.Min(validLength, i0 + 2 + CausalOffset + 1);
             int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
-            int keyEnd = limit3;
+            int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
             // Key index of each lane within a sub-tile, for the mask.
             AgVecF column0 = AgVecF.Indices;
             AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
             AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+            for (int j0 = 0; j0 < keyEnd; j0 += 12)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                // one sub-tile: the whole block
                 {
+                    int jb = j0;
                     float* pb = p + (jb - j0);
                     float* dsb = ds + (jb - j0);
                     // Lanes at or past visible are masked (P = 0): past the valid length or above the diagonal.
@@ -834,159 +1040,141 @@ namespace Demo.Decoders
                     AgVecF visible1 = AgVec.Create((float)(limit1 - jb));
                     AgVecF visible2 = AgVec.Create((float)(limit2 - jb));
                     AgVecF visible3 = AgVec.Create((float)(limit3 - jb));
-                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 16 accumulators.
+                    // dP[0..3, jb .. jb + 11] = dO[r, :] · v[:, j]: 12 accumulators.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 12;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
                             AgVecF a0 = AgVec.Create(dot[0 + d]);
                             s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
                             s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
                             s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
                             AgVecF a1 = AgVec.Create(dot[8 + d]);
                             s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
                             s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
                             s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
                             AgVecF a2 = AgVec.Create(dot[16 + d]);
                             s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
                             s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
                             s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
                             AgVecF a3 = AgVec.Create(dot[24 + d]);
                             s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
                             s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
                             s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
                         }
                         AgVec.Store(s0_0, dsb + 0);
                         AgVec.Store(s0_1, dsb + 4);
                         AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s0_3, dsb + 12);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 36);
-                        AgVec.Store(s1_2, dsb + 40);
-                        AgVec.Store(s1_3, dsb + 44);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 68);
-                        AgVec.Store(s2_2, dsb + 72);
-                        AgVec.Store(s2_3, dsb + 76);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 100);
-                        AgVec.Store(s3_2, dsb + 104);
-                        AgVec.Store(s3_3, dsb + 108);
+                        AgVec.Store(s1_0, dsb + 12);
+                        AgVec.Store(s1_1, dsb + 16);
+                        AgVec.Store(s1_2, dsb + 20);
+                        AgVec.Store(s2_0, dsb + 24);
+                        AgVec.Store(s2_1, dsb + 28);
+                        AgVec.Store(s2_2, dsb + 32);
+                        AgVec.Store(s3_0, dsb + 36);
+                        AgVec.Store(s3_1, dsb + 40);
+                        AgVec.Store(s3_2, dsb + 44);
                     }
-                    // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
+                    // S[0..3, jb .. jb + 11] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
+                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
+                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
+                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
+                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
+                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
                         for (int d = 0; d < HeadDim; d++)
                         {
-                            float* bd = b + d * 32;
+                            float* bd = b + d * 12;
                             AgVecF k0 = AgVec.Load(bd + 0);
                             AgVecF k1 = AgVec.Load(bd + 4);
                             AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
                             AgVecF a0 = AgVec.Create(qt[0 + d]);
                             s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
                             s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
                             s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
                             AgVecF a1 = AgVec.Create(qt[8 + d]);
                             s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
                             s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
                             s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
                             AgVecF a2 = AgVec.Create(qt[16 + d]);
                             s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
                             s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
                             s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
                             AgVecF a3 = AgVec.Create(qt[24 + d]);
                             s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
                             s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
                             s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
                         }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible0), lse0, delta0, pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible0), lse0, delta0, pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible0), lse0, delta0, pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible0), lse0, delta0, pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible1), lse1, delta1, pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible1), lse1, delta1, pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible1), lse1, delta1, pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible1), lse1, delta1, pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible2), lse2, delta2, pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible2), lse2, delta2, pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible2), lse2, delta2, pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible2), lse2, delta2, pb + 76, dsb + 76);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible3), lse3, delta3, pb + 96, dsb + 96);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible3), lse3, delta3, pb + 100, dsb + 100);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible3), lse3, delta3, pb + 104, dsb + 104);
-                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible3), lse3, delta3, pb + 108, dsb + 108);
+                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
+                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 4, dsb + 4);
+                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible0), rowLse[0], delta[0], pb + 8, dsb + 8);
+                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 12, dsb + 12);
+                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 16, dsb + 16);
+                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible1), rowLse[1], delta[1], pb + 20, dsb + 20);
+                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 24, dsb + 24);
+                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 28, dsb + 28);
+                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible2), rowLse[2], delta[2], pb + 32, dsb + 32);
+                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 36, dsb + 36);
+                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 40, dsb + 40);
+                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible3), rowLse[3], delta[3], pb + 44, dsb + 44);
                     }
                 }
-                // dV[j0 .. j0 + 31, last 2 vectors] += Pᵀ · dO.
+                // dV[j0 .. j0 + 11, last 2 vectors] += Pᵀ · dO.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
                     AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
                     AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
                     AgVecF x3_0 = AgVec.Load(dot + 24 + c0), x3_1 = AgVec.Load(dot + 28 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* a = dvAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
                         AgVecF b0 = AgVec.Create(p[0 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
+                        AgVecF b1 = AgVec.Create(p[12 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
+                        AgVecF b2 = AgVec.Create(p[24 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
+                        AgVecF b3 = AgVec.Create(p[36 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
                         AgVec.Store(a0, a + 0);
                         AgVec.Store(a1, a + 4);
                     }
                 }
-                // dK[j0 .. j0 + 31, last 2 vectors] += dSᵀ · Q.
+                // dK[j0 .. j0 + 11, last 2 vectors] += dSᵀ · Q.
                 {
                     const int c0 = 0;
                     AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 4 + c0);
                     AgVecF x1_0 = AgVec.Load(qt + 8 + c0), x1_1 = AgVec.Load(qt + 12 + c0);
                     AgVecF x2_0 = AgVec.Load(qt + 16 + c0), x2_1 = AgVec.Load(qt + 20 + c0);
                     AgVecF x3_0 = AgVec.Load(qt + 24 + c0), x3_1 = AgVec.Load(qt + 28 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* a = dkAcc + (j0 + j) * 8 + c0;
                         AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[12 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[24 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        AgVecF b3 = AgVec.Create(ds[36 + j]);
                         a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
                         a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
                         AgVec.Store(a0, a + 0);
@@ -1000,7 +1188,7 @@ namespace Demo.Decoders
                     AgVecF o1_0 = AgVec.Load(dqt + 8 + c0), o1_1 = AgVec.Load(dqt + 12 + c0);
                     AgVecF o2_0 = AgVec.Load(dqt + 16 + c0), o2_1 = AgVec.Load(dqt + 20 + c0);
                     AgVecF o3_0 = AgVec.Load(dqt + 24 + c0), o3_1 = AgVec.Load(dqt + 28 + c0);
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < 12; j++)
                     {
                         float* kj = kr + (j0 + j) * 8 + c0;
                         AgVecF k0 = AgVec.Load(kj + 0);
@@ -1008,13 +1196,13 @@ namespace Demo.Decoders
                         AgVecF b0 = AgVec.Create(ds[0 + j]);
                         o0_0 = AgVec.MultiplyAddEstimate(b0, k0, o0_0);
                         o0_1 = AgVec.MultiplyAddEstimate(b0, k1, o0_1);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
+                        AgVecF b1 = AgVec.Create(ds[12 + j]);
                         o1_0 = AgVec.MultiplyAddEstimate(b1, k0, o1_0);
                         o1_1 = AgVec.MultiplyAddEstimate(b1, k1, o1_1);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
+                        AgVecF b2 = AgVec.Create(ds[24 + j]);
                         o2_0 = AgVec.MultiplyAddEstimate(b2, k0, o2_0);
                         o2_1 = AgVec.MultiplyAddEstimate(b2, k1, o2_1);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
+                        AgVecF b3 = AgVec.Create(ds[36 + j]);
                         o3_0 = AgVec.MultiplyAddEstimate(b3, k0, o3_0);
                         o3_1 = AgVec.MultiplyAddEstimate(b3, k1, o3_1);
                     }

@@ -217,7 +217,7 @@ namespace Demo.Decoders
         private unsafe float* _query, _key, _value, _output;
         private global::AttnGen.WorkerGroup? _workerGroup;
 
-        /// <summary>The instruction-set path Forward runs on; defaults to the widest this process supports.</summary>
+        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
         /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
         public global::AttnGen.KernelIsa Isa
         {
@@ -350,20 +350,20 @@ namespace Demo.Decoders
         private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
         private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
         private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
-        // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 64].
+        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
+        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
+        // [4, 16], P and dS [4, 16].
         private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 512;
-        private const int WorkTileKeys = WorkTiles + 1024;
-        private const int WorkTileKeyGrad = WorkTiles + 2048;
-        private const int WorkTileValueGrad = WorkTiles + 3072;
-        private const int WorkTileQuery = WorkTiles + 4096;
-        private const int WorkTileOutGrad = WorkTiles + 4192;
-        private const int WorkTileQueryGrad = WorkTiles + 4288;
-        private const int WorkTileProb = WorkTiles + 4384;
-        private const int WorkTileScoreGrad = WorkTiles + 4768;
-        private const int WorkTilesLength = 5152;
+        private const int WorkTileValuesT = WorkTiles + 128;
+        private const int WorkTileKeys = WorkTiles + 256;
+        private const int WorkTileKeyGrad = WorkTiles + 512;
+        private const int WorkTileValueGrad = WorkTiles + 768;
+        private const int WorkTileQuery = WorkTiles + 1024;
+        private const int WorkTileOutGrad = WorkTiles + 1088;
+        private const int WorkTileQueryGrad = WorkTiles + 1152;
+        private const int WorkTileProb = WorkTiles + 1216;
+        private const int WorkTileScoreGrad = WorkTiles + 1280;
+        private const int WorkTilesLength = 1344;
         private const int WorkLength = WorkTiles + WorkTilesLength;
 
         private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
@@ -469,7 +469,7 @@ namespace Demo.Decoders
         /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
         internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
-        // One sequence's backward on the path chosen by Isa, with the same JIT-time checks as ForwardSequence.
+        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
         private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
         {
             int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
