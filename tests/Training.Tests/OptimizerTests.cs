@@ -108,8 +108,9 @@ public class OptimizerTests
     [MemberData(nameof(Kinds))]
     public void Trajectory_matches_a_float64_reference(string kind)
     {
-        double[] start = [1.5, -0.7, 0.2, 3.0, -2.5];
-        double[] curvature = [1, 4, 0.5, 2, 8];
+        // 21 weights: whole vectors and a tail on every vector width the optimizers use (4, 8 or 16 floats).
+        double[] start = Enumerable.Range(0, 21).Select(i => new[] { 1.5, -0.7, 0.2, 3.0, -2.5 }[i % 5] * (1 + 0.1 * i)).ToArray();
+        double[] curvature = Enumerable.Range(0, 21).Select(i => new[] { 1, 4, 0.5, 2, 8 }[i % 5] * (1 + 0.05 * i)).ToArray();
         using var w = new Weights(start.Select(v => (float)v).ToArray());
         const float lr = 0.02f;
         using Optimizer optimizer = kind switch

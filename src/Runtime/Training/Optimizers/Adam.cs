@@ -54,7 +54,33 @@ public class Adam : Optimizer
         float invSqrtCorrection2 = (float)(1 / Math.Sqrt(1 - Math.Pow(b2, t)));
         float l2 = DecoupledWeightDecay ? 0f : WeightDecay;
         float shrink = DecoupledWeightDecay ? 1f - lr * WeightDecay : 1f;
-        for (int i = 0; i < value.Length; i++)
+        // Vectors first, then the tail with the same operations in the same order (so every element gets the
+        // identical float result whichever loop handles it).
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && value.Length >= System.Numerics.Vector<float>.Count)
+        {
+            var vb1 = new System.Numerics.Vector<float>(b1);
+            var vb2 = new System.Numerics.Vector<float>(b2);
+            var vc1 = new System.Numerics.Vector<float>(1 - b1);
+            var vc2 = new System.Numerics.Vector<float>(1 - b2);
+            var vl2 = new System.Numerics.Vector<float>(l2);
+            var vShrink = new System.Numerics.Vector<float>(shrink);
+            var vStep = new System.Numerics.Vector<float>(stepSize);
+            var vCorrection = new System.Numerics.Vector<float>(invSqrtCorrection2);
+            var vEps = new System.Numerics.Vector<float>(eps);
+            int width = System.Numerics.Vector<float>.Count;
+            for (; i <= value.Length - width; i += width)
+            {
+                var w = new System.Numerics.Vector<float>(value.Slice(i));
+                var g = new System.Numerics.Vector<float>(gradient.Slice(i)) + vl2 * w;
+                var mi = vb1 * new System.Numerics.Vector<float>(m.Slice(i)) + vc1 * g;
+                var vi = vb2 * new System.Numerics.Vector<float>(v.Slice(i)) + vc2 * g * g;
+                mi.CopyTo(m.Slice(i));
+                vi.CopyTo(v.Slice(i));
+                (w * vShrink - vStep * mi / (System.Numerics.Vector.SquareRoot(vi) * vCorrection + vEps)).CopyTo(value.Slice(i));
+            }
+        }
+        for (; i < value.Length; i++)
         {
             float g = gradient[i] + l2 * value[i];
             float mi = b1 * m[i] + (1 - b1) * g;
