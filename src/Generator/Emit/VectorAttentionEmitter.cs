@@ -182,6 +182,8 @@ namespace AttnGen.Generator.Emit
                         }
                     }
 
+                    w.Line($"// Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.");
+                    w.Line($"int jEnd = global::System.Math.Min({Inv(bc)}, keyEnd - j0);");
                     EmitPv(w, plan, isa, rows, dimVectors, dimPad);
                 }
 
@@ -352,7 +354,7 @@ namespace AttnGen.Generator.Emit
                 }
                 w.Line($"{v.Type} {string.Join(", ", parts)};");
             }
-            using (w.Open($"for (int j = 0; j < {Inv(bc)}; j++)"))
+            using (w.Open("for (int j = 0; j < jEnd; j++)"))
             {
                 w.Line($"float* vj = vp + (j0 + j) * {valueStride} + {c0};");
                 w.Line("float* pj = p + j;");

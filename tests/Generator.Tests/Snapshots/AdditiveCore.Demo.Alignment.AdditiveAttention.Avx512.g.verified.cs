@@ -282,6 +282,8 @@ namespace Demo.Alignment
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(16, keyEnd - j0);
                 // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -297,7 +299,7 @@ namespace Demo.Alignment
                     AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                    for (int j = 0; j < 16; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;
@@ -434,12 +436,14 @@ namespace Demo.Alignment
                         m0 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(16, keyEnd - j0);
                 // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
                     AgVecF a0 = AgVec.Create(alpha0);
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    for (int j = 0; j < 16; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;

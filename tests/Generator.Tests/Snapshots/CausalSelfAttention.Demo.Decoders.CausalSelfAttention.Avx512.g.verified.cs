@@ -902,6 +902,8 @@ namespace Demo.Decoders
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(64, keyEnd - j0);
                 // O[0..5, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
                 for (int c0 = 0; c0 < 64; c0 += 64)
                 {
@@ -917,7 +919,7 @@ namespace Demo.Decoders
                     AgVecF o4_0 = AgVec.Load(o + 256 + c0) * a4, o4_1 = AgVec.Load(o + 272 + c0) * a4, o4_2 = AgVec.Load(o + 288 + c0) * a4, o4_3 = AgVec.Load(o + 304 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 320 + c0) * a5, o5_1 = AgVec.Load(o + 336 + c0) * a5, o5_2 = AgVec.Load(o + 352 + c0) * a5, o5_3 = AgVec.Load(o + 368 + c0) * a5;
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;
@@ -1172,6 +1174,8 @@ namespace Demo.Decoders
                         m1 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(64, keyEnd - j0);
                 // O[0..1, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
                 for (int c0 = 0; c0 < 64; c0 += 64)
                 {
@@ -1179,7 +1183,7 @@ namespace Demo.Decoders
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 16 + c0) * a0, o0_2 = AgVec.Load(o + 32 + c0) * a0, o0_3 = AgVec.Load(o + 48 + c0) * a0;
                     AgVecF a1 = AgVec.Create(alpha1);
                     AgVecF o1_0 = AgVec.Load(o + 64 + c0) * a1, o1_1 = AgVec.Load(o + 80 + c0) * a1, o1_2 = AgVec.Load(o + 96 + c0) * a1, o1_3 = AgVec.Load(o + 112 + c0) * a1;
-                    for (int j = 0; j < 64; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;

@@ -650,6 +650,8 @@ namespace Demo.Decoders
                         m3 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..3, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
                 for (int c0 = 0; c0 < 64; c0 += 16)
                 {
@@ -661,7 +663,7 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 128 + c0) * a2, o2_1 = AgVec.Load(o + 132 + c0) * a2, o2_2 = AgVec.Load(o + 136 + c0) * a2, o2_3 = AgVec.Load(o + 140 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 192 + c0) * a3, o3_1 = AgVec.Load(o + 196 + c0) * a3, o3_2 = AgVec.Load(o + 200 + c0) * a3, o3_3 = AgVec.Load(o + 204 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;

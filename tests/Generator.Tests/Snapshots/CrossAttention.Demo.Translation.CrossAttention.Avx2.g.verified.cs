@@ -1265,6 +1265,8 @@ namespace Demo.Translation
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..5, :] = alpha ∘ O + P · V, 2 vectors of O at a time.
                 for (int c0 = 0; c0 < 16; c0 += 16)
                 {
@@ -1280,7 +1282,7 @@ namespace Demo.Translation
                     AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4, o4_1 = AgVec.Load(o + 72 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5, o5_1 = AgVec.Load(o + 88 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;
@@ -1618,6 +1620,8 @@ namespace Demo.Translation
                         m3 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..3, :] = alpha ∘ O + P · V, 2 vectors of O at a time.
                 for (int c0 = 0; c0 < 16; c0 += 16)
                 {
@@ -1629,7 +1633,7 @@ namespace Demo.Translation
                     AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2, o2_1 = AgVec.Load(o + 40 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3, o3_1 = AgVec.Load(o + 56 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;

@@ -1651,6 +1651,8 @@ namespace Demo.Translation
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -1666,7 +1668,7 @@ namespace Demo.Translation
                     AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;
@@ -1922,6 +1924,8 @@ namespace Demo.Translation
                         m3 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..3, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -1933,7 +1937,7 @@ namespace Demo.Translation
                     AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 16 + c0;
                         float* pj = p + j;

@@ -976,6 +976,8 @@ namespace Demo.Decoders
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..5, :] = alpha ∘ O + P · V, 2 vectors of O at a time.
                 for (int c0 = 0; c0 < 16; c0 += 16)
                 {
@@ -991,7 +993,7 @@ namespace Demo.Decoders
                     AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4, o4_1 = AgVec.Load(o + 72 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5, o5_1 = AgVec.Load(o + 88 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;
@@ -1233,6 +1235,8 @@ namespace Demo.Decoders
                         m1 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..1, :] = alpha ∘ O + P · V, 2 vectors of O at a time.
                 for (int c0 = 0; c0 < 16; c0 += 16)
                 {
@@ -1240,7 +1244,7 @@ namespace Demo.Decoders
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 8 + c0) * a0;
                     AgVecF a1 = AgVec.Create(alpha1);
                     AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1, o1_1 = AgVec.Load(o + 24 + c0) * a1;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;

@@ -1312,6 +1312,8 @@ namespace Demo.Decoders
                         m5 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -1327,7 +1329,7 @@ namespace Demo.Decoders
                     AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
                     AgVecF a5 = AgVec.Create(alpha5);
                     AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;
@@ -1515,6 +1517,8 @@ namespace Demo.Decoders
                         m1 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..1, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -1522,7 +1526,7 @@ namespace Demo.Decoders
                     AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
                     AgVecF a1 = AgVec.Create(alpha1);
                     AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;

@@ -860,6 +860,8 @@ namespace Demo.Decoders
                         m3 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(32, keyEnd - j0);
                 // O[0..3, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
                 for (int c0 = 0; c0 < 16; c0 += 16)
                 {
@@ -871,7 +873,7 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2, o2_1 = AgVec.Load(o + 36 + c0) * a2, o2_2 = AgVec.Load(o + 40 + c0) * a2, o2_3 = AgVec.Load(o + 44 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3, o3_1 = AgVec.Load(o + 52 + c0) * a3, o3_2 = AgVec.Load(o + 56 + c0) * a3, o3_3 = AgVec.Load(o + 60 + c0) * a3;
-                    for (int j = 0; j < 32; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * KvWidth + c0;
                         float* pj = p + j;

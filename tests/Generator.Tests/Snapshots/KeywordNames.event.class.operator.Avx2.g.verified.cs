@@ -348,6 +348,8 @@ namespace @event.@class
                         m2 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(8, keyEnd - j0);
                 // O[0..2, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -357,7 +359,7 @@ namespace @event.@class
                     AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1;
                     AgVecF a2 = AgVec.Create(alpha2);
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
-                    for (int j = 0; j < 8; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;

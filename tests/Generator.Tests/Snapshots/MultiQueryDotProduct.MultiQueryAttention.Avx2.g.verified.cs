@@ -898,6 +898,8 @@ partial class MultiQueryAttention
                     m5 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(32, keyEnd - j0);
             // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
@@ -913,7 +915,7 @@ partial class MultiQueryAttention
                 AgVecF o4_0 = AgVec.Load(o + 32 + c0) * a4;
                 AgVecF a5 = AgVec.Create(alpha5);
                 AgVecF o5_0 = AgVec.Load(o + 40 + c0) * a5;
-                for (int j = 0; j < 32; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 8 + c0;
                     float* pj = p + j;
@@ -1084,12 +1086,14 @@ partial class MultiQueryAttention
                     m0 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(32, keyEnd - j0);
             // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
                 AgVecF a0 = AgVec.Create(alpha0);
                 AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                for (int j = 0; j < 32; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 8 + c0;
                     float* pj = p + j;

@@ -685,6 +685,8 @@ partial class MultiQueryAttention
                     m5 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(48, keyEnd - j0);
             // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
@@ -700,7 +702,7 @@ partial class MultiQueryAttention
                 AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
                 AgVecF a5 = AgVec.Create(alpha5);
                 AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                for (int j = 0; j < 48; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
                     float* pj = p + j;
@@ -852,12 +854,14 @@ partial class MultiQueryAttention
                     m0 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(48, keyEnd - j0);
             // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
                 AgVecF a0 = AgVec.Create(alpha0);
                 AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                for (int j = 0; j < 48; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 16 + c0;
                     float* pj = p + j;

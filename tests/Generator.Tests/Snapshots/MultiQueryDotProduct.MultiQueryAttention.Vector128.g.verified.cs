@@ -900,6 +900,8 @@ partial class MultiQueryAttention
                     m3 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(32, keyEnd - j0);
             // O[0..3, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
@@ -911,7 +913,7 @@ partial class MultiQueryAttention
                 AgVecF o2_0 = AgVec.Load(o + 8 + c0) * a2;
                 AgVecF a3 = AgVec.Create(alpha3);
                 AgVecF o3_0 = AgVec.Load(o + 12 + c0) * a3;
-                for (int j = 0; j < 32; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 4 + c0;
                     float* pj = p + j;
@@ -1092,12 +1094,14 @@ partial class MultiQueryAttention
                     m0 = mNew;
                 }
             }
+            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+            int jEnd = global::System.Math.Min(32, keyEnd - j0);
             // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
             {
                 const int c0 = 0;
                 AgVecF a0 = AgVec.Create(alpha0);
                 AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                for (int j = 0; j < 32; j++)
+                for (int j = 0; j < jEnd; j++)
                 {
                     float* vj = vp + (j0 + j) * 4 + c0;
                     float* pj = p + j;

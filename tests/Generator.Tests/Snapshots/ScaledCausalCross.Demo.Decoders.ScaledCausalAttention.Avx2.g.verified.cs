@@ -784,6 +784,8 @@ namespace Demo.Decoders
                         m3 = mNew;
                     }
                 }
+                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
+                int jEnd = global::System.Math.Min(16, keyEnd - j0);
                 // O[0..3, last 1 vectors] = alpha ∘ O + P · V.
                 {
                     const int c0 = 0;
@@ -795,7 +797,7 @@ namespace Demo.Decoders
                     AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
                     AgVecF a3 = AgVec.Create(alpha3);
                     AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3;
-                    for (int j = 0; j < 16; j++)
+                    for (int j = 0; j < jEnd; j++)
                     {
                         float* vj = vp + (j0 + j) * 8 + c0;
                         float* pj = p + j;
