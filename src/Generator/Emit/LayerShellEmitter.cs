@@ -400,7 +400,8 @@ namespace AttnGen.Generator.Emit
                 w.Line("_packed?.Dispose();");
                 w.Line("_saved?.Dispose();");
                 w.Line("_gradients?.Dispose();");
-                w.Line("_backwardWork?.Dispose();");
+                w.Line("foreach (global::AttnGen.AlignedBuffer? buffer in _backwardWork) buffer?.Dispose();");
+                w.Line("foreach (global::AttnGen.AlignedBuffer? buffer in _workerGradients) buffer?.Dispose();");
             }
         }
     }

@@ -31,7 +31,12 @@ namespace AttnGen.Generator.Emit
             VectorBackwardEmitter.EmitWorkConstants(w, plan);
             w.Line("private const int WorkLength = WorkTiles + WorkTilesLength;");
             w.Line();
-            w.Line("private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;");
+            w.Line("private global::AttnGen.AlignedBuffer? _saved, _gradients;");
+            w.Line("private global::AttnGen.AlignedBuffer?[] _backwardWork = new global::AttnGen.AlignedBuffer?[1];");
+            w.Line("private global::AttnGen.AlignedBuffer?[] _workerGradients = new global::AttnGen.AlignedBuffer?[1];");
+            w.Line("private global::AttnGen.WorkerGroup? _backwardGroup;");
+            w.Line("private unsafe float* _bwdOutputGrad, _bwdQueryGrad, _bwdKeyGrad, _bwdValueGrad;");
+            w.Line("private int _bwdBatch, _bwdWorkers = 1;");
             w.Line("private int _savedBatch;");
             w.Line("private int[] _savedValidLengths = global::System.Array.Empty<int>();");
             w.Line("private bool _savedHasValidLengths;");
@@ -112,17 +117,9 @@ namespace AttnGen.Generator.Emit
                 {
                     w.Line("CheckBackward(outputGrad.Length, batch, validLengths);");
                     w.Line("global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));");
-                    w.Line("float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;");
                     using (w.Open("fixed (float* dy = outputGrad, dx = inputGrad)"))
                     {
-                        using (w.Open("for (int b = 0; b < batch; b++)"))
-                        {
-                            w.Line("float* dxb = dx + (long)b * (SeqLen * QueryInputWidth);");
-                            w.Line("BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dxb, work + WorkKeyInput, work + WorkValueInput, work);");
-                            w.Line("// The input fed q, k and v: its gradient is the sum of the three.");
-                            w.Line("global::AttnGen.KernelSupport.AddInto(dxb, work + WorkKeyInput, SeqLen * QueryInputWidth);");
-                            w.Line("global::AttnGen.KernelSupport.AddInto(dxb, work + WorkValueInput, SeqLen * QueryInputWidth);");
-                        }
+                        w.Line("RunBackward(dy, dx, null, null, batch);");
                     }
                 }
                 w.Line();
@@ -141,14 +138,67 @@ namespace AttnGen.Generator.Emit
                 w.Line("global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));");
                 w.Line("global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));");
                 w.Line("global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));");
-                w.Line("float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;");
                 using (w.Open("fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)"))
                 {
-                    using (w.Open("for (int b = 0; b < batch; b++)"))
+                    w.Line("RunBackward(dy, dq, dk, dv, batch);");
+                }
+            }
+            w.Line();
+
+            w.Line("// Backward over the batch: sequences split over workers like Forward (worker w takes w, w + workers, ...).");
+            w.Line("// Worker 0 adds into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in");
+            w.Line("// worker order at the end; so parameter gradients are the same for every run with the same thread count and");
+            w.Line("// may differ in the last bits between thread counts (input gradients never do).");
+            using (w.Open("private unsafe void RunBackward(float* dy, float* dq, float* dk, float* dv, int batch)"))
+            {
+                w.Line("_bwdOutputGrad = dy; _bwdQueryGrad = dq; _bwdKeyGrad = dk; _bwdValueGrad = dv; _bwdBatch = batch;");
+                w.Line("int workers = global::System.Math.Min(_maxDegreeOfParallelism, batch);");
+                w.Line("if (_backwardWork.Length < workers) global::System.Array.Resize(ref _backwardWork, workers);");
+                w.Line("if (_workerGradients.Length < workers) global::System.Array.Resize(ref _workerGradients, workers);");
+                using (w.Open("if (workers == 1)"))
+                {
+                    w.Line("RunBackwardWorker(0);");
+                    w.Line("return;");
+                }
+                using (w.Open("for (int i = 1; i < workers; i++)"))
+                {
+                    w.Line("(_workerGradients[i] ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span.Clear();");
+                }
+                w.Line("_bwdWorkers = workers;");
+                using (w.Open("try"))
+                {
+                    w.Line("(_backwardGroup ??= new global::AttnGen.WorkerGroup(RunBackwardWorker)).Run(workers);");
+                }
+                using (w.Open("finally"))
+                {
+                    w.Line("_bwdWorkers = 1;");
+                }
+                w.Line("float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;");
+                using (w.Open("for (int i = 1; i < workers; i++)"))
+                {
+                    w.Line("global::AttnGen.KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, ParameterCount);");
+                }
+            }
+            w.Line();
+
+            using (w.Open("private unsafe void RunBackwardWorker(int worker)"))
+            {
+                w.Line("float* work = (_backwardWork[worker] ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;");
+                w.Line("float* gradients = worker == 0 ? (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer : _workerGradients[worker]!.Pointer;");
+                w.Line("int workers = global::System.Math.Max(_bwdWorkers, 1);");
+                using (w.Open("for (int b = worker; b < _bwdBatch; b += workers)"))
+                {
+                    w.Line("float* dy = _bwdOutputGrad + (long)b * (SeqLen * ModelDim);");
+                    w.Line("float* dq = _bwdQueryGrad + (long)b * (SeqLen * QueryInputWidth);");
+                    using (w.Open("if (_bwdKeyGrad == null)"))
                     {
-                        w.Line("BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dq + (long)b * (SeqLen * QueryInputWidth),");
-                        w.Line("    dk + (long)b * (KvSeqLen * KvInputWidth), dv + (long)b * (KvSeqLen * KvInputWidth), work);");
+                        w.Line("// Self-attention: the input fed q, k and v, so its gradient is the sum of the three.");
+                        w.Line("BackwardSequence(b, dy, dq, work + WorkKeyInput, work + WorkValueInput, work, gradients);");
+                        w.Line("global::AttnGen.KernelSupport.AddInto(dq, work + WorkKeyInput, SeqLen * QueryInputWidth);");
+                        w.Line("global::AttnGen.KernelSupport.AddInto(dq, work + WorkValueInput, SeqLen * QueryInputWidth);");
+                        w.Line("continue;");
                     }
+                    w.Line("BackwardSequence(b, dy, dq, _bwdKeyGrad + (long)b * (KvSeqLen * KvInputWidth), _bwdValueGrad + (long)b * (KvSeqLen * KvInputWidth), work, gradients);");
                 }
             }
             w.Line();
@@ -179,10 +229,9 @@ namespace AttnGen.Generator.Emit
             w.Line("internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;");
             w.Line();
             w.Line("// One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).");
-            using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)"))
+            using (w.Open("private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work, float* gradients)"))
             {
                 w.Line("int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;");
-                w.Line("float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;");
                 w.Line("float* saved = _saved!.Pointer + (long)b * TrainLength;");
                 foreach (IsaProfile isa in IsaProfile.Vector)
                 {

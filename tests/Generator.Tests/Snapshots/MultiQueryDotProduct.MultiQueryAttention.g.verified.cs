@@ -383,7 +383,12 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private const int WorkTilesLength = 4320;
     private const int WorkLength = WorkTiles + WorkTilesLength;
 
-    private global::AttnGen.AlignedBuffer? _saved, _gradients, _backwardWork;
+    private global::AttnGen.AlignedBuffer? _saved, _gradients;
+    private global::AttnGen.AlignedBuffer?[] _backwardWork = new global::AttnGen.AlignedBuffer?[1];
+    private global::AttnGen.AlignedBuffer?[] _workerGradients = new global::AttnGen.AlignedBuffer?[1];
+    private global::AttnGen.WorkerGroup? _backwardGroup;
+    private unsafe float* _bwdOutputGrad, _bwdQueryGrad, _bwdKeyGrad, _bwdValueGrad;
+    private int _bwdBatch, _bwdWorkers = 1;
     private int _savedBatch;
     private int[] _savedValidLengths = global::System.Array.Empty<int>();
     private bool _savedHasValidLengths;
@@ -455,17 +460,9 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     {
         CheckBackward(outputGrad.Length, batch, validLengths);
         global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));
-        float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
         fixed (float* dy = outputGrad, dx = inputGrad)
         {
-            for (int b = 0; b < batch; b++)
-            {
-                float* dxb = dx + (long)b * (SeqLen * QueryInputWidth);
-                BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dxb, work + WorkKeyInput, work + WorkValueInput, work);
-                // The input fed q, k and v: its gradient is the sum of the three.
-                global::AttnGen.KernelSupport.AddInto(dxb, work + WorkKeyInput, SeqLen * QueryInputWidth);
-                global::AttnGen.KernelSupport.AddInto(dxb, work + WorkValueInput, SeqLen * QueryInputWidth);
-            }
+            RunBackward(dy, dx, null, null, batch);
         }
     }
 
@@ -482,14 +479,65 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
         global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));
         global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));
         global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));
-        float* work = (_backwardWork ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
         fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
         {
-            for (int b = 0; b < batch; b++)
+            RunBackward(dy, dq, dk, dv, batch);
+        }
+    }
+
+    // Backward over the batch: sequences split over workers like Forward (worker w takes w, w + workers, ...).
+    // Worker 0 adds into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in
+    // worker order at the end; so parameter gradients are the same for every run with the same thread count and
+    // may differ in the last bits between thread counts (input gradients never do).
+    private unsafe void RunBackward(float* dy, float* dq, float* dk, float* dv, int batch)
+    {
+        _bwdOutputGrad = dy; _bwdQueryGrad = dq; _bwdKeyGrad = dk; _bwdValueGrad = dv; _bwdBatch = batch;
+        int workers = global::System.Math.Min(_maxDegreeOfParallelism, batch);
+        if (_backwardWork.Length < workers) global::System.Array.Resize(ref _backwardWork, workers);
+        if (_workerGradients.Length < workers) global::System.Array.Resize(ref _workerGradients, workers);
+        if (workers == 1)
+        {
+            RunBackwardWorker(0);
+            return;
+        }
+        for (int i = 1; i < workers; i++)
+        {
+            (_workerGradients[i] ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span.Clear();
+        }
+        _bwdWorkers = workers;
+        try
+        {
+            (_backwardGroup ??= new global::AttnGen.WorkerGroup(RunBackwardWorker)).Run(workers);
+        }
+        finally
+        {
+            _bwdWorkers = 1;
+        }
+        float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
+        for (int i = 1; i < workers; i++)
+        {
+            global::AttnGen.KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, ParameterCount);
+        }
+    }
+
+    private unsafe void RunBackwardWorker(int worker)
+    {
+        float* work = (_backwardWork[worker] ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
+        float* gradients = worker == 0 ? (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer : _workerGradients[worker]!.Pointer;
+        int workers = global::System.Math.Max(_bwdWorkers, 1);
+        for (int b = worker; b < _bwdBatch; b += workers)
+        {
+            float* dy = _bwdOutputGrad + (long)b * (SeqLen * ModelDim);
+            float* dq = _bwdQueryGrad + (long)b * (SeqLen * QueryInputWidth);
+            if (_bwdKeyGrad == null)
             {
-                BackwardSequence(b, dy + (long)b * (SeqLen * ModelDim), dq + (long)b * (SeqLen * QueryInputWidth),
-                    dk + (long)b * (KvSeqLen * KvInputWidth), dv + (long)b * (KvSeqLen * KvInputWidth), work);
+                // Self-attention: the input fed q, k and v, so its gradient is the sum of the three.
+                BackwardSequence(b, dy, dq, work + WorkKeyInput, work + WorkValueInput, work, gradients);
+                global::AttnGen.KernelSupport.AddInto(dq, work + WorkKeyInput, SeqLen * QueryInputWidth);
+                global::AttnGen.KernelSupport.AddInto(dq, work + WorkValueInput, SeqLen * QueryInputWidth);
+                continue;
             }
+            BackwardSequence(b, dy, dq, _bwdKeyGrad + (long)b * (KvSeqLen * KvInputWidth), _bwdValueGrad + (long)b * (KvSeqLen * KvInputWidth), work, gradients);
         }
     }
 
@@ -518,10 +566,9 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
 
     // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
-    private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work)
+    private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work, float* gradients)
     {
         int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
-        float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
         float* saved = _saved!.Pointer + (long)b * TrainLength;
         if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
         {
@@ -553,6 +600,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
         _packed?.Dispose();
         _saved?.Dispose();
         _gradients?.Dispose();
-        _backwardWork?.Dispose();
+        foreach (global::AttnGen.AlignedBuffer? buffer in _backwardWork) buffer?.Dispose();
+        foreach (global::AttnGen.AlignedBuffer? buffer in _workerGradients) buffer?.Dispose();
     }
 }
