@@ -44,26 +44,6 @@ public static unsafe class KernelSupport
     }
 
     /// <summary>
-    /// Transposes one head's keys: <c>destination[d, j] = keys[j * rowStride + d]</c> for <c>j &lt; rows</c>,
-    /// zero for <c>rows ≤ j &lt; paddedRows</c>; the destination is <c>[headDim, paddedRows]</c>.
-    /// </summary>
-    public static void PackKeysTransposed(float* keys, int rowStride, int rows, int headDim, int paddedRows, float* destination)
-    {
-        for (int j = 0; j < rows; j++)
-        {
-            float* key = keys + (long)j * rowStride;
-            for (int d = 0; d < headDim; d++)
-            {
-                destination[(long)d * paddedRows + j] = key[d];
-            }
-        }
-        for (int d = 0; d < headDim; d++)
-        {
-            new Span<float>(destination + (long)d * paddedRows + rows, paddedRows - rows).Clear();
-        }
-    }
-
-    /// <summary>
     /// Transposes one head's keys block by block: block <c>b</c> holds keys <c>b·blockSize ..</c> as
     /// <c>[headDim, blockSize]</c>, so <c>destination[b·headDim·blockSize + d·blockSize + j % blockSize] =
     /// keys[j * rowStride + d]</c>, zero for <c>rows ≤ j &lt; paddedRows</c> (a multiple of blockSize). A score tile then
