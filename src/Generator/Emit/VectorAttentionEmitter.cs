@@ -148,7 +148,7 @@ namespace AttnGen.Generator.Emit
                             {
                                 w.Line($"{v.Type} x{c} = {v.Load($"pr + {Inv(c * width)}")};");
                             }
-                            w.Line($"float mNew = global::System.Math.Max(m{r}, HMax__{isa.Suffix}({MaxTree(blockVectors, 0, blockVectors)}));");
+                            w.Line($"float mNew = global::System.Math.Max(m{r}, HMax__{isa.Suffix}({Tree("x", max: true, 0, blockVectors)}));");
                             using (w.Open("if (mNew == float.NegativeInfinity)"))
                             {
                                 w.Line("// Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.");
@@ -176,7 +176,7 @@ namespace AttnGen.Generator.Emit
                                 }
                                 w.Line($"// alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).");
                                 w.Line($"alpha{r} = m{r} == mNew ? 1f : m{r} == float.NegativeInfinity ? 0f : AgVec.ToScalar({v.Exp(plan.HasScale ? $"AgVec.Create((m{r} - mNew) * ScoreScale)" : $"AgVec.Create(m{r} - mNew)")});");
-                                w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", SumTree(blockVectors, 0, blockVectors))};");
+                                w.Line($"l{r} = {v.Fma($"l{r}", $"AgVec.Create(alpha{r})", Tree("e", max: false, 0, blockVectors))};");
                                 w.Line($"m{r} = mNew;");
                             }
                         }
@@ -236,26 +236,19 @@ namespace AttnGen.Generator.Emit
         private static int ScoreVectors(KernelPlan plan, IsaProfile isa)
             => System.Math.Min(isa.ScoreVectors, KeyBlock(plan, isa) / isa.Width);
 
-        /// <summary><c>MaxNative</c> of x{from} .. x{to - 1} as a balanced tree (short dependency chain).</summary>
-        private static string MaxTree(int count, int from, int to)
+        /// <summary>
+        /// <paramref name="prefix"/>{from} .. {to - 1} combined as a balanced tree (a short dependency chain): by
+        /// <c>AgVec.MaxNative</c> for the row max, by + for the row sum.
+        /// </summary>
+        private static string Tree(string prefix, bool max, int from, int to)
         {
             if (to - from == 1)
             {
-                return $"x{Inv(from)}";
+                return $"{prefix}{Inv(from)}";
             }
             int mid = (from + to) / 2;
-            return $"AgVec.MaxNative({MaxTree(count, from, mid)}, {MaxTree(count, mid, to)})";
-        }
-
-        /// <summary>e{from} + .. + e{to - 1} as a balanced tree.</summary>
-        private static string SumTree(int count, int from, int to)
-        {
-            if (to - from == 1)
-            {
-                return $"e{Inv(from)}";
-            }
-            int mid = (from + to) / 2;
-            return $"({SumTree(count, from, mid)} + {SumTree(count, mid, to)})";
+            string left = Tree(prefix, max, from, mid), right = Tree(prefix, max, mid, to);
+            return max ? $"AgVec.MaxNative({left}, {right})" : $"({left} + {right})";
         }
 
         /// <summary>S[rows, columns column0 .. column0 + NC·W) of the block at j0 = Q · Kᵀ (scaled), or the additive score.</summary>
