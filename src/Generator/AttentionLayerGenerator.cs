@@ -28,6 +28,7 @@ namespace AttnGen.Generator
             public const string Spec = "Spec";
             public const string Plan = "Plan";
             public const string UnsafeAllowed = "UnsafeAllowed";
+            public const string InstructionSets = "InstructionSets";
         }
 
         /// <inheritdoc/>
@@ -56,6 +57,20 @@ namespace AttnGen.Generator
                 }
             });
 
+            // Which vector paths to generate, from the AttnGenInstructionSets MSBuild property; an unknown name is an error.
+            IncrementalValueProvider<InstructionSetSelection> instructionSets = context.AnalyzerConfigOptionsProvider
+                .Select(static (options, _) => InstructionSetSelection.Parse(
+                    options.GlobalOptions.TryGetValue(InstructionSetSelection.PropertyKey, out string? value) ? value : null))
+                .WithTrackingName(Steps.InstructionSets);
+            context.RegisterSourceOutput(instructionSets, static (spc, selection) =>
+            {
+                if (!selection.Unknown.IsEmpty)
+                {
+                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UnknownInstructionSet, null,
+                        selection.Raw, string.Join(", ", selection.Unknown)));
+                }
+            });
+
             IncrementalValueProvider<bool> unsafeAllowed = context.CompilationProvider
                 .Select(static (c, _) => c.Options is CSharpCompilationOptions { AllowUnsafe: true })
                 .WithTrackingName(Steps.UnsafeAllowed);
@@ -69,9 +84,9 @@ namespace AttnGen.Generator
                 .Select(static (spec, _) => KernelPlanner.Plan(spec))
                 .WithTrackingName(Steps.Plan);
 
-            context.RegisterSourceOutput(plans.Combine(unsafeAllowed), static (spc, pair) =>
+            context.RegisterSourceOutput(plans.Combine(unsafeAllowed).Combine(instructionSets), static (spc, input) =>
             {
-                (KernelPlan plan, bool allowUnsafe) = pair;
+                ((KernelPlan plan, bool allowUnsafe), InstructionSetSelection selection) = input;
                 if (!allowUnsafe)
                 {
                     spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UnsafeNotAllowed, null, plan.Spec.FullName));
@@ -79,7 +94,7 @@ namespace AttnGen.Generator
                 }
                 try
                 {
-                    foreach ((string hintName, string source) in LayerEmitter.Emit(plan))
+                    foreach ((string hintName, string source) in LayerEmitter.Emit(plan, selection))
                     {
                         spc.AddSource(hintName, SourceText.From(source, System.Text.Encoding.UTF8));
                     }

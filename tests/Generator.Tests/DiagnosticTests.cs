@@ -35,6 +35,22 @@ public class DiagnosticTests
             "public partial class Outer { [AttentionLayer(2, 4, 3)] public partial class [|Inner|]; }",
             "ATTN0002", DiagnosticSeverity.Error, "'Inner' is nested in 'Outer'");
 
+    [Theory]
+    [InlineData("public class Base { } [AttentionLayer(2, 4, 3)] public partial class Layer : [|Base|];", "Base")]
+    [InlineData("namespace N { public class Base { } } [AttentionLayer(2, 4, 3)] public partial class Layer : [|N.Base|], System.IComparable { public int CompareTo(object? o) => 0; }", "N.Base")]
+    [InlineData("public class Base<T> { } public partial class Layer : [|Base<int>|]; [AttentionLayer(2, 4, 3)] public partial class Layer;", "Base<int>")]
+    public void BaseClass_ATTN0020(string source, string baseName)
+        => AssertReports(source, "ATTN0020", DiagnosticSeverity.Error, $"'Layer' derives from '{baseName}'");
+
+    [Fact]
+    public void InterfacesOnTheLayerAreFine()
+    {
+        GeneratorRun run = GeneratorHarness.Generate("using AttnGen; [AttentionLayer(2, 4, 3)] public partial class Layer : System.IComparable { public int CompareTo(object? o) => 0; }");
+
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.NotEmpty(run.Files);
+    }
+
     [Fact]
     public void Generic_ATTN0003()
         => AssertReports(
@@ -180,7 +196,7 @@ public class DiagnosticTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id)
             .ToArray();
-        string[] tested = typeof(DiagnosticTests).GetMethods()
+        string[] tested = typeof(DiagnosticTests).GetMethods().Concat(typeof(InstructionSetTests).GetMethods())
             .Select(m => m.Name.Split('_'))
             .Where(parts => parts.Length > 1 && parts[1].StartsWith("ATTN", StringComparison.Ordinal))
             .Select(parts => parts[1])

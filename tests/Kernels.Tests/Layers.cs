@@ -123,9 +123,8 @@ public static class TestLayers
     public static IAttentionLayer Create(string name) => All[name]();
 
     /// <summary>
-    /// The path the layer's last Backward ran on: the generated <c>LastBackwardIsa</c> is internal (a diagnostic,
-    /// not part of <see cref="IAttentionLayer"/>), so a layer seen through the interface is asked by reflection.
+    /// The path the layer's last Backward ran on, which the runtime core reports through an internal interface
+    /// (a diagnostic, not part of <see cref="IAttentionLayer"/>).
     /// </summary>
-    public static KernelIsa LastBackwardIsa(IAttentionLayer layer)
-        => (KernelIsa)layer.GetType().GetProperty("LastBackwardIsa", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.GetValue(layer)!;
+    public static KernelIsa LastBackwardIsa(IAttentionLayer layer) => ((IKernelPathReport)layer).LastBackwardIsa;
 }

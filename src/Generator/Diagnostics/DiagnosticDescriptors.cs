@@ -85,6 +85,18 @@ namespace AttnGen.Generator.Diagnostics
             "Scoring = {0} is not an AttentionScoring value; use ScaledDotProduct, DotProduct or Additive",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor HasBaseClass = new(
+            "ATTN0020",
+            "Attention layer type must not declare a base class",
+            "'{0}' derives from '{1}', but the generated layer derives from the AttnGen runtime core; remove the base class (interfaces are fine) and hold the other object in a field instead",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor UnknownInstructionSet = new(
+            "ATTN0021",
+            "Unknown instruction set in AttnGenInstructionSets",
+            "AttnGenInstructionSets is '{0}', and {1} is not an instruction set AttnGen generates; use any of Avx512, Avx2 and Vector128, separated by ';' (the scalar path is always generated)",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly DiagnosticDescriptor InternalError = new(
             "ATTN0099",
             "The AttnGen generator failed",

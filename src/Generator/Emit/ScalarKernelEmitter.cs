@@ -10,7 +10,7 @@ namespace AttnGen.Generator.Emit
         public static string Emit(KernelPlan plan)
         {
             var w = new SourceWriter();
-            var blocks = Begin(w, plan, "scalar kernels", withInterface: false);
+            var blocks = Begin(w, plan, "scalar kernels");
             w.Line("// ---- Scalar kernels: plain C# loops, every bound a constant ----");
             w.Line();
             var emitted = new HashSet<LinearShape>();

@@ -14,7 +14,7 @@ namespace AttnGen.Generator.Emit
         public static string Emit(KernelPlan plan, IsaProfile isa)
         {
             var w = new SourceWriter();
-            var blocks = Begin(w, plan, $"{isa.EnumName} kernels", withInterface: false, usings: new VectorSyntax(isa).Aliases);
+            var blocks = Begin(w, plan, $"{isa.EnumName} kernels", usings: new VectorSyntax(isa).Aliases);
             w.Line($"// ---- {isa.EnumName} kernels: {Inv(isa.Width)} floats per vector; tiles from IsaProfile ----");
             w.Line();
             if (plan.Spec.Projections)

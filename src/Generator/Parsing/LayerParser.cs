@@ -78,6 +78,11 @@ namespace AttnGen.Generator.Parsing
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StaticType, typeLocation, type.Name));
             }
+            if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass,
+                    BaseClassLocation(type, baseType, cancellationToken) ?? typeLocation, type.Name, baseType.ToDisplayString()));
+            }
 
             // The attribute's arguments. With a malformed attribute the compiler already reports an error.
             if (attribute.ConstructorArguments.Length != 3 || attribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error))
@@ -234,6 +239,30 @@ namespace AttnGen.Generator.Parsing
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OverLimit, arguments.Find(name, positional), name, value, max));
             }
+        }
+
+        /// <summary>Where a declaration of the type names its base class: the first entry of a base list (C# puts the class first).</summary>
+        private static LocationInfo? BaseClassLocation(INamedTypeSymbol type, INamedTypeSymbol baseType, CancellationToken cancellationToken)
+        {
+            foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax { BaseList: { Types.Count: > 0 } list })
+                {
+                    TypeSyntax first = list.Types[0].Type;
+                    SimpleNameSyntax? name = first switch
+                    {
+                        QualifiedNameSyntax q => q.Right,
+                        AliasQualifiedNameSyntax a => a.Name,
+                        SimpleNameSyntax simple => simple,
+                        _ => null,
+                    };
+                    if (name?.Identifier.ValueText == baseType.Name)
+                    {
+                        return LocationInfo.From(first.GetLocation());
+                    }
+                }
+            }
+            return null;
         }
 
         private static int GetInt(Dictionary<string, TypedConstant> named, string name, int fallback)

@@ -51,6 +51,26 @@ public interface IAttentionLayer : IDisposable
 
     /// <summary>Attention of query [batch, SeqLen, QueryInputWidth] over key and value [batch, KvSeqLen, KvInputWidth] into output [batch, SeqLen, ModelDim].</summary>
     void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+
+    /// <summary>A parameter by its PyTorch name (for example <c>out_proj.weight</c>).</summary>
+    /// <exception cref="ArgumentException">The layer has no parameter of that name.</exception>
+    Span<float> GetParameter(string name);
+}
+
+/// <summary>
+/// A layer whose one input can feed queries, keys and values (self-attention: <c>KvSeqLen == SeqLen</c> and equal
+/// input widths), with the one-input overloads.
+/// </summary>
+public interface ISelfAttentionLayer : IAttentionLayer
+{
+    /// <summary>Self-attention over a batch: input and output are [batch, SeqLen, ModelDim].</summary>
+    void Forward(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+
+    /// <summary>Self-attention forward that keeps the state the one-input Backward needs.</summary>
+    void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default);
+
+    /// <summary>Backward of the last self-attention ForwardTrain: writes dL/dinput, adds the parameter gradients.</summary>
+    void Backward(ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int batch, ReadOnlySpan<int> validLengths = default);
 }
 
 /// <summary>The declaration of a generated layer, resolved (defaults filled in).</summary>

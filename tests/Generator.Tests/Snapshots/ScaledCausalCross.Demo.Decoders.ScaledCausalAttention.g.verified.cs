@@ -8,7 +8,7 @@
 namespace Demo.Decoders
 {
     [global::System.CodeDom.Compiler.GeneratedCode("AttnGen.Generator", "0.1.0")]
-    partial class ScaledCausalAttention : global::AttnGen.IAttentionLayer
+    partial class ScaledCausalAttention : global::AttnGen.AttentionLayer<ScaledCausalAttention.Kernels>
     {
         // ---- Shape: every kernel loop is bounded by these constants ----
 
@@ -43,7 +43,9 @@ namespace Demo.Decoders
         /// <summary>Factor applied to q·k before the softmax.</summary>
         public const float ScoreScale = 0.3f;
 
-        // Keys scored per online-softmax step (see KernelPlanner.ScalarKeyBlock).
+        // ---- Buffer layout: offsets, in floats, that the kernels address ----
+
+        // Keys scored per online-softmax step on the scalar path.
         private const int KeyBlock = 10;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 6;
@@ -59,282 +61,6 @@ namespace Demo.Decoders
         private const int ScratchProbTile = 2080;
         // Floats of scratch per worker thread.
         private const int ScratchLength = 2464;
-
-        // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
-
-        private const int InProjWeightOffset = 0;
-        private const int InProjWeightLength = 768;
-        private const int InProjBiasOffset = 768;
-        private const int InProjBiasLength = 48;
-        private const int OutProjWeightOffset = 816;
-        private const int OutProjWeightLength = 256;
-        private const int OutProjBiasOffset = 1072;
-        private const int OutProjBiasLength = 16;
-
-        private static readonly global::AttnGen.LayerParameter[] s_parameterList = new global::AttnGen.LayerParameter[]
-        {
-            new global::AttnGen.LayerParameter("in_proj_weight", new int[] { 48, 16 }, InProjWeightOffset, global::AttnGen.InitKind.XavierUniform, 16, 48),
-            new global::AttnGen.LayerParameter("in_proj_bias", new int[] { 48 }, InProjBiasOffset, global::AttnGen.InitKind.Zeros, 16, 48),
-            new global::AttnGen.LayerParameter("out_proj.weight", new int[] { 16, 16 }, OutProjWeightOffset, global::AttnGen.InitKind.LinearDefault, 16, 16),
-            new global::AttnGen.LayerParameter("out_proj.bias", new int[] { 16 }, OutProjBiasOffset, global::AttnGen.InitKind.Zeros, 16, 16),
-        };
-
-        private readonly global::AttnGen.AlignedBuffer _parameters = new global::AttnGen.AlignedBuffer(ParameterCount);
-
-        /// <summary>Names, shapes and offsets of this layer's parameters, in PyTorch state-dict order.</summary>
-        public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> ParameterList => s_parameterList;
-
-        /// <summary>All parameters as one span (see <see cref="ParameterList"/> for the layout).</summary>
-        public global::System.Span<float> ParameterBlock { get { _weightsPacked = false; return _parameters.Span; } }
-
-        /// <summary><c>in_proj_weight</c>: q, k and v projection weights stacked by rows: [48, 16] (rows 0..15 are q, then 16 rows of k, then 16 of v).</summary>
-        public global::System.Span<float> InProjWeight { get { _weightsPacked = false; return _parameters.Slice(InProjWeightOffset, InProjWeightLength); } }
-
-        /// <summary><c>in_proj_bias</c>: q, k and v projection biases: [48].</summary>
-        public global::System.Span<float> InProjBias { get { _weightsPacked = false; return _parameters.Slice(InProjBiasOffset, InProjBiasLength); } }
-
-        /// <summary><c>out_proj.weight</c>: Output projection weight: [16, 16].</summary>
-        public global::System.Span<float> OutProjWeight { get { _weightsPacked = false; return _parameters.Slice(OutProjWeightOffset, OutProjWeightLength); } }
-
-        /// <summary><c>out_proj.bias</c>: Output projection bias: [16].</summary>
-        public global::System.Span<float> OutProjBias { get { _weightsPacked = false; return _parameters.Slice(OutProjBiasOffset, OutProjBiasLength); } }
-
-        /// <summary>A parameter by its PyTorch name (for example <c>out_proj.weight</c>).</summary>
-        /// <exception cref="global::System.ArgumentException">The layer has no parameter of that name.</exception>
-        public global::System.Span<float> GetParameter(string name)
-        {
-            switch (name)
-            {
-                case "in_proj_weight": return InProjWeight;
-                case "in_proj_bias": return InProjBias;
-                case "out_proj.weight": return OutProjWeight;
-                case "out_proj.bias": return OutProjBias;
-                default: throw new global::System.ArgumentException($"ScaledCausalAttention has no parameter '{name}'; its parameters are: in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias.", nameof(name));
-            }
-        }
-
-        /// <summary>
-        /// Initialises every parameter from <paramref name="seed"/> as PyTorch does: Xavier-uniform in_proj_weight,
-        /// nn.Linear's default for out_proj.weight and additive_v, zero biases. Same seed, same numbers, on every machine.
-        /// </summary>
-        public void ResetParameters(ulong seed) => global::AttnGen.ParameterInit.Initialize(ParameterBlock, s_parameterList, seed);
-
-        // Kernels read weights packed into panels; every span handed out marks them stale, Forward repacks.
-        private bool _weightsPacked;
-
-        /// <summary>
-        /// Marks the weights as changed, for writes through a span obtained before the last Forward call (an
-        /// optimizer holding <see cref="ParameterBlock"/>, for instance). Spans obtained since need no call.
-        /// </summary>
-        public void ParametersChanged() => _weightsPacked = false;
-
-        /// <summary>
-        /// Loads the parameters from a safetensors file with PyTorch nn.MultiheadAttention names (in_proj_weight or
-        /// q_proj_weight/k_proj_weight/v_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias, additive_v),
-        /// each under <paramref name="prefix"/> (for example <c>encoder.layers.0.self_attn.</c>). F32, F16 and BF16 tensors
-        /// are read. The whole file is checked against this layer's shapes first: on any error nothing changes.
-        /// </summary>
-        /// <param name="path">The .safetensors file.</param>
-        /// <param name="prefix">Prepended to every tensor name; tensors outside the prefix are ignored.</param>
-        /// <exception cref="global::AttnGen.SafeTensorsFormatException">The file is not valid safetensors.</exception>
-        /// <exception cref="global::AttnGen.CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
-        public void Load(string path, string prefix = "")
-        {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
-            global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, "Demo.Decoders.ScaledCausalAttention");
-            _weightsPacked = false;
-        }
-
-        /// <summary>
-        /// Saves the parameters as safetensors (F32) with PyTorch names under <paramref name="prefix"/>, atomically: a
-        /// temporary file in the same folder is written, flushed to disk and renamed over <paramref name="path"/>.
-        /// </summary>
-        /// <param name="path">The .safetensors file to write.</param>
-        /// <param name="prefix">Prepended to every tensor name.</param>
-        /// <param name="metadata">Optional string pairs stored under <c>__metadata__</c>.</param>
-        public void Save(string path, string prefix = "", global::System.Collections.Generic.IReadOnlyDictionary<string, string>? metadata = null)
-        {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
-            global::AttnGen.LayerCheckpoint.Save(path, prefix, _parameters.Span, s_parameterList, metadata);
-        }
-
-        /// <summary>The declaration, resolved: what tests, trainers and tools read through <see cref="global::AttnGen.IAttentionLayer"/>.</summary>
-        public static global::AttnGen.AttentionLayerInfo LayerInfo { get; } = new global::AttnGen.AttentionLayerInfo(
-            "Demo.Decoders.ScaledCausalAttention", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,
-            Scoring, IsCausal, true, true, 0.3f);
-
-        global::AttnGen.AttentionLayerInfo global::AttnGen.IAttentionLayer.Info => LayerInfo;
-
-        global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> global::AttnGen.IAttentionLayer.Parameters => s_parameterList;
-
-
-        // ---- Forward ----
-
-        /// <summary>Attention of one query sequence [SeqLen, QueryInputWidth] over key and value sequences [KvSeqLen, KvInputWidth]; <paramref name="output"/> is [SeqLen, ModelDim].</summary>
-        /// <exception cref="global::System.ArgumentException">A span has the wrong length; nothing is written.</exception>
-        public void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output)
-            => Forward(query, key, value, output, 1, default);
-
-        /// <summary>Attention over a batch: query [batch, SeqLen, QueryInputWidth], key and value [batch, KvSeqLen, KvInputWidth], output [batch, SeqLen, ModelDim], row-major.</summary>
-        /// <param name="query">The query rows, [batch, SeqLen, QueryInputWidth].</param>
-        /// <param name="key">The key rows, [batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="value">The value rows, [batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
-        /// <param name="batch">Number of sequences, at least 1.</param>
-        /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-        /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
-        public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
-        {
-            CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
-            fixed (float* q = query, k = key, v = value, y = output)
-            {
-                RunBatch(q, k, v, y, batch, validLengths);
-            }
-        }
-
-        // Checks shared by Forward and ForwardTrain; they run before anything is written.
-        private void CheckArguments(int queryLength, int keyLength, int valueLength, int outputLength, int batch, global::System.ReadOnlySpan<int> validLengths)
-        {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
-            global::AttnGen.Guard.Batch(batch, global::System.Math.Max((long)SeqLen * global::System.Math.Max(QueryInputWidth, ModelDim), (long)KvSeqLen * KvInputWidth));
-            global::AttnGen.Guard.Length(queryLength, batch, SeqLen, QueryInputWidth, "query");
-            global::AttnGen.Guard.Length(keyLength, batch, KvSeqLen, KvInputWidth, "key");
-            global::AttnGen.Guard.Length(valueLength, batch, KvSeqLen, KvInputWidth, "value");
-            global::AttnGen.Guard.Length(outputLength, batch, SeqLen, ModelDim, "output");
-            global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, "validLengths");
-        }
-
-        // ---- Batch driver: sequences spread over threads, each with its own scratch ----
-
-        private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;
-        private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;
-        private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];
-        private global::AttnGen.AlignedBuffer? _packed;
-        private bool _training;
-        private int[] _validLengths = global::System.Array.Empty<int>();
-        private bool _hasValidLengths;
-        private int _batch, _workers;
-        private unsafe float* _query, _key, _value, _output;
-        private global::AttnGen.WorkerGroup? _workerGroup;
-
-        /// <summary>The instruction-set path Forward and Backward run on; defaults to the widest this process supports.</summary>
-        /// <exception cref="global::System.NotSupportedException">Set to a path this process cannot run (see <see cref="global::AttnGen.KernelIsaSupport.Supported"/>).</exception>
-        public global::AttnGen.KernelIsa Isa
-        {
-            get => _isa;
-            set { global::AttnGen.Guard.IsaSupported(value); _isa = value; _weightsPacked = false; }
-        }
-
-        /// <summary>
-        /// Most threads one Forward call uses; defaults to the processor count. Sequences of a batch are
-        /// independent work items, so the result is the same for every value.
-        /// </summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">Set below 1.</exception>
-        public int MaxDegreeOfParallelism
-        {
-            get => _maxDegreeOfParallelism;
-            set { global::AttnGen.Guard.Parallelism(value); _maxDegreeOfParallelism = value; }
-        }
-
-        // Stores the call's arguments in fields so worker threads can reach them without a closure.
-        private unsafe void RunBatch(float* query, float* key, float* value, float* output, int batch, global::System.ReadOnlySpan<int> validLengths)
-        {
-            _query = query; _key = key; _value = value; _output = output; _batch = batch;
-            if (!_weightsPacked)
-            {
-                PackWeights();
-                _weightsPacked = true;
-            }
-            _hasValidLengths = !validLengths.IsEmpty;
-            if (_hasValidLengths)
-            {
-                if (_validLengths.Length < batch) _validLengths = new int[batch];
-                validLengths.CopyTo(_validLengths);
-            }
-            int workers = global::System.Math.Min(_maxDegreeOfParallelism, batch);
-            if (_scratch.Length < workers) global::System.Array.Resize(ref _scratch, workers);
-            if (workers == 1)
-            {
-                RunWorker(0);
-                return;
-            }
-            _workers = workers;
-            (_workerGroup ??= new global::AttnGen.WorkerGroup(RunWorker)).Run(workers);
-            _workers = 1;
-        }
-
-        // Rebuilds the packed weight panels for the current path after the parameters or the path changed.
-        private unsafe void PackWeights()
-        {
-            float* packed = (_packed ??= new global::AttnGen.AlignedBuffer(2176)).Pointer;
-            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
-            {
-                PackWeights__avx512(_parameters.Pointer, packed);
-                return;
-            }
-            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
-            {
-                PackWeights__avx2(_parameters.Pointer, packed);
-                return;
-            }
-            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
-            {
-                PackWeights__v128(_parameters.Pointer, packed);
-                return;
-            }
-            // The scalar path reads the weights in place.
-        }
-
-        // Worker w runs sequences w, w + workers, ...: a fixed assignment, so results never depend on timing.
-        private unsafe void RunWorker(int worker)
-        {
-            float* parameters = _parameters.Pointer;
-            float* packed = _packed!.Pointer;
-            float* scratch = (_scratch[worker] ??= new global::AttnGen.AlignedBuffer(ScratchLength)).Pointer;
-            int workers = global::System.Math.Max(_workers, 1);
-            for (int b = worker; b < _batch; b += workers)
-            {
-                int validLength = _hasValidLengths ? _validLengths[b] : KvSeqLen;
-                float* query = _query + (long)b * (SeqLen * QueryInputWidth);
-                float* key = _key + (long)b * (KvSeqLen * KvInputWidth);
-                float* value = _value + (long)b * (KvSeqLen * KvInputWidth);
-                float* output = _output + (long)b * (SeqLen * ModelDim);
-                if (_training)
-                {
-                    // Training: each sequence keeps its own scratch (projected q, k, v, context) and row log-sum-exp.
-                    float* saved = _saved!.Pointer + (long)b * TrainLength;
-                    ForwardSequence(query, key, value, output, validLength, parameters, packed, saved, saved + TrainLse);
-                    SaveSequence(saved, query, key, value, output);
-                    continue;
-                }
-                ForwardSequence(query, key, value, output, validLength, parameters, packed, scratch, null);
-            }
-        }
-
-        // One sequence on the path chosen by Isa. The IsSupported checks are JIT-time constants, so each
-        // branch either compiles to a plain call or disappears.
-        private unsafe void ForwardSequence(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
-        {
-            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
-            {
-                ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch, lse);
-                return;
-            }
-            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
-            {
-                ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch, lse);
-                return;
-            }
-            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
-            {
-                ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch, lse);
-                return;
-            }
-            ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);
-        }
-
-        // ---- Training: ForwardTrain keeps per-sequence state, Backward turns output gradients into input and parameter gradients ----
-
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
@@ -365,203 +91,95 @@ namespace Demo.Decoders
         private const int WorkTileScoreGrad = WorkTiles + 1280;
         private const int WorkTilesLength = 1344;
         private const int WorkLength = WorkTiles + WorkTilesLength;
+        // Packed projection weights, the largest any vector path needs.
+        private const int PackedLength = 2176;
 
-        private global::AttnGen.AlignedBuffer? _saved, _gradients;
-        private global::AttnGen.AlignedBuffer?[] _backwardWork = new global::AttnGen.AlignedBuffer?[1];
-        private global::AttnGen.AlignedBuffer?[] _workerGradients = new global::AttnGen.AlignedBuffer?[1];
-        private global::AttnGen.WorkerGroup? _backwardGroup;
-        private unsafe float* _bwdOutputGrad, _bwdQueryGrad, _bwdKeyGrad, _bwdValueGrad;
-        private int _bwdBatch, _bwdWorkers = 1;
-        private int _savedBatch;
-        private int[] _savedValidLengths = global::System.Array.Empty<int>();
-        private bool _savedHasValidLengths;
+        // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 
-        /// <summary>Parameter gradients, laid out like <see cref="ParameterBlock"/>; Backward adds to them.</summary>
-        public global::System.Span<float> GradientBlock => (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span;
+        private const int InProjWeightOffset = 0;
+        private const int InProjWeightLength = 768;
+        private const int InProjBiasOffset = 768;
+        private const int InProjBiasLength = 48;
+        private const int OutProjWeightOffset = 816;
+        private const int OutProjWeightLength = 256;
+        private const int OutProjBiasOffset = 1072;
+        private const int OutProjBiasLength = 16;
 
-        /// <summary>Sets every parameter gradient to zero.</summary>
-        public void ZeroGradients() => GradientBlock.Clear();
+        /// <summary>Names, shapes and offsets of this layer's parameters, in PyTorch state-dict order.</summary>
+        public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> ParameterList => Kernels.Parameters;
 
-        /// <summary>Forward that keeps per-sequence state for <c>Backward</c>; same result as Forward.</summary>
-        /// <param name="query">[batch, SeqLen, QueryInputWidth].</param>
-        /// <param name="key">[batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="value">[batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="output">[batch, SeqLen, ModelDim].</param>
-        /// <param name="batch">Number of sequences.</param>
-        /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
-        public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
+        /// <summary>The declaration, resolved: what tests, trainers and tools read through <see cref="global::AttnGen.IAttentionLayer"/>.</summary>
+        public static global::AttnGen.AttentionLayerInfo LayerInfo => Kernels.Info;
+
+        /// <summary><c>in_proj_weight</c>: q, k and v projection weights stacked by rows: [48, 16] (rows 0..15 are q, then 16 rows of k, then 16 of v).</summary>
+        public global::System.Span<float> InProjWeight => ParameterSlice(InProjWeightOffset, InProjWeightLength);
+
+        /// <summary><c>in_proj_bias</c>: q, k and v projection biases: [48].</summary>
+        public global::System.Span<float> InProjBias => ParameterSlice(InProjBiasOffset, InProjBiasLength);
+
+        /// <summary><c>out_proj.weight</c>: Output projection weight: [16, 16].</summary>
+        public global::System.Span<float> OutProjWeight => ParameterSlice(OutProjWeightOffset, OutProjWeightLength);
+
+        /// <summary><c>out_proj.bias</c>: Output projection bias: [16].</summary>
+        public global::System.Span<float> OutProjBias => ParameterSlice(OutProjBiasOffset, OutProjBiasLength);
+
+        // ---- Kernel table: what the runtime core (AttnGen.AttentionLayer<TKernels>) calls ----
+
+        /// <summary>The kernels of this layer's shape, one path per instruction set; used by the runtime core, not called directly.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public readonly struct Kernels : global::AttnGen.IAttentionKernels
         {
-            CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
-            global::AttnGen.Guard.Batch(batch, TrainLength);
-            if (_saved is null || _saved.Length < batch * TrainLength)
+            private static readonly global::AttnGen.LayerParameter[] s_parameters = new global::AttnGen.LayerParameter[]
             {
-                _saved?.Dispose();
-                _saved = new global::AttnGen.AlignedBuffer(batch * TrainLength);
-            }
-            _savedBatch = 0;
-            _training = true;
-            try
-            {
-                fixed (float* q = query, k = key, v = value, y = output)
-                {
-                    RunBatch(q, k, v, y, batch, validLengths);
-                }
-            }
-            finally
-            {
-                _training = false;
-            }
-            if (_savedValidLengths.Length < batch) _savedValidLengths = new int[batch];
-            _savedHasValidLengths = !validLengths.IsEmpty;
-            validLengths.CopyTo(_savedValidLengths);
-            _savedBatch = batch;
-        }
+                new global::AttnGen.LayerParameter("in_proj_weight", new int[] { 48, 16 }, InProjWeightOffset, global::AttnGen.InitKind.XavierUniform, 16, 48),
+                new global::AttnGen.LayerParameter("in_proj_bias", new int[] { 48 }, InProjBiasOffset, global::AttnGen.InitKind.Zeros, 16, 48),
+                new global::AttnGen.LayerParameter("out_proj.weight", new int[] { 16, 16 }, OutProjWeightOffset, global::AttnGen.InitKind.LinearDefault, 16, 16),
+                new global::AttnGen.LayerParameter("out_proj.bias", new int[] { 16 }, OutProjBiasOffset, global::AttnGen.InitKind.Zeros, 16, 16),
+            };
 
-        // Copies one sequence's inputs and output next to its forward scratch.
-        private static unsafe void SaveSequence(float* saved, float* query, float* key, float* value, float* output)
-        {
-            new global::System.ReadOnlySpan<float>(query, SeqLen * QueryInputWidth).CopyTo(new global::System.Span<float>(saved + TrainQuery, SeqLen * QueryInputWidth));
-            new global::System.ReadOnlySpan<float>(key, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainKey, KvSeqLen * KvInputWidth));
-            new global::System.ReadOnlySpan<float>(value, KvSeqLen * KvInputWidth).CopyTo(new global::System.Span<float>(saved + TrainValue, KvSeqLen * KvInputWidth));
-            new global::System.ReadOnlySpan<float>(output, SeqLen * ModelDim).CopyTo(new global::System.Span<float>(saved + TrainOutput, SeqLen * ModelDim));
-        }
+            /// <inheritdoc/>
+            public static global::AttnGen.AttentionLayerInfo Info { get; } = new global::AttnGen.AttentionLayerInfo(
+                "Demo.Decoders.ScaledCausalAttention", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,
+                Scoring, IsCausal, true, true, 0.3f);
 
-        /// <summary>Backward of the last ForwardTrain: input gradients are written, parameter gradients added to GradientBlock.</summary>
-        /// <param name="outputGrad">dL/doutput, [batch, SeqLen, ModelDim].</param>
-        /// <param name="queryGrad">Overwritten with dL/dquery, [batch, SeqLen, QueryInputWidth].</param>
-        /// <param name="keyGrad">Overwritten with dL/dkey, [batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="valueGrad">Overwritten with dL/dvalue, [batch, KvSeqLen, KvInputWidth].</param>
-        /// <param name="batch">The batch of the last ForwardTrain.</param>
-        /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
-        public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
-        {
-            CheckBackward(outputGrad.Length, batch, validLengths);
-            global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));
-            global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));
-            global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));
-            fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
-            {
-                RunBackward(dy, dq, dk, dv, batch);
-            }
-        }
+            /// <inheritdoc/>
+            public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> Parameters => s_parameters;
 
-        // Backward over the batch: sequences split over workers like Forward (worker w takes w, w + workers, ...).
-        // Worker 0 adds into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in
-        // worker order at the end; so parameter gradients are the same for every run with the same thread count and
-        // may differ in the last bits between thread counts (input gradients never do).
-        private unsafe void RunBackward(float* dy, float* dq, float* dk, float* dv, int batch)
-        {
-            _bwdOutputGrad = dy; _bwdQueryGrad = dq; _bwdKeyGrad = dk; _bwdValueGrad = dv; _bwdBatch = batch;
-            int workers = global::System.Math.Min(_maxDegreeOfParallelism, batch);
-            if (_backwardWork.Length < workers) global::System.Array.Resize(ref _backwardWork, workers);
-            if (_workerGradients.Length < workers) global::System.Array.Resize(ref _workerGradients, workers);
-            if (workers == 1)
-            {
-                RunBackwardWorker(0);
-                return;
-            }
-            for (int i = 1; i < workers; i++)
-            {
-                (_workerGradients[i] ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Span.Clear();
-            }
-            _bwdWorkers = workers;
-            try
-            {
-                (_backwardGroup ??= new global::AttnGen.WorkerGroup(RunBackwardWorker)).Run(workers);
-            }
-            finally
-            {
-                _bwdWorkers = 1;
-            }
-            float* gradients = (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer;
-            for (int i = 1; i < workers; i++)
-            {
-                global::AttnGen.KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, ParameterCount);
-            }
-        }
+            /// <inheritdoc/>
+            public static global::AttnGen.LayerBufferLayout Layout { get; } = new global::AttnGen.LayerBufferLayout(
+                ParameterCount, PackedLength, ScratchLength, TrainLength, TrainLse, TrainQuery, TrainKey, TrainValue, TrainOutput,
+                WorkLength, WorkKeyInput, WorkValueInput);
 
-        private unsafe void RunBackwardWorker(int worker)
-        {
-            float* work = (_backwardWork[worker] ??= new global::AttnGen.AlignedBuffer(WorkLength)).Pointer;
-            float* gradients = worker == 0 ? (_gradients ??= new global::AttnGen.AlignedBuffer(ParameterCount)).Pointer : _workerGradients[worker]!.Pointer;
-            int workers = global::System.Math.Max(_bwdWorkers, 1);
-            for (int b = worker; b < _bwdBatch; b += workers)
-            {
-                float* dy = _bwdOutputGrad + (long)b * (SeqLen * ModelDim);
-                float* dq = _bwdQueryGrad + (long)b * (SeqLen * QueryInputWidth);
-                if (_bwdKeyGrad == null)
-                {
-                    // Self-attention: the input fed q, k and v, so its gradient is the sum of the three.
-                    BackwardSequence(b, dy, dq, work + WorkKeyInput, work + WorkValueInput, work, gradients);
-                    global::AttnGen.KernelSupport.AddInto(dq, work + WorkKeyInput, SeqLen * QueryInputWidth);
-                    global::AttnGen.KernelSupport.AddInto(dq, work + WorkValueInput, SeqLen * QueryInputWidth);
-                    continue;
-                }
-                BackwardSequence(b, dy, dq, _bwdKeyGrad + (long)b * (KvSeqLen * KvInputWidth), _bwdValueGrad + (long)b * (KvSeqLen * KvInputWidth), work, gradients);
-            }
-        }
+            /// <inheritdoc/>
+            public static bool HasKernels(global::AttnGen.KernelIsa isa) => isa is global::AttnGen.KernelIsa.Scalar or global::AttnGen.KernelIsa.Avx512 or global::AttnGen.KernelIsa.Avx2 or global::AttnGen.KernelIsa.Vector128;
 
-        // Argument checks shared by both Backward overloads: a matching ForwardTrain must come first.
-        private void CheckBackward(int outputGradLength, int batch, global::System.ReadOnlySpan<int> validLengths)
-        {
-            global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
-            if (_savedBatch == 0)
+            /// <inheritdoc/>
+            public static unsafe void PackWeights(global::AttnGen.KernelIsa isa, float* parameters, float* packed)
             {
-                throw new global::System.InvalidOperationException("Backward needs the state of a ForwardTrain call; call ForwardTrain first (Forward keeps no state).");
+                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
+                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
+                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
+                // The scalar path reads the weights in place.
             }
-            if (batch != _savedBatch)
-            {
-                throw new global::System.ArgumentException($"'batch' is {batch}; the last ForwardTrain had batch {_savedBatch}.", nameof(batch));
-            }
-            global::AttnGen.Guard.Length(outputGradLength, batch, SeqLen, ModelDim, "outputGrad");
-            if (validLengths.IsEmpty != !_savedHasValidLengths || (!validLengths.IsEmpty && !global::System.MemoryExtensions.SequenceEqual(validLengths, new global::System.ReadOnlySpan<int>(_savedValidLengths, 0, batch))))
-            {
-                throw new global::System.ArgumentException("'validLengths' differ from those of the last ForwardTrain.", nameof(validLengths));
-            }
-        }
 
-        private global::AttnGen.KernelIsa _lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;
-
-        /// <summary>The instruction-set path the last Backward ran on (for tests and diagnostics).</summary>
-        internal global::AttnGen.KernelIsa LastBackwardIsa => _lastBackwardIsa;
-
-        // One sequence's backward on the path chosen by Isa (JIT-time constant checks, as in ForwardSequence).
-        private unsafe void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work, float* gradients)
-        {
-            int validLength = _savedHasValidLengths ? _savedValidLengths[b] : KvSeqLen;
-            float* saved = _saved!.Pointer + (long)b * TrainLength;
-            if (_isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            /// <inheritdoc/>
+            public static unsafe void ForwardSequence(global::AttnGen.KernelIsa isa, float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
             {
-                BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
-                _lastBackwardIsa = global::AttnGen.KernelIsa.Avx512;
-                return;
+                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
+                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
+                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
+                ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);
             }
-            if (_isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported)
-            {
-                BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
-                _lastBackwardIsa = global::AttnGen.KernelIsa.Avx2;
-                return;
-            }
-            if (_isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
-            {
-                BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
-                _lastBackwardIsa = global::AttnGen.KernelIsa.Vector128;
-                return;
-            }
-            BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
-            _lastBackwardIsa = global::AttnGen.KernelIsa.Scalar;
-        }
 
-        /// <summary>Frees the native memory of the parameters and scratch buffers.</summary>
-        public void Dispose()
-        {
-            _parameters.Dispose();
-            foreach (global::AttnGen.AlignedBuffer? buffer in _scratch) buffer?.Dispose();
-            _packed?.Dispose();
-            _saved?.Dispose();
-            _gradients?.Dispose();
-            foreach (global::AttnGen.AlignedBuffer? buffer in _backwardWork) buffer?.Dispose();
-            foreach (global::AttnGen.AlignedBuffer? buffer in _workerGradients) buffer?.Dispose();
+            /// <inheritdoc/>
+            public static unsafe global::AttnGen.KernelIsa BackwardSequence(global::AttnGen.KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength)
+            {
+                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Avx512; }
+                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Avx2; }
+                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Vector128; }
+                BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength);
+                return global::AttnGen.KernelIsa.Scalar;
+            }
         }
     }
 }

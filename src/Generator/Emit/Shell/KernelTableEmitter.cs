@@ -1,0 +1,109 @@
+using AttnGen.Generator.Model;
+
+namespace AttnGen.Generator.Emit.Shell
+{
+    /// <summary>
+    /// Emits the nested <c>Kernels</c> struct: the layer's implementation of <c>AttnGen.IAttentionKernels</c>,
+    /// which the runtime core takes as a type argument. It carries the resolved declaration, the parameter list,
+    /// the buffer layout, and one dispatch per entry point that picks the widest generated path not above the
+    /// layer's <c>Isa</c>; the <c>IsSupported</c> checks are JIT-time constants, so each branch compiles to a
+    /// direct call or disappears.
+    /// </summary>
+    internal static class KernelTableEmitter
+    {
+        public static void Emit(SourceWriter w, KernelPlan plan, InstructionSetSelection selection)
+        {
+            LayerSpec s = plan.Spec;
+            string b(bool v) => v ? "true" : "false";
+            w.Line("// ---- Kernel table: what the runtime core (AttnGen.AttentionLayer<TKernels>) calls ----");
+            w.Line();
+            w.Line("/// <summary>The kernels of this layer's shape, one path per instruction set; used by the runtime core, not called directly.</summary>");
+            w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+            using (w.Open("public readonly struct Kernels : global::AttnGen.IAttentionKernels"))
+            {
+                using (w.Open("private static readonly global::AttnGen.LayerParameter[] s_parameters = new global::AttnGen.LayerParameter[]", "};"))
+                {
+                    foreach (ParameterSlot p in plan.Parameters)
+                    {
+                        w.Line(LayerShellEmitter.ParameterEntry(p));
+                    }
+                }
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Line("public static global::AttnGen.AttentionLayerInfo Info { get; } = new global::AttnGen.AttentionLayerInfo(");
+                w.Line($"    \"{s.FullName}\", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,");
+                w.Line($"    Scoring, IsCausal, {b(s.Bias && s.Projections)}, {b(s.Projections)}, {plan.ScaleLiteral});");
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> Parameters => s_parameters;");
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Line("public static global::AttnGen.LayerBufferLayout Layout { get; } = new global::AttnGen.LayerBufferLayout(");
+                w.Line("    ParameterCount, PackedLength, ScratchLength, TrainLength, TrainLse, TrainQuery, TrainKey, TrainValue, TrainOutput,");
+                w.Line("    WorkLength, WorkKeyInput, WorkValueInput);");
+                w.Line();
+                EmitHasKernels(w, selection);
+                EmitPackWeights(w, plan, selection);
+                EmitDispatch(w, selection, "void ForwardSequence", "float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse",
+                    "ForwardSequence", "query, key, value, output, validLength, parameters, packed, scratch, lse", returnsPath: false);
+                w.Line();
+                EmitDispatch(w, selection, "global::AttnGen.KernelIsa BackwardSequence", "float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength",
+                    "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength", returnsPath: true);
+            }
+        }
+
+        private static void EmitHasKernels(SourceWriter w, InstructionSetSelection selection)
+        {
+            w.Line("/// <inheritdoc/>");
+            var paths = new System.Collections.Generic.List<string> { "global::AttnGen.KernelIsa.Scalar" };
+            foreach (IsaProfile isa in selection.Profiles)
+            {
+                paths.Add("global::AttnGen.KernelIsa." + isa.EnumName);
+            }
+            w.Line($"public static bool HasKernels(global::AttnGen.KernelIsa isa) => isa is {string.Join(" or ", paths)};");
+            w.Line();
+        }
+
+        private static void EmitPackWeights(SourceWriter w, KernelPlan plan, InstructionSetSelection selection)
+        {
+            w.Line("/// <inheritdoc/>");
+            using (w.Open("public static unsafe void PackWeights(global::AttnGen.KernelIsa isa, float* parameters, float* packed)"))
+            {
+                if (!plan.Spec.Projections)
+                {
+                    w.Line("// No projections: the attention core reads its inputs directly, nothing to pack.");
+                }
+                else
+                {
+                    foreach (IsaProfile isa in selection.Profiles)
+                    {
+                        w.Line($"if ({Condition(isa)}) {{ PackWeights__{isa.Suffix}(parameters, packed); return; }}");
+                    }
+                    w.Line("// The scalar path reads the weights in place.");
+                }
+            }
+            w.Line();
+        }
+
+        private static void EmitDispatch(SourceWriter w, InstructionSetSelection selection, string signature, string parameters, string kernel, string arguments, bool returnsPath)
+        {
+            w.Line("/// <inheritdoc/>");
+            using (w.Open($"public static unsafe {signature}(global::AttnGen.KernelIsa isa, {parameters})"))
+            {
+                foreach (IsaProfile isa in selection.Profiles)
+                {
+                    string exit = returnsPath ? $"return global::AttnGen.KernelIsa.{isa.EnumName};" : "return;";
+                    w.Line($"if ({Condition(isa)}) {{ {kernel}__{isa.Suffix}({arguments}); {exit} }}");
+                }
+                w.Line($"{kernel}__scalar({arguments});");
+                if (returnsPath)
+                {
+                    w.Line("return global::AttnGen.KernelIsa.Scalar;");
+                }
+            }
+        }
+
+        // The path is taken when the layer asks for it or a wider one and this process supports it.
+        private static string Condition(IsaProfile isa) => $"isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck}";
+    }
+}

@@ -1,0 +1,357 @@
+using System.ComponentModel;
+
+namespace AttnGen;
+
+/// <summary>
+/// The part of every generated attention layer that does not depend on its shape: the parameter block and the
+/// packed weights, the batch driver and its worker threads, argument checks, <c>Load</c>/<c>Save</c>, and the
+/// training state (<see cref="ForwardTrain"/>, <see cref="Backward"/>, <see cref="GradientBlock"/>). A class
+/// marked <c>[AttentionLayer]</c> derives from it (or from <see cref="SelfAttentionLayer{TKernels}"/>) with its
+/// generated <typeparamref name="TKernels"/> struct, which carries the shape-specialised kernels.
+/// </summary>
+/// <typeparam name="TKernels">The layer's generated kernel table.</typeparam>
+/// <remarks>
+/// A layer instance owns its scratch memory, so it serves one call at a time: use one instance per thread, or
+/// one call with a batch (the sequences of a batch run on up to <see cref="MaxDegreeOfParallelism"/> threads).
+/// </remarks>
+public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer, IKernelPathReport
+    where TKernels : struct, IAttentionKernels
+{
+    private static readonly AttentionLayerInfo s_info = TKernels.Info;
+    private static readonly LayerBufferLayout s_layout = TKernels.Layout;
+
+    private readonly AlignedBuffer _parameters = new(s_layout.ParameterCount);
+    private AlignedBuffer? _packed;
+    // Kernels read weights packed into panels; every span handed out marks them stale, and Forward repacks.
+    private bool _weightsPacked;
+    private KernelIsa _isa = BestGenerated();
+    private int _maxDegreeOfParallelism = Environment.ProcessorCount;
+
+    // The batch driver's state: a call's arguments in fields, so worker threads reach them without a closure.
+    private AlignedBuffer?[] _scratch = new AlignedBuffer?[1];
+    private WorkerGroup? _workerGroup;
+    private float* _query, _key, _value, _output;
+    private int[] _validLengths = [];
+    private bool _hasValidLengths, _training;
+    private int _batch, _workers = 1;
+
+    /// <summary>Allocates the parameter block (all zeros; see <see cref="ResetParameters"/> and <see cref="Load"/>).</summary>
+    protected AttentionLayer()
+    {
+    }
+
+    /// <summary>The declaration, resolved.</summary>
+    public AttentionLayerInfo Info => s_info;
+
+    /// <summary>Names, shapes and offsets of the parameters, in PyTorch state-dict order.</summary>
+    public IReadOnlyList<LayerParameter> Parameters => TKernels.Parameters;
+
+    // ---- Parameters ----
+
+    /// <summary>All parameters as one span (see <see cref="Parameters"/> for the layout).</summary>
+    public Span<float> ParameterBlock
+    {
+        get
+        {
+            _weightsPacked = false;
+            return _parameters.Span;
+        }
+    }
+
+    /// <summary>A slice of the parameter block; marks the packed weights stale, as every span handed out does.</summary>
+    /// <param name="offset">First float of the slice.</param>
+    /// <param name="length">Floats in the slice.</param>
+    protected Span<float> ParameterSlice(int offset, int length)
+    {
+        _weightsPacked = false;
+        return _parameters.Slice(offset, length);
+    }
+
+    /// <summary>A parameter by its PyTorch name (for example <c>out_proj.weight</c>).</summary>
+    /// <param name="name">The PyTorch state-dict name.</param>
+    /// <exception cref="ArgumentException">The layer has no parameter of that name.</exception>
+    public Span<float> GetParameter(string name)
+    {
+        foreach (LayerParameter p in TKernels.Parameters)
+        {
+            if (p.Name == name)
+            {
+                return ParameterSlice(p.Offset, p.Length);
+            }
+        }
+        string known = TKernels.Parameters.Count == 0 ? "none" : string.Join(", ", TKernels.Parameters.Select(p => p.Name));
+        throw new ArgumentException($"{ShortName} has no parameter '{name}'; its parameters are: {known}.", nameof(name));
+    }
+
+    /// <summary>
+    /// Initialises every parameter from <paramref name="seed"/> as PyTorch does: Xavier-uniform in_proj_weight,
+    /// nn.Linear's default for out_proj.weight and additive_v, zero biases. Same seed, same numbers, on every machine.
+    /// </summary>
+    /// <param name="seed">The seed.</param>
+    public void ResetParameters(ulong seed) => ParameterInit.Initialize(ParameterBlock, TKernels.Parameters, seed);
+
+    /// <summary>
+    /// Marks the weights as changed, for writes through a span obtained before the last Forward call (an
+    /// optimizer holding <see cref="ParameterBlock"/>, for instance). Spans obtained since need no call.
+    /// </summary>
+    public void ParametersChanged() => _weightsPacked = false;
+
+    /// <summary>
+    /// Loads the parameters from a safetensors file with PyTorch nn.MultiheadAttention names (in_proj_weight or
+    /// q_proj_weight/k_proj_weight/v_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias, additive_v),
+    /// each under <paramref name="prefix"/> (for example <c>encoder.layers.0.self_attn.</c>). F32, F16 and BF16
+    /// tensors are read. The whole file is checked against this layer's shapes first: on any error nothing changes.
+    /// </summary>
+    /// <param name="path">The .safetensors file.</param>
+    /// <param name="prefix">Prepended to every tensor name; tensors outside the prefix are ignored.</param>
+    /// <exception cref="SafeTensorsFormatException">The file is not valid safetensors.</exception>
+    /// <exception cref="CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
+    public void Load(string path, string prefix = "")
+    {
+        ThrowIfDisposed();
+        LayerCheckpoint.Load(path, prefix, _parameters.Span, TKernels.Parameters, s_info.Heads * s_info.HeadDim,
+            s_info.KvHeads * s_info.HeadDim, s_info.Name);
+        _weightsPacked = false;
+    }
+
+    /// <summary>
+    /// Saves the parameters as safetensors (F32) with PyTorch names under <paramref name="prefix"/>, atomically:
+    /// a temporary file in the same folder is written, flushed to disk and renamed over <paramref name="path"/>.
+    /// </summary>
+    /// <param name="path">The .safetensors file to write.</param>
+    /// <param name="prefix">Prepended to every tensor name.</param>
+    /// <param name="metadata">Optional string pairs stored under <c>__metadata__</c>.</param>
+    public void Save(string path, string prefix = "", IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ThrowIfDisposed();
+        LayerCheckpoint.Save(path, prefix, _parameters.Span, TKernels.Parameters, metadata);
+    }
+
+    // ---- Paths and threads ----
+
+    /// <summary>
+    /// The instruction-set path Forward and Backward run on; defaults to the widest path this process supports
+    /// among those generated for the layer.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set to a path this process cannot run (see <see cref="KernelIsaSupport.Supported"/>), or one whose kernels were not generated for this layer (see <c>AttnGenInstructionSets</c>).</exception>
+    public KernelIsa Isa
+    {
+        get => _isa;
+        set
+        {
+            Guard.IsaSupported(value);
+            if (!TKernels.HasKernels(value))
+            {
+                throw new NotSupportedException(
+                    $"{ShortName} has no {value} kernels: the project was built with AttnGenInstructionSets set to leave them out. " +
+                    $"Generated paths: {string.Join(", ", GeneratedPaths())}. Add {value} to the AttnGenInstructionSets property " +
+                    "(or remove the property to generate every path) to run it.");
+            }
+            _isa = value;
+            _weightsPacked = false;
+        }
+    }
+
+    /// <summary>
+    /// Most threads one call uses; defaults to the processor count. Sequences of a batch are independent work
+    /// items with a fixed assignment to threads, so Forward's result is the same for every value.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _maxDegreeOfParallelism;
+        set
+        {
+            Guard.Parallelism(value);
+            _maxDegreeOfParallelism = value;
+        }
+    }
+
+    // ---- Forward ----
+
+    /// <summary>
+    /// Attention of one query sequence [SeqLen, QueryInputWidth] over key and value sequences
+    /// [KvSeqLen, KvInputWidth]; <paramref name="output"/> is [SeqLen, ModelDim].
+    /// </summary>
+    /// <param name="query">The query rows.</param>
+    /// <param name="key">The key rows.</param>
+    /// <param name="value">The value rows.</param>
+    /// <param name="output">Receives the output rows.</param>
+    /// <exception cref="ArgumentException">A span has the wrong length; nothing is written.</exception>
+    public void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output)
+        => Forward(query, key, value, output, 1, default);
+
+    /// <summary>
+    /// Attention over a batch: query [batch, SeqLen, QueryInputWidth], key and value [batch, KvSeqLen, KvInputWidth],
+    /// output [batch, SeqLen, ModelDim], row-major.
+    /// </summary>
+    /// <param name="query">The query rows, [batch, SeqLen, QueryInputWidth].</param>
+    /// <param name="key">The key rows, [batch, KvSeqLen, KvInputWidth].</param>
+    /// <param name="value">The value rows, [batch, KvSeqLen, KvInputWidth].</param>
+    /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
+    /// <param name="batch">Number of sequences, at least 1.</param>
+    /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
+    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    public void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
+        int batch, ReadOnlySpan<int> validLengths = default)
+    {
+        CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+        fixed (float* q = query, k = key, v = value, y = output)
+        {
+            RunBatch(q, k, v, y, batch, validLengths);
+        }
+    }
+
+    /// <summary>Self-attention forward for the derived self-attention layer: one input feeds q, k and v.</summary>
+    private protected void ForwardSelf(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths)
+    {
+        ThrowIfDisposed();
+        Guard.Batch(batch, (long)s_info.SeqLen * Math.Max(s_info.QueryInputWidth, s_info.ModelDim));
+        Guard.Length(input.Length, batch, s_info.SeqLen, s_info.QueryInputWidth, nameof(input));
+        Guard.Length(output.Length, batch, s_info.SeqLen, s_info.ModelDim, nameof(output));
+        Guard.ValidLengths(validLengths, batch, s_info.KvSeqLen, nameof(validLengths));
+        fixed (float* x = input, y = output)
+        {
+            RunBatch(x, x, x, y, batch, validLengths);
+        }
+    }
+
+    // Checks shared by Forward and ForwardTrain; they run before anything is written.
+    private void CheckArguments(int queryLength, int keyLength, int valueLength, int outputLength, int batch, ReadOnlySpan<int> validLengths)
+    {
+        ThrowIfDisposed();
+        Guard.Batch(batch, Math.Max((long)s_info.SeqLen * Math.Max(s_info.QueryInputWidth, s_info.ModelDim), (long)s_info.KvSeqLen * s_info.KvInputWidth));
+        Guard.Length(queryLength, batch, s_info.SeqLen, s_info.QueryInputWidth, "query");
+        Guard.Length(keyLength, batch, s_info.KvSeqLen, s_info.KvInputWidth, "key");
+        Guard.Length(valueLength, batch, s_info.KvSeqLen, s_info.KvInputWidth, "value");
+        Guard.Length(outputLength, batch, s_info.SeqLen, s_info.ModelDim, "output");
+        Guard.ValidLengths(validLengths, batch, s_info.KvSeqLen, "validLengths");
+    }
+
+    // Packs the weights when stale, then spreads the sequences over up to MaxDegreeOfParallelism workers.
+    private void RunBatch(float* query, float* key, float* value, float* output, int batch, ReadOnlySpan<int> validLengths)
+    {
+        _query = query;
+        _key = key;
+        _value = value;
+        _output = output;
+        _batch = batch;
+        if (!_weightsPacked)
+        {
+            TKernels.PackWeights(_isa, _parameters.Pointer, (_packed ??= new AlignedBuffer(s_layout.PackedLength)).Pointer);
+            _weightsPacked = true;
+        }
+        _hasValidLengths = !validLengths.IsEmpty;
+        if (_hasValidLengths)
+        {
+            if (_validLengths.Length < batch)
+            {
+                _validLengths = new int[batch];
+            }
+            validLengths.CopyTo(_validLengths);
+        }
+        int workers = Math.Min(_maxDegreeOfParallelism, batch);
+        if (_scratch.Length < workers)
+        {
+            Array.Resize(ref _scratch, workers);
+        }
+        if (workers == 1)
+        {
+            RunWorker(0);
+            return;
+        }
+        _workers = workers;
+        try
+        {
+            (_workerGroup ??= new WorkerGroup(RunWorker)).Run(workers);
+        }
+        finally
+        {
+            _workers = 1;
+        }
+    }
+
+    // Worker w runs sequences w, w + workers, ...: a fixed assignment, so results never depend on timing.
+    private void RunWorker(int worker)
+    {
+        float* parameters = _parameters.Pointer;
+        float* packed = _packed!.Pointer;
+        float* scratch = (_scratch[worker] ??= new AlignedBuffer(s_layout.ScratchLength)).Pointer;
+        int queryStride = s_info.SeqLen * s_info.QueryInputWidth;
+        int kvStride = s_info.KvSeqLen * s_info.KvInputWidth;
+        int outputStride = s_info.SeqLen * s_info.ModelDim;
+        for (int b = worker; b < _batch; b += _workers)
+        {
+            int validLength = _hasValidLengths ? _validLengths[b] : s_info.KvSeqLen;
+            float* query = _query + (long)b * queryStride;
+            float* key = _key + (long)b * kvStride;
+            float* value = _value + (long)b * kvStride;
+            float* output = _output + (long)b * outputStride;
+            if (_training)
+            {
+                // Training: each sequence keeps its own scratch (projected q, k, v, context), row log-sum-exp and inputs.
+                float* saved = _saved!.Pointer + (long)b * s_layout.SavedLength;
+                TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, saved, saved + s_layout.SavedLse);
+                SaveSequence(saved, query, key, value, output);
+                continue;
+            }
+            TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, scratch, null);
+        }
+    }
+
+    // ---- Disposal ----
+
+    /// <summary>Frees the native memory of the parameters, scratch buffers and training state.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the native memory; a derived class that owns more releases it here too.</summary>
+    /// <param name="disposing">True from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (!disposing)
+        {
+            return;
+        }
+        _parameters.Dispose();
+        foreach (AlignedBuffer? buffer in _scratch)
+        {
+            buffer?.Dispose();
+        }
+        _packed?.Dispose();
+        DisposeTraining();
+    }
+
+    private protected void ThrowIfDisposed() => Guard.NotDisposed(_parameters.IsDisposed, this);
+
+    // The type name without its namespace, for messages.
+    private static string ShortName => s_info.Name[(s_info.Name.LastIndexOf('.') + 1)..];
+
+    // The widest path this process runs among those generated.
+    private static KernelIsa BestGenerated()
+    {
+        for (KernelIsa isa = KernelIsaSupport.Best; isa > KernelIsa.Scalar; isa--)
+        {
+            if (KernelIsaSupport.IsSupported(isa) && TKernels.HasKernels(isa))
+            {
+                return isa;
+            }
+        }
+        return KernelIsa.Scalar;
+    }
+
+    private static IEnumerable<KernelIsa> GeneratedPaths() => Enum.GetValues<KernelIsa>().Where(TKernels.HasKernels).Reverse();
+
+    KernelIsa IKernelPathReport.LastBackwardIsa => _lastBackwardIsa;
+}
+
+/// <summary>Which path a layer's last Backward ran on: for tests that check a forced instruction set took effect.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+internal interface IKernelPathReport
+{
+    /// <summary>The path of the last Backward call.</summary>
+    KernelIsa LastBackwardIsa { get; }
+}

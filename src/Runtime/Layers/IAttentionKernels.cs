@@ -1,0 +1,76 @@
+using System.ComponentModel;
+
+namespace AttnGen;
+
+/// <summary>
+/// What the generator emits for one declared layer and the runtime core calls: the resolved declaration, the
+/// parameter list, the buffer layout its planner computed, and the per-sequence kernels with one path per
+/// instruction set. The generated layer carries a nested <c>struct</c> that implements it; because the core
+/// (<see cref="AttentionLayer{TKernels}"/>) takes that struct as a type argument, the JIT compiles the core once
+/// per layer with every call below bound directly and every <c>IsSupported</c> check in the dispatch folded.
+/// </summary>
+/// <remarks>Not meant to be implemented by hand: the generator writes the only implementations.</remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public unsafe interface IAttentionKernels
+{
+    /// <summary>The declaration, resolved (defaults filled in).</summary>
+    static abstract AttentionLayerInfo Info { get; }
+
+    /// <summary>The parameters in PyTorch state-dict order, with their places in the parameter block.</summary>
+    static abstract IReadOnlyList<LayerParameter> Parameters { get; }
+
+    /// <summary>Sizes and offsets of every buffer the kernels use.</summary>
+    static abstract LayerBufferLayout Layout { get; }
+
+    /// <summary>Whether the kernels of <paramref name="isa"/> were generated (see <c>AttnGenInstructionSets</c>); scalar always is.</summary>
+    static abstract bool HasKernels(KernelIsa isa);
+
+    /// <summary>Packs the projection weights into the panels the kernels of the path <paramref name="isa"/> read.</summary>
+    static abstract void PackWeights(KernelIsa isa, float* parameters, float* packed);
+
+    /// <summary>
+    /// One sequence forward on the widest generated path not above <paramref name="isa"/>: projections, attention
+    /// core, output projection. <paramref name="scratch"/> holds <see cref="LayerBufferLayout.ScratchLength"/> floats;
+    /// <paramref name="lse"/> receives each row's log-sum-exp when it is not null (training).
+    /// </summary>
+    static abstract void ForwardSequence(KernelIsa isa, float* query, float* key, float* value, float* output, int validLength,
+        float* parameters, float* packed, float* scratch, float* lse);
+
+    /// <summary>
+    /// One sequence backward from the state <c>ForwardSequence</c> left in <paramref name="saved"/>: writes the input
+    /// gradients, adds the parameter gradients to <paramref name="gradients"/>, and returns the path it ran on.
+    /// </summary>
+    static abstract KernelIsa BackwardSequence(KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad,
+        float* valueGrad, float* parameters, float* gradients, float* work, int validLength);
+}
+
+/// <summary>
+/// Sizes and offsets, in floats, of the buffers of one layer, from the generator's planner. Every region starts
+/// on a 64-byte boundary.
+/// </summary>
+/// <param name="ParameterCount">The parameter block (and the gradient block).</param>
+/// <param name="PackedLength">Packed projection weights, the largest any generated path needs.</param>
+/// <param name="ScratchLength">Forward scratch of one sequence on one worker.</param>
+/// <param name="SavedLength">State ForwardTrain keeps per sequence: the forward scratch, then the regions below.</param>
+/// <param name="SavedLse">Offset of the rows' log-sum-exp in a sequence's saved state.</param>
+/// <param name="SavedQuery">Offset of the copied query input.</param>
+/// <param name="SavedKey">Offset of the copied key input.</param>
+/// <param name="SavedValue">Offset of the copied value input.</param>
+/// <param name="SavedOutput">Offset of the copied output.</param>
+/// <param name="WorkLength">Backward work area of one worker.</param>
+/// <param name="WorkKeyInput">Offset in the work area where a self-attention backward puts the key input's gradient.</param>
+/// <param name="WorkValueInput">Offset in the work area where a self-attention backward puts the value input's gradient.</param>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed record LayerBufferLayout(
+    int ParameterCount,
+    int PackedLength,
+    int ScratchLength,
+    int SavedLength,
+    int SavedLse,
+    int SavedQuery,
+    int SavedKey,
+    int SavedValue,
+    int SavedOutput,
+    int WorkLength,
+    int WorkKeyInput,
+    int WorkValueInput);
