@@ -8,8 +8,12 @@
 # spin forever in pthread_create.) Each forced run sets ATTNGEN_EXPECT_ISA, which a test
 # checks, so a switch that silently did nothing fails the run.
 #
+# Then tests/package/run.sh packs the AttnGen package and builds, runs and NativeAOT-publishes a
+# consumer project outside the solution against it; each of its checks counts as one test.
+#
 # Environment:
-#   ATTNGEN_SKIP_NEON=1   skip the Arm run (counted as skipped, with a note); CI never sets it.
+#   ATTNGEN_SKIP_NEON=1      skip the Arm run (counted as skipped, with a note); CI never sets it.
+#   ATTNGEN_SKIP_PACKAGE=1   skip the package checks (counted as skipped); CI never sets it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -105,6 +109,26 @@ else
   else
     tail -20 "$results/publish-arm64.log"
     failed=$((failed + 1))
+  fi
+fi
+
+# The package as a user gets it: pack, consume from a folder feed, compare with source, NativeAOT.
+if [[ "${ATTNGEN_SKIP_PACKAGE:-0}" == "1" ]]; then
+  echo "== package: skipped (ATTNGEN_SKIP_PACKAGE=1)"
+  skipped=$((skipped + 1))
+else
+  echo "== package"
+  bash tests/package/run.sh > "$results/package.log" 2>&1
+  sed 's/^/   /' "$results/package.log" | grep -E '^   (PASS|FAIL|package:)'
+  line=$(grep -E '^package: [0-9]+ passed, [0-9]+ failed$' "$results/package.log" | tail -1)
+  if [[ -z "$line" ]]; then
+    echo "   no summary; last lines of $results/package.log:"
+    tail -20 "$results/package.log" | sed 's/^/   /'
+    failed=$((failed + 1))
+  else
+    read -r ok bad < <(echo "$line" | sed -E 's/package: ([0-9]+) passed, ([0-9]+) failed/\1 \2/')
+    passed=$((passed + ok))
+    failed=$((failed + bad))
   fi
 fi
 

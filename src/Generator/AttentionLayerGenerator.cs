@@ -27,7 +27,7 @@ namespace AttnGen.Generator
             public const string Diagnostics = "Diagnostics";
             public const string Spec = "Spec";
             public const string Plan = "Plan";
-            public const string UnsafeAllowed = "UnsafeAllowed";
+            public const string HintCollisions = "HintCollisions";
             public const string InstructionSets = "InstructionSets";
         }
 
@@ -37,7 +37,10 @@ namespace AttnGen.Generator
             IncrementalValuesProvider<ParseResult> results = context.SyntaxProvider
                 .ForAttributeWithMetadataName(
                     LayerParser.AttributeMetadataName,
-                    static (node, _) => node is ClassDeclarationSyntax,
+                    // Classes and record classes (ATTN0014); a record struct is no class, which the attribute's
+                    // usage makes the compiler's error.
+                    static (node, _) => node is ClassDeclarationSyntax
+                        || node is RecordDeclarationSyntax record && !record.ClassOrStructKeyword.IsKind(SyntaxKind.StructKeyword),
                     static (ctx, ct) => LayerParser.Parse(ctx, ct))
                 .WithTrackingName(Steps.Parse);
 
@@ -71,10 +74,6 @@ namespace AttnGen.Generator
                 }
             });
 
-            IncrementalValueProvider<bool> unsafeAllowed = context.CompilationProvider
-                .Select(static (c, _) => c.Options is CSharpCompilationOptions { AllowUnsafe: true })
-                .WithTrackingName(Steps.UnsafeAllowed);
-
             IncrementalValuesProvider<LayerSpec> specs = results
                 .Where(static r => r.Spec is not null)
                 .Select(static (r, _) => r.Spec!)
@@ -84,17 +83,20 @@ namespace AttnGen.Generator
                 .Select(static (spec, _) => KernelPlanner.Plan(spec))
                 .WithTrackingName(Steps.Plan);
 
-            context.RegisterSourceOutput(plans.Combine(unsafeAllowed).Combine(instructionSets), static (spc, input) =>
+            // Hint names must differ ignoring case: the few layers whose full names differ only by case get a
+            // suffix. Only the names travel here, so the set changes only when such a pair appears or goes.
+            IncrementalValueProvider<EquatableArray<string>> hintCollisions = specs
+                .Select(static (spec, _) => spec.FullName)
+                .Collect()
+                .Select(static (names, _) => HintNames.CaseCollisions(names))
+                .WithTrackingName(Steps.HintCollisions);
+
+            context.RegisterSourceOutput(plans.Combine(hintCollisions).Combine(instructionSets), static (spc, input) =>
             {
-                ((KernelPlan plan, bool allowUnsafe), InstructionSetSelection selection) = input;
-                if (!allowUnsafe)
-                {
-                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UnsafeNotAllowed, null, plan.Spec.FullName));
-                    return;
-                }
+                ((KernelPlan plan, EquatableArray<string> collisions), InstructionSetSelection selection) = input;
                 try
                 {
-                    foreach ((string hintName, string source) in LayerEmitter.Emit(plan, selection))
+                    foreach ((string hintName, string source) in LayerEmitter.Emit(plan, HintNames.Stem(plan.Spec.FullName, collisions), selection))
                     {
                         spc.AddSource(hintName, SourceText.From(source, System.Text.Encoding.UTF8));
                     }

@@ -30,10 +30,16 @@ public class DiagnosticTests
             "ATTN0001", DiagnosticSeverity.Error, "'Layer' has [AttentionLayer] but is not declared 'partial'");
 
     [Fact]
-    public void Nested_ATTN0002()
+    public void ContainerNotPartial_ATTN0002()
         => AssertReports(
-            "public partial class Outer { [AttentionLayer(2, 4, 3)] public partial class [|Inner|]; }",
-            "ATTN0002", DiagnosticSeverity.Error, "'Inner' is nested in 'Outer'");
+            "public class [|Outer|] { [AttentionLayer(2, 4, 3)] public partial class Inner; }",
+            "ATTN0002", DiagnosticSeverity.Error, "'Inner' is nested in 'Outer', which is not partial; add 'partial' to every declaration of 'Outer'");
+
+    [Fact]
+    public void ContainerNotPartial_ATTN0002_NamesTheOutermostOffender()
+        => AssertReports(
+            "public partial class A { public class [|B|] { public partial class C { [AttentionLayer(2, 4, 3)] public partial class Inner; } } }",
+            "ATTN0002", DiagnosticSeverity.Error, "'Inner' is nested in 'A.B', which is not partial");
 
     [Theory]
     [InlineData("public class Base { } [AttentionLayer(2, 4, 3)] public partial class Layer : [|Base|];", "Base")]
@@ -147,20 +153,35 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void UnsafeNotAllowed_ATTN0012_IsProjectWide()
+    public void UnsafeNotAllowed_ATTN0012_PointsAtTheAttribute()
     {
-        GeneratorRun run = GeneratorHarness.Run(
-            "using AttnGen; namespace Demo; [AttentionLayer(2, 4, 3)] public partial class Layer;",
-            allowUnsafe: false);
+        Markup m = Markup.Parse("using AttnGen; namespace Demo; [[|AttentionLayer(2, 4, 3)|]] public partial class Layer;");
+
+        GeneratorRun run = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(m.Source, allowUnsafe: false));
 
         Diagnostic d = Assert.Single(run.GeneratorDiagnostics);
         Assert.Equal("ATTN0012", d.Id);
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
-        Assert.Contains("The kernels of 'Demo.Layer' use pointers; add <AllowUnsafeBlocks>true</AllowUnsafeBlocks>", d.GetMessage(CultureInfo.InvariantCulture));
-        // A project setting, not a place in the source.
-        Assert.Equal(Location.None, d.Location);
+        Assert.Equal(
+            "The kernels of 'Demo.Layer' use pointers; add <AllowUnsafeBlocks>true</AllowUnsafeBlocks> to the project file",
+            d.GetMessage(CultureInfo.InvariantCulture));
+        // In the source tree, at the attribute: an error with a file and line, not "CSC : error".
+        Assert.True(d.Location.IsInSource);
+        Assert.Equal(GeneratorHarness.SourcePath, d.Location.GetLineSpan().Path);
+        Assert.Equal(m.Span, d.Location.SourceSpan);
         Assert.Empty(run.Files);
         GeneratorHarness.AssertNoErrors(run, except: "ATTN0012");
+    }
+
+    [Fact]
+    public void UnsafeNotAllowed_ATTN0012_OncePerLayer()
+    {
+        GeneratorRun run = GeneratorHarness.Run(
+            "using AttnGen; [AttentionLayer(2, 4, 3)] public partial class A; [AttentionLayer(2, 4, 3)] public partial class B;",
+            allowUnsafe: false);
+
+        Assert.Equal(new[] { "ATTN0012", "ATTN0012" }, run.GeneratorDiagnostics.Select(d => d.Id));
+        Assert.Empty(run.Files);
     }
 
     [Fact]
@@ -168,6 +189,27 @@ public class DiagnosticTests
         => AssertReports(
             "[AttentionLayer(2, 4, 3, [|Scoring = (AttentionScoring)7|])] public partial class Layer;",
             "ATTN0013", DiagnosticSeverity.Error, "Scoring = 7 is not an AttentionScoring value");
+
+    [Theory]
+    [InlineData("public partial record [|Layer|];")]
+    [InlineData("public partial record class [|Layer|];")]
+    [InlineData("public sealed partial record [|Layer|](int Size);")]
+    public void Record_ATTN0014(string declaration)
+        => AssertReports(
+            "[AttentionLayer(2, 4, 3)] " + declaration,
+            "ATTN0014", DiagnosticSeverity.Error, "'Layer' is a record; declare the layer as a 'partial class'");
+
+    [Fact]
+    public void ReservedName_ATTN0015()
+        => AssertReports(
+            "[AttentionLayer(2, 4, 3)] public partial class [|Forward|];",
+            "ATTN0015", DiagnosticSeverity.Error, "'Forward' is the name of a member the generator adds to the layer");
+
+    [Fact]
+    public void ReservedName_ATTN0015_DoubleUnderscore()
+        => AssertReports(
+            "[AttentionLayer(2, 4, 3)] public partial class [|My__Layer|];",
+            "ATTN0015", DiagnosticSeverity.Error, "'My__Layer' contains '__'");
 
     /// <summary>
     /// ATTN0099 wraps an exception thrown while parsing or emitting. No declaration is known to reach it

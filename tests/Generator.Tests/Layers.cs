@@ -84,6 +84,25 @@ public static class Layers
         public partial class @operator;
         """;
 
+    /// <summary>A layer nested in a static partial class and a partial struct.</summary>
+    public const string Nested = """
+        using AttnGen;
+
+        namespace Demo.Nesting;
+
+        /// <summary>A model's parts.</summary>
+        public static partial class Model
+        {
+            /// <summary>One encoder block.</summary>
+            public partial struct Block
+            {
+                /// <summary>The block's attention.</summary>
+                [AttentionLayer(2, 4, 3)]
+                internal sealed partial class Attention;
+            }
+        }
+        """;
+
     /// <summary>Every declaration above, by name.</summary>
     public static IReadOnlyList<(string Name, string Source)> All { get; } = new[]
     {
@@ -94,6 +113,7 @@ public static class Layers
         (nameof(AdditiveCore), AdditiveCore),
         (nameof(ScaledCausalCross), ScaledCausalCross),
         (nameof(KeywordNames), KeywordNames),
+        (nameof(Nested), Nested),
     };
 
     public static TheoryData<string> Names()

@@ -27,6 +27,19 @@ public class SnapshotTests
     [Fact]
     public void KeywordNames() => Verify(Layers.KeywordNames);
 
+    /// <summary>
+    /// The shell only: every file of a layer opens its containing types with the same helper, and the
+    /// kernels inside are those of <see cref="KeywordNames"/> (the same shape).
+    /// </summary>
+    [Fact]
+    public void Nested()
+    {
+        GeneratorRun run = GeneratorHarness.Generate(Layers.Nested);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.All(run.Files.Skip(1), f => Assert.Contains("        partial struct Block\n        {\n", f.Text, StringComparison.Ordinal));
+        Snapshot.Verify(run.Files.Take(1).ToArray());
+    }
+
     [Fact]
     public void FirstDifferenceNamesTheLine()
     {

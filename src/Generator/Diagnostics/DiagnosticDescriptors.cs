@@ -13,10 +13,10 @@ namespace AttnGen.Generator.Diagnostics
             "'{0}' has [AttentionLayer] but is not declared 'partial'; add 'partial' to every declaration of the type so the generator can add the layer's members",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
-        public static readonly DiagnosticDescriptor Nested = new(
+        public static readonly DiagnosticDescriptor ContainerNotPartial = new(
             "ATTN0002",
-            "Attention layer type must not be nested",
-            "'{0}' is nested in '{1}'; declare attention layers as top-level types in a namespace",
+            "Type containing an attention layer must be partial",
+            "'{0}' is nested in '{1}', which is not partial; add 'partial' to every declaration of '{2}' so the generator can declare the layer inside it",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor Generic = new(
@@ -72,6 +72,18 @@ namespace AttnGen.Generator.Diagnostics
             "Causal layer has query rows that see no key",
             "With Causal = true and KvSeqLen = {0} < seqLen = {1}, the first {2} query rows see no key; their attention output is zero",
             Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor Record = new(
+            "ATTN0014",
+            "Attention layer type must not be a record",
+            "'{0}' is a record; declare the layer as a 'partial class': a layer owns native buffers, so a record's value equality and 'with' copies (which would share and double-free them) do not apply",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ReservedName = new(
+            "ATTN0015",
+            "Name taken by the generated code",
+            "'{0}' {1}; rename the type",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor UnsafeNotAllowed = new(
             "ATTN0012",

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using AttnGen.Generator.Model;
@@ -9,7 +10,8 @@ namespace AttnGen.Generator.Emit
     internal static class EmitCommon
     {
         public const string GeneratorName = "AttnGen.Generator";
-        public const string GeneratorVersion = "0.1.0";
+        /// <summary>The package version (Directory.Build.props) as major.minor.patch, for [GeneratedCode].</summary>
+        public static readonly string GeneratorVersion = typeof(EmitCommon).Assembly.GetName().Version!.ToString(3);
 
         public static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
 
@@ -38,18 +40,32 @@ namespace AttnGen.Generator.Emit
                 }
                 w.Line();
             }
-            var blocks = new SourceWriter.Block[s.Namespace.Length > 0 ? 2 : 1];
-            int i = 0;
+            var blocks = new List<SourceWriter.Block>();
             if (s.Namespace.Length > 0)
             {
-                blocks[i++] = w.Open($"namespace {string.Join(".", s.Namespace.Split('.').Select(Identifier))}");
+                blocks.Add(w.Open($"namespace {string.Join(".", s.Namespace.Split('.').Select(Identifier))}"));
+            }
+            // A nested layer: its containing types again, outermost first, as partial declarations.
+            foreach (ContainingType container in s.ContainingTypes)
+            {
+                string typeParameters = container.TypeParameters.IsEmpty
+                    ? ""
+                    : "<" + string.Join(", ", container.TypeParameters.Select(TypeParameter)) + ">";
+                blocks.Add(w.Open($"{container.Modifiers}partial {container.Keyword} {Identifier(container.Name)}{typeParameters}"));
             }
             if (baseType is not null)
             {
                 w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             }
-            blocks[i] = w.Open($"partial class {Identifier(s.TypeName)}{(baseType is not null ? " : " + baseType : "")}");
-            return blocks;
+            blocks.Add(w.Open($"partial class {Identifier(s.TypeName)}{(baseType is not null ? " : " + baseType : "")}"));
+            return blocks.ToArray();
+        }
+
+        /// <summary>"in T" or "T" with the name escaped.</summary>
+        private static string TypeParameter(string parameter)
+        {
+            int space = parameter.IndexOf(' ');
+            return space < 0 ? Identifier(parameter) : parameter.Substring(0, space + 1) + Identifier(parameter.Substring(space + 1));
         }
 
         public static void End(SourceWriter.Block[] blocks)

@@ -7,9 +7,11 @@ namespace AttnGen.Generator.Emit
     /// <summary>All files of one layer: the shell and one file per kernel set (scalar, and each selected vector path).</summary>
     internal static class LayerEmitter
     {
-        public static IEnumerable<(string HintName, string Source)> Emit(KernelPlan plan, InstructionSetSelection selection)
+        /// <param name="plan">The layer.</param>
+        /// <param name="stem">The hint-name stem of its files (<see cref="HintNames.Stem"/>).</param>
+        /// <param name="selection">The vector paths to generate.</param>
+        public static IEnumerable<(string HintName, string Source)> Emit(KernelPlan plan, string stem, InstructionSetSelection selection)
         {
-            string stem = plan.Spec.FullName;
             yield return (stem + ".g.cs", LayerShellEmitter.Emit(plan, selection));
             yield return (stem + ".Scalar.g.cs", ScalarKernelEmitter.Emit(plan));
             foreach (IsaProfile isa in selection.Profiles)

@@ -14,6 +14,7 @@ namespace AttnGen.Generator.Model
     /// </summary>
     internal sealed record LayerSpec(
         string Namespace,
+        EquatableArray<ContainingType> ContainingTypes,
         string TypeName,
         int Heads,
         int HeadDim,
@@ -28,10 +29,22 @@ namespace AttnGen.Generator.Model
         double Scale)
     {
         /// <summary>
-        /// Fully qualified name without <c>global::</c>. Like <see cref="Namespace"/> and <see cref="TypeName"/>
-        /// it is unescaped (<c>event.Layer</c>, not <c>@event.Layer</c>); code uses <c>EmitCommon.Identifier</c>.
+        /// Fully qualified name without <c>global::</c>, containing types included and their type parameters
+        /// left out (<c>Demo.Outer.Layer</c>). Like <see cref="Namespace"/> and <see cref="TypeName"/> it is
+        /// unescaped (<c>event.Layer</c>, not <c>@event.Layer</c>); code uses <c>EmitCommon.Identifier</c>.
         /// </summary>
-        public string FullName => Namespace.Length == 0 ? TypeName : Namespace + "." + TypeName;
+        public string FullName
+        {
+            get
+            {
+                var name = new System.Text.StringBuilder(Namespace);
+                foreach (ContainingType container in ContainingTypes)
+                {
+                    name.Append(name.Length == 0 ? "" : ".").Append(container.Name);
+                }
+                return name.Append(name.Length == 0 ? "" : ".").Append(TypeName).ToString();
+            }
+        }
     }
 
     /// <summary>Result of parsing one attributed type: a spec when it can be generated, and diagnostics.</summary>

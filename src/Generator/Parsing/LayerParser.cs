@@ -24,6 +24,47 @@ namespace AttnGen.Generator.Parsing
         public const long MaxParameters = 1L << 28;
 
         /// <summary>
+        /// Names a layer type cannot have: every member the generated code adds to a layer (a member cannot
+        /// share its type's name) and the file-level aliases of the kernel files (<see cref="KernelFileAliases"/>).
+        /// Names with "__" are refused as well: the kernels are named <c>{op}__{isa}</c>, and C# reserves such
+        /// identifiers. Whoever adds a generated member adds its name here; a test checks the list against the
+        /// generated code of every test layer.
+        /// </summary>
+        public static readonly string[] ReservedNames =
+        {
+            // Shape constants.
+            "Heads", "HeadDim", "SeqLen", "KvHeads", "KvSeqLen", "ModelDim", "GroupSize", "QueryWidth", "KvWidth",
+            "QueryInputWidth", "KvInputWidth", "ParameterCount", "IsCausal", "Scoring", "ScoreScale", "KeyBlock", "CausalOffset",
+            // Scratch and training work-area offsets.
+            "ScratchQuery", "ScratchKey", "ScratchValue", "ScratchContext", "ScratchKeyPack", "ScratchValuePack",
+            "ScratchOutTile", "ScratchProbTile", "ScratchLength",
+            "TrainLse", "TrainQuery", "TrainKey", "TrainValue", "TrainOutput", "TrainLength",
+            "WorkContext", "WorkQuery", "WorkKey", "WorkValue", "WorkKeyInput", "WorkValueInput", "WorkTiles",
+            "WorkTileKeysT", "WorkTileValuesT", "WorkTileKeys", "WorkTileKeyGrad", "WorkTileValueGrad", "WorkTileQuery",
+            "WorkTileOutGrad", "WorkTileQueryGrad", "WorkTileProb", "WorkTileScoreGrad", "WorkTileAdditiveV", "WorkTileAdditiveVGrad",
+            "WorkTilesLength", "WorkLength",
+            // Parameters.
+            "InProjWeightOffset", "InProjWeightLength", "InProjBiasOffset", "InProjBiasLength",
+            "OutProjWeightOffset", "OutProjWeightLength", "OutProjBiasOffset", "OutProjBiasLength",
+            "AdditiveVOffset", "AdditiveVLength",
+            "InProjWeight", "InProjBias", "OutProjWeight", "OutProjBias", "AdditiveV",
+            "ParameterList", "ParameterBlock", "Parameters", "GetParameter", "ResetParameters", "ParametersChanged",
+            "GradientBlock", "ZeroGradients", "Load", "Save", "LayerInfo", "Info",
+            // The runtime core's public members (AttnGen.AttentionLayer<TKernels>), which the layer inherits.
+            "Forward", "ForwardTrain", "Backward", "Isa", "MaxDegreeOfParallelism", "Dispose", "ParameterSlice",
+            // The kernel table and what it declares.
+            "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength",
+            // File-level aliases of the kernel files.
+            "AgVec", "AgVecF",
+        };
+
+        /// <summary>
+        /// Aliases that the kernel files declare at file level: a type of this name around the layer would hide
+        /// them, so containing types may not have these names either.
+        /// </summary>
+        public static readonly string[] KernelFileAliases = { "AgVec", "AgVecF" };
+
+        /// <summary>
         /// Dotted namespace names as declared, without '@' before keywords: the emitters escape them where they
         /// write code, and hint names may not contain '@'.
         /// </summary>
@@ -52,11 +93,12 @@ namespace AttnGen.Generator.Parsing
         private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, CancellationToken cancellationToken)
         {
             var diagnostics = new List<DiagnosticInfo>();
-            var declaration = (ClassDeclarationSyntax)context.TargetNode;
+            var declaration = (TypeDeclarationSyntax)context.TargetNode;
             LocationInfo? typeLocation = LocationInfo.From(declaration.Identifier.GetLocation());
             AttributeData attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
             LocationInfo? attributeLocation = LocationInfo.From(attributeSyntax) ?? typeLocation;
+            string @namespace = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(NamespaceFormat);
 
             // The type itself.
             foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
@@ -66,9 +108,9 @@ namespace AttnGen.Generator.Parsing
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, LocationInfo.From(decl.Identifier.GetLocation()), type.Name));
                 }
             }
-            if (type.ContainingType is not null)
+            if (type.IsRecord)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Nested, typeLocation, type.Name, type.ContainingType.ToDisplayString()));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Record, typeLocation, type.Name));
             }
             if (type.TypeParameters.Length > 0)
             {
@@ -83,9 +125,30 @@ namespace AttnGen.Generator.Parsing
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass,
                     BaseClassLocation(type, baseType, cancellationToken) ?? typeLocation, type.Name, baseType.ToDisplayString()));
             }
+            if (Array.IndexOf(ReservedNames, type.Name) >= 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReservedName, typeLocation, type.Name,
+                    "is the name of a member the generator adds to the layer, and a member cannot have its type's name"));
+            }
+            else if (type.Name.Contains("__"))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReservedName, typeLocation, type.Name,
+                    "contains '__', which the generated kernels' names use (and C# reserves)"));
+            }
+            EquatableArray<ContainingType> containers = ReadContainingTypes(type, diagnostics, cancellationToken);
+            string fullName = string.Join(".", new[] { @namespace }.Concat(containers.Select(c => c.Name)).Concat(new[] { type.Name }).Where(n => n.Length > 0));
+            if (context.SemanticModel.Compilation.Options is CSharpCompilationOptions { AllowUnsafe: false })
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsafeNotAllowed, attributeLocation, fullName));
+            }
 
-            // The attribute's arguments. With a malformed attribute the compiler already reports an error.
-            if (attribute.ConstructorArguments.Length != 3 || attribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error))
+            // The attribute's arguments. When the compiler reports an error in the attribute (an argument that
+            // is not a constant, or of the wrong type, or a missing one) its message is the accurate one: any
+            // check here would judge a guessed value.
+            if (attribute.ConstructorArguments.Length != 3
+                || attribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error || a.Value is not int)
+                || attribute.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error)
+                || (attributeSyntax is not null && context.SemanticModel.GetDiagnostics(attributeSyntax.Span, cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error)))
             {
                 return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics));
             }
@@ -194,10 +257,60 @@ namespace AttnGen.Generator.Parsing
             LayerSpec? spec = hasErrors
                 ? null
                 : new LayerSpec(
-                    type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString(NamespaceFormat),
+                    @namespace,
+                    containers,
                     type.Name, heads, headDim, seqLen, modelDim, kvHeads, kvSeqLen, scoring, causal,
                     projections && bias, projections, scale);
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
+        }
+
+        /// <summary>
+        /// The types around a nested layer, outermost first, as their partial declarations must be repeated.
+        /// A container that is not partial cannot take the generated members (ATTN0002); one named like a
+        /// kernel file's alias would hide it (ATTN0015).
+        /// </summary>
+        private static EquatableArray<ContainingType> ReadContainingTypes(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        {
+            var containers = new List<ContainingType>();
+            var path = new List<string>();
+            for (INamedTypeSymbol? container = type.ContainingType; container is not null; container = container.ContainingType)
+            {
+                path.Insert(0, container.Name);
+            }
+            int depth = 0;
+            for (INamedTypeSymbol? container = type.ContainingType; container is not null; container = container.ContainingType)
+            {
+                depth++;
+                string containerPath = string.Join(".", path.Take(path.Count - depth + 1));
+                foreach (SyntaxReference reference in container.DeclaringSyntaxReferences)
+                {
+                    if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax decl && !decl.Modifiers.Any(SyntaxKind.PartialKeyword))
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContainerNotPartial, LocationInfo.From(decl.Identifier.GetLocation()),
+                            type.Name, containerPath, container.Name));
+                    }
+                }
+                if (Array.IndexOf(KernelFileAliases, container.Name) >= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReservedName, LocationInfo.From(container.Locations.FirstOrDefault()), container.Name,
+                        "is an alias the generated kernel files use, and a type of that name around the layer would hide it"));
+                }
+                string keyword = container.TypeKind switch
+                {
+                    TypeKind.Interface => "interface",
+                    TypeKind.Struct => container.IsRecord ? "record struct" : "struct",
+                    _ => container.IsRecord ? "record" : "class",
+                };
+                string modifiers = (container.IsReadOnly && container.TypeKind == TypeKind.Struct ? "readonly " : "") + (container.IsRefLikeType ? "ref " : "");
+                var typeParameters = container.TypeParameters.Select(p => p.Variance switch
+                {
+                    VarianceKind.In => "in " + p.Name,
+                    VarianceKind.Out => "out " + p.Name,
+                    _ => p.Name,
+                });
+                containers.Insert(0, new ContainingType(modifiers, keyword, container.Name, new EquatableArray<string>(typeParameters)));
+            }
+            return new EquatableArray<ContainingType>(containers);
         }
 
         /// <summary>Number of floats in the layer's parameter block (the planner lays out the same).</summary>
