@@ -167,6 +167,7 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <exception cref=\"global::AttnGen.CheckpointMismatchException\">A tensor is missing, unexpected, of another shape or not floating point.</exception>");
             using (w.Open("public void Load(string path, string prefix = \"\")"))
             {
+                w.Line(Gate("Load"));
                 w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
                 w.Line($"global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, \"{plan.Spec.FullName}\");");
                 w.Line("_weightsPacked = false;");
@@ -225,14 +226,17 @@ namespace AttnGen.Generator.Emit
                 w.Line(outputDoc);
                 w.Line(batchDoc);
                 w.Line(validDoc);
-                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1 or a valid length is out of range; nothing is written.</exception>");
+                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1, a valid length is out of range, or <paramref name=\"output\"/> overlaps <paramref name=\"input\"/> without being the same span (in place is allowed); nothing is written.</exception>");
+                w.Line(BusyDoc);
                 using (w.Open("public unsafe void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
                 {
+                    w.Line(Gate("Forward"));
                     w.Line("global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);");
                     w.Line("global::AttnGen.Guard.Batch(batch, (long)SeqLen * (QueryInputWidth > ModelDim ? QueryInputWidth : ModelDim));");
                     w.Line("global::AttnGen.Guard.Length(input.Length, batch, SeqLen, QueryInputWidth, nameof(input));");
                     w.Line("global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));");
                     w.Line("global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));");
+                    w.Line("global::AttnGen.Guard.InPlaceOrDisjoint(input, output, nameof(input), nameof(output));");
                     using (w.Open("fixed (float* x = input, y = output)"))
                     {
                         w.Line("RunBatch(x, x, x, y, batch, validLengths);");
@@ -255,10 +259,13 @@ namespace AttnGen.Generator.Emit
             w.Line(outputDoc);
             w.Line(batchDoc);
             w.Line(validDoc);
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1 or a valid length is out of range; nothing is written.</exception>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span has the wrong length, <paramref name=\"batch\"/> is below 1, a valid length is out of range, or <paramref name=\"output\"/> overlaps an input; nothing is written.</exception>");
+            w.Line(BusyDoc);
             using (w.Open("public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
             {
+                w.Line(Gate("Forward"));
                 w.Line("CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);");
+                w.Line("global::AttnGen.Guard.OutputDisjoint(output, query, key, value);");
                 using (w.Open("fixed (float* q = query, k = key, v = value, y = output)"))
                 {
                     w.Line("RunBatch(q, k, v, y, batch, validLengths);");
@@ -266,6 +273,14 @@ namespace AttnGen.Generator.Emit
             }
             w.Line();
         }
+
+        /// <summary>
+        /// The first line of every public entry point that uses the layer's buffers: it throws when another call
+        /// on the instance is running, and releases the gate when the method returns or throws.
+        /// </summary>
+        internal const string BusyDoc = "/// <exception cref=\"global::System.InvalidOperationException\">Another call on this instance is running (a layer instance runs one call at a time).</exception>";
+
+        internal static string Gate(string operation) => $"using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, \"{operation}\");";
 
         /// <summary>The argument checks of Forward and ForwardTrain: nothing is written before they pass.</summary>
         internal static void EmitCheckArguments(SourceWriter w)
@@ -290,6 +305,7 @@ namespace AttnGen.Generator.Emit
             w.Line("// ---- Batch driver: sequences spread over threads, each with its own scratch ----");
             w.Line();
             w.Line("private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;");
+            w.Line("private global::AttnGen.CallGate _gate; // taken by Forward, ForwardTrain, Backward and Load: one call at a time");
             w.Line("private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;");
             w.Line("private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];");
             w.Line("private global::AttnGen.AlignedBuffer? _packed;");

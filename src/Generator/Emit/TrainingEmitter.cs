@@ -55,8 +55,11 @@ namespace AttnGen.Generator.Emit
                 w.Line("/// <param name=\"output\">[batch, SeqLen, ModelDim].</param>");
                 w.Line("/// <param name=\"batch\">Number of sequences.</param>");
                 w.Line("/// <param name=\"validLengths\">Empty, or per sequence the number of valid key positions.</param>");
-                w.Line("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)");
-                w.Line("    => ForwardTrain(input, input, input, output, batch, validLengths);");
+                using (w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
+                {
+                    w.Line("global::AttnGen.Guard.Disjoint(output, nameof(output), input, nameof(input));");
+                    w.Line("ForwardTrain(input, input, input, output, batch, validLengths);");
+                }
                 w.Line();
             }
 
@@ -69,7 +72,9 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <param name=\"validLengths\">Empty, or per sequence the number of valid key positions.</param>");
             using (w.Open("public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
             {
+                w.Line(LayerShellEmitter.Gate("ForwardTrain"));
                 w.Line("CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);");
+                w.Line("global::AttnGen.Guard.OutputDisjoint(output, query, key, value);");
                 w.Line("global::AttnGen.Guard.Batch(batch, TrainLength);");
                 using (w.Open("if (_saved is null || _saved.Length < batch * TrainLength)"))
                 {
@@ -115,8 +120,10 @@ namespace AttnGen.Generator.Emit
                 w.Line("/// <param name=\"validLengths\">The valid lengths of the last ForwardTrain.</param>");
                 using (w.Open("public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
                 {
+                    w.Line(LayerShellEmitter.Gate("Backward"));
                     w.Line("CheckBackward(outputGrad.Length, batch, validLengths);");
                     w.Line("global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));");
+                    w.Line("global::AttnGen.Guard.Disjoint(inputGrad, nameof(inputGrad), outputGrad, nameof(outputGrad));");
                     using (w.Open("fixed (float* dy = outputGrad, dx = inputGrad)"))
                     {
                         w.Line("RunBackward(dy, dx, null, null, batch);");
@@ -134,10 +141,12 @@ namespace AttnGen.Generator.Emit
             w.Line("/// <param name=\"validLengths\">The valid lengths of the last ForwardTrain.</param>");
             using (w.Open("public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)"))
             {
+                w.Line(LayerShellEmitter.Gate("Backward"));
                 w.Line("CheckBackward(outputGrad.Length, batch, validLengths);");
                 w.Line("global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));");
                 w.Line("global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));");
                 w.Line("global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));");
+                w.Line("global::AttnGen.Guard.GradientsDisjoint(outputGrad, queryGrad, keyGrad, valueGrad);");
                 using (w.Open("fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)"))
                 {
                     w.Line("RunBackward(dy, dq, dk, dv, batch);");

@@ -134,6 +134,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <exception cref="global::AttnGen.CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
     public void Load(string path, string prefix = "")
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Load");
         global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
         global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, "MultiQueryAttention");
         _weightsPacked = false;
@@ -173,14 +174,17 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences, at least 1.</param>
     /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-    /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps <paramref name="input"/> without being the same span (in place is allowed); nothing is written.</exception>
+    /// <exception cref="global::System.InvalidOperationException">Another call on this instance is running (a layer instance runs one call at a time).</exception>
     public unsafe void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Forward");
         global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
         global::AttnGen.Guard.Batch(batch, (long)SeqLen * (QueryInputWidth > ModelDim ? QueryInputWidth : ModelDim));
         global::AttnGen.Guard.Length(input.Length, batch, SeqLen, QueryInputWidth, nameof(input));
         global::AttnGen.Guard.Length(output.Length, batch, SeqLen, ModelDim, nameof(output));
         global::AttnGen.Guard.ValidLengths(validLengths, batch, KvSeqLen, nameof(validLengths));
+        global::AttnGen.Guard.InPlaceOrDisjoint(input, output, nameof(input), nameof(output));
         fixed (float* x = input, y = output)
         {
             RunBatch(x, x, x, y, batch, validLengths);
@@ -199,10 +203,13 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences, at least 1.</param>
     /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-    /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps an input; nothing is written.</exception>
+    /// <exception cref="global::System.InvalidOperationException">Another call on this instance is running (a layer instance runs one call at a time).</exception>
     public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Forward");
         CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+        global::AttnGen.Guard.OutputDisjoint(output, query, key, value);
         fixed (float* q = query, k = key, v = value, y = output)
         {
             RunBatch(q, k, v, y, batch, validLengths);
@@ -224,6 +231,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     // ---- Batch driver: sequences spread over threads, each with its own scratch ----
 
     private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;
+    private global::AttnGen.CallGate _gate; // taken by Forward, ForwardTrain, Backward and Load: one call at a time
     private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;
     private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];
     private global::AttnGen.AlignedBuffer? _packed;
@@ -405,7 +413,10 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="batch">Number of sequences.</param>
     /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
     public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
-        => ForwardTrain(input, input, input, output, batch, validLengths);
+    {
+        global::AttnGen.Guard.Disjoint(output, nameof(output), input, nameof(input));
+        ForwardTrain(input, input, input, output, batch, validLengths);
+    }
 
     /// <summary>Forward that keeps per-sequence state for <c>Backward</c>; same result as Forward.</summary>
     /// <param name="query">[batch, SeqLen, QueryInputWidth].</param>
@@ -416,7 +427,9 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
     public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "ForwardTrain");
         CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+        global::AttnGen.Guard.OutputDisjoint(output, query, key, value);
         global::AttnGen.Guard.Batch(batch, TrainLength);
         if (_saved is null || _saved.Length < batch * TrainLength)
         {
@@ -458,8 +471,10 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
     public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> inputGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Backward");
         CheckBackward(outputGrad.Length, batch, validLengths);
         global::AttnGen.Guard.Length(inputGrad.Length, batch, SeqLen, QueryInputWidth, nameof(inputGrad));
+        global::AttnGen.Guard.Disjoint(inputGrad, nameof(inputGrad), outputGrad, nameof(outputGrad));
         fixed (float* dy = outputGrad, dx = inputGrad)
         {
             RunBackward(dy, dx, null, null, batch);
@@ -475,10 +490,12 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
     public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
     {
+        using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Backward");
         CheckBackward(outputGrad.Length, batch, validLengths);
         global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));
         global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));
         global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));
+        global::AttnGen.Guard.GradientsDisjoint(outputGrad, queryGrad, keyGrad, valueGrad);
         fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
         {
             RunBackward(dy, dq, dk, dv, batch);

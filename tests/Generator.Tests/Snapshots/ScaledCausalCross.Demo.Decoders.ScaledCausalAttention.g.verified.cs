@@ -140,6 +140,7 @@ namespace Demo.Decoders
         /// <exception cref="global::AttnGen.CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
         public void Load(string path, string prefix = "")
         {
+            using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Load");
             global::AttnGen.Guard.NotDisposed(_parameters.IsDisposed, this);
             global::AttnGen.LayerCheckpoint.Load(path, prefix, _parameters.Span, s_parameterList, QueryWidth, KvWidth, "Demo.Decoders.ScaledCausalAttention");
             _weightsPacked = false;
@@ -182,10 +183,13 @@ namespace Demo.Decoders
         /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
         /// <param name="batch">Number of sequences, at least 1.</param>
         /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-        /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+        /// <exception cref="global::System.ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps an input; nothing is written.</exception>
+        /// <exception cref="global::System.InvalidOperationException">Another call on this instance is running (a layer instance runs one call at a time).</exception>
         public unsafe void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
         {
+            using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Forward");
             CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+            global::AttnGen.Guard.OutputDisjoint(output, query, key, value);
             fixed (float* q = query, k = key, v = value, y = output)
             {
                 RunBatch(q, k, v, y, batch, validLengths);
@@ -207,6 +211,7 @@ namespace Demo.Decoders
         // ---- Batch driver: sequences spread over threads, each with its own scratch ----
 
         private global::AttnGen.KernelIsa _isa = global::AttnGen.KernelIsaSupport.Best;
+        private global::AttnGen.CallGate _gate; // taken by Forward, ForwardTrain, Backward and Load: one call at a time
         private int _maxDegreeOfParallelism = global::System.Environment.ProcessorCount;
         private global::AttnGen.AlignedBuffer?[] _scratch = new global::AttnGen.AlignedBuffer?[1];
         private global::AttnGen.AlignedBuffer? _packed;
@@ -391,7 +396,9 @@ namespace Demo.Decoders
         /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
         public unsafe void ForwardTrain(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, global::System.ReadOnlySpan<int> validLengths = default)
         {
+            using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "ForwardTrain");
             CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+            global::AttnGen.Guard.OutputDisjoint(output, query, key, value);
             global::AttnGen.Guard.Batch(batch, TrainLength);
             if (_saved is null || _saved.Length < batch * TrainLength)
             {
@@ -435,10 +442,12 @@ namespace Demo.Decoders
         /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
         public unsafe void Backward(global::System.ReadOnlySpan<float> outputGrad, global::System.Span<float> queryGrad, global::System.Span<float> keyGrad, global::System.Span<float> valueGrad, int batch, global::System.ReadOnlySpan<int> validLengths = default)
         {
+            using global::AttnGen.CallGate.Scope gate = _gate.Enter(this, "Backward");
             CheckBackward(outputGrad.Length, batch, validLengths);
             global::AttnGen.Guard.Length(queryGrad.Length, batch, SeqLen, QueryInputWidth, nameof(queryGrad));
             global::AttnGen.Guard.Length(keyGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(keyGrad));
             global::AttnGen.Guard.Length(valueGrad.Length, batch, KvSeqLen, KvInputWidth, nameof(valueGrad));
+            global::AttnGen.Guard.GradientsDisjoint(outputGrad, queryGrad, keyGrad, valueGrad);
             fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
             {
                 RunBackward(dy, dq, dk, dv, batch);
