@@ -33,11 +33,14 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     /// <param name="output">[batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences.</param>
     /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
-    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps an input; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this instance is running.</exception>
     public void ForwardTrain(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
         int batch, ReadOnlySpan<int> validLengths = default)
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(ForwardTrain));
         CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+        Guard.OutputDisjoint(output, query, key, value);
         Guard.Batch(batch, s_layout.SavedLength);
         if (_saved is null || _saved.Length < batch * s_layout.SavedLength)
         {
@@ -77,14 +80,17 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     /// <param name="batch">The batch of the last ForwardTrain.</param>
     /// <param name="validLengths">The valid lengths of the last ForwardTrain.</param>
     /// <exception cref="InvalidOperationException">No ForwardTrain came first.</exception>
-    /// <exception cref="ArgumentException">A span has the wrong length, or the batch or valid lengths differ from the last ForwardTrain's; nothing is written.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, the batch or valid lengths differ from the last ForwardTrain's, or gradient spans overlap each other or <paramref name="outputGrad"/>; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this instance is running.</exception>
     public void Backward(ReadOnlySpan<float> outputGrad, Span<float> queryGrad, Span<float> keyGrad, Span<float> valueGrad,
         int batch, ReadOnlySpan<int> validLengths = default)
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(Backward));
         CheckBackward(outputGrad.Length, batch, validLengths);
         Guard.Length(queryGrad.Length, batch, s_info.SeqLen, s_info.QueryInputWidth, nameof(queryGrad));
         Guard.Length(keyGrad.Length, batch, s_info.KvSeqLen, s_info.KvInputWidth, nameof(keyGrad));
         Guard.Length(valueGrad.Length, batch, s_info.KvSeqLen, s_info.KvInputWidth, nameof(valueGrad));
+        Guard.GradientsDisjoint(outputGrad, queryGrad, keyGrad, valueGrad);
         fixed (float* dy = outputGrad, dq = queryGrad, dk = keyGrad, dv = valueGrad)
         {
             RunBackward(dy, dq, dk, dv, batch);
@@ -94,8 +100,10 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     /// <summary>Self-attention backward for the derived self-attention layer: the input gradient sums its q, k and v uses.</summary>
     private protected void BackwardSelf(ReadOnlySpan<float> outputGrad, Span<float> inputGrad, int batch, ReadOnlySpan<int> validLengths)
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(Backward));
         CheckBackward(outputGrad.Length, batch, validLengths);
         Guard.Length(inputGrad.Length, batch, s_info.SeqLen, s_info.QueryInputWidth, nameof(inputGrad));
+        Guard.Disjoint(inputGrad, nameof(inputGrad), outputGrad, nameof(outputGrad));
         fixed (float* dy = outputGrad, dx = inputGrad)
         {
             RunBackward(dy, dx, null, null, batch);

@@ -25,6 +25,8 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     // Kernels read weights packed into panels; every span handed out marks them stale, and Forward repacks.
     private bool _weightsPacked;
     private KernelIsa _isa = BestGenerated();
+    // Taken by Forward, ForwardTrain, Backward and Load: a layer instance runs one call at a time.
+    private CallGate _gate;
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
 
     // The batch driver's state: a call's arguments in fields, so worker threads reach them without a closure.
@@ -106,8 +108,10 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     /// <param name="prefix">Prepended to every tensor name; tensors outside the prefix are ignored.</param>
     /// <exception cref="SafeTensorsFormatException">The file is not valid safetensors.</exception>
     /// <exception cref="CheckpointMismatchException">A tensor is missing, unexpected, of another shape or not floating point.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this instance is running.</exception>
     public void Load(string path, string prefix = "")
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(Load));
         ThrowIfDisposed();
         LayerCheckpoint.Load(path, prefix, _parameters.Span, TKernels.Parameters, s_info.Heads * s_info.HeadDim,
             s_info.KvHeads * s_info.HeadDim, s_info.Name);
@@ -191,11 +195,14 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences, at least 1.</param>
     /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps an input; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this instance is running (a layer instance runs one call at a time).</exception>
     public void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
         int batch, ReadOnlySpan<int> validLengths = default)
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(Forward));
         CheckArguments(query.Length, key.Length, value.Length, output.Length, batch, validLengths);
+        Guard.OutputDisjoint(output, query, key, value);
         fixed (float* q = query, k = key, v = value, y = output)
         {
             RunBatch(q, k, v, y, batch, validLengths);
@@ -205,11 +212,13 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     /// <summary>Self-attention forward for the derived self-attention layer: one input feeds q, k and v.</summary>
     private protected void ForwardSelf(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths)
     {
+        using CallGate.Scope gate = _gate.Enter(this, nameof(Forward));
         ThrowIfDisposed();
         Guard.Batch(batch, (long)s_info.SeqLen * Math.Max(s_info.QueryInputWidth, s_info.ModelDim));
         Guard.Length(input.Length, batch, s_info.SeqLen, s_info.QueryInputWidth, nameof(input));
         Guard.Length(output.Length, batch, s_info.SeqLen, s_info.ModelDim, nameof(output));
         Guard.ValidLengths(validLengths, batch, s_info.KvSeqLen, nameof(validLengths));
+        Guard.InPlaceOrDisjoint(input, output, nameof(input), nameof(output));
         fixed (float* x = input, y = output)
         {
             RunBatch(x, x, x, y, batch, validLengths);

@@ -20,7 +20,8 @@ public abstract class SelfAttentionLayer<TKernels> : AttentionLayer<TKernels>, I
     /// <param name="output">Receives the output rows, [batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences, at least 1.</param>
     /// <param name="validLengths">Empty, or per batch item the number of valid key/value positions (0..KvSeqLen); keys past it are masked, as PyTorch's key_padding_mask. A query row that sees no key gets a zero attention output.</param>
-    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1 or a valid length is out of range; nothing is written.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, <paramref name="batch"/> is below 1, a valid length is out of range, or <paramref name="output"/> overlaps <paramref name="input"/> without being the same span (in place is allowed); nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another call on this instance is running (a layer instance runs one call at a time).</exception>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default)
         => ForwardSelf(input, output, batch, validLengths);
 
@@ -29,8 +30,12 @@ public abstract class SelfAttentionLayer<TKernels> : AttentionLayer<TKernels>, I
     /// <param name="output">[batch, SeqLen, ModelDim].</param>
     /// <param name="batch">Number of sequences.</param>
     /// <param name="validLengths">Empty, or per sequence the number of valid key positions.</param>
+    /// <exception cref="ArgumentException">A span has the wrong length or <paramref name="output"/> overlaps <paramref name="input"/> (ForwardTrain keeps the input for Backward, so it cannot run in place); nothing is written.</exception>
     public void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch, ReadOnlySpan<int> validLengths = default)
-        => ForwardTrain(input, input, input, output, batch, validLengths);
+    {
+        Guard.Disjoint(output, nameof(output), input, nameof(input));
+        ForwardTrain(input, input, input, output, batch, validLengths);
+    }
 
     /// <summary>
     /// Backward of the last self-attention ForwardTrain: <paramref name="inputGrad"/> receives dL/dinput (the sum over

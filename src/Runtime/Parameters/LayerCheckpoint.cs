@@ -37,9 +37,13 @@ public static class LayerCheckpoint
     /// whose rows are stacked q, k, v. F16 and BF16 tensors are widened to float.
     /// </remarks>
     /// <exception cref="CheckpointMismatchException">A parameter's tensor is missing, has another shape or a dtype other than F32, F16 or BF16, or the file has a tensor under the prefix that the layer does not have.</exception>
-    /// <exception cref="SafeTensorsFormatException">The file is not a valid safetensors file.</exception>
-    /// <exception cref="IOException">The file cannot be read (for example <see cref="FileNotFoundException"/>).</exception>
-    /// <exception cref="ArgumentException">The block or the parameter list is inconsistent (a bug in the caller).</exception>
+    /// <exception cref="SafeTensorsFormatException">The file is not a valid safetensors file, or another process truncated it while it was read.</exception>
+    /// <exception cref="IOException">
+    /// The file cannot be read: <see cref="FileNotFoundException"/>, <see cref="DirectoryNotFoundException"/>,
+    /// <see cref="PathTooLongException"/>, or an <see cref="IOException"/> naming the path when it is a directory or
+    /// may not be read.
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or the block or the parameter list is inconsistent (a bug in the caller).</exception>
     public static void Load(string path, string prefix, Span<float> parameterBlock, IReadOnlyList<LayerParameter> parameters, int queryRows, int kvRows, string layerName)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -69,7 +73,7 @@ public static class LayerCheckpoint
     /// <summary>
     /// Saves <paramref name="parameters"/> from <paramref name="parameterBlock"/> to <paramref name="path"/> as
     /// tensors named <c>prefix + name</c>, in parameter order. The file is replaced atomically: the content is
-    /// written to <c>&lt;path&gt;.&lt;random&gt;.tmp</c> in the same folder, flushed to disk and renamed over
+    /// written to <c>&lt;path&gt;.&lt;random&gt;.tmp</c> in the same folder (the name shortened if it would pass 255 bytes), flushed to disk and renamed over
     /// <paramref name="path"/>, so a reader (or a crash) sees the old file or the new one, never a mix.
     /// </summary>
     /// <param name="path">The file to write.</param>
@@ -78,8 +82,11 @@ public static class LayerCheckpoint
     /// <param name="parameters">The layer's parameters: PyTorch names, shapes and offsets into the block.</param>
     /// <param name="metadata">Optional <c>__metadata__</c> strings.</param>
     /// <param name="dtype">How to store the values: F32 (default, exact), F16 or BF16 (rounded to nearest even).</param>
-    /// <exception cref="ArgumentException">The block or the parameter list is inconsistent, or <paramref name="dtype"/> is not F32, F16 or BF16.</exception>
-    /// <exception cref="IOException">The file cannot be written; the previous file, if any, is unchanged.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty or ends with a directory separator, the block or the parameter list is inconsistent, or <paramref name="dtype"/> is not F32, F16 or BF16.</exception>
+    /// <exception cref="IOException">
+    /// The file cannot be written (its folder is missing, it is a directory, the disk is full, ...); the previous
+    /// file, if any, is unchanged and no temporary file is left behind.
+    /// </exception>
     public static void Save(string path, string prefix, ReadOnlySpan<float> parameterBlock, IReadOnlyList<LayerParameter> parameters, IReadOnlyDictionary<string, string>? metadata = null, SafeTensorsDType dtype = SafeTensorsDType.F32)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

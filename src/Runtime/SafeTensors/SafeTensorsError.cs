@@ -50,4 +50,10 @@ public enum SafeTensorsError
 
     /// <summary>Bytes follow the last tensor: the tensors must cover the data exactly.</summary>
     TrailingBytes,
+
+    /// <summary>
+    /// The file ended before bytes its header promised, though it was long enough when it was opened: another
+    /// process truncated or rewrote it while it was being read.
+    /// </summary>
+    FileTruncated,
 }

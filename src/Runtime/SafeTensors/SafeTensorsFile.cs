@@ -1,37 +1,42 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace AttnGen;
 
 /// <summary>
-/// A safetensors file opened for reading. The file is memory-mapped, not read whole: opening parses and
-/// validates the header, and a tensor's bytes are touched only when it is read. Dispose it to unmap the file.
+/// A safetensors file opened for reading. Opening reads, parses and validates the header; a tensor's bytes are
+/// read (with positioned reads, never a memory map) only when it is read. Dispose it to close the file.
 /// </summary>
 /// <remarks>
 /// Opening checks the whole layout (see <see cref="SafeTensorsError"/>); every problem is a
 /// <see cref="SafeTensorsFormatException"/>. Tensors of any dtype the format defines are listed, but only
-/// F32, F16 and BF16 tensors can be read as floats. Another process must not truncate the file while it is
-/// open: like any memory-mapped file, reading pages that no longer exist fails with a fatal signal.
+/// F32, F16 and BF16 tensors can be read as floats. If another process truncates the file while it is open,
+/// reading a tensor past its new end is a <see cref="SafeTensorsFormatException"/> with
+/// <see cref="SafeTensorsError.FileTruncated"/>; a file replaced by a rename (as <see cref="AtomicFileWriter"/>
+/// does) goes on reading the old content.
 /// </remarks>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed class SafeTensorsFile : IDisposable
 {
-    // Elements converted per step, so a huge tensor never needs one span of more than int.MaxValue bytes.
+    // Elements converted per step when a dtype needs converting (F16, BF16).
     private const int ChunkElements = 1 << 20;
 
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    // Bytes per read when F32 goes straight into the destination: large enough that the system call is noise.
+    private const int DirectReadBytes = 1 << 26;
+
     private readonly SafeTensorsHeader _header;
     private readonly long _dataStart;
-    private byte* _pointer;
+    private readonly long _openedLength;
+    private SafeFileHandle? _handle;
 
-    private SafeTensorsFile(string filePath, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, SafeTensorsHeader header, long dataStart)
+    private SafeTensorsFile(string filePath, SafeFileHandle handle, SafeTensorsHeader header, long dataStart, long openedLength)
     {
         FilePath = filePath;
-        _map = map;
-        _view = view;
-        _pointer = pointer;
+        _handle = handle;
         _header = header;
         _dataStart = dataStart;
+        _openedLength = openedLength;
     }
 
     /// <summary>The path the file was opened with.</summary>
@@ -43,46 +48,50 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Every tensor in the file, in the order of its data.</summary>
     public IReadOnlyList<SafeTensorInfo> Tensors => _header.Tensors;
 
-    /// <summary>Opens, maps and validates <paramref name="path"/>.</summary>
+    /// <summary>Opens <paramref name="path"/> and reads and validates its header.</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="SafeTensorsFormatException">The file is not a valid safetensors file.</exception>
-    /// <exception cref="IOException">The file cannot be opened (for example <see cref="FileNotFoundException"/>).</exception>
-    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="IOException">
+    /// The file cannot be opened: <see cref="FileNotFoundException"/> (no such file, or a dangling link),
+    /// <see cref="DirectoryNotFoundException"/> (a folder of the path is missing, or is a file),
+    /// <see cref="PathTooLongException"/>, or an <see cref="IOException"/> naming the path when it is a directory or
+    /// may not be read.
+    /// </exception>
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        // Delete sharing lets a writer replace the file by renaming over it while it is mapped here.
-        FileStream? stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 1);
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        byte* pointer = null;
+        SafeFileHandle handle;
         try
         {
-            long length = stream.Length;
-            if (length < SafeTensorsHeader.LengthPrefixSize)
+            // Delete sharing lets a writer replace the file by renaming over it while it is open here.
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw FileErrors.Access(path, "read", e);
+        }
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            Span<byte> prefix = stackalloc byte[SafeTensorsHeader.LengthPrefixSize];
+            if (length < prefix.Length || Fill(handle, prefix, 0) < prefix.Length)
             {
-                // Checked before mapping: an empty file cannot be mapped.
                 throw SafeTensorsHeader.FileTooShort(path, length);
             }
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            stream = null;
-            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            byte* start = pointer + view.PointerOffset;
-
-            int headerLength = SafeTensorsHeader.ReadHeaderLength(path, new ReadOnlySpan<byte>(start, SafeTensorsHeader.LengthPrefixSize), length);
+            int headerLength = SafeTensorsHeader.ReadHeaderLength(path, prefix, length);
             long dataStart = SafeTensorsHeader.LengthPrefixSize + (long)headerLength;
-            var header = SafeTensorsHeader.Parse(path, new ReadOnlySpan<byte>(start + SafeTensorsHeader.LengthPrefixSize, headerLength), length - dataStart);
-            return new SafeTensorsFile(path, map, view, start, header, dataStart);
+            byte[] header = GC.AllocateUninitializedArray<byte>(headerLength);
+            int got = Fill(handle, header, SafeTensorsHeader.LengthPrefixSize);
+            if (got < headerLength)
+            {
+                throw Truncated(path, null, RandomAccess.GetLength(handle), length, "before the end of the header");
+            }
+            var parsed = SafeTensorsHeader.Parse(path, header, length - dataStart);
+            return new SafeTensorsFile(path, handle, parsed, dataStart, length);
         }
         catch
         {
-            if (pointer != null)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-            view?.Dispose();
-            map?.Dispose();
-            stream?.Dispose();
+            handle.Dispose();
             throw;
         }
     }
@@ -102,7 +111,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             : throw new KeyNotFoundException($"The safetensors file '{FilePath}' has no tensor '{name}'.");
 
     /// <summary>Reads a tensor into a new array, converting F16 and BF16 to <see cref="float"/>.</summary>
-    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16 or BF16.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16 or BF16, or the file was truncated since it was opened.</exception>
+    /// <exception cref="IOException">The read failed.</exception>
     public float[] ReadFloats(string name)
     {
         SafeTensorInfo tensor = GetTensor(name);
@@ -121,12 +131,13 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <paramref name="destination"/>, whose length must be its element count, converting F16 and BF16 to
     /// <see cref="float"/>.
     /// </summary>
-    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16 or BF16.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16 or BF16, or the file was truncated since it was opened.</exception>
+    /// <exception cref="IOException">The read failed.</exception>
     /// <exception cref="ArgumentException">The tensor is not from this file, or the destination has the wrong length.</exception>
     public void ReadFloats(SafeTensorInfo tensor, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        ObjectDisposedException.ThrowIf(_pointer == null, this);
+        SafeFileHandle handle = _handle ?? throw new ObjectDisposedException(nameof(SafeTensorsFile));
         if (!_header.ByName.TryGetValue(tensor.Name, out SafeTensorInfo? own) || !ReferenceEquals(own, tensor))
         {
             throw new ArgumentException($"Tensor '{tensor.Name}' does not belong to '{FilePath}'.", nameof(tensor));
@@ -139,15 +150,68 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
         EnsureFloatConvertible(tensor);
 
-        int size = FloatCodec.ElementSize(tensor.DType);
-        byte* source = _pointer + _dataStart + tensor.DataBegin;
-        for (int done = 0; done < destination.Length; done += ChunkElements)
+        long position = _dataStart + tensor.DataBegin;
+        if (tensor.DType == SafeTensorsDType.F32 && BitConverter.IsLittleEndian)
         {
-            int count = Math.Min(ChunkElements, destination.Length - done);
-            var bytes = new ReadOnlySpan<byte>(source + (long)done * size, count * size);
-            FloatCodec.Decode(tensor.DType, bytes, destination.Slice(done, count));
+            // F32 needs no conversion: read straight into the destination.
+            Span<byte> bytes = MemoryMarshal.AsBytes(destination);
+            for (long done = 0; done < bytes.Length; done += DirectReadBytes)
+            {
+                Span<byte> part = bytes.Slice((int)done, (int)Math.Min(DirectReadBytes, bytes.Length - done));
+                ReadExactly(handle, part, position + done, tensor);
+            }
+            return;
+        }
+
+        int size = FloatCodec.ElementSize(tensor.DType);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(ChunkElements, destination.Length) * size);
+        try
+        {
+            for (int done = 0; done < destination.Length; done += ChunkElements)
+            {
+                int count = Math.Min(ChunkElements, destination.Length - done);
+                Span<byte> bytes = buffer.AsSpan(0, count * size);
+                ReadExactly(handle, bytes, position + (long)done * size, tensor);
+                FloatCodec.Decode(tensor.DType, bytes, destination.Slice(done, count));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>Reads <paramref name="bytes"/> at <paramref name="position"/>, or throws <see cref="SafeTensorsError.FileTruncated"/>.</summary>
+    private void ReadExactly(SafeFileHandle handle, Span<byte> bytes, long position, SafeTensorInfo tensor)
+    {
+        int got = Fill(handle, bytes, position);
+        if (got < bytes.Length)
+        {
+            throw Truncated(FilePath, tensor.Name, RandomAccess.GetLength(handle), _openedLength,
+                $"before the end of this tensor's data (bytes {_dataStart + tensor.DataBegin} to {_dataStart + tensor.DataEnd})");
+        }
+    }
+
+    /// <summary>Reads until <paramref name="bytes"/> is full or the file ends; returns the bytes read.</summary>
+    private static int Fill(SafeFileHandle handle, Span<byte> bytes, long position)
+    {
+        int total = 0;
+        while (total < bytes.Length)
+        {
+            int n = RandomAccess.Read(handle, bytes[total..], position + total);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    private static SafeTensorsFormatException Truncated(string path, string? tensor, long length, long openedLength, string where)
+        => new(path, tensor, SafeTensorsError.FileTruncated,
+            $"the file now ends at byte {length}, {where}, but it had {openedLength} bytes when it was opened: " +
+            "another process truncated or rewrote it while it was being read.");
 
     /// <summary>Throws unless <paramref name="tensor"/>'s dtype converts to <see cref="float"/>.</summary>
     /// <exception cref="SafeTensorsFormatException">The dtype is not F32, F16 or BF16.</exception>
@@ -164,12 +228,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_pointer != null)
-        {
-            _pointer = null;
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-            _map.Dispose();
-        }
+        _handle?.Dispose();
+        _handle = null;
     }
 }

@@ -60,6 +60,75 @@ public static class Guard
         }
     }
 
+    /// <summary>
+    /// Checks the spans of a self-attention <c>Forward</c>: <paramref name="output"/> may be exactly
+    /// <paramref name="input"/> (in place: each sequence is projected whole before its output is written), but
+    /// must not overlap it otherwise.
+    /// </summary>
+    public static void InPlaceOrDisjoint(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
+    {
+        if (!SameMemory(input, output))
+        {
+            Disjoint(output, outputName, input, inputName, "the same span as '" + inputName + "' (in place), or memory of its own");
+        }
+    }
+
+    /// <summary>Checks that <paramref name="written"/>, a span the call writes, shares no memory with <paramref name="other"/>.</summary>
+    public static void Disjoint(ReadOnlySpan<float> written, string writtenName, ReadOnlySpan<float> other, string otherName)
+        => Disjoint(written, writtenName, other, otherName, OwnMemory);
+
+    /// <summary>
+    /// Checks that <paramref name="output"/>, which a call writes, shares no memory with the inputs it reads
+    /// (inputs may overlap each other: they are only read).
+    /// </summary>
+    public static void OutputDisjoint(ReadOnlySpan<float> output, ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
+    {
+        Disjoint(output, nameof(output), query, nameof(query), OwnMemory);
+        Disjoint(output, nameof(output), key, nameof(key), OwnMemory);
+        Disjoint(output, nameof(output), value, nameof(value), OwnMemory);
+    }
+
+    /// <summary>
+    /// Checks the spans of <c>Backward</c>: each gradient it writes shares no memory with
+    /// <paramref name="outputGrad"/> nor with another gradient it writes. Pass empty spans for the key and value
+    /// gradients it does not write.
+    /// </summary>
+    public static void GradientsDisjoint(ReadOnlySpan<float> outputGrad, ReadOnlySpan<float> queryGrad, ReadOnlySpan<float> keyGrad, ReadOnlySpan<float> valueGrad)
+    {
+        Disjoint(queryGrad, nameof(queryGrad), outputGrad, nameof(outputGrad), OwnMemory);
+        Disjoint(keyGrad, nameof(keyGrad), outputGrad, nameof(outputGrad), OwnMemory);
+        Disjoint(valueGrad, nameof(valueGrad), outputGrad, nameof(outputGrad), OwnMemory);
+        Disjoint(keyGrad, nameof(keyGrad), queryGrad, nameof(queryGrad), OwnMemory);
+        Disjoint(valueGrad, nameof(valueGrad), queryGrad, nameof(queryGrad), OwnMemory);
+        Disjoint(valueGrad, nameof(valueGrad), keyGrad, nameof(keyGrad), OwnMemory);
+    }
+
+    private const string OwnMemory = "memory of its own";
+
+    private static bool SameMemory(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+        => a.Length == b.Length && System.Runtime.CompilerServices.Unsafe.AreSame(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b));
+
+    private static void Disjoint(ReadOnlySpan<float> written, string writtenName, ReadOnlySpan<float> other, string otherName, string expected)
+    {
+        if (written.Overlaps(other, out int offset))
+        {
+            ThrowOverlap(written.Length, writtenName, other.Length, otherName, offset, expected);
+        }
+    }
+
+    [DoesNotReturn]
+    private static void ThrowOverlap(int writtenLength, string writtenName, int otherLength, string otherName, int offset, string expected)
+    {
+        // offset: where 'other' starts, counted in floats from the start of 'written'.
+        string where = offset >= 0
+            ? $"'{otherName}' starts {offset} floats after the start of '{writtenName}'"
+            : $"'{otherName}' starts {-offset} floats before the start of '{writtenName}'";
+        throw new ArgumentException(
+            $"'{writtenName}' ({writtenLength} floats) overlaps '{otherName}' ({otherLength} floats): {where}. " +
+            $"A span the call writes must be {expected}.", writtenName);
+    }
+
     /// <summary>Throws <see cref="ObjectDisposedException"/> for a disposed layer.</summary>
     public static void NotDisposed([DoesNotReturnIf(true)] bool disposed, object instance)
         => ObjectDisposedException.ThrowIf(disposed, instance);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using AttnGen.Runtime.Tests.Support;
 using AttnGen.SaveWorker;
 
@@ -23,8 +22,6 @@ public sealed class SaveKillTests : IDisposable
     public async Task KilledSavesLeaveTheOldOrTheNewCheckpoint()
     {
         CancellationToken cancel = TestContext.Current.CancellationToken;
-        string worker = Path.Combine(AppContext.BaseDirectory, "AttnGen.SaveWorker.dll");
-        Assert.True(File.Exists(worker), $"{worker} was not built next to the tests.");
         string path = _dir.File("checkpoint.safetensors");
         var random = new Random(20240607);
         long lastGeneration = 0;
@@ -33,7 +30,7 @@ public sealed class SaveKillTests : IDisposable
         for (int round = 0; round < Rounds; round++)
         {
             long first = (round + 1) * 1_000_000L;
-            using (Process process = StartWorker(worker, path, first))
+            using (Process process = WorkerProcess.Start(path, first.ToString(CultureInfo.InvariantCulture)))
             {
                 try
                 {
@@ -87,32 +84,5 @@ public sealed class SaveKillTests : IDisposable
             }
         }
         return generation;
-    }
-
-    private static Process StartWorker(string worker, string path, long firstGeneration)
-    {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(worker);
-        start.ArgumentList.Add(path);
-        start.ArgumentList.Add(firstGeneration.ToString(CultureInfo.InvariantCulture));
-        return Process.Start(start) ?? throw new InvalidOperationException("The worker did not start.");
-    }
-
-    /// <summary>The dotnet host that runs these tests, so the worker runs on the same runtime.</summary>
-    private static string DotnetHost()
-    {
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host))
-        {
-            return host;
-        }
-        // The shared runtime lives in <root>/shared/Microsoft.NETCore.App/<version>/, the host in <root>.
-        string root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        string candidate = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
-        return File.Exists(candidate) ? candidate : "dotnet";
     }
 }
