@@ -2,9 +2,10 @@ namespace AttnGen;
 
 /// <summary>
 /// Loads and saves a layer's parameter block as a safetensors file with PyTorch
-/// <c>nn.MultiheadAttention</c> state-dict names. Generated layers call it from their <c>Load</c> and
-/// <c>Save</c> methods.
+/// <c>nn.MultiheadAttention</c> state-dict names. The runtime layer core calls it from <c>Load</c> and
+/// <c>Save</c> methods; a layer's own <c>Load</c> and <c>Save</c> are what users call.
 /// </summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
 public static class LayerCheckpoint
 {
     /// <summary>PyTorch's name for the stacked q, k and v projection weights.</summary>

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Runtime.ExceptionServices;
 
 namespace AttnGen;
@@ -9,8 +8,7 @@ namespace AttnGen;
 /// worker count exist, so a layer's steady-state Forward stays allocation-free on several threads too.
 /// One group serves one caller at a time (a layer is not called concurrently).
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public sealed class WorkerGroup
+internal sealed class WorkerGroup
 {
     private readonly Action<int> _body;
     private readonly ManualResetEventSlim _done = new(false);

@@ -14,7 +14,7 @@ namespace AttnGen;
 /// public void Forward(...) { using var gate = _gate.Enter(this, "Forward"); ... }
 /// </code>
 /// </example>
-public struct CallGate
+internal struct CallGate
 {
     // The running call's name, or null when none runs.
     private string? _running;

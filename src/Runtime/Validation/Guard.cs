@@ -3,11 +3,11 @@ using System.Diagnostics.CodeAnalysis;
 namespace AttnGen;
 
 /// <summary>
-/// Argument checks used by generated layers. Every failure is an <see cref="ArgumentException"/> (or
+/// Argument checks of the runtime layer core and the training layers. Every failure is an <see cref="ArgumentException"/> (or
 /// <see cref="ArgumentOutOfRangeException"/>) that names the argument, the expected and the actual value.
 /// They run before a layer writes anything, so a rejected call leaves its outputs untouched.
 /// </summary>
-public static class Guard
+internal static class Guard
 {
     /// <summary>Checks that a batch count is at least one and that the batch fits in an int-indexed span.</summary>
     public static void Batch(int batch, long elementsPerItem, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(batch))] string? name = null)
