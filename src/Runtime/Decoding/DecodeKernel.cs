@@ -89,17 +89,17 @@ internal static unsafe class DecodeKernel
         }
     }
 
-    /// <summary>S[r][0..15] = Σ_d Q[r][d] · K[d][0..15] for rows first .. rows-1, four rows at a time.</summary>
+    /// <summary>S[r][0..15] = Σ_d Q[r][d] · K[d][0..15] for rows first .. rows-1, four rows at a time, then the rest one at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Scores<TVec, TOps>(float* q, float* kBlock, float* s, int headDim, int first, int rows)
         where TVec : unmanaged
         where TOps : IFloatVector<TVec>
     {
         const int B = KvCache.BlockSize;
-        for (int r = first; r < rows; r += 4)
+        int r = first;
+        for (; r + 4 <= rows; r += 4)
         {
-            // A chunk past the last row repeats the last row: the same values computed and stored twice.
-            int r1 = Math.Min(r + 1, rows - 1), r2 = Math.Min(r + 2, rows - 1), r3 = Math.Min(r + 3, rows - 1);
+            int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             float* q0 = q + (long)r * headDim, q1 = q + (long)r1 * headDim, q2 = q + (long)r2 * headDim, q3 = q + (long)r3 * headDim;
             for (int v = 0; v < B; v += TOps.Count)
             {
@@ -134,9 +134,32 @@ internal static unsafe class DecodeKernel
                 TOps.Store(TOps.Add(a3, b3), s + r3 * B + v);
             }
         }
+        // The last rows one at a time (G · tokens = 1 is plain multi-head decoding): four chains over d.
+        for (; r < rows; r++)
+        {
+            float* q0 = q + (long)r * headDim;
+            for (int v = 0; v < B; v += TOps.Count)
+            {
+                TVec a = TOps.Zero, b = TOps.Zero, c = TOps.Zero, e = TOps.Zero;
+                float* k = kBlock + v;
+                int d = 0;
+                for (; d + 3 < headDim; d += 4)
+                {
+                    a = TOps.MultiplyAdd(TOps.Create(q0[d]), TOps.Load(k + d * B), a);
+                    b = TOps.MultiplyAdd(TOps.Create(q0[d + 1]), TOps.Load(k + (d + 1) * B), b);
+                    c = TOps.MultiplyAdd(TOps.Create(q0[d + 2]), TOps.Load(k + (d + 2) * B), c);
+                    e = TOps.MultiplyAdd(TOps.Create(q0[d + 3]), TOps.Load(k + (d + 3) * B), e);
+                }
+                for (; d < headDim; d++)
+                {
+                    a = TOps.MultiplyAdd(TOps.Create(q0[d]), TOps.Load(k + d * B), a);
+                }
+                TOps.Store(TOps.Add(TOps.Add(a, b), TOps.Add(c, e)), s + r * B + v);
+            }
+        }
     }
 
-    /// <summary>O[r] = alpha_r · O[r] + Σ_{j &lt; count} P[r][j] · V[j] for rows first .. rows-1, four rows and two vectors of d at a time.</summary>
+    /// <summary>O[r] = alpha_r · O[r] + Σ_{j &lt; count} P[r][j] · V[j] for rows first .. rows-1: four rows and two vectors of d at a time, then the rest one row and four vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WeightedSum<TVec, TOps>(float* p, float* v, float* o, float* alpha, int headDim, int first, int rows, int count)
         where TVec : unmanaged
@@ -145,9 +168,10 @@ internal static unsafe class DecodeKernel
         const int B = KvCache.BlockSize;
         int n = TOps.Count;
         int vectorDims = headDim / n * n;
-        for (int r = first; r < rows; r += 4)
+        int r = first;
+        for (; r + 4 <= rows; r += 4)
         {
-            int r1 = Math.Min(r + 1, rows - 1), r2 = Math.Min(r + 2, rows - 1), r3 = Math.Min(r + 3, rows - 1);
+            int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             float* p0 = p + r * B, p1 = p + r1 * B, p2 = p + r2 * B, p3 = p + r3 * B;
             float* o0 = o + (long)r * headDim, o1 = o + (long)r1 * headDim, o2 = o + (long)r2 * headDim, o3 = o + (long)r3 * headDim;
             TVec s0 = TOps.Create(alpha[r]), s1 = TOps.Create(alpha[r1]), s2 = TOps.Create(alpha[r2]), s3 = TOps.Create(alpha[r3]);
@@ -216,6 +240,51 @@ internal static unsafe class DecodeKernel
                 o1[d] = x1;
                 o2[d] = x2;
                 o3[d] = x3;
+            }
+        }
+        // The last rows one at a time: four vectors of d per pass over the block's value rows.
+        for (; r < rows; r++)
+        {
+            float* p0 = p + r * B, o0 = o + (long)r * headDim;
+            TVec s0 = TOps.Create(alpha[r]);
+            int d = 0;
+            for (; d + 4 * n <= vectorDims; d += 4 * n)
+            {
+                TVec x0 = TOps.Multiply(TOps.Load(o0 + d), s0), x1 = TOps.Multiply(TOps.Load(o0 + d + n), s0);
+                TVec x2 = TOps.Multiply(TOps.Load(o0 + d + 2 * n), s0), x3 = TOps.Multiply(TOps.Load(o0 + d + 3 * n), s0);
+                float* vj = v + d;
+                for (int j = 0; j < count; j++, vj += headDim)
+                {
+                    TVec w = TOps.Create(p0[j]);
+                    x0 = TOps.MultiplyAdd(w, TOps.Load(vj), x0);
+                    x1 = TOps.MultiplyAdd(w, TOps.Load(vj + n), x1);
+                    x2 = TOps.MultiplyAdd(w, TOps.Load(vj + 2 * n), x2);
+                    x3 = TOps.MultiplyAdd(w, TOps.Load(vj + 3 * n), x3);
+                }
+                TOps.Store(x0, o0 + d);
+                TOps.Store(x1, o0 + d + n);
+                TOps.Store(x2, o0 + d + 2 * n);
+                TOps.Store(x3, o0 + d + 3 * n);
+            }
+            for (; d < vectorDims; d += n)
+            {
+                TVec x0 = TOps.Multiply(TOps.Load(o0 + d), s0);
+                float* vj = v + d;
+                for (int j = 0; j < count; j++, vj += headDim)
+                {
+                    x0 = TOps.MultiplyAdd(TOps.Create(p0[j]), TOps.Load(vj), x0);
+                }
+                TOps.Store(x0, o0 + d);
+            }
+            for (; d < headDim; d++)
+            {
+                float x0 = o0[d] * alpha[r];
+                float* vj = v + d;
+                for (int j = 0; j < count; j++, vj += headDim)
+                {
+                    x0 += p0[j] * *vj;
+                }
+                o0[d] = x0;
             }
         }
     }

@@ -163,7 +163,7 @@ public sealed unsafe class RotaryTable : IDisposable
     }
 
     // y1 = x1·c − x2·(±s), y2 = x2·c + x1·(±s): two products, then one subtraction or addition (no fused multiply-add), on every path.
-    private void Apply<TVec, TOps>(float* x, int rows, int rowStride, int heads, int firstPosition, float sign)
+    internal void Apply<TVec, TOps>(float* x, int rows, int rowStride, int heads, int firstPosition, float sign)
         where TVec : unmanaged
         where TOps : IFloatVector<TVec>
     {
