@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the solution and runs every test suite, printing one line of real counts at the end:
 #   N passed, N failed, N skipped
-# The kernel suite runs once per instruction-set path: natively, then in child processes with
+# The kernel suites (Kernels.Tests, Decoding.Tests) run once per instruction-set path: natively, then in child processes with
 # AVX-512, AVX2 and all hardware intrinsics switched off, then published for linux-arm64 and run
 # under qemu-aarch64-static (the Neon path) with Debian's arm64 multiarch libraries. (Do not mix those with
 # `-L /usr/aarch64-linux-gnu` from the *-arm64-cross packages: a loader and a libc from two glibc builds
@@ -73,43 +73,48 @@ for project in tests/*/; do
   run_suite "$name" -- "$exe"
 done
 
-# Forced instruction-set paths for the kernel suite (x64 only).
-kernels="tests/Kernels.Tests/$bin/AttnGen.Kernels.Tests"
+# Forced instruction-set paths for the kernel suites (x64 only).
+isa_suites=(Kernels.Tests Decoding.Tests)
 if [[ "$(uname -m)" == "x86_64" ]]; then
   flags=$(grep -m1 '^flags' /proc/cpuinfo)
-  if [[ "$flags" == *" avx512f "* ]]; then
-    if [[ "$flags" == *" avx2 "* && "$flags" == *" fma "* ]]; then no512=Avx2; else no512=Vector128; fi
-    run_suite "Kernels.Tests-no-avx512" DOTNET_EnableAVX512=0 ATTNGEN_EXPECT_ISA=$no512 -- "$kernels"
-  fi
-  if [[ "$flags" == *" avx2 "* ]]; then
-    run_suite "Kernels.Tests-no-avx2" DOTNET_EnableAVX2=0 ATTNGEN_EXPECT_ISA=Vector128 -- "$kernels"
-  fi
-  run_suite "Kernels.Tests-scalar" DOTNET_EnableHWIntrinsic=0 ATTNGEN_EXPECT_ISA=Scalar -- "$kernels"
+  for suite in "${isa_suites[@]}"; do
+    exe="tests/$suite/$bin/AttnGen.${suite}"
+    if [[ "$flags" == *" avx512f "* ]]; then
+      if [[ "$flags" == *" avx2 "* && "$flags" == *" fma "* ]]; then no512=Avx2; else no512=Vector128; fi
+      run_suite "$suite-no-avx512" DOTNET_EnableAVX512=0 ATTNGEN_EXPECT_ISA=$no512 -- "$exe"
+    fi
+    if [[ "$flags" == *" avx2 "* ]]; then
+      run_suite "$suite-no-avx2" DOTNET_EnableAVX2=0 ATTNGEN_EXPECT_ISA=Vector128 -- "$exe"
+    fi
+    run_suite "$suite-scalar" DOTNET_EnableHWIntrinsic=0 ATTNGEN_EXPECT_ISA=Scalar -- "$exe"
+  done
 fi
 
-# The Neon path: the kernel suite published for linux-arm64 and run under user-mode emulation.
+# The Neon path: the kernel suites published for linux-arm64 and run under user-mode emulation.
 if [[ "${ATTNGEN_SKIP_NEON:-0}" == "1" ]]; then
-  echo "== Kernels.Tests-neon: skipped (ATTNGEN_SKIP_NEON=1)"
-  skipped=$((skipped + 1))
+  echo "== Neon runs: skipped (ATTNGEN_SKIP_NEON=1)"
+  skipped=$((skipped + ${#isa_suites[@]}))
 elif [[ "$(uname -m)" == "aarch64" ]]; then
-  echo "== Kernels.Tests-neon: this machine is Arm64; the native run above covered Neon"
+  echo "== Neon runs: this machine is Arm64; the native runs above covered Neon"
 elif ! command -v qemu-aarch64-static > /dev/null || [[ ! -e /lib/aarch64-linux-gnu/libc.so.6 ]] || [[ ! -e /usr/lib/aarch64-linux-gnu/libssl.so.3 ]]; then
-  echo "== Kernels.Tests-neon: qemu-aarch64-static or the arm64 libraries are missing"
+  echo "== Neon runs: qemu-aarch64-static or the arm64 libraries are missing"
   echo "   install them with: dpkg --add-architecture arm64 && apt-get update && apt-get install qemu-user-static libc6:arm64 libstdc++6:arm64 libssl3:arm64"
   echo "   (or set ATTNGEN_SKIP_NEON=1 to run without the Arm path)"
   failed=$((failed + 1))
 else
-  echo "== publish Kernels.Tests for linux-arm64"
-  arm=artifacts/arm64/Kernels.Tests
-  if dotnet publish tests/Kernels.Tests -c Release -r linux-arm64 --self-contained -o "$arm" -v quiet -nologo > "$results/publish-arm64.log" 2>&1; then
-    # W^X off: qemu-user does not see code the runtime writes through a second (writable) mapping of the
-    # same pages, so dynamic methods would run stale translations and die with SIGILL.
-    run_suite "Kernels.Tests-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 ATTNGEN_EXPECT_ISA=Vector128 -- \
-      qemu-aarch64-static "$arm/AttnGen.Kernels.Tests"
-  else
-    tail -20 "$results/publish-arm64.log"
-    failed=$((failed + 1))
-  fi
+  for suite in "${isa_suites[@]}"; do
+    echo "== publish $suite for linux-arm64"
+    arm=artifacts/arm64/$suite
+    if dotnet publish "tests/$suite" -c Release -r linux-arm64 --self-contained -o "$arm" -v quiet -nologo > "$results/publish-arm64-$suite.log" 2>&1; then
+      # W^X off: qemu-user does not see code the runtime writes through a second (writable) mapping of the
+      # same pages, so dynamic methods would run stale translations and die with SIGILL.
+      run_suite "$suite-neon" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 ATTNGEN_EXPECT_ISA=Vector128 -- \
+        qemu-aarch64-static "$arm/AttnGen.$suite"
+    else
+      tail -20 "$results/publish-arm64-$suite.log"
+      failed=$((failed + 1))
+    fi
+  done
 fi
 
 # The package as a user gets it: pack, consume from a folder feed, compare with source, NativeAOT.

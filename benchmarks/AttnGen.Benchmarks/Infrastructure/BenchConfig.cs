@@ -8,7 +8,7 @@ namespace AttnGen.Benchmarks.Infrastructure;
 
 /// <summary>
 /// The suite's configuration: BenchmarkDotNet's defaults (markdown, CSV and HTML exporters), the memory
-/// diagnoser, the median, the GFLOP/s, percent-of-peak and tokens-per-second columns (from the mean), and
+/// diagnoser, the median, the GFLOP/s, percent-of-peak, tokens-per-second and read-rate columns (from the mean), and
 /// the filter that drops what this machine or build cannot run. Jobs come from the command line (<c>--job short</c>, <c>--job dry</c>) or
 /// <see cref="QuickJob"/> with <c>--quick</c>; with neither, BenchmarkDotNet's default job (the full run).
 /// </summary>
@@ -27,7 +27,7 @@ public static class BenchConfig
         ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(StatisticColumn.Median)
-            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn(), new TokensPerSecondColumn())
+            .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn(), new TokensPerSecondColumn(), new ReadRateColumn())
             .AddFilter(new KernelAvailabilityFilter())
             .WithOrderer(new ContenderOrderer());
         return quick ? config.AddJob(QuickJob) : config;

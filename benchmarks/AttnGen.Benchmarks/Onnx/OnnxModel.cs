@@ -16,8 +16,8 @@ internal readonly record struct OnnxAttribute(string Name, long? Int = null, flo
 /// </summary>
 internal sealed class OnnxModel
 {
-    /// <summary>TensorProto.DataType FLOAT.</summary>
-    private const int FloatType = 1;
+    /// <summary>TensorProto.DataType FLOAT and INT32.</summary>
+    private const int FloatType = 1, Int32Type = 6;
 
     /// <summary>AttributeProto.AttributeType FLOAT and INT.</summary>
     private const int FloatAttribute = 1, IntAttribute = 2;
@@ -49,6 +49,13 @@ internal sealed class OnnxModel
     public OnnxModel Input(string name, params long[] dims)
     {
         _inputs.Add(w => ValueInfo(w, name, dims));
+        return this;
+    }
+
+    /// <summary>An int32 graph input of fixed shape (no dims: a scalar).</summary>
+    public OnnxModel Int32Input(string name, params long[] dims)
+    {
+        _inputs.Add(w => ValueInfo(w, name, dims, Int32Type));
         return this;
     }
 
@@ -135,11 +142,11 @@ internal sealed class OnnxModel
         return model.ToArray();
     }
 
-    private static void ValueInfo(ProtoWriter w, string name, long[] dims)
+    private static void ValueInfo(ProtoWriter w, string name, long[] dims, int elementType = FloatType)
     {
         w.String(1, name).Message(2, type => type.Message(1, tensor =>
         {
-            tensor.Int(1, FloatType).Message(2, shape =>
+            tensor.Int(1, elementType).Message(2, shape =>
             {
                 foreach (long d in dims)
                 {

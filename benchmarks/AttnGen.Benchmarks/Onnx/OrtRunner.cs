@@ -17,6 +17,17 @@ public sealed class OrtRunner : IDisposable
 
     /// <summary>Creates the session and binds each named array (its shape given) to the graph's inputs and output.</summary>
     internal OrtRunner(byte[] model, IReadOnlyList<(string Name, float[] Data, long[] Shape)> inputs, (string Name, float[] Data, long[] Shape) output)
+        : this(model, runner => (
+            [.. inputs.Select(i => (i.Name, runner.Pin(i.Data, i.Shape)))],
+            [(output.Name, runner.Pin(output.Data, output.Shape))]))
+    {
+    }
+
+    /// <summary>
+    /// Creates the session and binds the values <paramref name="bind"/> returns (made with <see cref="Pin{T}"/>, so the
+    /// runner disposes them); one value may be bound as an input and an output (a key/value cache updated in place).
+    /// </summary>
+    internal OrtRunner(byte[] model, Func<OrtRunner, ((string Name, OrtValue Value)[] Inputs, (string Name, OrtValue Value)[] Outputs)> bind)
     {
         _options = new SessionOptions
         {
@@ -30,11 +41,15 @@ public sealed class OrtRunner : IDisposable
         {
             _session = new InferenceSession(model, _options);
             _binding = _session.CreateIoBinding();
-            foreach ((string name, float[] data, long[] shape) in inputs)
+            var (inputs, outputs) = bind(this);
+            foreach ((string name, OrtValue value) in inputs)
             {
-                _binding.BindInput(name, Pin(data, shape));
+                _binding.BindInput(name, value);
             }
-            _binding.BindOutput(output.Name, Pin(output.Data, output.Shape));
+            foreach ((string name, OrtValue value) in outputs)
+            {
+                _binding.BindOutput(name, value);
+            }
             _binding.SynchronizeBoundInputs();
         }
         catch
@@ -47,7 +62,9 @@ public sealed class OrtRunner : IDisposable
     /// <summary>One inference over the bound arrays.</summary>
     public void Run() => _session.RunWithBinding(_runOptions, _binding);
 
-    private OrtValue Pin(float[] data, long[] shape)
+    /// <summary>An OrtValue over <paramref name="data"/> that this runner disposes.</summary>
+    internal OrtValue Pin<T>(T[] data, long[] shape)
+        where T : unmanaged
     {
         // The OrtValue pins the managed array for its lifetime; ORT reads and writes it directly.
         var value = OrtValue.CreateTensorValueFromMemory(data, shape);
