@@ -115,6 +115,28 @@ public sealed class MisuseTests
         layer.Backward(x.Output, new float[x.Query.Length], 1);
     }
 
+    [Fact]
+    public void TheChecks_AllocateNothing()
+    {
+        using var layer = new SelfProj_4x24x37_m80 { MaxDegreeOfParallelism = 1 };
+        TestData.Inputs x = TestData.For(SelfProj_4x24x37_m80.LayerInfo, 2, seed: 3);
+        float[] grad = new float[x.Query.Length], dk = new float[x.Key.Length], dv = new float[x.Value.Length];
+        void Calls()
+        {
+            layer.Forward(x.Query, x.Output, 2);
+            layer.Forward(x.Query, x.Key, x.Value, x.Output, 2);
+            layer.ForwardTrain(x.Query, x.Output, 2);
+            layer.Backward(x.Output, grad, 2);
+            layer.ForwardTrain(x.Query, x.Key, x.Value, x.Output, 2);
+            layer.Backward(x.Output, grad, dk, dv, 2);
+        }
+        Calls(); // sizes the buffers and compiles the code
+        Calls();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Calls();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     // ---- Overlapping spans ----
 
     [Theory]

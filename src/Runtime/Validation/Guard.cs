@@ -67,9 +67,10 @@ internal static class Guard
     /// </summary>
     public static void InPlaceOrDisjoint(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
     {
-        if (!SameMemory(input, output))
+        if (!SameMemory(input, output) && output.Overlaps(input, out int offset))
         {
-            Disjoint(output, outputName, input, inputName, "the same span as '" + inputName + "' (in place), or memory of its own");
+            // The message is composed only here: the check itself allocates nothing.
+            ThrowOverlap(output.Length, outputName, input.Length, inputName, offset, $"the same span as '{inputName}' (in place), or memory of its own");
         }
     }
 
