@@ -1,24 +1,11 @@
-using System.Globalization;
+using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace TextClassification;
 
-/// <summary>Command-line options.</summary>
+/// <summary>Command-line options, parsed and validated by System.CommandLine (which also writes --help).</summary>
 internal sealed record Options
 {
-    public const string Usage = """
-        Trains a spam classifier (embedding -> generated attention -> mean pooling -> linear) on the
-        SpamAssassin public corpus and reports held-out accuracy.
-
-        Options:
-          --epochs N     training epochs (default 3; 1 with --quick)
-          --seed N       seed for the split, initialisation and shuffling (default 42)
-          --data PATH    folder that caches the corpus tarball, or the tarball itself
-                         (default: $ATTNGEN_DATA, else ~/.cache/attngen/spam-assassin)
-          --out DIR      where the plot and vocabulary go (default artifacts/text-classification)
-          --quick        a short run for CI: a small subset, one epoch
-          --help         this text
-        """;
-
     public int Epochs { get; init; } = 3;
 
     public ulong Seed { get; init; } = 42;
@@ -29,36 +16,78 @@ internal sealed record Options
 
     public bool Quick { get; init; }
 
-    public bool Help { get; init; }
-
-    /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a readable message.</summary>
-    public static Options Parse(string[] args)
+    private static readonly Option<int?> EpochsOption = new("--epochs")
     {
-        var options = new Options();
-        bool epochsGiven = false;
-        for (int i = 0; i < args.Length; i++)
+        Description = "Training epochs (default 3; 1 with --quick).",
+        HelpName = "N",
+        Validators = { result => PositiveEpochs(result) },
+    };
+
+    private static readonly Option<ulong> SeedOption = new("--seed")
+    {
+        Description = "Seed for the split, the initialisation and the shuffling.",
+        HelpName = "N",
+        DefaultValueFactory = _ => 42,
+    };
+
+    private static readonly Option<string> DataOption = new("--data")
+    {
+        Description = "Folder that caches the corpus tarball, or the tarball itself (default: $ATTNGEN_DATA, else ~/.cache/attngen/spam-assassin).",
+        HelpName = "PATH",
+        DefaultValueFactory = _ => DefaultDataPath(),
+        Validators = { result => NotBlank(result) },
+    };
+
+    private static readonly Option<string> OutOption = new("--out")
+    {
+        Description = "Where the plot, the vocabulary and the checkpoint go.",
+        HelpName = "DIR",
+        DefaultValueFactory = _ => Path.Combine("artifacts", "text-classification"),
+        Validators = { result => NotBlank(result) },
+    };
+
+    private static readonly Option<bool> QuickOption = new("--quick")
+    {
+        Description = "A short run for CI: a small subset, one epoch.",
+    };
+
+    /// <summary>The command: its options, and --help from System.CommandLine.</summary>
+    public static RootCommand Command { get; } = new(
+        "Trains a spam classifier (embedding -> generated attention -> mean pooling -> linear) on the " +
+        "SpamAssassin public corpus and reports held-out accuracy.")
+    {
+        EpochsOption, SeedOption, DataOption, OutOption, QuickOption,
+    };
+
+    /// <summary>The options of a parse without errors.</summary>
+    public static Options From(ParseResult parsed)
+    {
+        bool quick = parsed.GetValue(QuickOption);
+        return new Options
         {
-            string arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value.");
-            options = arg switch
-            {
-                "--epochs" => options with { Epochs = PositiveInt(arg, Value()) },
-                "--seed" => options with { Seed = ulong.Parse(Value(), CultureInfo.InvariantCulture) },
-                "--data" => options with { DataPath = Value() },
-                "--out" => options with { OutputDirectory = Value() },
-                "--quick" => options with { Quick = true },
-                "--help" or "-h" => options with { Help = true },
-                _ => throw new ArgumentException($"Unknown option '{arg}'."),
-            };
-            epochsGiven |= arg == "--epochs";
-        }
-        return options.Quick && !epochsGiven ? options with { Epochs = 1 } : options;
+            Epochs = parsed.GetValue(EpochsOption) ?? (quick ? 1 : 3),
+            Seed = parsed.GetValue(SeedOption),
+            DataPath = parsed.GetValue(DataOption)!,
+            OutputDirectory = parsed.GetValue(OutOption)!,
+            Quick = quick,
+        };
     }
 
-    private static int PositiveInt(string name, string text) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0
-            ? value
-            : throw new ArgumentException($"{name} needs a whole number above 0; got '{text}'.");
+    private static void PositiveEpochs(OptionResult result)
+    {
+        if (result.GetValueOrDefault<int?>() is < 1 and int epochs)
+        {
+            result.AddError($"--epochs needs a whole number above 0; got {epochs}.");
+        }
+    }
+
+    private static void NotBlank(OptionResult result)
+    {
+        if (string.IsNullOrWhiteSpace(result.GetValueOrDefault<string>()))
+        {
+            result.AddError($"{result.Option.Name} needs a path; got an empty one.");
+        }
+    }
 
     private static string DefaultDataPath()
     {

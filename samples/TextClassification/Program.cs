@@ -14,22 +14,13 @@ const float WeightDecay = 0.01f;
 const float ClipNorm = 1f;
 const double TrainFraction = 0.8;
 
-Options options;
-try
+// --help, and errors with the usage, are System.CommandLine's to write; anything else is a training run.
+System.CommandLine.ParseResult parsed = Options.Command.Parse(args);
+if (parsed.Action is not null)
 {
-    options = Options.Parse(args);
+    return parsed.Invoke();
 }
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine(e.Message);
-    Console.Error.WriteLine(Options.Usage);
-    return 2;
-}
-if (options.Help)
-{
-    Console.WriteLine(Options.Usage);
-    return 0;
-}
+Options options = Options.From(parsed);
 
 var clock = Stopwatch.StartNew();
 AnsiConsole.MarkupLine($"[bold]AttnGen text classification[/]: spam vs ham, seed {options.Seed}, {options.Epochs} epoch(s){(options.Quick ? ", quick subset" : "")}");
