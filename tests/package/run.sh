@@ -11,7 +11,8 @@
 #      its binary runs the 128-bit path.
 # Each check prints PASS or FAIL; the last line is "package: N passed, N failed".
 # The package version is the repository's Version with a per-run prerelease suffix, so neither NuGet's
-# caches nor an older package in a feed can stand in for the one just built.
+# caches nor an older package in a feed can stand in for the one just built. Only the package's version
+# changes (PackageVersion): the assemblies keep the repository's Version, so nothing is compiled again.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -37,7 +38,7 @@ global_packages=$(dotnet nuget locals global-packages --list | sed -E 's/^global
 restore_props=(-p:AttnGenVersion="$version" -p:RestorePackagesPath="$root/$packages" -p:RestoreFallbackFolders="$global_packages")
 
 # 1. Pack.
-if dotnet pack AttnGen.sln -c Release -o "$feed" -p:Version="$version" -v quiet -nologo > "$logs/pack.log" 2>&1; then
+if dotnet pack AttnGen.sln -c Release -o "$feed" -p:PackageVersion="$version" -v quiet -nologo > "$logs/pack.log" 2>&1; then
   nupkgs=("$feed"/*.nupkg)
   nupkg=$feed/AttnGen.$version.nupkg
   listing=$(unzip -Z1 "$nupkg" 2>/dev/null)
