@@ -1,0 +1,114 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Template
+{
+    /// <summary>
+    /// Renders one <see cref="TileProduct"/> for one vector profile: the accumulators of the tile in registers, a
+    /// loop over the reduction that loads the vectors of one row of B and broadcasts one element of A per tile row,
+    /// then the store. Only the tile is unrolled; every loop stays a loop.
+    /// </summary>
+    internal static class RegisterTileEmitter
+    {
+        public static void Emit(SourceWriter w, TileProduct tile, VectorSyntax v)
+        {
+            int width = v.Isa.Width, rows = tile.Rows;
+            int vectors = (tile.Columns + width - 1) / width, tail = tile.Columns % width;
+            string name = tile.Name(v.Isa);
+            string Vec(int c) => Inv(c * width);
+            string Load(string pointer, int c) => c == vectors - 1 && tail > 0 ? v.LoadTail(pointer, "tail") : v.Load(pointer);
+            string Store(string value, string pointer, int c) => c == vectors - 1 && tail > 0 ? v.StoreTail(value, pointer, "tail") : v.Store(value, pointer);
+            string At(string pointer, int c) => c == 0 ? pointer : $"{pointer} + {Vec(c)}";
+            string Row(int r, int c) => At(r == 0 ? "c" : $"c + {Inv(r)} * ldc", c);
+
+            (string formula, string parameters) = tile.Op switch
+            {
+                TileOp.Gemm => ($"C = init + Σ_t<{Inv(tile.Depth)} A[r, t]·B[t, :]", "float* a, float* b, int ldb, float* init, float* c, int ldc"),
+                TileOp.GemmScaled => ("C = alpha[r]·C + Σ_t<depth A[r, t]·B[t, :]", "float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc"),
+                TileOp.GemmTransposed => ("C += Σ_t<depth A[t, r]·B[t, :]", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc"),
+                _ => ($"C = Σ_t<{Inv(tile.Depth)} v[t]·tanh(A[r, t] + B[t, :])", "float* a, float* b, int ldb, float* va, float* c, int ldc"),
+            };
+            string aRows = tile.Op == TileOp.GemmTransposed ? "A[t, :] at a + t·lda" : $"A rows {Inv(tile.ARowStride)} apart";
+            w.Line($"// {name}: {formula} ({aRows}; B, C rows ldb, ldc apart): {Inv(rows * vectors)} accumulators" +
+                (tail > 0 ? $", the last vector {Inv(tail)} of {Inv(width)} lanes." : "."));
+            using (w.Open($"private static unsafe void {name}({parameters})"))
+            {
+                if (tail > 0)
+                {
+                    w.Line($"{v.Type} tail = {v.TailMask(Inv(tail))};");
+                }
+                EmitInit(w, tile, v, vectors, Load, Row);
+                string depth = tile.Op is TileOp.Gemm or TileOp.Additive ? Inv(tile.Depth) : "depth";
+                using (w.Open($"for (int t = 0; t < {depth}; t++)"))
+                {
+                    w.Line(tile.Op == TileOp.GemmTransposed ? "float* at = a + t * lda;" : "float* at = a + t;");
+                    w.Line("float* bt = b + t * ldb;");
+                    var loads = new List<string>();
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        loads.Add($"b{c} = {Load(At("bt", c), c)};");
+                    }
+                    w.Line(string.Join(" ", loads));
+                    if (tile.Op == TileOp.Additive)
+                    {
+                        w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
+                    }
+                    for (int r = 0; r < rows; r++)
+                    {
+                        string element = tile.Op == TileOp.GemmTransposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
+                        var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
+                        for (int c = 0; c < vectors; c++)
+                        {
+                            terms.Add(tile.Op == TileOp.Additive
+                                ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
+                                : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
+                        }
+                        w.Line(string.Join(" ", terms));
+                    }
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    var stores = new List<string>();
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        stores.Add(Store($"c{r}_{c}", Row(r, c), c) + ";");
+                    }
+                    w.Line(string.Join(" ", stores));
+                }
+            }
+            w.Line();
+        }
+
+        /// <summary>The accumulators' first values (and the B registers, declared once).</summary>
+        private static void EmitInit(SourceWriter w, TileProduct tile, VectorSyntax v, int vectors,
+            System.Func<string, int, string> load, System.Func<int, int, string> row)
+        {
+            var bs = new List<string>();
+            for (int c = 0; c < vectors; c++)
+            {
+                bs.Add(tile.Op == TileOp.Gemm ? $"b{c} = {load(c == 0 ? "init" : $"init + {Inv(c * v.Isa.Width)}", c)}" : $"b{c}");
+            }
+            w.Line($"{v.Type} {string.Join(", ", bs)};");
+            for (int r = 0; r < tile.Rows; r++)
+            {
+                if (tile.Op == TileOp.GemmScaled)
+                {
+                    w.Line($"{v.Type} s{r} = {v.Broadcast($"alpha[{Inv(r)}]")};");
+                }
+                var parts = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    parts.Add($"c{r}_{c} = " + tile.Op switch
+                    {
+                        TileOp.Gemm => $"b{c}",
+                        TileOp.GemmScaled => $"{load(row(r, c), c)} * s{r}",
+                        TileOp.GemmTransposed => load(row(r, c), c),
+                        _ => $"{v.Type}.Zero",
+                    });
+                }
+                w.Line($"{v.Type} {string.Join(", ", parts)};");
+            }
+        }
+    }
+}
