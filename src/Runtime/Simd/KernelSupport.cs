@@ -186,6 +186,18 @@ public static unsafe class KernelSupport
         }
     }
 
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="length"/> floats from rows <paramref name="sourceStride"/>
+    /// apart to rows <paramref name="destinationStride"/> apart (a head's rows in and out of an attention tile).
+    /// </summary>
+    public static void CopyRows(float* source, int sourceStride, float* destination, int destinationStride, int rows, int length)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            new ReadOnlySpan<float>(source + (long)r * sourceStride, length).CopyTo(new Span<float>(destination + (long)r * destinationStride, length));
+        }
+    }
+
     /// <summary><c>destination[i] += source[i]</c> for <paramref name="length"/> floats.</summary>
     public static void AddInto(float* destination, float* source, int length)
     {

@@ -49,7 +49,7 @@ namespace Demo.Alignment
         private const int ScratchOutTile = 1344;
         private const int ScratchProbTile = 1440;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 1824;
+        private const int ScratchLength = 1920;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -58,7 +58,7 @@ namespace Demo.Decoders
         private const int ScratchOutTile = 278528;
         private const int ScratchProbTile = 278912;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 279296;
+        private const int ScratchLength = 279680;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

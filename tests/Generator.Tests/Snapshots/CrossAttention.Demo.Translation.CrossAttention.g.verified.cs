@@ -56,7 +56,7 @@ namespace Demo.Translation
         private const int ScratchOutTile = 6400;
         private const int ScratchProbTile = 6496;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 6880;
+        private const int ScratchLength = 6976;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

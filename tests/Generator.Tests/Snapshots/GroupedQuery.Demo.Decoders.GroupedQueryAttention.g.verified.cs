@@ -58,7 +58,7 @@ namespace Demo.Decoders
         private const int ScratchOutTile = 12288;
         private const int ScratchProbTile = 12384;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 12768;
+        private const int ScratchLength = 12864;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

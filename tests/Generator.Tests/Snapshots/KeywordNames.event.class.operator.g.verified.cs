@@ -56,7 +56,7 @@ namespace @event.@class
         private const int ScratchOutTile = 1408;
         private const int ScratchProbTile = 1504;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 1888;
+        private const int ScratchLength = 1984;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -52,7 +52,7 @@ partial class MultiQueryAttention : global::AttnGen.IAttentionLayer
     private const int ScratchOutTile = 2336;
     private const int ScratchProbTile = 2432;
     // Floats of scratch per worker thread.
-    private const int ScratchLength = 2816;
+    private const int ScratchLength = 2912;
 
     // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

@@ -58,7 +58,7 @@ namespace Demo.Decoders
         private const int ScratchOutTile = 1984;
         private const int ScratchProbTile = 2080;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 2464;
+        private const int ScratchLength = 2560;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
 

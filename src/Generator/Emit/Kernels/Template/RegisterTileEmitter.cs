@@ -24,14 +24,12 @@ namespace AttnGen.Generator.Emit.Kernels.Template
 
             (string formula, string parameters) = tile.Op switch
             {
-                TileOp.Gemm => ($"C = init + Σ_t<{Inv(tile.Depth)} A[r, t]·B[t, :]", "float* a, float* b, int ldb, float* init, float* c, int ldc"),
-                TileOp.GemmScaled => ("C = alpha[r]·C + Σ_t<depth A[r, t]·B[t, :]", "float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc"),
-                TileOp.GemmTransposed => ("C += Σ_t<depth A[t, r]·B[t, :]", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc"),
+                TileOp.Gemm => ($"C = init + A·B over {Inv(tile.Depth)}", "float* a, float* b, int ldb, float* init, float* c, int ldc"),
+                TileOp.GemmScaled => ("C = alpha[r]·C + A·B over depth", "float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc"),
+                TileOp.GemmTransposed => ("C += Aᵀ·B over depth", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc"),
                 _ => ($"C = Σ_t<{Inv(tile.Depth)} v[t]·tanh(A[r, t] + B[t, :])", "float* a, float* b, int ldb, float* va, float* c, int ldc"),
             };
-            string aRows = tile.Op == TileOp.GemmTransposed ? "A[t, :] at a + t·lda" : $"A rows {Inv(tile.ARowStride)} apart";
-            w.Line($"// {name}: {formula} ({aRows}; B, C rows ldb, ldc apart): {Inv(rows * vectors)} accumulators" +
-                (tail > 0 ? $", the last vector {Inv(tail)} of {Inv(width)} lanes." : "."));
+            w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} vectors" + (tail > 0 ? $", the last {Inv(tail)} lanes." : "."));
             using (w.Open($"private static unsafe void {name}({parameters})"))
             {
                 if (tail > 0)
@@ -90,6 +88,19 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 bs.Add(tile.Op == TileOp.Gemm ? $"b{c} = {load(c == 0 ? "init" : $"init + {Inv(c * v.Isa.Width)}", c)}" : $"b{c}");
             }
             w.Line($"{v.Type} {string.Join(", ", bs)};");
+            if (tile.Op == TileOp.Gemm)
+            {
+                var all = new List<string>();
+                for (int r = 0; r < tile.Rows; r++)
+                {
+                    for (int c = 0; c < vectors; c++)
+                    {
+                        all.Add($"c{r}_{c} = b{c}");
+                    }
+                }
+                w.Line($"{v.Type} {string.Join(", ", all)};");
+                return;
+            }
             for (int r = 0; r < tile.Rows; r++)
             {
                 if (tile.Op == TileOp.GemmScaled)
@@ -101,7 +112,6 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 {
                     parts.Add($"c{r}_{c} = " + tile.Op switch
                     {
-                        TileOp.Gemm => $"b{c}",
                         TileOp.GemmScaled => $"{load(row(r, c), c)} * s{r}",
                         TileOp.GemmTransposed => load(row(r, c), c),
                         _ => $"{v.Type}.Zero",

@@ -34,9 +34,8 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>A mask of the first <paramref name="count"/> lanes, for <see cref="LoadTail"/> and <see cref="StoreTail"/>.</summary>
         public string TailMask(string count) => $"AgOps.TailMask({count})";
 
-        /// <summary><c>a * b + c</c>, fused where the path guarantees FMA.</summary>
-        public string Fma(string a, string b, string c)
-            => _isa.FusedMultiplyAdd ? $"AgVec.FusedMultiplyAdd({a}, {b}, {c})" : $"AgVec.MultiplyAddEstimate({a}, {b}, {c})";
+        /// <summary><c>a * b + c</c>: fused on the AVX paths, fused where the hardware has it on the 128-bit one (the width's <c>IVectorOps.MultiplyAdd</c>).</summary>
+        public string Fma(string a, string b, string c) => $"AgOps.MultiplyAdd({a}, {b}, {c})";
 
         /// <summary>tanh through the runtime's inlined helper.</summary>
         public string Tanh(string x) => $"AgMath.Tanh({x})";
@@ -55,6 +54,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     $"using AgOps = global::AttnGen.{_isa.OpsStruct};",
                     $"using AgMath = global::AttnGen.VectorMath{generic};",
                     $"using AgRows = global::AttnGen.SoftmaxRows{generic};",
+                    "using AgSupport = global::AttnGen.KernelSupport;",
                 };
             }
         }

@@ -29,7 +29,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                 w.Line($"float* qt = scratch + {Inv(plan.ScratchQueryTile)}; // the query tile [Br, {Inv(t.DimPad)}]");
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(t.KeyPad)}, {Inv(bc)}, kt);");
+                    w.Line($"AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(t.KeyPad)}, {Inv(bc)}, kt);");
                     if (t.InPlace)
                     {
                         w.Line("float* vg = v + g * HeadDim;");
@@ -37,7 +37,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                     else
                     {
                         w.Line("float* vg = scratch + ScratchValuePack;");
-                        w.Line($"global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(t.KeyPad)}, {Inv(t.DimPad)}, vg);");
+                        w.Line($"AgSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(t.KeyPad)}, {Inv(t.DimPad)}, vg);");
                     }
                     using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
                     {

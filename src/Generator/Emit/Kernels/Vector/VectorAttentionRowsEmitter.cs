@@ -31,8 +31,8 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                 {
                     w.Line("m[r] = float.NegativeInfinity;");
                     w.Line($"l[r] = {vec}.Zero;");
-                    w.Line($"new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * {Inv(dimPad)}, HeadDim));");
                 }
+                w.Line($"AgSupport.CopyRows(q, QueryWidth, qt, {Inv(dimPad)}, n, HeadDim);");
                 w.Line($"new global::System.Span<float>(o, n * {Inv(dimPad)}).Clear();");
                 if (s.Causal)
                 {
@@ -100,6 +100,6 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
         public static string ScoreCall(KernelPlan plan, KernelSet kernels, int rows, int columns, int headDim, int dimPad, int bc, string a, string b, string c)
             => plan.IsAdditive
                 ? $"{kernels.Use(TileProduct.Additive(rows, columns, headDim, dimPad))}({a}, {b}, {Inv(bc)}, va, {c}, {Inv(bc)});"
-                : $"{kernels.Use(TileProduct.Gemm(rows, columns, headDim, dimPad))}({a}, {b}, {Inv(bc)}, global::AttnGen.KernelSupport.ZeroRow, {c}, {Inv(bc)});";
+                : $"{kernels.Use(TileProduct.Gemm(rows, columns, headDim, dimPad))}({a}, {b}, {Inv(bc)}, AgSupport.ZeroRow, {c}, {Inv(bc)});";
     }
 }

@@ -113,8 +113,8 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                 }
                 using (w.Open("for (int g = 0; g < KvHeads; g++)"))
                 {
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileKeysT);");
-                    w.Line($"global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileValuesT);");
+                    w.Line($"AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileKeysT);");
+                    w.Line($"AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileValuesT);");
                     if (t.InPlace)
                     {
                         w.Line("float* kr = k + g * HeadDim;");
@@ -122,7 +122,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                     else
                     {
                         w.Line("float* kr = work + WorkTileKeys;");
-                        w.Line($"global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
+                        w.Line($"AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
                     }
                     w.Line($"new global::System.Span<float>(dkAcc, {Inv(keyPad * dimPad)}).Clear();");
                     w.Line($"new global::System.Span<float>(dvAcc, {Inv(keyPad * dimPad)}).Clear();");
@@ -131,7 +131,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                     {
                         if (plan.IsAdditive)
                         {
-                            w.Line("new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));");
+                            w.Line("AgSupport.CopyRows(additiveV + h * HeadDim, HeadDim, va, HeadDim, 1, HeadDim);");
                             w.Line($"new global::System.Span<float>(dva, {Inv(dimPad)}).Clear();");
                         }
                         using (w.Open($"for (int i0 = 0; i0 < SeqLen; i0 += {Inv(br)})"))
@@ -141,15 +141,12 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                         }
                         if (plan.IsAdditive)
                         {
-                            w.Line("global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);");
+                            w.Line("AgSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);");
                         }
                     }
                     w.Line("// dK and dV of this key/value head into their rows (each element is written once).");
-                    using (w.Open("for (int j = 0; j < KvSeqLen; j++)"))
-                    {
-                        w.Line($"new global::System.ReadOnlySpan<float>(dkAcc + j * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));");
-                        w.Line($"new global::System.ReadOnlySpan<float>(dvAcc + j * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));");
-                    }
+                    w.Line($"AgSupport.CopyRows(dkAcc, {Inv(dimPad)}, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);");
+                    w.Line($"AgSupport.CopyRows(dvAcc, {Inv(dimPad)}, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);");
                 }
             }
             w.Line();

@@ -31,10 +31,10 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                 w.Line($"int* limit = stackalloc int[{Inv(br)}];");
                 w.Line($"// Q and dO rows into [n, {Inv(dimPad)}]; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw");
                 w.Line("// no key has LSE = -inf and limit ≤ 0, so its keys are all masked).");
+                w.Line($"AgSupport.CopyRows(q, QueryWidth, qt, {Inv(dimPad)}, n, HeadDim);");
+                w.Line($"AgSupport.CopyRows(dO, QueryWidth, dot, {Inv(dimPad)}, n, HeadDim);");
                 using (w.Open("for (int r = 0; r < n; r++)"))
                 {
-                    w.Line($"new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qt + r * {Inv(dimPad)}, HeadDim));");
-                    w.Line($"new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dot + r * {Inv(dimPad)}, HeadDim));");
                     w.Line($"delta[r] = AgRows.Dot(dot + r * {Inv(dimPad)}, o + r * QueryWidth, HeadDim);");
                     w.Line("rowLse[r] = lse[r];");
                     w.Line("ones[r] = 1f;");
@@ -54,7 +54,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                             w.Line("const int jb = 0;");
                         }
                         w.Line(t.ByRows(rows => VectorAttentionRowsEmitter.ScoreCall(plan, kernels, rows, sub, s.HeadDim, dimPad, bc, "qt", "kt + j0 * HeadDim + jb", "p + jb")));
-                        w.Line(t.ByRows(rows => $"{kernels.Use(TileProduct.Gemm(rows, sub, s.HeadDim, dimPad))}(dot, vt + j0 * HeadDim + jb, {Inv(bc)}, global::AttnGen.KernelSupport.ZeroRow, ds + jb, {Inv(bc)});"));
+                        w.Line(t.ByRows(rows => $"{kernels.Use(TileProduct.Gemm(rows, sub, s.HeadDim, dimPad))}(dot, vt + j0 * HeadDim + jb, {Inv(bc)}, AgSupport.ZeroRow, ds + jb, {Inv(bc)});"));
                     }
                     w.Line($"// P = e^(S{(plan.HasScale ? "·scale" : "")} - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ){(plan.HasScale ? "·scale" : "")}.");
                     w.Line($"for (int r = 0; r < n; r++) AgRows.Gradient(p + r * {Inv(bc)}, ds + r * {Inv(bc)}, {Inv(bc)}, limit[r] - j0, {t.Scale}, rowLse[r], delta[r]);");
@@ -78,10 +78,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                     }
                 }
                 w.Line("// The dQ tile into the rows of dq.");
-                using (w.Open("for (int r = 0; r < n; r++)"))
-                {
-                    w.Line($"new global::System.ReadOnlySpan<float>(dqt + r * {Inv(dimPad)}, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));");
-                }
+                w.Line($"AgSupport.CopyRows(dqt, {Inv(dimPad)}, dq, QueryWidth, n, HeadDim);");
             }
             w.Line();
         }
@@ -94,12 +91,19 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
         {
             IsaProfile isa = kernels.Syntax.Isa;
             int bc = t.KeyBlock, dimPad = t.DimPad;
+            // Key rows per tile: the profile's GEMM rows, or the largest count below them that divides the block, so
+            // the update shares the projection's dW tile or needs one kernel, not a remainder tile as well.
+            int tileRows = isa.GemmRows;
+            while (bc % tileRows != 0)
+            {
+                tileRows--;
+            }
             w.Line($"// {formula} for keys j0 .. j0 + {Inv(bc - 1)}.");
             using (w.Open(""))
             {
                 w.Line($"float* a = {acc} + j0 * {Inv(dimPad)};");
-                TileLoops.Emit(w, bc, dimPad, isa.GemmRows, isa.PanelWidth, (row, column, tileRows, tileColumns) =>
-                    $"{kernels.Use(TileProduct.Transposed(tileRows, tileColumns))}({TileLoops.Offset(coefficient, row, 1)}, {Inv(bc)}, n, {TileLoops.Offset(rows, column, 1)}, {Inv(dimPad)}, {TileLoops.Offset(TileLoops.Offset("a", row, dimPad), column, 1)}, {Inv(dimPad)});");
+                TileLoops.Emit(w, bc, dimPad, tileRows, isa.PanelWidth, (row, column, tr, tc) =>
+                    $"{kernels.Use(TileProduct.Transposed(tr, tc))}({TileLoops.Offset(coefficient, row, 1)}, {Inv(bc)}, n, {TileLoops.Offset(rows, column, 1)}, {Inv(dimPad)}, {TileLoops.Offset(TileLoops.Offset("a", row, dimPad), column, 1)}, {Inv(dimPad)});");
             }
         }
     }

@@ -15,10 +15,10 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             w.Line($"// Packs W_q, W_k, W_v and W_o (with their biases) into panels of {Inv(nr)} columns.");
             using (w.Open($"private static unsafe void PackWeights__{isa.Suffix}(float* parameters, float* packed)"))
             {
-                w.Line($"global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset, {bias("")}, QueryWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Query)});");
-                w.Line($"global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, {bias(" + QueryWidth")}, KvWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Key)});");
-                w.Line($"global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, {bias(" + QueryWidth + KvWidth")}, KvWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Value)});");
-                w.Line($"global::AttnGen.KernelSupport.PackPanels(parameters + OutProjWeightOffset, {(s.Bias ? "parameters + OutProjBiasOffset" : "null")}, ModelDim, QueryWidth, {Inv(nr)}, packed + {Inv(o.Output)});");
+                w.Line($"AgSupport.PackPanels(parameters + InProjWeightOffset, {bias("")}, QueryWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Query)});");
+                w.Line($"AgSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, {bias(" + QueryWidth")}, KvWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Key)});");
+                w.Line($"AgSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, {bias(" + QueryWidth + KvWidth")}, KvWidth, ModelDim, {Inv(nr)}, packed + {Inv(o.Value)});");
+                w.Line($"AgSupport.PackPanels(parameters + OutProjWeightOffset, {(s.Bias ? "parameters + OutProjBiasOffset" : "null")}, ModelDim, QueryWidth, {Inv(nr)}, packed + {Inv(o.Output)});");
             }
             w.Line();
         }
