@@ -9,7 +9,6 @@ using AgVec = global::System.Runtime.Intrinsics.Vector512;
 using AgVecF = global::System.Runtime.Intrinsics.Vector512<float>;
 using AgOps = global::AttnGen.Vector512Ops;
 using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector512Ops, global::System.Runtime.Intrinsics.Vector512<float>>;
-using AgRows = global::AttnGen.SoftmaxRows<global::AttnGen.Vector512Ops, global::System.Runtime.Intrinsics.Vector512<float>>;
 using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Alignment
@@ -18,72 +17,27 @@ namespace Demo.Alignment
     {
         // ---- Avx512 kernels: 16 floats per vector; tiles from IsaProfile ----
 
-        // Attention__avx512: keys packed per key/value head in 1 blocks of [5, 16], values [16, 16];
-        // query tiles of 6 rows (1 whole, then one of 1), key blocks of 16.
+        // The attention core on this path: query tiles of 6 rows (1 whole, then one of 1), key blocks of 16,
+        // heads padded to 16; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 16, 16, 16, 8, 16, false);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
+        {
+            Score = &additive_6x16_k5_lda16__avx512,
+            ScoreLast = &additive_1x16_k5_lda16__avx512,
+            Product = &gemm_6x16_k5_lda16__avx512,
+            ProductLast = &gemm_1x16_k5_lda16__avx512,
+            Accumulate = &gemm_scaled_6x16_lda16__avx512,
+            AccumulateLast = &gemm_scaled_1x16_lda16__avx512,
+            Transposed = &gemm_tn_8x16__avx512,
+        };
+
+        // Attention__avx512: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            float* qt = scratch + 1824; // the query tile [Br, 16]
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                float* vg = scratch + ScratchValuePack;
-                AgSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vg);
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < SeqLen; i0 += 6)
-                    {
-                        AttentionRows__avx512(q + i0 * QueryWidth + h * HeadDim, kt, vg, context + i0 * QueryWidth + h * HeadDim, i0, global::System.Math.Min(6, SeqLen - i0), validLength, o, p, qt, lh == null ? null : lh + i0, additiveV + h * HeadDim);
-                    }
-                }
-            }
-        }
-
-        // AttentionRows__avx512: query rows i0 .. i0 + n - 1 (n ≤ 6) of one head against every visible key block;
-        // m, l: each row's running max and sum (l kept as a vector, reduced at the end); O accumulates unnormalised.
-        private static unsafe void AttentionRows__avx512(float* q, float* kt, float* vp, float* output, int i0, int n, int validLength, float* o, float* p, float* qt, float* lse, float* va)
-        {
-            float* m = stackalloc float[6];
-            float* alpha = stackalloc float[6];
-            AgVecF* l = stackalloc AgVecF[6];
-            for (int r = 0; r < n; r++)
-            {
-                m[r] = float.NegativeInfinity;
-                l[r] = AgVecF.Zero;
-            }
-            AgSupport.CopyRows(q, QueryWidth, qt, 16, n, HeadDim);
-            new global::System.Span<float>(o, n * 16).Clear();
-            int keyEnd = validLength, maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S[0..n-1, j0 ..] = Σ_d v[d] · tanh(q[r, d] + k[d, j]), 16 keys per register tile; keys block j0 / 16 is [HeadDim, 16].
-                {
-                    const int jb = 0;
-                    if (n == 6) additive_6x16_k5_lda16__avx512(qt, kt + j0 * HeadDim + jb, 16, va, p + jb, 16); else additive_1x16_k5_lda16__avx512(qt, kt + j0 * HeadDim + jb, 16, va, p + jb, 16);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 16 > maskFrom)
-                {
-                    for (int r = 0; r < n; r++) AgRows.MaskFrom(p + r * 16, 16, validLength - j0);
-                }
-                // Online softmax per row: P = e^((S - m_new)·scale) in place, l = l·alpha + Σ P, alpha = e^((m_old - m_new)·scale).
-                for (int r = 0; r < n; r++) alpha[r] = AgRows.OnlineStep(p + r * 16, 16, 1f, ref m[r], ref l[r]);
-                // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
-                int jEnd = global::System.Math.Min(16, keyEnd - j0);
-                float* vb = vp + j0 * 16;
-                // O[0..n-1, :] = alpha ∘ O + P · V[j0 .., :], 64 columns at a time.
-                if (n == 6) gemm_scaled_6x16_lda16__avx512(p, jEnd, vb, 16, alpha, o, 16); else gemm_scaled_1x16_lda16__avx512(p, jEnd, vb, 16, alpha, o, 16);
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp for backward, in scaled units.
-            for (int r = 0; r < n; r++)
-            {
-                float sum = AgMath.HorizontalSum(l[r]);
-                if (lse != null) lse[r] = sum > 0f ? m[r] * 1f + global::System.MathF.Log(sum) : float.NegativeInfinity;
-                AgRows.ScaleInto(o + r * 16, output + r * QueryWidth, HeadDim, sum > 0f ? 1f / sum : 0f);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 1824 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, additiveV, lse);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
@@ -110,112 +64,16 @@ namespace Demo.Alignment
             BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 16] (score and dP tiles),
-        // K rows packed [16, 16] (dQ += dS·K), dK and dV accumulated in [16, 16]; per query head of the group, tiles of
-        // 6 rows (1 whole, then one of 1) walk the visible key blocks of 16.
+        // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            float* additiveV = parameters + AdditiveVOffset;
-            float* additiveVGrad = grad + AdditiveVOffset;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 96).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            new global::System.Span<float>(va, 16).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, work + WorkTileKeysT);
-                AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, work + WorkTileValuesT);
-                float* kr = work + WorkTileKeys;
-                AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    AgSupport.CopyRows(additiveV + h * HeadDim, HeadDim, va, HeadDim, 1, HeadDim);
-                    new global::System.Span<float>(dva, 16).Clear();
-                    for (int i0 = 0; i0 < SeqLen; i0 += 6)
-                    {
-                        int at = i0 * QueryWidth + h * HeadDim;
-                        BackwardTile__avx512(q + at, o + at, dO + at, dq + at, lse + h * SeqLen + i0, i0, global::System.Math.Min(6, SeqLen - i0), validLength, kr, work);
-                    }
-                    AgSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
-                }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                AgSupport.CopyRows(dkAcc, 16, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-                AgSupport.CopyRows(dvAcc, 16, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-            }
-        }
-
-        // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n ≤ 6) of one head against every visible key block.
-        private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT, vt = work + WorkTileValuesT, dkAcc = work + WorkTileKeyGrad, dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery, dot = work + WorkTileOutGrad, dqt = work + WorkTileQueryGrad, p = work + WorkTileProb, ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV, dva = work + WorkTileAdditiveVGrad;
-            float* delta = stackalloc float[6], rowLse = stackalloc float[6], ones = stackalloc float[6];
-            int* limit = stackalloc int[6];
-            // Q and dO rows into [n, 16]; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
-            // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-            AgSupport.CopyRows(q, QueryWidth, qt, 16, n, HeadDim);
-            AgSupport.CopyRows(dO, QueryWidth, dot, 16, n, HeadDim);
-            for (int r = 0; r < n; r++)
-            {
-                delta[r] = AgRows.Dot(dot + r * 16, o + r * QueryWidth, HeadDim);
-                rowLse[r] = lse[r];
-                ones[r] = 1f;
-                limit[r] = validLength;
-            }
-            new global::System.Span<float>(dqt, n * 16).Clear();
-            int keyEnd = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S = Q·Kᵀ into p and dP = dO·Vᵀ into ds, 16 keys per register tile.
-                {
-                    const int jb = 0;
-                    if (n == 6) additive_6x16_k5_lda16__avx512(qt, kt + j0 * HeadDim + jb, 16, va, p + jb, 16); else additive_1x16_k5_lda16__avx512(qt, kt + j0 * HeadDim + jb, 16, va, p + jb, 16);
-                    if (n == 6) gemm_6x16_k5_lda16__avx512(dot, vt + j0 * HeadDim + jb, 16, AgSupport.ZeroRow, ds + jb, 16); else gemm_1x16_k5_lda16__avx512(dot, vt + j0 * HeadDim + jb, 16, AgSupport.ZeroRow, ds + jb, 16);
-                }
-                // P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                for (int r = 0; r < n; r++) AgRows.Gradient(p + r * 16, ds + r * 16, 16, limit[r] - j0, 1f, rowLse[r], delta[r]);
-                // dV += Pᵀ · dO for keys j0 .. j0 + 15.
-                {
-                    float* a = dvAcc + j0 * 16;
-                    for (int r = 0; r < 16; r += 8)
-                    {
-                        gemm_tn_8x16__avx512(p + r, 16, n, dot, 16, a + r * 16, 16);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < n; r++)
-                {
-                    int jEnd = global::System.Math.Min(16, limit[r] - j0);
-                    float* dsr = ds + r * 16;
-                    for (int c = 0; c < 16; c += 16)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 16 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = AgMath.Tanh(qv + AgVec.Load(kr + (j0 + j) * 16 + c));
-                            dvav = AgOps.MultiplyAdd(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 16 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 16 + c) + dqv, dqt + r * 16 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
-            }
-            // The dQ tile into the rows of dq.
-            AgSupport.CopyRows(dqt, 16, dq, QueryWidth, n, HeadDim);
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+                AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);
         }
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
@@ -267,6 +125,46 @@ namespace Demo.Alignment
             AgVec.Store(c0_0, c);
         }
 
+        // C = init + A·B over 5: 6 rows x 1 vectors.
+        private static unsafe void gemm_6x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        {
+            AgVecF b0 = AgVec.Load(init);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+            for (int t = 0; t < 5; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            }
+            AgVec.Store(c0_0, c);
+            AgVec.Store(c1_0, c + 1 * ldc);
+            AgVec.Store(c2_0, c + 2 * ldc);
+            AgVec.Store(c3_0, c + 3 * ldc);
+            AgVec.Store(c4_0, c + 4 * ldc);
+            AgVec.Store(c5_0, c + 5 * ldc);
+        }
+
+        // C = init + A·B over 5: 1 rows x 1 vectors.
+        private static unsafe void gemm_1x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        {
+            AgVecF b0 = AgVec.Load(init);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 5; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgVec.Store(c0_0, c);
+        }
+
         // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors.
         private static unsafe void gemm_scaled_6x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
         {
@@ -310,46 +208,6 @@ namespace Demo.Alignment
             AgVecF s0 = AgVec.Create(alpha[0]);
             AgVecF c0_0 = AgVec.Load(c) * s0;
             for (int t = 0; t < depth; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            }
-            AgVec.Store(c0_0, c);
-        }
-
-        // C = init + A·B over 5: 6 rows x 1 vectors.
-        private static unsafe void gemm_6x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
-        {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
-            for (int t = 0; t < 5; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-            }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-        }
-
-        // C = init + A·B over 5: 1 rows x 1 vectors.
-        private static unsafe void gemm_1x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
-        {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0;
-            for (int t = 0; t < 5; t++)
             {
                 float* at = a + t;
                 float* bt = b + t * ldb;

@@ -9,7 +9,6 @@ using AgVec = global::System.Runtime.Intrinsics.Vector128;
 using AgVecF = global::System.Runtime.Intrinsics.Vector128<float>;
 using AgOps = global::AttnGen.Vector128Ops;
 using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
-using AgRows = global::AttnGen.SoftmaxRows<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
 using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Alignment
@@ -18,72 +17,27 @@ namespace Demo.Alignment
     {
         // ---- Vector128 kernels: 4 floats per vector; tiles from IsaProfile ----
 
-        // Attention__v128: keys packed per key/value head in 1 blocks of [5, 12], values [12, 8];
-        // query tiles of 4 rows (1 whole, then one of 3), key blocks of 12.
+        // The attention core on this path: query tiles of 4 rows (1 whole, then one of 3), key blocks of 12,
+        // heads padded to 8; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 12, 8, 8, 4, 8, false);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
+        {
+            Score = &additive_4x12_k5_lda8__v128,
+            ScoreLast = &additive_3x12_k5_lda8__v128,
+            Product = &gemm_4x12_k5_lda8__v128,
+            ProductLast = &gemm_3x12_k5_lda8__v128,
+            Accumulate = &gemm_scaled_4x8_lda12__v128,
+            AccumulateLast = &gemm_scaled_3x8_lda12__v128,
+            Transposed = &gemm_tn_4x8__v128,
+        };
+
+        // Attention__v128: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            float* qt = scratch + 1824; // the query tile [Br, 8]
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
-                float* vg = scratch + ScratchValuePack;
-                AgSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, vg);
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < SeqLen; i0 += 4)
-                    {
-                        AttentionRows__v128(q + i0 * QueryWidth + h * HeadDim, kt, vg, context + i0 * QueryWidth + h * HeadDim, i0, global::System.Math.Min(4, SeqLen - i0), validLength, o, p, qt, lh == null ? null : lh + i0, additiveV + h * HeadDim);
-                    }
-                }
-            }
-        }
-
-        // AttentionRows__v128: query rows i0 .. i0 + n - 1 (n ≤ 4) of one head against every visible key block;
-        // m, l: each row's running max and sum (l kept as a vector, reduced at the end); O accumulates unnormalised.
-        private static unsafe void AttentionRows__v128(float* q, float* kt, float* vp, float* output, int i0, int n, int validLength, float* o, float* p, float* qt, float* lse, float* va)
-        {
-            float* m = stackalloc float[4];
-            float* alpha = stackalloc float[4];
-            AgVecF* l = stackalloc AgVecF[4];
-            for (int r = 0; r < n; r++)
-            {
-                m[r] = float.NegativeInfinity;
-                l[r] = AgVecF.Zero;
-            }
-            AgSupport.CopyRows(q, QueryWidth, qt, 8, n, HeadDim);
-            new global::System.Span<float>(o, n * 8).Clear();
-            int keyEnd = validLength, maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 12)
-            {
-                // S[0..n-1, j0 ..] = Σ_d v[d] · tanh(q[r, d] + k[d, j]), 12 keys per register tile; keys block j0 / 12 is [HeadDim, 12].
-                {
-                    const int jb = 0;
-                    if (n == 4) additive_4x12_k5_lda8__v128(qt, kt + j0 * HeadDim + jb, 12, va, p + jb, 12); else additive_3x12_k5_lda8__v128(qt, kt + j0 * HeadDim + jb, 12, va, p + jb, 12);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 12 > maskFrom)
-                {
-                    for (int r = 0; r < n; r++) AgRows.MaskFrom(p + r * 12, 12, validLength - j0);
-                }
-                // Online softmax per row: P = e^((S - m_new)·scale) in place, l = l·alpha + Σ P, alpha = e^((m_old - m_new)·scale).
-                for (int r = 0; r < n; r++) alpha[r] = AgRows.OnlineStep(p + r * 12, 12, 1f, ref m[r], ref l[r]);
-                // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
-                int jEnd = global::System.Math.Min(12, keyEnd - j0);
-                float* vb = vp + j0 * 8;
-                // O[0..n-1, :] = alpha ∘ O + P · V[j0 .., :], 16 columns at a time.
-                if (n == 4) gemm_scaled_4x8_lda12__v128(p, jEnd, vb, 8, alpha, o, 8); else gemm_scaled_3x8_lda12__v128(p, jEnd, vb, 8, alpha, o, 8);
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp for backward, in scaled units.
-            for (int r = 0; r < n; r++)
-            {
-                float sum = AgMath.HorizontalSum(l[r]);
-                if (lse != null) lse[r] = sum > 0f ? m[r] * 1f + global::System.MathF.Log(sum) : float.NegativeInfinity;
-                AgRows.ScaleInto(o + r * 8, output + r * QueryWidth, HeadDim, sum > 0f ? 1f / sum : 0f);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 1824 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, additiveV, lse);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
@@ -110,112 +64,16 @@ namespace Demo.Alignment
             BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 12] (score and dP tiles),
-        // K rows packed [12, 8] (dQ += dS·K), dK and dV accumulated in [12, 8]; per query head of the group, tiles of
-        // 4 rows (1 whole, then one of 3) walk the visible key blocks of 12.
+        // BackwardCore__v128: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            float* additiveV = parameters + AdditiveVOffset;
-            float* additiveVGrad = grad + AdditiveVOffset;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            new global::System.Span<float>(va, 8).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, work + WorkTileKeysT);
-                AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, work + WorkTileValuesT);
-                float* kr = work + WorkTileKeys;
-                AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, kr);
-                new global::System.Span<float>(dkAcc, 96).Clear();
-                new global::System.Span<float>(dvAcc, 96).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    AgSupport.CopyRows(additiveV + h * HeadDim, HeadDim, va, HeadDim, 1, HeadDim);
-                    new global::System.Span<float>(dva, 8).Clear();
-                    for (int i0 = 0; i0 < SeqLen; i0 += 4)
-                    {
-                        int at = i0 * QueryWidth + h * HeadDim;
-                        BackwardTile__v128(q + at, o + at, dO + at, dq + at, lse + h * SeqLen + i0, i0, global::System.Math.Min(4, SeqLen - i0), validLength, kr, work);
-                    }
-                    AgSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
-                }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                AgSupport.CopyRows(dkAcc, 8, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-                AgSupport.CopyRows(dvAcc, 8, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-            }
-        }
-
-        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n ≤ 4) of one head against every visible key block.
-        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT, vt = work + WorkTileValuesT, dkAcc = work + WorkTileKeyGrad, dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery, dot = work + WorkTileOutGrad, dqt = work + WorkTileQueryGrad, p = work + WorkTileProb, ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV, dva = work + WorkTileAdditiveVGrad;
-            float* delta = stackalloc float[4], rowLse = stackalloc float[4], ones = stackalloc float[4];
-            int* limit = stackalloc int[4];
-            // Q and dO rows into [n, 8]; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
-            // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-            AgSupport.CopyRows(q, QueryWidth, qt, 8, n, HeadDim);
-            AgSupport.CopyRows(dO, QueryWidth, dot, 8, n, HeadDim);
-            for (int r = 0; r < n; r++)
-            {
-                delta[r] = AgRows.Dot(dot + r * 8, o + r * QueryWidth, HeadDim);
-                rowLse[r] = lse[r];
-                ones[r] = 1f;
-                limit[r] = validLength;
-            }
-            new global::System.Span<float>(dqt, n * 8).Clear();
-            int keyEnd = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 12)
-            {
-                // S = Q·Kᵀ into p and dP = dO·Vᵀ into ds, 12 keys per register tile.
-                {
-                    const int jb = 0;
-                    if (n == 4) additive_4x12_k5_lda8__v128(qt, kt + j0 * HeadDim + jb, 12, va, p + jb, 12); else additive_3x12_k5_lda8__v128(qt, kt + j0 * HeadDim + jb, 12, va, p + jb, 12);
-                    if (n == 4) gemm_4x12_k5_lda8__v128(dot, vt + j0 * HeadDim + jb, 12, AgSupport.ZeroRow, ds + jb, 12); else gemm_3x12_k5_lda8__v128(dot, vt + j0 * HeadDim + jb, 12, AgSupport.ZeroRow, ds + jb, 12);
-                }
-                // P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                for (int r = 0; r < n; r++) AgRows.Gradient(p + r * 12, ds + r * 12, 12, limit[r] - j0, 1f, rowLse[r], delta[r]);
-                // dV += Pᵀ · dO for keys j0 .. j0 + 11.
-                {
-                    float* a = dvAcc + j0 * 8;
-                    for (int r = 0; r < 12; r += 4)
-                    {
-                        gemm_tn_4x8__v128(p + r, 12, n, dot, 8, a + r * 8, 8);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < n; r++)
-                {
-                    int jEnd = global::System.Math.Min(12, limit[r] - j0);
-                    float* dsr = ds + r * 12;
-                    for (int c = 0; c < 8; c += 4)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = AgMath.Tanh(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
-                            dvav = AgOps.MultiplyAdd(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 8 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
-            }
-            // The dQ tile into the rows of dq.
-            AgSupport.CopyRows(dqt, 8, dq, QueryWidth, n, HeadDim);
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+                AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);
         }
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
@@ -261,6 +119,46 @@ namespace Demo.Alignment
                 AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
                 AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
                 AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+            }
+            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
+            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
+        }
+
+        // C = init + A·B over 5: 4 rows x 3 vectors.
+        private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        {
+            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+            for (int t = 0; t < 5; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            }
+            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
+            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
+            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
+            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
+        }
+
+        // C = init + A·B over 5: 3 rows x 3 vectors.
+        private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        {
+            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+            for (int t = 0; t < 5; t++)
+            {
+                float* at = a + t;
+                float* bt = b + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
             }
             AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
             AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
@@ -317,46 +215,6 @@ namespace Demo.Alignment
             AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
             AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
             AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
-        }
-
-        // C = init + A·B over 5: 4 rows x 3 vectors.
-        private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
-        {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-            for (int t = 0; t < 5; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
-            }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
-        }
-
-        // C = init + A·B over 5: 3 rows x 3 vectors.
-        private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
-        {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
-            for (int t = 0; t < 5; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-            }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
         }
 
         // C += Aᵀ·B over depth: 4 rows x 2 vectors.

@@ -9,7 +9,6 @@ using AgVec = global::System.Runtime.Intrinsics.Vector128;
 using AgVecF = global::System.Runtime.Intrinsics.Vector128<float>;
 using AgOps = global::AttnGen.Vector128Ops;
 using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
-using AgRows = global::AttnGen.SoftmaxRows<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
 using AgSupport = global::AttnGen.KernelSupport;
 
 namespace @event.@class
@@ -52,72 +51,24 @@ namespace @event.@class
             }
         }
 
-        // Attention__v128: keys packed per key/value head in 1 blocks of [4, 4], values [4, 4];
-        // query tiles of 3 rows (1 whole), key blocks of 4.
+        // The attention core on this path: query tiles of 3 rows (1 whole), key blocks of 4,
+        // heads padded to 4; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 4, 4, 4, 4, 4, 4, false);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
+        {
+            Score = &gemm_3x4_k4__v128,
+            Product = &gemm_3x4_k4__v128,
+            Accumulate = &gemm_scaled_3x4_lda4__v128,
+            Transposed = &gemm_tn_4x4__v128,
+        };
+
+        // Attention__v128: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            float* qt = scratch + 1888; // the query tile [Br, 4]
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 4, 4, kt);
-                float* vg = scratch + ScratchValuePack;
-                AgSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 4, 4, vg);
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < SeqLen; i0 += 3)
-                    {
-                        AttentionRows__v128(q + i0 * QueryWidth + h * HeadDim, kt, vg, context + i0 * QueryWidth + h * HeadDim, i0, global::System.Math.Min(3, SeqLen - i0), validLength, o, p, qt, lh == null ? null : lh + i0);
-                    }
-                }
-            }
-        }
-
-        // AttentionRows__v128: query rows i0 .. i0 + n - 1 (n ≤ 3) of one head against every visible key block;
-        // m, l: each row's running max and sum (l kept as a vector, reduced at the end); O accumulates unnormalised.
-        private static unsafe void AttentionRows__v128(float* q, float* kt, float* vp, float* output, int i0, int n, int validLength, float* o, float* p, float* qt, float* lse)
-        {
-            float* m = stackalloc float[3];
-            float* alpha = stackalloc float[3];
-            AgVecF* l = stackalloc AgVecF[3];
-            for (int r = 0; r < n; r++)
-            {
-                m[r] = float.NegativeInfinity;
-                l[r] = AgVecF.Zero;
-            }
-            AgSupport.CopyRows(q, QueryWidth, qt, 4, n, HeadDim);
-            new global::System.Span<float>(o, n * 4).Clear();
-            int keyEnd = validLength, maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 4)
-            {
-                // S[0..n-1, j0 ..] = Q · Kᵀ, 4 keys per register tile; key block j0 / 4 is [HeadDim, 4].
-                {
-                    const int jb = 0;
-                    gemm_3x4_k4__v128(qt, kt + j0 * HeadDim + jb, 4, AgSupport.ZeroRow, p + jb, 4);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 4 > maskFrom)
-                {
-                    for (int r = 0; r < n; r++) AgRows.MaskFrom(p + r * 4, 4, validLength - j0);
-                }
-                // Online softmax per row: P = e^((S - m_new)·scale) in place, l = l·alpha + Σ P, alpha = e^((m_old - m_new)·scale).
-                for (int r = 0; r < n; r++) alpha[r] = AgRows.OnlineStep(p + r * 4, 4, ScoreScale, ref m[r], ref l[r]);
-                // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
-                int jEnd = global::System.Math.Min(4, keyEnd - j0);
-                float* vb = vp + j0 * 4;
-                // O[0..n-1, :] = alpha ∘ O + P · V[j0 .., :], 16 columns at a time.
-                gemm_scaled_3x4_lda4__v128(p, jEnd, vb, 4, alpha, o, 4);
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp for backward, in scaled units.
-            for (int r = 0; r < n; r++)
-            {
-                float sum = AgMath.HorizontalSum(l[r]);
-                if (lse != null) lse[r] = sum > 0f ? m[r] * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity;
-                AgRows.ScaleInto(o + r * 4, output + r * QueryWidth, HeadDim, sum > 0f ? 1f / sum : 0f);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 1888 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
@@ -168,86 +119,16 @@ namespace @event.@class
             LinearBackward_3x8x8_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [4, 4] (score and dP tiles),
-        // K rows packed [4, 4] (dQ += dS·K), dK and dV accumulated in [4, 4]; per query head of the group, tiles of
-        // 3 rows (1 whole) walk the visible key blocks of 4.
+        // BackwardCore__v128: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            var buffers = new global::AttnGen.AttentionBuffers
+            {
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
             _ = parameters; _ = grad;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 12).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 12).Clear();
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 4, 4, work + WorkTileKeysT);
-                AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 4, 4, work + WorkTileValuesT);
-                float* kr = work + WorkTileKeys;
-                AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 4, 4, kr);
-                new global::System.Span<float>(dkAcc, 16).Clear();
-                new global::System.Span<float>(dvAcc, 16).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    for (int i0 = 0; i0 < SeqLen; i0 += 3)
-                    {
-                        int at = i0 * QueryWidth + h * HeadDim;
-                        BackwardTile__v128(q + at, o + at, dO + at, dq + at, lse + h * SeqLen + i0, i0, global::System.Math.Min(3, SeqLen - i0), validLength, kr, work);
-                    }
-                }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                AgSupport.CopyRows(dkAcc, 4, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-                AgSupport.CopyRows(dvAcc, 4, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-            }
-        }
-
-        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n ≤ 3) of one head against every visible key block.
-        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT, vt = work + WorkTileValuesT, dkAcc = work + WorkTileKeyGrad, dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery, dot = work + WorkTileOutGrad, dqt = work + WorkTileQueryGrad, p = work + WorkTileProb, ds = work + WorkTileScoreGrad;
-            float* delta = stackalloc float[3], rowLse = stackalloc float[3], ones = stackalloc float[3];
-            int* limit = stackalloc int[3];
-            // Q and dO rows into [n, 4]; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
-            // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-            AgSupport.CopyRows(q, QueryWidth, qt, 4, n, HeadDim);
-            AgSupport.CopyRows(dO, QueryWidth, dot, 4, n, HeadDim);
-            for (int r = 0; r < n; r++)
-            {
-                delta[r] = AgRows.Dot(dot + r * 4, o + r * QueryWidth, HeadDim);
-                rowLse[r] = lse[r];
-                ones[r] = 1f;
-                limit[r] = validLength;
-            }
-            new global::System.Span<float>(dqt, n * 4).Clear();
-            int keyEnd = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 4)
-            {
-                // S = Q·Kᵀ into p and dP = dO·Vᵀ into ds, 4 keys per register tile.
-                {
-                    const int jb = 0;
-                    gemm_3x4_k4__v128(qt, kt + j0 * HeadDim + jb, 4, AgSupport.ZeroRow, p + jb, 4);
-                    gemm_3x4_k4__v128(dot, vt + j0 * HeadDim + jb, 4, AgSupport.ZeroRow, ds + jb, 4);
-                }
-                // P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                for (int r = 0; r < n; r++) AgRows.Gradient(p + r * 4, ds + r * 4, 4, limit[r] - j0, ScoreScale, rowLse[r], delta[r]);
-                // dV += Pᵀ · dO for keys j0 .. j0 + 3.
-                {
-                    float* a = dvAcc + j0 * 4;
-                    gemm_tn_4x4__v128(p, 4, n, dot, 4, a, 4);
-                }
-                // dK += dSᵀ · Q for keys j0 .. j0 + 3.
-                {
-                    float* a = dkAcc + j0 * 4;
-                    gemm_tn_4x4__v128(ds, 4, n, qt, 4, a, 4);
-                }
-                // dQ[0..n-1, :] += dS · K[j0 .., :], 16 columns at a time.
-                float* kb = kr + j0 * 4;
-                gemm_scaled_3x4_lda4__v128(ds, 4, kb, 4, ones, dqt, 4);
-            }
-            // The dQ tile into the rows of dq.
-            AgSupport.CopyRows(dqt, 4, dq, QueryWidth, n, HeadDim);
         }
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----

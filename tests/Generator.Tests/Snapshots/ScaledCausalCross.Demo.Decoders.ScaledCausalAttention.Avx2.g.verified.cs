@@ -9,7 +9,6 @@ using AgVec = global::System.Runtime.Intrinsics.Vector256;
 using AgVecF = global::System.Runtime.Intrinsics.Vector256<float>;
 using AgOps = global::AttnGen.Vector256Ops;
 using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector256Ops, global::System.Runtime.Intrinsics.Vector256<float>>;
-using AgRows = global::AttnGen.SoftmaxRows<global::AttnGen.Vector256Ops, global::System.Runtime.Intrinsics.Vector256<float>>;
 using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Decoders
@@ -81,74 +80,24 @@ namespace Demo.Decoders
             }
         }
 
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [8, 16], values [16, 8];
-        // query tiles of 4 rows (1 whole), key blocks of 16.
+        // The attention core on this path: query tiles of 4 rows (1 whole), key blocks of 16,
+        // heads padded to 8; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 16, 8, 8, 4, 8, false);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
+        {
+            Score = &gemm_4x16_k8__avx2,
+            Product = &gemm_4x16_k8__avx2,
+            Accumulate = &gemm_scaled_4x8_lda16__avx2,
+            Transposed = &gemm_tn_4x8__avx2,
+        };
+
+        // Attention__avx2: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            float* qt = scratch + 2464; // the query tile [Br, 8]
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                float* vg = scratch + ScratchValuePack;
-                AgSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, vg);
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < SeqLen; i0 += 4)
-                    {
-                        AttentionRows__avx2(q + i0 * QueryWidth + h * HeadDim, kt, vg, context + i0 * QueryWidth + h * HeadDim, i0, global::System.Math.Min(4, SeqLen - i0), validLength, o, p, qt, lh == null ? null : lh + i0);
-                    }
-                }
-            }
-        }
-
-        // AttentionRows__avx2: query rows i0 .. i0 + n - 1 (n ≤ 4) of one head against every visible key block;
-        // m, l: each row's running max and sum (l kept as a vector, reduced at the end); O accumulates unnormalised.
-        private static unsafe void AttentionRows__avx2(float* q, float* kt, float* vp, float* output, int i0, int n, int validLength, float* o, float* p, float* qt, float* lse)
-        {
-            float* m = stackalloc float[4];
-            float* alpha = stackalloc float[4];
-            AgVecF* l = stackalloc AgVecF[4];
-            for (int r = 0; r < n; r++)
-            {
-                m[r] = float.NegativeInfinity;
-                l[r] = AgVecF.Zero;
-            }
-            AgSupport.CopyRows(q, QueryWidth, qt, 8, n, HeadDim);
-            new global::System.Span<float>(o, n * 8).Clear();
-            // Causal: the tile's last row sees keys below i0 + n + CausalOffset; keys below maskFrom are visible to every row.
-            int keyEnd = global::System.Math.Min(validLength, i0 + n + CausalOffset);
-            int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S[0..n-1, j0 ..] = Q · Kᵀ, 16 keys per register tile; key block j0 / 16 is [HeadDim, 16].
-                {
-                    const int jb = 0;
-                    gemm_4x16_k8__avx2(qt, kt + j0 * HeadDim + jb, 16, AgSupport.ZeroRow, p + jb, 16);
-                }
-                // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 16 > maskFrom)
-                {
-                    for (int r = 0; r < n; r++) AgRows.MaskFrom(p + r * 16, 16, global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0);
-                }
-                // Online softmax per row: P = e^((S - m_new)·scale) in place, l = l·alpha + Σ P, alpha = e^((m_old - m_new)·scale).
-                for (int r = 0; r < n; r++) alpha[r] = AgRows.OnlineStep(p + r * 16, 16, ScoreScale, ref m[r], ref l[r]);
-                // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
-                int jEnd = global::System.Math.Min(16, keyEnd - j0);
-                float* vb = vp + j0 * 8;
-                // O[0..n-1, :] = alpha ∘ O + P · V[j0 .., :], 16 columns at a time.
-                gemm_scaled_4x8_lda16__avx2(p, jEnd, vb, 8, alpha, o, 8);
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp for backward, in scaled units.
-            for (int r = 0; r < n; r++)
-            {
-                float sum = AgMath.HorizontalSum(l[r]);
-                if (lse != null) lse[r] = sum > 0f ? m[r] * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity;
-                AgRows.ScaleInto(o + r * 8, output + r * QueryWidth, HeadDim, sum > 0f ? 1f / sum : 0f);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 2464 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse);
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
@@ -199,92 +148,16 @@ namespace Demo.Decoders
             LinearBackward_10x16x16_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 16] (score and dP tiles),
-        // K rows packed [16, 8] (dQ += dS·K), dK and dV accumulated in [16, 8]; per query head of the group, tiles of
-        // 4 rows (1 whole) walk the visible key blocks of 16.
+        // BackwardCore__avx2: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
+            var buffers = new global::AttnGen.AttentionBuffers
+            {
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
             _ = parameters; _ = grad;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
-            for (int g = 0; g < KvHeads; g++)
-            {
-                AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, work + WorkTileKeysT);
-                AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, work + WorkTileValuesT);
-                float* kr = work + WorkTileKeys;
-                AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, kr);
-                new global::System.Span<float>(dkAcc, 128).Clear();
-                new global::System.Span<float>(dvAcc, 128).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    for (int i0 = 0; i0 < SeqLen; i0 += 4)
-                    {
-                        int at = i0 * QueryWidth + h * HeadDim;
-                        BackwardTile__avx2(q + at, o + at, dO + at, dq + at, lse + h * SeqLen + i0, i0, global::System.Math.Min(4, SeqLen - i0), validLength, kr, work);
-                    }
-                }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                AgSupport.CopyRows(dkAcc, 8, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-                AgSupport.CopyRows(dvAcc, 8, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);
-            }
-        }
-
-        // BackwardTile__avx2: query rows i0 .. i0 + n - 1 (n ≤ 4) of one head against every visible key block.
-        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
-        {
-            float* kt = work + WorkTileKeysT, vt = work + WorkTileValuesT, dkAcc = work + WorkTileKeyGrad, dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery, dot = work + WorkTileOutGrad, dqt = work + WorkTileQueryGrad, p = work + WorkTileProb, ds = work + WorkTileScoreGrad;
-            float* delta = stackalloc float[4], rowLse = stackalloc float[4], ones = stackalloc float[4];
-            int* limit = stackalloc int[4];
-            // Q and dO rows into [n, 8]; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
-            // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-            AgSupport.CopyRows(q, QueryWidth, qt, 8, n, HeadDim);
-            AgSupport.CopyRows(dO, QueryWidth, dot, 8, n, HeadDim);
-            for (int r = 0; r < n; r++)
-            {
-                delta[r] = AgRows.Dot(dot + r * 8, o + r * QueryWidth, HeadDim);
-                rowLse[r] = lse[r];
-                ones[r] = 1f;
-                limit[r] = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1);
-            }
-            new global::System.Span<float>(dqt, n * 8).Clear();
-            int keyEnd = global::System.Math.Min(validLength, i0 + n + CausalOffset); // blocks above the tile's last row are skipped
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S = Q·Kᵀ into p and dP = dO·Vᵀ into ds, 16 keys per register tile.
-                {
-                    const int jb = 0;
-                    gemm_4x16_k8__avx2(qt, kt + j0 * HeadDim + jb, 16, AgSupport.ZeroRow, p + jb, 16);
-                    gemm_4x16_k8__avx2(dot, vt + j0 * HeadDim + jb, 16, AgSupport.ZeroRow, ds + jb, 16);
-                }
-                // P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                for (int r = 0; r < n; r++) AgRows.Gradient(p + r * 16, ds + r * 16, 16, limit[r] - j0, ScoreScale, rowLse[r], delta[r]);
-                // dV += Pᵀ · dO for keys j0 .. j0 + 15.
-                {
-                    float* a = dvAcc + j0 * 8;
-                    for (int r = 0; r < 16; r += 4)
-                    {
-                        gemm_tn_4x8__avx2(p + r, 16, n, dot, 8, a + r * 8, 8);
-                    }
-                }
-                // dK += dSᵀ · Q for keys j0 .. j0 + 15.
-                {
-                    float* a = dkAcc + j0 * 8;
-                    for (int r = 0; r < 16; r += 4)
-                    {
-                        gemm_tn_4x8__avx2(ds + r, 16, n, qt, 8, a + r * 8, 8);
-                    }
-                }
-                // dQ[0..n-1, :] += dS · K[j0 .., :], 16 columns at a time.
-                float* kb = kr + j0 * 8;
-                gemm_scaled_4x8_lda16__avx2(ds, 16, kb, 8, ones, dqt, 8);
-            }
-            // The dQ tile into the rows of dq.
-            AgSupport.CopyRows(dqt, 8, dq, QueryWidth, n, HeadDim);
         }
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----

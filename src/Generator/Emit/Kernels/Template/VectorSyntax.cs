@@ -4,9 +4,8 @@ namespace AttnGen.Generator.Emit.Kernels.Template
 {
     /// <summary>
     /// The spelling of vector operations on one path, through aliases every vector kernel file declares: the
-    /// vector class and type, the width's <c>IVectorOps</c> struct, and the runtime's shape-independent helpers
-    /// (<c>VectorMath</c>: exp, tanh, horizontal max and sum; <c>SoftmaxRows</c>: the attention row steps), which
-    /// the JIT inlines into the kernels.
+    /// vector class and type, the width's <c>IVectorOps</c> struct, the runtime's shape-independent math
+    /// (<c>VectorMath</c>: exp, tanh, horizontal max and sum, inlined into the kernels) and its <c>KernelSupport</c>.
     /// </summary>
     internal sealed class VectorSyntax
     {
@@ -53,7 +52,6 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     $"using AgVecF = {vector};",
                     $"using AgOps = global::AttnGen.{_isa.OpsStruct};",
                     $"using AgMath = global::AttnGen.VectorMath{generic};",
-                    $"using AgRows = global::AttnGen.SoftmaxRows{generic};",
                     "using AgSupport = global::AttnGen.KernelSupport;",
                 };
             }

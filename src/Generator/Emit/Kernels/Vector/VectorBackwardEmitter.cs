@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using AttnGen.Generator.Emit.Kernels.Template;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
@@ -76,81 +75,31 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             w.Line($"private const int WorkTilesLength = {Inv(offset)};");
         }
 
-        /// <summary><c>BackwardCore__{isa}</c> and the tile it runs (<see cref="VectorBackwardTileEmitter"/>).</summary>
-        public static void Emit(SourceWriter w, KernelPlan plan, KernelSet kernels)
+        /// <summary><c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on the work area.</summary>
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
-            LayerSpec s = plan.Spec;
-            IsaProfile isa = kernels.Syntax.Isa;
-            var t = new VectorTiling(plan, isa);
-            int br = t.QueryRows, bc = t.KeyBlock, keyPad = t.KeyPad, dimPad = t.DimPad;
-
-            w.Line($"// BackwardCore__{isa.Suffix}: per key/value head Kᵀ and Vᵀ packed in {Inv(keyPad / bc)} blocks of [{Inv(s.HeadDim)}, {Inv(bc)}] (score and dP tiles),");
-            w.Line(t.InPlace
-                ? $"// K rows read in place (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of"
-                : $"// K rows packed [{Inv(keyPad)}, {Inv(dimPad)}] (dQ += dS·K), dK and dV accumulated in [{Inv(keyPad)}, {Inv(dimPad)}]; per query head of the group, tiles of");
-            w.Line($"// {Inv(br)} rows ({Inv(t.FullTiles)} whole{(t.LastRows > 0 ? $", then one of {Inv(t.LastRows)}" : "")}) walk the visible key blocks of {Inv(bc)}.");
-            using (w.Open($"private static unsafe void BackwardCore__{isa.Suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)"))
+            string suffix = isa.Suffix;
+            w.Line($"// BackwardCore__{suffix}: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.");
+            using (w.Open($"private static unsafe void BackwardCore__{suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)"))
             {
+                w.Line("var buffers = new global::AttnGen.AttentionBuffers");
+                w.Line("{");
+                w.Line("    KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,");
+                w.Line("    Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,");
                 if (plan.IsAdditive)
                 {
-                    w.Line("float* additiveV = parameters + AdditiveVOffset;");
-                    w.Line("float* additiveVGrad = grad + AdditiveVOffset;");
+                    w.Line("    AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,");
                 }
-                else
+                w.Line("};");
+                w.Line(plan.IsAdditive
+                    ? "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);"
+                    : "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);");
+                if (!plan.IsAdditive)
                 {
                     w.Line("_ = parameters; _ = grad;");
                 }
-                w.Line("float* dkAcc = work + WorkTileKeyGrad;");
-                w.Line("float* dvAcc = work + WorkTileValueGrad;");
-                w.Line("// Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.");
-                w.Line($"new global::System.Span<float>(work + WorkTileQuery, {Inv(br * dimPad)}).Clear();");
-                w.Line($"new global::System.Span<float>(work + WorkTileOutGrad, {Inv(br * dimPad)}).Clear();");
-                if (plan.IsAdditive)
-                {
-                    w.Line("float* va = work + WorkTileAdditiveV;");
-                    w.Line("float* dva = work + WorkTileAdditiveVGrad;");
-                    w.Line($"new global::System.Span<float>(va, {Inv(dimPad)}).Clear();");
-                }
-                using (w.Open("for (int g = 0; g < KvHeads; g++)"))
-                {
-                    w.Line($"AgSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileKeysT);");
-                    w.Line($"AgSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(bc)}, work + WorkTileValuesT);");
-                    if (t.InPlace)
-                    {
-                        w.Line("float* kr = k + g * HeadDim;");
-                    }
-                    else
-                    {
-                        w.Line("float* kr = work + WorkTileKeys;");
-                        w.Line($"AgSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, {Inv(keyPad)}, {Inv(dimPad)}, kr);");
-                    }
-                    w.Line($"new global::System.Span<float>(dkAcc, {Inv(keyPad * dimPad)}).Clear();");
-                    w.Line($"new global::System.Span<float>(dvAcc, {Inv(keyPad * dimPad)}).Clear();");
-                    w.Line("// The query heads of the group share this head's dK and dV.");
-                    using (w.Open("for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)"))
-                    {
-                        if (plan.IsAdditive)
-                        {
-                            w.Line("AgSupport.CopyRows(additiveV + h * HeadDim, HeadDim, va, HeadDim, 1, HeadDim);");
-                            w.Line($"new global::System.Span<float>(dva, {Inv(dimPad)}).Clear();");
-                        }
-                        using (w.Open($"for (int i0 = 0; i0 < SeqLen; i0 += {Inv(br)})"))
-                        {
-                            w.Line("int at = i0 * QueryWidth + h * HeadDim;");
-                            w.Line($"BackwardTile__{isa.Suffix}(q + at, o + at, dO + at, dq + at, lse + h * SeqLen + i0, i0, global::System.Math.Min({Inv(br)}, SeqLen - i0), validLength, kr, work);");
-                        }
-                        if (plan.IsAdditive)
-                        {
-                            w.Line("AgSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);");
-                        }
-                    }
-                    w.Line("// dK and dV of this key/value head into their rows (each element is written once).");
-                    w.Line($"AgSupport.CopyRows(dkAcc, {Inv(dimPad)}, dk + g * HeadDim, KvWidth, KvSeqLen, HeadDim);");
-                    w.Line($"AgSupport.CopyRows(dvAcc, {Inv(dimPad)}, dv + g * HeadDim, KvWidth, KvSeqLen, HeadDim);");
-                }
             }
             w.Line();
-            VectorBackwardTileEmitter.Emit(w, plan, kernels, t);
         }
     }
 }

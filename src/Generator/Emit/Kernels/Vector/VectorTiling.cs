@@ -30,8 +30,33 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             // Whole key blocks and whole vectors of HeadDim: P·V (and the backward's dS·K) read the values (keys)
             // where they are, no load leaving them; otherwise they are copied with zero padding.
             InPlace = s.KvSeqLen % KeyBlock == 0 && s.HeadDim % isa.Width == 0;
-            RowStride = InPlace ? "KvWidth" : Inv(DimPad);
             Scale = plan.HasScale ? "ScoreScale" : "1f";
+            // P·V and dS·K tiles: PvRows x up to PvVectors vectors, as many as divide the padded head (so one kernel covers
+            // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the key block and
+            // the padded head.
+            ValueColumns = LargestDivisor(DimPad / isa.Width, isa.PvVectors) * isa.Width;
+            UpdateRows = LargestDivisor(KeyBlock, isa.GemmRows);
+            UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.GemmVectors) * isa.Width;
+        }
+
+        /// <summary>Columns of the P·V and dS·K register tiles; divides <see cref="DimPad"/>.</summary>
+        public int ValueColumns { get; }
+
+        /// <summary>Keys per dV and dK register tile; divides <see cref="KeyBlock"/>.</summary>
+        public int UpdateRows { get; }
+
+        /// <summary>Columns of the dV and dK register tiles; divides <see cref="DimPad"/>.</summary>
+        public int UpdateColumns { get; }
+
+        /// <summary>The largest divisor of <paramref name="n"/> that is at most <paramref name="limit"/>.</summary>
+        private static int LargestDivisor(int n, int limit)
+        {
+            int d = System.Math.Min(n, limit);
+            while (n % d != 0)
+            {
+                d--;
+            }
+            return d;
         }
 
         public int Width { get; }
@@ -60,23 +85,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
         /// <summary>Whether values (forward) and keys (backward dQ) are read in place rather than packed.</summary>
         public bool InPlace { get; }
 
-        /// <summary>The row stride of the values (keys) as read by P·V (dS·K): KvWidth in place, else DimPad.</summary>
-        public string RowStride { get; }
-
         /// <summary>The score scale as C#: the layer's ScoreScale constant, or 1f without one.</summary>
         public string Scale { get; }
-
-        /// <summary>
-        /// A statement running <paramref name="call"/> with the kernel for the tile's row count n: one call when every
-        /// tile has the same rows, else a choice between the whole tile's kernel and the last tile's.
-        /// </summary>
-        public string ByRows(System.Func<int, string> call)
-        {
-            if (FullTiles == 0 || LastRows == 0)
-            {
-                return call(LastRows == 0 ? QueryRows : LastRows);
-            }
-            return $"if (n == {Inv(QueryRows)}) {call(QueryRows)} else {call(LastRows)}";
-        }
     }
 }
