@@ -17,7 +17,7 @@ namespace AttnGen;
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static unsafe class SoftmaxRows<TOps, TVec>
+internal static unsafe class SoftmaxRows<TOps, TVec>
     where TOps : struct, IVectorOps<TVec>
     where TVec : struct
 {
