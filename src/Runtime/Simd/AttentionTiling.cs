@@ -4,8 +4,8 @@ namespace AttnGen;
 
 /// <summary>
 /// The shape of one layer's attention core and its tiling on one vector path, as a generated kernel file states it
-/// for <see cref="VectorAttention{TOps, TVec}"/>: every count the drivers loop over, none of which the register-tile
-/// kernels (<see cref="AttentionKernels"/>) need, since each of those is specialised on its own.
+/// for <see cref="VectorAttention{TOps, TVec}"/>: the counts the drivers loop over (each register-tile kernel in
+/// <see cref="AttentionKernels"/> is specialised on its own tile and loops over the columns it is given).
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class AttentionTiling
@@ -13,7 +13,7 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int scoreColumns, int dimPad, int valueColumns, int updateRows, int updateColumns, bool inPlace)
+        int queryRows, int keyBlock, int dimPad, bool inPlace)
     {
         Heads = heads;
         KvHeads = kvHeads;
@@ -24,10 +24,6 @@ public sealed class AttentionTiling
         Scale = scale;
         QueryRows = queryRows;
         KeyBlock = keyBlock;
-        ScoreColumns = scoreColumns;
-        ValueColumns = valueColumns;
-        UpdateRows = updateRows;
-        UpdateColumns = updateColumns;
         InPlace = inPlace;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
@@ -61,20 +57,8 @@ public sealed class AttentionTiling
     /// <summary>Query rows per tile (Br); the last tile of a sequence may have fewer.</summary>
     public int QueryRows { get; }
 
-    /// <summary>Keys per online-softmax step (Bc), a multiple of <see cref="ScoreColumns"/>.</summary>
+    /// <summary>Keys per online-softmax step (Bc), a whole number of score register tiles.</summary>
     public int KeyBlock { get; }
-
-    /// <summary>Keys per score register tile.</summary>
-    public int ScoreColumns { get; }
-
-    /// <summary>Columns of the P·V and dS·K register tiles; divides <see cref="DimPad"/>.</summary>
-    public int ValueColumns { get; }
-
-    /// <summary>Keys per dV and dK register tile; divides <see cref="KeyBlock"/>.</summary>
-    public int UpdateRows { get; }
-
-    /// <summary>Columns of the dV and dK register tiles: a whole number of vectors that divides <see cref="DimPad"/>.</summary>
-    public int UpdateColumns { get; }
 
     /// <summary>Whether values (and the backward's keys) are read in place rather than packed with padding.</summary>
     public bool InPlace { get; }

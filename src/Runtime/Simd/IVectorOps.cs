@@ -79,4 +79,7 @@ public unsafe interface IVectorOps<TVec>
 
     /// <summary>The sum of the lanes.</summary>
     static abstract float HorizontalSum(TVec value);
+
+    /// <summary>Lane 0.</summary>
+    static abstract float First(TVec value);
 }

@@ -64,7 +64,9 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
             TOps.Store(p, row + j);
             blockSum = TOps.Add(blockSum, p);
         }
-        float alpha = oldMax == newMax ? 1f : oldMax == float.NegativeInfinity ? 0f : MathF.Exp((oldMax - newMax) * scale);
+        float alpha = oldMax == newMax ? 1f
+            : oldMax == float.NegativeInfinity ? 0f
+            : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create((oldMax - newMax) * scale)));
         sum = TOps.MultiplyAdd(sum, TOps.Create(alpha), blockSum);
         max = newMax;
         return alpha;

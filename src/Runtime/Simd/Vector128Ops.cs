@@ -120,4 +120,8 @@ public readonly unsafe struct Vector128Ops : IVectorOps<Vector128<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HorizontalSum(Vector128<float> value) => Vector128.Sum(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float First(Vector128<float> value) => value.ToScalar();
 }

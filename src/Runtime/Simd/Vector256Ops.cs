@@ -93,4 +93,8 @@ public readonly unsafe struct Vector256Ops : IVectorOps<Vector256<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HorizontalSum(Vector256<float> value) => Vector256.Sum(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float First(Vector256<float> value) => value.ToScalar();
 }

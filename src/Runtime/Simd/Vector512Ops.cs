@@ -93,4 +93,8 @@ public readonly unsafe struct Vector512Ops : IVectorOps<Vector512<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HorizontalSum(Vector512<float> value) => Vector512.Sum(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float First(Vector512<float> value) => value.ToScalar();
 }

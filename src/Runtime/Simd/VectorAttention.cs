@@ -77,10 +77,7 @@ public static unsafe class VectorAttention<TOps, TVec>
         int keyEnd = t.VisibleKeys(i0 + n - 1, validLength), maskFrom = t.VisibleKeys(i0, validLength);
         for (int j0 = 0; j0 < keyEnd; j0 += bc)
         {
-            for (int jb = 0; jb < bc; jb += t.ScoreColumns)
-            {
-                score(qt, buffers.KeysT + j0 * t.HeadDim + jb, bc, init, p + jb, bc);
-            }
+            score(qt, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, bc);
             if (j0 + bc > maskFrom)
             {
                 for (int r = 0; r < n; r++)
@@ -95,10 +92,7 @@ public static unsafe class VectorAttention<TOps, TVec>
             // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
             int jEnd = Math.Min(bc, keyEnd - j0);
             float* block = values + j0 * valueStride;
-            for (int c0 = 0; c0 < dimPad; c0 += t.ValueColumns)
-            {
-                accumulate(p, jEnd, block + c0, valueStride, alpha, o + c0, dimPad);
-            }
+            accumulate(p, jEnd, block, valueStride, alpha, o, dimPad, dimPad);
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp in scaled units.
         for (int r = 0; r < n; r++)

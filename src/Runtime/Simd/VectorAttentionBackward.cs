@@ -102,45 +102,26 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int keyEnd = t.VisibleKeys(i0 + n - 1, validLength); // blocks above the tile's last row are skipped
         for (int j0 = 0; j0 < keyEnd; j0 += bc)
         {
-            // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad, one register tile of keys at a time.
-            for (int jb = 0; jb < bc; jb += t.ScoreColumns)
-            {
-                score(b.Query, b.KeysT + j0 * t.HeadDim + jb, bc, init, b.Prob + jb, bc);
-                product(b.OutGrad, b.ValuesT + j0 * t.HeadDim + jb, bc, KernelSupport.ZeroRow, b.ScoreGrad + jb, bc);
-            }
+            // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.
+            score(b.Query, b.KeysT + j0 * t.HeadDim, bc, init, b.Prob, bc, bc);
+            product(b.OutGrad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, b.ScoreGrad, bc, bc);
             for (int r = 0; r < n; r++)
             {
                 SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, bc, limit[r] - j0, t.Scale, rowLse[r], delta[r]);
             }
-            // dV += Pᵀ·dO for the block's keys.
-            Update(t, kernels.Transposed, b.Prob, b.OutGrad, b.ValueGrad + j0 * dimPad, n);
+            // dV += Pᵀ·dO for the block's keys (the reduction runs over the tile's n rows).
+            kernels.Transposed(b.Prob, bc, n, b.OutGrad, dimPad, b.ValueGrad + j0 * dimPad, dimPad, bc, dimPad);
             if (additive)
             {
                 AdditiveGradient(t, b, keys, keyStride, j0, n, limit);
                 continue;
             }
             // dK += dSᵀ·Q; dQ += dS·K.
-            Update(t, kernels.Transposed, b.ScoreGrad, b.Query, b.KeyGrad + j0 * dimPad, n);
+            kernels.Transposed(b.ScoreGrad, bc, n, b.Query, dimPad, b.KeyGrad + j0 * dimPad, dimPad, bc, dimPad);
             float* block = keys + j0 * keyStride;
-            for (int c0 = 0; c0 < dimPad; c0 += t.ValueColumns)
-            {
-                accumulate(b.ScoreGrad, bc, block + c0, keyStride, ones, b.QueryGrad + c0, dimPad);
-            }
+            accumulate(b.ScoreGrad, bc, block, keyStride, ones, b.QueryGrad, dimPad, dimPad);
         }
         KernelSupport.CopyRows(b.QueryGrad, dimPad, dq, t.QueryWidth, n, t.HeadDim);
-    }
-
-    /// <summary>acc[j, :] += Σ_r coefficient[r, j] · rows[r, :] over the block's keys j and the tile's n rows r.</summary>
-    private static void Update(AttentionTiling t, delegate*<float*, int, int, float*, int, float*, int, void> transposed,
-        float* coefficient, float* rows, float* acc, int n)
-    {
-        for (int j = 0; j < t.KeyBlock; j += t.UpdateRows)
-        {
-            for (int c0 = 0; c0 < t.DimPad; c0 += t.UpdateColumns)
-            {
-                transposed(coefficient + j, t.KeyBlock, n, rows + c0, t.DimPad, acc + j * t.DimPad + c0, t.DimPad);
-            }
-        }
     }
 
     /// <summary>

@@ -23,10 +23,10 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             {
                 w.Line($"// dX[{Inv(m)}, {Inv(k)}] = dY · W: tile rows are rows of dY, the reduction runs over its {Inv(n)} columns.");
                 TileLoops.Emit(w, m, k, mr, nr, (row, column, rows, columns) =>
-                    $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)});");
+                    $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});");
                 w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows.");
                 TileLoops.Emit(w, n, k, mr, nr, (row, column, rows, columns) =>
-                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)});");
+                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});");
                 if (shape.Bias)
                 {
                     int full = n / isa.Width * isa.Width;

@@ -14,7 +14,6 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
         public VectorTiling(KernelPlan plan, IsaProfile isa)
         {
             LayerSpec s = plan.Spec;
-            Width = isa.Width;
             int vectors = (s.KvSeqLen + isa.Width - 1) / isa.Width;
             // Keys per online-softmax step: the profile's block, or for sequences shorter than it just enough whole
             // vectors to cover them (S = 16 on AVX-512 is one vector, not a 64-key block of padding).
@@ -58,8 +57,6 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             }
             return d;
         }
-
-        public int Width { get; }
 
         /// <summary>Keys per online-softmax step (Bc).</summary>
         public int KeyBlock { get; }
