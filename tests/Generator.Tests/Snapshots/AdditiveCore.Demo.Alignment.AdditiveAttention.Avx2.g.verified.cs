@@ -19,7 +19,7 @@ namespace Demo.Alignment
 
         // The attention core on this path: query tiles of 6 rows (1 whole, then one of 1), key blocks of 16,
         // heads padded to 8; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 16, 8, 8, 4, 8, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 8, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
@@ -78,167 +78,191 @@ namespace Demo.Alignment
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 6 rows x 2 vectors.
-        private static unsafe void additive_6x16_k5_lda8__avx2(float* a, float* b, int ldb, float* va, float* c, int ldc)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 6 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void additive_6x16_k5_lda8__avx2(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
-            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF vt = AgVec.Create(va[t]);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1);
-                AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b0), c4_0); c4_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b1), c4_1);
-                AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b0), c5_0); c5_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b1), c5_1);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
+                AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
+                AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
+                AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1);
+                    AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b0), c4_0); c4_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b1), c4_1);
+                    AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b0), c5_0); c5_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b1), c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 8);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 8);
         }
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 1 rows x 2 vectors.
-        private static unsafe void additive_1x16_k5_lda8__avx2(float* a, float* b, int ldb, float* va, float* c, int ldc)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 1 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void additive_1x16_k5_lda8__avx2(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF vt = AgVec.Create(va[t]);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
         }
 
-        // C = init + A·B over 5: 6 rows x 2 vectors.
-        private static unsafe void gemm_6x16_k5_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 5: 6 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k5_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 8);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 8);
         }
 
-        // C = init + A·B over 5: 1 rows x 2 vectors.
-        private static unsafe void gemm_1x16_k5_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 5: 1 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_1x16_k5_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
         }
 
-        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors.
-        private static unsafe void gemm_scaled_6x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_6x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc) * s5;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
         }
 
-        // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors.
-        private static unsafe void gemm_scaled_1x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_1x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                }
+                AgVec.Store(c0_0, tc);
             }
-            AgVec.Store(c0_0, c);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
     }

@@ -19,7 +19,7 @@ namespace Demo.Alignment
 
         // The attention core on this path: query tiles of 4 rows (1 whole, then one of 3), key blocks of 12,
         // heads padded to 8; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 12, 8, 8, 4, 8, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 8, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
@@ -78,167 +78,191 @@ namespace Demo.Alignment
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 4 rows x 3 vectors.
-        private static unsafe void additive_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 4 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void additive_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            AgVecF b0, b1, b2;
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF vt = AgVec.Create(va[t]);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1); c3_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b2), c3_2);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+                AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1); c3_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b2), c3_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
         }
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 3 rows x 3 vectors.
-        private static unsafe void additive_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 3 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void additive_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            AgVecF b0, b1, b2;
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF vt = AgVec.Create(va[t]);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
         }
 
-        // C = init + A·B over 5: 4 rows x 3 vectors.
-        private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 5: 4 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
         }
 
-        // C = init + A·B over 5: 3 rows x 3 vectors.
-        private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 5: 3 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
-            for (int t = 0; t < 5; t++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 4) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 4) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2, c2_1 = AgVec.Load(c + 2 * ldc + 4) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3, c3_1 = AgVec.Load(c + 3 * ldc + 4) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4);
         }
 
-        // C = alpha[r]·C + A·B over depth: 3 rows x 2 vectors.
-        private static unsafe void gemm_scaled_3x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 3 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_3x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 4) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 4) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2, c2_1 = AgVec.Load(c + 2 * ldc + 4) * s2;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 4);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4);
         }
 
     }

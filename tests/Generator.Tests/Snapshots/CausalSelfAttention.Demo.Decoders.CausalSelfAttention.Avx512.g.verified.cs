@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_12x32_k512__avx512(x + r * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + r * 512 + j, 512);
+                    gemm_12x32_k512__avx512(x + r * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + r * 512 + j, 512, 32);
                 }
-                gemm_8x32_k512__avx512(x + 120 * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + 120 * 512 + j, 512);
+                gemm_8x32_k512__avx512(x + 120 * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + 120 * 512 + j, 512, 32);
             }
         }
 
@@ -47,18 +47,18 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_12x32_k512__avx512(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512);
+                    gemm_12x32_k512__avx512(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512, 32);
                 }
-                gemm_8x32_k512__avx512(dy + 120 * 512, w + j, 512, AgSupport.ZeroRow, dx + 120 * 512 + j, 512);
+                gemm_8x32_k512__avx512(dy + 120 * 512, w + j, 512, AgSupport.ZeroRow, dx + 120 * 512 + j, 512, 32);
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
             for (int j = 0; j < 512; j += 32)
             {
                 for (int r = 0; r < 504; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512);
+                    gemm_tn_12x32__avx512(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512, 12, 32);
                 }
-                gemm_tn_8x32__avx512(dy + 504, 512, 128, x + j, 512, dw + 504 * 512 + j, 512);
+                gemm_tn_8x32__avx512(dy + 504, 512, 128, x + j, 512, dw + 504 * 512 + j, 512, 8, 32);
             }
             // db[0..511] += Σ_m dY[m, :]
             for (int j = 0; j < 512; j += 16)
@@ -71,7 +71,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 6 rows (21 whole, then one of 2), key blocks of 64,
         // heads padded to 64; values and keys read in place.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 64, 64, 64, 8, 32, true);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 64, true);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
@@ -154,252 +154,282 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 512: 12 rows x 2 vectors.
-        private static unsafe void gemm_12x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 512: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
-            for (int t = 0; t < 512; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 512; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C = init + A·B over 512: 8 rows x 2 vectors.
-        private static unsafe void gemm_8x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 512: 8 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_8x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
-            for (int t = 0; t < 512; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
+                for (int t = 0; t < 512; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 2 vectors.
-        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 12 rows x 2 vectors, over height x width in tiles of 12 x 32.
+        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 16);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 16);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc), c6_1 = AgVec.Load(c + 6 * ldc + 16);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc), c7_1 = AgVec.Load(c + 7 * ldc + 16);
-            AgVecF c8_0 = AgVec.Load(c + 8 * ldc), c8_1 = AgVec.Load(c + 8 * ldc + 16);
-            AgVecF c9_0 = AgVec.Load(c + 9 * ldc), c9_1 = AgVec.Load(c + 9 * ldc + 16);
-            AgVecF c10_0 = AgVec.Load(c + 10 * ldc), c10_1 = AgVec.Load(c + 10 * ldc + 16);
-            AgVecF c11_0 = AgVec.Load(c + 11 * ldc), c11_1 = AgVec.Load(c + 11 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 12)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 2 vectors.
-        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 2 vectors, over height x width in tiles of 8 x 32.
+        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 16);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 16);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc), c6_1 = AgVec.Load(c + 6 * ldc + 16);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc), c7_1 = AgVec.Load(c + 7 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
         }
 
-        // C = init + A·B over 64: 6 rows x 4 vectors.
-        private static unsafe void gemm_6x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 6 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_6x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16), b2 = AgVec.Load(init + 32), b3 = AgVec.Load(init + 48);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3, c4_0 = b0, c4_1 = b1, c4_2 = b2, c4_3 = b3, c5_0 = b0, c5_1 = b1, c5_2 = b2, c5_3 = b3;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3, c4_0 = b0, c4_1 = b1, c4_2 = b2, c4_3 = b3, c5_0 = b0, c5_1 = b1, c5_2 = b2, c5_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16); AgVec.Store(c0_2, c + 32); AgVec.Store(c0_3, c + 48);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16); AgVec.Store(c1_2, c + 1 * ldc + 32); AgVec.Store(c1_3, c + 1 * ldc + 48);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16); AgVec.Store(c2_2, c + 2 * ldc + 32); AgVec.Store(c2_3, c + 2 * ldc + 48);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16); AgVec.Store(c3_2, c + 3 * ldc + 32); AgVec.Store(c3_3, c + 3 * ldc + 48);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16); AgVec.Store(c4_2, c + 4 * ldc + 32); AgVec.Store(c4_3, c + 4 * ldc + 48);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16); AgVec.Store(c5_2, c + 5 * ldc + 32); AgVec.Store(c5_3, c + 5 * ldc + 48);
         }
 
-        // C = init + A·B over 64: 2 rows x 4 vectors.
-        private static unsafe void gemm_2x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_2x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16), b2 = AgVec.Load(init + 32), b3 = AgVec.Load(init + 48);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16); AgVec.Store(c0_2, c + 32); AgVec.Store(c0_3, c + 48);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16); AgVec.Store(c1_2, c + 1 * ldc + 32); AgVec.Store(c1_3, c + 1 * ldc + 48);
         }
 
-        // C = alpha[r]·C + A·B over depth: 6 rows x 4 vectors.
-        private static unsafe void gemm_scaled_6x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 6 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_scaled_6x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1, b2, b3;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 16) * s0, c0_2 = AgVec.Load(c + 32) * s0, c0_3 = AgVec.Load(c + 48) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(c + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(c + 1 * ldc + 48) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2, c2_1 = AgVec.Load(c + 2 * ldc + 16) * s2, c2_2 = AgVec.Load(c + 2 * ldc + 32) * s2, c2_3 = AgVec.Load(c + 2 * ldc + 48) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3, c3_1 = AgVec.Load(c + 3 * ldc + 16) * s3, c3_2 = AgVec.Load(c + 3 * ldc + 32) * s3, c3_3 = AgVec.Load(c + 3 * ldc + 48) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc) * s4, c4_1 = AgVec.Load(c + 4 * ldc + 16) * s4, c4_2 = AgVec.Load(c + 4 * ldc + 32) * s4, c4_3 = AgVec.Load(c + 4 * ldc + 48) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc) * s5, c5_1 = AgVec.Load(c + 5 * ldc + 16) * s5, c5_2 = AgVec.Load(c + 5 * ldc + 32) * s5, c5_3 = AgVec.Load(c + 5 * ldc + 48) * s5;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 16) * s2, c2_2 = AgVec.Load(tc + 2 * ldc + 32) * s2, c2_3 = AgVec.Load(tc + 2 * ldc + 48) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 16) * s3, c3_2 = AgVec.Load(tc + 3 * ldc + 32) * s3, c3_3 = AgVec.Load(tc + 3 * ldc + 48) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4, c4_1 = AgVec.Load(tc + 4 * ldc + 16) * s4, c4_2 = AgVec.Load(tc + 4 * ldc + 32) * s4, c4_3 = AgVec.Load(tc + 4 * ldc + 48) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5, c5_1 = AgVec.Load(tc + 5 * ldc + 16) * s5, c5_2 = AgVec.Load(tc + 5 * ldc + 32) * s5, c5_3 = AgVec.Load(tc + 5 * ldc + 48) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16); AgVec.Store(c0_2, c + 32); AgVec.Store(c0_3, c + 48);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16); AgVec.Store(c1_2, c + 1 * ldc + 32); AgVec.Store(c1_3, c + 1 * ldc + 48);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16); AgVec.Store(c2_2, c + 2 * ldc + 32); AgVec.Store(c2_3, c + 2 * ldc + 48);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16); AgVec.Store(c3_2, c + 3 * ldc + 32); AgVec.Store(c3_3, c + 3 * ldc + 48);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16); AgVec.Store(c4_2, c + 4 * ldc + 32); AgVec.Store(c4_3, c + 4 * ldc + 48);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16); AgVec.Store(c5_2, c + 5 * ldc + 32); AgVec.Store(c5_3, c + 5 * ldc + 48);
         }
 
-        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors.
-        private static unsafe void gemm_scaled_2x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_scaled_2x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1, b2, b3;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 16) * s0, c0_2 = AgVec.Load(c + 32) * s0, c0_3 = AgVec.Load(c + 48) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(c + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(c + 1 * ldc + 48) * s1;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16); AgVec.Store(c0_2, c + 32); AgVec.Store(c0_3, c + 48);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16); AgVec.Store(c1_2, c + 1 * ldc + 32); AgVec.Store(c1_3, c + 1 * ldc + 48);
         }
 
     }

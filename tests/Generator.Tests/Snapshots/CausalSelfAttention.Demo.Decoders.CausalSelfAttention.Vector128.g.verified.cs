@@ -33,7 +33,7 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 128; r += 4)
                 {
-                    gemm_4x16_k512__v128(x + r * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + r * 512 + j, 512);
+                    gemm_4x16_k512__v128(x + r * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + r * 512 + j, 512, 16);
                 }
             }
         }
@@ -46,7 +46,7 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 128; r += 4)
                 {
-                    gemm_4x16_k512__v128(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512);
+                    gemm_4x16_k512__v128(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512, 16);
                 }
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
@@ -54,7 +54,7 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 512; r += 4)
                 {
-                    gemm_tn_4x16__v128(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512);
+                    gemm_tn_4x16__v128(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512, 4, 16);
                 }
             }
             // db[0..511] += Σ_m dY[m, :]
@@ -68,7 +68,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 4 rows (32 whole), key blocks of 32,
         // heads padded to 64; values and keys read in place.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 32, 16, 64, 16, 4, 16, true);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 32, 64, true);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
@@ -148,98 +148,113 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 512: 4 rows x 4 vectors.
-        private static unsafe void gemm_4x16_k512__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 512: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k512__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int t = 0; t < 512; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 512; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 4 vectors.
-        private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 4 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1, b2, b3;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4), c1_2 = AgVec.Load(c + 1 * ldc + 8), c1_3 = AgVec.Load(c + 1 * ldc + 12);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4), c2_2 = AgVec.Load(c + 2 * ldc + 8), c2_3 = AgVec.Load(c + 2 * ldc + 12);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 4), c3_2 = AgVec.Load(c + 3 * ldc + 8), c3_3 = AgVec.Load(c + 3 * ldc + 12);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1, b2, b3;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8), c0_3 = AgVec.Load(tc + 12);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8), c1_3 = AgVec.Load(tc + 1 * ldc + 12);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8), c2_3 = AgVec.Load(tc + 2 * ldc + 12);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4), c3_2 = AgVec.Load(tc + 3 * ldc + 8), c3_3 = AgVec.Load(tc + 3 * ldc + 12);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
-        // C = init + A·B over 64: 4 rows x 4 vectors.
-        private static unsafe void gemm_4x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 4 vectors.
-        private static unsafe void gemm_scaled_4x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_4x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1, b2, b3;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 4) * s0, c0_2 = AgVec.Load(c + 8) * s0, c0_3 = AgVec.Load(c + 12) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 4) * s1, c1_2 = AgVec.Load(c + 1 * ldc + 8) * s1, c1_3 = AgVec.Load(c + 1 * ldc + 12) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2, c2_1 = AgVec.Load(c + 2 * ldc + 4) * s2, c2_2 = AgVec.Load(c + 2 * ldc + 8) * s2, c2_3 = AgVec.Load(c + 2 * ldc + 12) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3, c3_1 = AgVec.Load(c + 3 * ldc + 4) * s3, c3_2 = AgVec.Load(c + 3 * ldc + 8) * s3, c3_3 = AgVec.Load(c + 3 * ldc + 12) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0, c0_2 = AgVec.Load(tc + 8) * s0, c0_3 = AgVec.Load(tc + 12) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 8) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 12) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2, c2_2 = AgVec.Load(tc + 2 * ldc + 8) * s2, c2_3 = AgVec.Load(tc + 2 * ldc + 12) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3, c3_2 = AgVec.Load(tc + 3 * ldc + 8) * s3, c3_3 = AgVec.Load(tc + 3 * ldc + 12) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
     }

@@ -31,7 +31,7 @@ namespace Demo.Translation
         {
             for (int j = 0; j < 64; j += 32)
             {
-                gemm_10x32_k48__avx512(x, packed + j * 49, 32, packed + j * 49 + 1536, y + j, 64);
+                gemm_10x32_k48__avx512(x, packed + j * 49, 32, packed + j * 49 + 1536, y + j, 64, 32);
             }
         }
 
@@ -39,19 +39,19 @@ namespace Demo.Translation
         private static unsafe void LinearBackward_10x64x48_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[10, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
-            gemm_10x32_k64__avx512(dy, w, 48, AgSupport.ZeroRow, dx, 48);
-            gemm_10x16_k64__avx512(dy, w + 32, 48, AgSupport.ZeroRow, dx + 32, 48);
+            gemm_10x32_k64__avx512(dy, w, 48, AgSupport.ZeroRow, dx, 48, 32);
+            gemm_10x16_k64__avx512(dy, w + 32, 48, AgSupport.ZeroRow, dx + 32, 48, 16);
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x32__avx512(dy + r, 64, 10, x, 48, dw + r * 48, 48);
+                gemm_tn_12x32__avx512(dy + r, 64, 10, x, 48, dw + r * 48, 48, 12, 32);
             }
-            gemm_tn_4x32__avx512(dy + 60, 64, 10, x, 48, dw + 60 * 48, 48);
+            gemm_tn_4x32__avx512(dy + 60, 64, 10, x, 48, dw + 60 * 48, 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(dy + r, 64, 10, x + 32, 48, dw + r * 48 + 32, 48);
+                gemm_tn_12x16__avx512(dy + r, 64, 10, x + 32, 48, dw + r * 48 + 32, 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(dy + 60, 64, 10, x + 32, 48, dw + 60 * 48 + 32, 48);
+            gemm_tn_4x16__avx512(dy + 60, 64, 10, x + 32, 48, dw + 60 * 48 + 32, 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
@@ -68,7 +68,7 @@ namespace Demo.Translation
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k48__avx512(x + r * 48, packed + j * 49, 32, packed + j * 49 + 1536, y + r * 64 + j, 64);
+                    gemm_12x32_k48__avx512(x + r * 48, packed + j * 49, 32, packed + j * 49 + 1536, y + r * 64 + j, 64, 32);
                 }
             }
         }
@@ -79,23 +79,23 @@ namespace Demo.Translation
             // dX[24, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x32_k64__avx512(dy + r * 64, w, 48, AgSupport.ZeroRow, dx + r * 48, 48);
+                gemm_12x32_k64__avx512(dy + r * 64, w, 48, AgSupport.ZeroRow, dx + r * 48, 48, 32);
             }
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x16_k64__avx512(dy + r * 64, w + 32, 48, AgSupport.ZeroRow, dx + r * 48 + 32, 48);
+                gemm_12x16_k64__avx512(dy + r * 64, w + 32, 48, AgSupport.ZeroRow, dx + r * 48 + 32, 48, 16);
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x32__avx512(dy + r, 64, 24, x, 48, dw + r * 48, 48);
+                gemm_tn_12x32__avx512(dy + r, 64, 24, x, 48, dw + r * 48, 48, 12, 32);
             }
-            gemm_tn_4x32__avx512(dy + 60, 64, 24, x, 48, dw + 60 * 48, 48);
+            gemm_tn_4x32__avx512(dy + 60, 64, 24, x, 48, dw + 60 * 48, 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(dy + r, 64, 24, x + 32, 48, dw + r * 48 + 32, 48);
+                gemm_tn_12x16__avx512(dy + r, 64, 24, x + 32, 48, dw + r * 48 + 32, 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(dy + 60, 64, 24, x + 32, 48, dw + 60 * 48 + 32, 48);
+            gemm_tn_4x16__avx512(dy + 60, 64, 24, x + 32, 48, dw + 60 * 48 + 32, 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
@@ -108,8 +108,8 @@ namespace Demo.Translation
         // Linear_10x48x64_bias__avx512: Y[10, 48] = X[10, 64] · Wᵀ + b on 2 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_10x48x64_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_10x32_k64__avx512(x, packed, 32, packed + 2048, y, 48);
-            gemm_10x16_k64__avx512(x, packed + 32 * 65, 32, packed + 32 * 65 + 2048, y + 32, 48);
+            gemm_10x32_k64__avx512(x, packed, 32, packed + 2048, y, 48, 32);
+            gemm_10x16_k64__avx512(x, packed + 32 * 65, 32, packed + 32 * 65 + 2048, y + 32, 48, 16);
         }
 
         // LinearBackward_10x48x64_bias__avx512: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
@@ -118,14 +118,14 @@ namespace Demo.Translation
             // dX[10, 64] = dY · W: tile rows are rows of dY, the reduction runs over its 48 columns.
             for (int j = 0; j < 64; j += 32)
             {
-                gemm_10x32_k48__avx512(dy, w + j, 64, AgSupport.ZeroRow, dx + j, 64);
+                gemm_10x32_k48__avx512(dy, w + j, 64, AgSupport.ZeroRow, dx + j, 64, 32);
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int j = 0; j < 64; j += 32)
             {
                 for (int r = 0; r < 48; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 48, 10, x + j, 64, dw + r * 64 + j, 64);
+                    gemm_tn_12x32__avx512(dy + r, 48, 10, x + j, 64, dw + r * 64 + j, 64, 12, 32);
                 }
             }
             // db[0..47] += Σ_m dY[m, :]
@@ -139,7 +139,7 @@ namespace Demo.Translation
 
         // The attention core on this path: query tiles of 6 rows (1 whole, then one of 4), key blocks of 32,
         // heads padded to 16; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 6, 32, 32, 16, 16, 8, 16, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 6, 32, 16, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
@@ -222,504 +222,564 @@ namespace Demo.Translation
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 48: 10 rows x 2 vectors.
-        private static unsafe void gemm_10x32_k48__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 48: 10 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_10x32_k48__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
-            for (int t = 0; t < 48; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
+                for (int t = 0; t < 48; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
         }
 
-        // C = init + A·B over 64: 10 rows x 2 vectors.
-        private static unsafe void gemm_10x32_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 10 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_10x32_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
         }
 
-        // C = init + A·B over 64: 10 rows x 1 vectors.
-        private static unsafe void gemm_10x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 10 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_10x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgVec.Store(c6_0, tc + 6 * ldc);
+                AgVec.Store(c7_0, tc + 7 * ldc);
+                AgVec.Store(c8_0, tc + 8 * ldc);
+                AgVec.Store(c9_0, tc + 9 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
-            AgVec.Store(c8_0, c + 8 * ldc);
-            AgVec.Store(c9_0, c + 9 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 2 vectors.
-        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 12 rows x 2 vectors, over height x width in tiles of 12 x 32.
+        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 16);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 16);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc), c6_1 = AgVec.Load(c + 6 * ldc + 16);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc), c7_1 = AgVec.Load(c + 7 * ldc + 16);
-            AgVecF c8_0 = AgVec.Load(c + 8 * ldc), c8_1 = AgVec.Load(c + 8 * ldc + 16);
-            AgVecF c9_0 = AgVec.Load(c + 9 * ldc), c9_1 = AgVec.Load(c + 9 * ldc + 16);
-            AgVecF c10_0 = AgVec.Load(c + 10 * ldc), c10_1 = AgVec.Load(c + 10 * ldc + 16);
-            AgVecF c11_0 = AgVec.Load(c + 11 * ldc), c11_1 = AgVec.Load(c + 11 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 12)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_tn_4x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 32.
+        private static unsafe void gemm_tn_4x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 1 vectors.
-        private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 12 rows x 1 vectors, over height x width in tiles of 12 x 16.
+        private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            AgVecF c8_0 = AgVec.Load(c + 8 * ldc);
-            AgVecF c9_0 = AgVec.Load(c + 9 * ldc);
-            AgVecF c10_0 = AgVec.Load(c + 10 * ldc);
-            AgVecF c11_0 = AgVec.Load(c + 11 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 12)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                    AgVec.Store(c8_0, tc + 8 * ldc);
+                    AgVec.Store(c9_0, tc + 9 * ldc);
+                    AgVec.Store(c10_0, tc + 10 * ldc);
+                    AgVec.Store(c11_0, tc + 11 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
-            AgVec.Store(c8_0, c + 8 * ldc);
-            AgVec.Store(c9_0, c + 9 * ldc);
-            AgVec.Store(c10_0, c + 10 * ldc);
-            AgVec.Store(c11_0, c + 11 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_tn_4x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C = init + A·B over 48: 12 rows x 2 vectors.
-        private static unsafe void gemm_12x32_k48__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 48: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k48__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
-            for (int t = 0; t < 48; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[480]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[528]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 48; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[480]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[528]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C = init + A·B over 64: 12 rows x 2 vectors.
-        private static unsafe void gemm_12x32_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C = init + A·B over 64: 12 rows x 1 vectors.
-        private static unsafe void gemm_12x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 64: 12 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_12x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
-            for (int t = 0; t < 64; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgVec.Store(c6_0, tc + 6 * ldc);
+                AgVec.Store(c7_0, tc + 7 * ldc);
+                AgVec.Store(c8_0, tc + 8 * ldc);
+                AgVec.Store(c9_0, tc + 9 * ldc);
+                AgVec.Store(c10_0, tc + 10 * ldc);
+                AgVec.Store(c11_0, tc + 11 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
-            AgVec.Store(c8_0, c + 8 * ldc);
-            AgVec.Store(c9_0, c + 9 * ldc);
-            AgVec.Store(c10_0, c + 10 * ldc);
-            AgVec.Store(c11_0, c + 11 * ldc);
         }
 
-        // C = init + A·B over 16: 6 rows x 2 vectors.
-        private static unsafe void gemm_6x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_6x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
         }
 
-        // C = init + A·B over 16: 4 rows x 2 vectors.
-        private static unsafe void gemm_4x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 4 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_4x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
         }
 
-        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors.
-        private static unsafe void gemm_scaled_6x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_6x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc) * s5;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_scaled_4x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_4x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors.
-        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
         }
 
     }

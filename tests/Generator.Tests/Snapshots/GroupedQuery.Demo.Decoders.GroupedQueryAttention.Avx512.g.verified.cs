@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k128__avx512(x + r * 128, packed + j * 129, 32, packed + j * 129 + 4096, y + r * 128 + j, 128);
+                    gemm_12x32_k128__avx512(x + r * 128, packed + j * 129, 32, packed + j * 129 + 4096, y + r * 128 + j, 128, 32);
                 }
-                gemm_8x32_k128__avx512(x + 24 * 128, packed + j * 129, 32, packed + j * 129 + 4096, y + 24 * 128 + j, 128);
+                gemm_8x32_k128__avx512(x + 24 * 128, packed + j * 129, 32, packed + j * 129 + 4096, y + 24 * 128 + j, 128, 32);
             }
         }
 
@@ -47,18 +47,18 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k128__avx512(dy + r * 128, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128);
+                    gemm_12x32_k128__avx512(dy + r * 128, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128, 32);
                 }
-                gemm_8x32_k128__avx512(dy + 24 * 128, w + j, 128, AgSupport.ZeroRow, dx + 24 * 128 + j, 128);
+                gemm_8x32_k128__avx512(dy + 24 * 128, w + j, 128, AgSupport.ZeroRow, dx + 24 * 128 + j, 128, 32);
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
             for (int j = 0; j < 128; j += 32)
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 128, 32, x + j, 128, dw + r * 128 + j, 128);
+                    gemm_tn_12x32__avx512(dy + r, 128, 32, x + j, 128, dw + r * 128 + j, 128, 12, 32);
                 }
-                gemm_tn_8x32__avx512(dy + 120, 128, 32, x + j, 128, dw + 120 * 128 + j, 128);
+                gemm_tn_8x32__avx512(dy + 120, 128, 32, x + j, 128, dw + 120 * 128 + j, 128, 8, 32);
             }
         }
 
@@ -67,9 +67,9 @@ namespace Demo.Decoders
         {
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x32_k128__avx512(x + r * 128, packed, 32, packed + 4096, y + r * 32, 32);
+                gemm_12x32_k128__avx512(x + r * 128, packed, 32, packed + 4096, y + r * 32, 32, 32);
             }
-            gemm_8x32_k128__avx512(x + 24 * 128, packed, 32, packed + 4096, y + 24 * 32, 32);
+            gemm_8x32_k128__avx512(x + 24 * 128, packed, 32, packed + 4096, y + 24 * 32, 32, 32);
         }
 
         // LinearBackward_32x32x128__avx512: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ.
@@ -80,24 +80,24 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k32__avx512(dy + r * 32, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128);
+                    gemm_12x32_k32__avx512(dy + r * 32, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128, 32);
                 }
-                gemm_8x32_k32__avx512(dy + 24 * 32, w + j, 128, AgSupport.ZeroRow, dx + 24 * 128 + j, 128);
+                gemm_8x32_k32__avx512(dy + 24 * 32, w + j, 128, AgSupport.ZeroRow, dx + 24 * 128 + j, 128, 32);
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
             for (int j = 0; j < 128; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 32, 32, x + j, 128, dw + r * 128 + j, 128);
+                    gemm_tn_12x32__avx512(dy + r, 32, 32, x + j, 128, dw + r * 128 + j, 128, 12, 32);
                 }
-                gemm_tn_8x32__avx512(dy + 24, 32, 32, x + j, 128, dw + 24 * 128 + j, 128);
+                gemm_tn_8x32__avx512(dy + 24, 32, 32, x + j, 128, dw + 24 * 128 + j, 128, 8, 32);
             }
         }
 
         // The attention core on this path: query tiles of 6 rows (5 whole, then one of 2), key blocks of 32,
         // heads padded to 16; values and keys read in place.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 32, 32, 16, 16, 8, 16, true);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 32, 16, true);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
@@ -180,354 +180,396 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 128: 12 rows x 2 vectors.
-        private static unsafe void gemm_12x32_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 128: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
-            for (int t = 0; t < 128; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[1024]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[1152]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[1280]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[1408]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 128; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[1024]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[1152]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[1280]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[1408]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C = init + A·B over 128: 8 rows x 2 vectors.
-        private static unsafe void gemm_8x32_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 128: 8 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_8x32_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
-            for (int t = 0; t < 128; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
+                for (int t = 0; t < 128; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 2 vectors.
-        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 12 rows x 2 vectors, over height x width in tiles of 12 x 32.
+        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 16);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 16);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc), c6_1 = AgVec.Load(c + 6 * ldc + 16);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc), c7_1 = AgVec.Load(c + 7 * ldc + 16);
-            AgVecF c8_0 = AgVec.Load(c + 8 * ldc), c8_1 = AgVec.Load(c + 8 * ldc + 16);
-            AgVecF c9_0 = AgVec.Load(c + 9 * ldc), c9_1 = AgVec.Load(c + 9 * ldc + 16);
-            AgVecF c10_0 = AgVec.Load(c + 10 * ldc), c10_1 = AgVec.Load(c + 10 * ldc + 16);
-            AgVecF c11_0 = AgVec.Load(c + 11 * ldc), c11_1 = AgVec.Load(c + 11 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 12)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 2 vectors.
-        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 2 vectors, over height x width in tiles of 8 x 32.
+        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 16);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 16);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 16);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 16);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 16);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc), c6_1 = AgVec.Load(c + 6 * ldc + 16);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc), c7_1 = AgVec.Load(c + 7 * ldc + 16);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
         }
 
-        // C = init + A·B over 32: 12 rows x 2 vectors.
-        private static unsafe void gemm_12x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 32: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
-            for (int t = 0; t < 32; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[256]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[288]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[320]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[352]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 32; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[256]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[288]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[320]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[352]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
-            AgVec.Store(c8_0, c + 8 * ldc); AgVec.Store(c8_1, c + 8 * ldc + 16);
-            AgVec.Store(c9_0, c + 9 * ldc); AgVec.Store(c9_1, c + 9 * ldc + 16);
-            AgVec.Store(c10_0, c + 10 * ldc); AgVec.Store(c10_1, c + 10 * ldc + 16);
-            AgVec.Store(c11_0, c + 11 * ldc); AgVec.Store(c11_1, c + 11 * ldc + 16);
         }
 
-        // C = init + A·B over 32: 8 rows x 2 vectors.
-        private static unsafe void gemm_8x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 32: 8 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_8x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
-            for (int t = 0; t < 32; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
+                for (int t = 0; t < 32; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
-            AgVec.Store(c6_0, c + 6 * ldc); AgVec.Store(c6_1, c + 6 * ldc + 16);
-            AgVec.Store(c7_0, c + 7 * ldc); AgVec.Store(c7_1, c + 7 * ldc + 16);
         }
 
-        // C = init + A·B over 16: 6 rows x 2 vectors.
-        private static unsafe void gemm_6x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_6x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 16);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 16);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 16);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 16);
         }
 
-        // C = init + A·B over 16: 2 rows x 2 vectors.
-        private static unsafe void gemm_2x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 2 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_2x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 16);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 16);
         }
 
-        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors.
-        private static unsafe void gemm_scaled_6x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_6x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc) * s5;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
         }
 
-        // C = alpha[r]·C + A·B over depth: 2 rows x 1 vectors.
-        private static unsafe void gemm_scaled_2x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 2 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_2x16_lda32__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors.
-        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
         }
 
     }

@@ -29,23 +29,23 @@ namespace @event.@class
         // Linear_3x8x8_bias__avx512: Y[3, 8] = X[3, 8] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_3x8x8_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_3x8_k8__avx512(x, packed, 32, packed + 256, y, 8);
+            gemm_3x8_k8__avx512(x, packed, 32, packed + 256, y, 8, 8);
         }
 
         // LinearBackward_3x8x8_bias__avx512: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b.
         private static unsafe void LinearBackward_3x8x8_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[3, 8] = dY · W: tile rows are rows of dY, the reduction runs over its 8 columns.
-            gemm_3x8_k8__avx512(dy, w, 8, AgSupport.ZeroRow, dx, 8);
+            gemm_3x8_k8__avx512(dy, w, 8, AgSupport.ZeroRow, dx, 8, 8);
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
-            gemm_tn_8x8__avx512(dy, 8, 3, x, 8, dw, 8);
+            gemm_tn_8x8__avx512(dy, 8, 3, x, 8, dw, 8, 8, 8);
             // db[0..7] += Σ_m dY[m, :]
             for (int j = 0; j < 8; j++) for (int i = 0; i < 3; i++) db[j] += dy[i * 8 + j];
         }
 
         // The attention core on this path: query tiles of 3 rows (1 whole), key blocks of 16,
         // heads padded to 16; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 16, 16, 16, 16, 8, 16, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 16, 16, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
@@ -125,140 +125,161 @@ namespace @event.@class
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 8: 3 rows x 1 vectors, the last 8 lanes.
-        private static unsafe void gemm_3x8_k8__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 8: 3 rows x 1 vectors, the last 8 lanes, over width in blocks of 8.
+        private static unsafe void gemm_3x8_k8__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             AgVecF tail = AgOps.TailMask(8);
-            AgVecF b0 = AgOps.LoadTail(init, tail);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
-            for (int t = 0; t < 8; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgOps.LoadTail(ti, tail);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
+                for (int t = 0; t < 8; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgOps.LoadTail(bt, tail);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                }
+                AgOps.StoreTail(c0_0, tc, tail);
+                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
             }
-            AgOps.StoreTail(c0_0, c, tail);
-            AgOps.StoreTail(c1_0, c + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, c + 2 * ldc, tail);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors, the last 8 lanes.
-        private static unsafe void gemm_tn_8x8__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, the last 8 lanes, over height x width in tiles of 8 x 8.
+        private static unsafe void gemm_tn_8x8__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             AgVecF tail = AgOps.TailMask(8);
-            AgVecF b0;
-            AgVecF c0_0 = AgOps.LoadTail(c, tail);
-            AgVecF c1_0 = AgOps.LoadTail(c + 1 * ldc, tail);
-            AgVecF c2_0 = AgOps.LoadTail(c + 2 * ldc, tail);
-            AgVecF c3_0 = AgOps.LoadTail(c + 3 * ldc, tail);
-            AgVecF c4_0 = AgOps.LoadTail(c + 4 * ldc, tail);
-            AgVecF c5_0 = AgOps.LoadTail(c + 5 * ldc, tail);
-            AgVecF c6_0 = AgOps.LoadTail(c + 6 * ldc, tail);
-            AgVecF c7_0 = AgOps.LoadTail(c + 7 * ldc, tail);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgOps.LoadTail(tc, tail);
+                    AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
+                    AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
+                    AgVecF c3_0 = AgOps.LoadTail(tc + 3 * ldc, tail);
+                    AgVecF c4_0 = AgOps.LoadTail(tc + 4 * ldc, tail);
+                    AgVecF c5_0 = AgOps.LoadTail(tc + 5 * ldc, tail);
+                    AgVecF c6_0 = AgOps.LoadTail(tc + 6 * ldc, tail);
+                    AgVecF c7_0 = AgOps.LoadTail(tc + 7 * ldc, tail);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgOps.LoadTail(bt, tail);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgOps.StoreTail(c0_0, tc, tail);
+                    AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+                    AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+                    AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+                    AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+                    AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+                    AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
+                    AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+                }
             }
-            AgOps.StoreTail(c0_0, c, tail);
-            AgOps.StoreTail(c1_0, c + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, c + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, c + 3 * ldc, tail);
-            AgOps.StoreTail(c4_0, c + 4 * ldc, tail);
-            AgOps.StoreTail(c5_0, c + 5 * ldc, tail);
-            AgOps.StoreTail(c6_0, c + 6 * ldc, tail);
-            AgOps.StoreTail(c7_0, c + 7 * ldc, tail);
         }
 
-        // C = init + A·B over 4: 3 rows x 1 vectors.
-        private static unsafe void gemm_3x16_k4_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 4: 3 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_3x16_k4_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
-            for (int t = 0; t < 4; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
+                for (int t = 0; t < 4; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
         }
 
-        // C = alpha[r]·C + A·B over depth: 3 rows x 1 vectors.
-        private static unsafe void gemm_scaled_3x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 3 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_3x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors.
-        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
         }
 
     }

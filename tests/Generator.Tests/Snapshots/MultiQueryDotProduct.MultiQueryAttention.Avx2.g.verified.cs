@@ -29,9 +29,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 12, 12);
+            gemm_6x12_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 12, 12, 12);
         }
-        gemm_1x12_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12);
+        gemm_1x12_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__avx2: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -40,13 +40,13 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k12__avx2(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12);
+            gemm_6x12_k12__avx2(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
         }
-        gemm_1x12_k12__avx2(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12);
+        gemm_1x12_k12__avx2(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         for (int r = 0; r < 12; r += 6)
         {
-            gemm_tn_6x12__avx2(dy + r, 12, 37, x, 12, dw + r * 12, 12);
+            gemm_tn_6x12__avx2(dy + r, 12, 37, x, 12, dw + r * 12, 12, 6, 12);
         }
         // db[0..11] += Σ_m dY[m, :]
         for (int j = 0; j < 8; j += 8)
@@ -63,9 +63,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x3_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 3, 3);
+            gemm_6x3_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 3, 3, 3);
         }
-        gemm_1x3_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3);
+        gemm_1x3_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__avx2: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -74,18 +74,18 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k3__avx2(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12);
+            gemm_6x12_k3__avx2(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
         }
-        gemm_1x12_k3__avx2(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12);
+        gemm_1x12_k3__avx2(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        gemm_tn_3x12__avx2(dy, 3, 37, x, 12, dw, 12);
+        gemm_tn_3x12__avx2(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
         for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
     }
 
     // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 32,
     // heads padded to 8; values and keys copied with padding.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 32, 16, 8, 8, 4, 8, false);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 32, 8, false);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
@@ -168,299 +168,347 @@ partial class MultiQueryAttention
 
     // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-    // C = init + A·B over 12: 6 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_6x12_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 6 rows x 2 vectors, the last 4 lanes, over width in blocks of 12.
+    private static unsafe void gemm_6x12_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0 = AgVec.Load(init), b1 = AgOps.LoadTail(init + 8, tail);
-        AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
+            AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
+            AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
-        AgVec.Store(c1_0, c + 1 * ldc); AgOps.StoreTail(c1_1, c + 1 * ldc + 8, tail);
-        AgVec.Store(c2_0, c + 2 * ldc); AgOps.StoreTail(c2_1, c + 2 * ldc + 8, tail);
-        AgVec.Store(c3_0, c + 3 * ldc); AgOps.StoreTail(c3_1, c + 3 * ldc + 8, tail);
-        AgVec.Store(c4_0, c + 4 * ldc); AgOps.StoreTail(c4_1, c + 4 * ldc + 8, tail);
-        AgVec.Store(c5_0, c + 5 * ldc); AgOps.StoreTail(c5_1, c + 5 * ldc + 8, tail);
     }
 
-    // C = init + A·B over 12: 1 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_1x12_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 1 rows x 2 vectors, the last 4 lanes, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0 = AgVec.Load(init), b1 = AgOps.LoadTail(init + 8, tail);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            AgVecF c0_0 = b0, c0_1 = b1;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            }
+            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
     }
 
-    // C += Aᵀ·B over depth: 6 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_tn_6x12__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 6 rows x 2 vectors, the last 4 lanes, over height x width in tiles of 6 x 12.
+    private static unsafe void gemm_tn_6x12__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0, b1;
-        AgVecF c0_0 = AgVec.Load(c), c0_1 = AgOps.LoadTail(c + 8, tail);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgOps.LoadTail(c + 1 * ldc + 8, tail);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgOps.LoadTail(c + 2 * ldc + 8, tail);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgOps.LoadTail(c + 3 * ldc + 8, tail);
-        AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgOps.LoadTail(c + 4 * ldc + 8, tail);
-        AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgOps.LoadTail(c + 5 * ldc + 8, tail);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 6)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0, b1;
+                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgOps.LoadTail(tc + 8, tail);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgOps.LoadTail(tc + 1 * ldc + 8, tail);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgOps.LoadTail(tc + 2 * ldc + 8, tail);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgOps.LoadTail(tc + 3 * ldc + 8, tail);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgOps.LoadTail(tc + 4 * ldc + 8, tail);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgOps.LoadTail(tc + 5 * ldc + 8, tail);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
+            }
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
-        AgVec.Store(c1_0, c + 1 * ldc); AgOps.StoreTail(c1_1, c + 1 * ldc + 8, tail);
-        AgVec.Store(c2_0, c + 2 * ldc); AgOps.StoreTail(c2_1, c + 2 * ldc + 8, tail);
-        AgVec.Store(c3_0, c + 3 * ldc); AgOps.StoreTail(c3_1, c + 3 * ldc + 8, tail);
-        AgVec.Store(c4_0, c + 4 * ldc); AgOps.StoreTail(c4_1, c + 4 * ldc + 8, tail);
-        AgVec.Store(c5_0, c + 5 * ldc); AgOps.StoreTail(c5_1, c + 5 * ldc + 8, tail);
     }
 
-    // C = init + A·B over 12: 6 rows x 1 vectors, the last 3 lanes.
-    private static unsafe void gemm_6x3_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 6 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_6x3_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
-        AgVecF b0 = AgOps.LoadTail(init, tail);
-        AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgOps.LoadTail(bt, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-            AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-            AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
         }
-        AgOps.StoreTail(c0_0, c, tail);
-        AgOps.StoreTail(c1_0, c + 1 * ldc, tail);
-        AgOps.StoreTail(c2_0, c + 2 * ldc, tail);
-        AgOps.StoreTail(c3_0, c + 3 * ldc, tail);
-        AgOps.StoreTail(c4_0, c + 4 * ldc, tail);
-        AgOps.StoreTail(c5_0, c + 5 * ldc, tail);
     }
 
-    // C = init + A·B over 12: 1 rows x 1 vectors, the last 3 lanes.
-    private static unsafe void gemm_1x3_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 1 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_1x3_k12__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
-        AgVecF b0 = AgOps.LoadTail(init, tail);
-        AgVecF c0_0 = b0;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgOps.LoadTail(bt, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
         }
-        AgOps.StoreTail(c0_0, c, tail);
     }
 
-    // C = init + A·B over 3: 6 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_6x12_k3__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 6 rows x 2 vectors, the last 4 lanes, over width in blocks of 12.
+    private static unsafe void gemm_6x12_k3__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0 = AgVec.Load(init), b1 = AgOps.LoadTail(init + 8, tail);
-        AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
+            AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
+            AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
-        AgVec.Store(c1_0, c + 1 * ldc); AgOps.StoreTail(c1_1, c + 1 * ldc + 8, tail);
-        AgVec.Store(c2_0, c + 2 * ldc); AgOps.StoreTail(c2_1, c + 2 * ldc + 8, tail);
-        AgVec.Store(c3_0, c + 3 * ldc); AgOps.StoreTail(c3_1, c + 3 * ldc + 8, tail);
-        AgVec.Store(c4_0, c + 4 * ldc); AgOps.StoreTail(c4_1, c + 4 * ldc + 8, tail);
-        AgVec.Store(c5_0, c + 5 * ldc); AgOps.StoreTail(c5_1, c + 5 * ldc + 8, tail);
     }
 
-    // C = init + A·B over 3: 1 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_1x12_k3__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 1 rows x 2 vectors, the last 4 lanes, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k3__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0 = AgVec.Load(init), b1 = AgOps.LoadTail(init + 8, tail);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            AgVecF c0_0 = b0, c0_1 = b1;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            }
+            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
     }
 
-    // C += Aᵀ·B over depth: 3 rows x 2 vectors, the last 4 lanes.
-    private static unsafe void gemm_tn_3x12__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 3 rows x 2 vectors, the last 4 lanes, over height x width in tiles of 3 x 12.
+    private static unsafe void gemm_tn_3x12__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
         AgVecF tail = AgOps.TailMask(4);
-        AgVecF b0, b1;
-        AgVecF c0_0 = AgVec.Load(c), c0_1 = AgOps.LoadTail(c + 8, tail);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgOps.LoadTail(c + 1 * ldc + 8, tail);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgOps.LoadTail(c + 2 * ldc + 8, tail);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 3)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0, b1;
+                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgOps.LoadTail(tc + 8, tail);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgOps.LoadTail(tc + 1 * ldc + 8, tail);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgOps.LoadTail(tc + 2 * ldc + 8, tail);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                }
+                AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
+            }
         }
-        AgVec.Store(c0_0, c); AgOps.StoreTail(c0_1, c + 8, tail);
-        AgVec.Store(c1_0, c + 1 * ldc); AgOps.StoreTail(c1_1, c + 1 * ldc + 8, tail);
-        AgVec.Store(c2_0, c + 2 * ldc); AgOps.StoreTail(c2_1, c + 2 * ldc + 8, tail);
     }
 
-    // C = init + A·B over 3: 6 rows x 2 vectors.
-    private static unsafe void gemm_6x16_k3_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 6 rows x 2 vectors, over width in blocks of 16.
+    private static unsafe void gemm_6x16_k3_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+            AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+            AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-        AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
-        AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 8);
-        AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 8);
     }
 
-    // C = init + A·B over 3: 1 rows x 2 vectors.
-    private static unsafe void gemm_1x16_k3_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 1 rows x 2 vectors, over width in blocks of 16.
+    private static unsafe void gemm_1x16_k3_lda8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
     }
 
-    // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors.
-    private static unsafe void gemm_scaled_6x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+    // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 8.
+    private static unsafe void gemm_scaled_6x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
-        AgVecF b0;
-        AgVecF s0 = AgVec.Create(alpha[0]);
-        AgVecF c0_0 = AgVec.Load(c) * s0;
-        AgVecF s1 = AgVec.Create(alpha[1]);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-        AgVecF s2 = AgVec.Create(alpha[2]);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-        AgVecF s3 = AgVec.Create(alpha[3]);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-        AgVecF s4 = AgVec.Create(alpha[4]);
-        AgVecF c4_0 = AgVec.Load(c + 4 * ldc) * s4;
-        AgVecF s5 = AgVec.Create(alpha[5]);
-        AgVecF c5_0 = AgVec.Load(c + 5 * ldc) * s5;
-        for (int t = 0; t < depth; t++)
+        for (int j0 = 0; j0 < width; j0 += 8)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-            AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-            AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s1 = AgVec.Create(alpha[1]);
+            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+            AgVecF s2 = AgVec.Create(alpha[2]);
+            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+            AgVecF s3 = AgVec.Create(alpha[3]);
+            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+            AgVecF s4 = AgVec.Create(alpha[4]);
+            AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+            AgVecF s5 = AgVec.Create(alpha[5]);
+            AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            }
+            AgVec.Store(c0_0, tc);
+            AgVec.Store(c1_0, tc + 1 * ldc);
+            AgVec.Store(c2_0, tc + 2 * ldc);
+            AgVec.Store(c3_0, tc + 3 * ldc);
+            AgVec.Store(c4_0, tc + 4 * ldc);
+            AgVec.Store(c5_0, tc + 5 * ldc);
         }
-        AgVec.Store(c0_0, c);
-        AgVec.Store(c1_0, c + 1 * ldc);
-        AgVec.Store(c2_0, c + 2 * ldc);
-        AgVec.Store(c3_0, c + 3 * ldc);
-        AgVec.Store(c4_0, c + 4 * ldc);
-        AgVec.Store(c5_0, c + 5 * ldc);
     }
 
-    // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors.
-    private static unsafe void gemm_scaled_1x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+    // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 8.
+    private static unsafe void gemm_scaled_1x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
-        AgVecF b0;
-        AgVecF s0 = AgVec.Create(alpha[0]);
-        AgVecF c0_0 = AgVec.Load(c) * s0;
-        for (int t = 0; t < depth; t++)
+        for (int j0 = 0; j0 < width; j0 += 8)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgVec.Store(c0_0, tc);
         }
-        AgVec.Store(c0_0, c);
     }
 
-    // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-    private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 8.
+    private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
-        AgVecF b0;
-        AgVecF c0_0 = AgVec.Load(c);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 4)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgVec.Load(tc);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+            }
         }
-        AgVec.Store(c0_0, c);
-        AgVec.Store(c1_0, c + 1 * ldc);
-        AgVec.Store(c2_0, c + 2 * ldc);
-        AgVec.Store(c3_0, c + 3 * ldc);
     }
 
 }

@@ -29,9 +29,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 12, 12);
+            gemm_4x12_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 12, 12, 12);
         }
-        gemm_1x12_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12);
+        gemm_1x12_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__v128: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -40,13 +40,13 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k12__v128(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12);
+            gemm_4x12_k12__v128(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
         }
-        gemm_1x12_k12__v128(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12);
+        gemm_1x12_k12__v128(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         for (int r = 0; r < 12; r += 4)
         {
-            gemm_tn_4x12__v128(dy + r, 12, 37, x, 12, dw + r * 12, 12);
+            gemm_tn_4x12__v128(dy + r, 12, 37, x, 12, dw + r * 12, 12, 4, 12);
         }
         // db[0..11] += Σ_m dY[m, :]
         for (int j = 0; j < 12; j += 4)
@@ -62,9 +62,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x3_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 3, 3);
+            gemm_4x3_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 3, 3, 3);
         }
-        gemm_1x3_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3);
+        gemm_1x3_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__v128: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -73,18 +73,18 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k3__v128(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12);
+            gemm_4x12_k3__v128(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
         }
-        gemm_1x12_k3__v128(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12);
+        gemm_1x12_k3__v128(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        gemm_tn_3x12__v128(dy, 3, 37, x, 12, dw, 12);
+        gemm_tn_3x12__v128(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
         for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
     }
 
     // The attention core on this path: query tiles of 4 rows (9 whole, then one of 1), key blocks of 32,
     // heads padded to 4; values and keys copied with padding.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 32, 16, 4, 4, 4, 4, false);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 32, 4, false);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
@@ -167,263 +167,311 @@ partial class MultiQueryAttention
 
     // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-    // C = init + A·B over 12: 4 rows x 3 vectors.
-    private static unsafe void gemm_4x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 4 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_4x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-            AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-            AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-            AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-        AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
     }
 
-    // C = init + A·B over 12: 1 rows x 3 vectors.
-    private static unsafe void gemm_1x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 1 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
     }
 
-    // C += Aᵀ·B over depth: 4 rows x 3 vectors.
-    private static unsafe void gemm_tn_4x12__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 4 rows x 3 vectors, over height x width in tiles of 4 x 12.
+    private static unsafe void gemm_tn_4x12__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
-        AgVecF b0, b1, b2;
-        AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4), c1_2 = AgVec.Load(c + 1 * ldc + 8);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4), c2_2 = AgVec.Load(c + 2 * ldc + 8);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 4), c3_2 = AgVec.Load(c + 3 * ldc + 8);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 4)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-            AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4), c3_2 = AgVec.Load(tc + 3 * ldc + 8);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+            }
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-        AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
     }
 
-    // C = init + A·B over 12: 4 rows x 1 vectors, the last 3 lanes.
-    private static unsafe void gemm_4x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 4 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_4x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
-        AgVecF b0 = AgOps.LoadTail(init, tail);
-        AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgOps.LoadTail(bt, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
         }
-        AgOps.StoreTail(c0_0, c, tail);
-        AgOps.StoreTail(c1_0, c + 1 * ldc, tail);
-        AgOps.StoreTail(c2_0, c + 2 * ldc, tail);
-        AgOps.StoreTail(c3_0, c + 3 * ldc, tail);
     }
 
-    // C = init + A·B over 12: 1 rows x 1 vectors, the last 3 lanes.
-    private static unsafe void gemm_1x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 12: 1 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_1x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
-        AgVecF b0 = AgOps.LoadTail(init, tail);
-        AgVecF c0_0 = b0;
-        for (int t = 0; t < 12; t++)
+        for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgOps.LoadTail(bt, tail);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
         }
-        AgOps.StoreTail(c0_0, c, tail);
     }
 
-    // C = init + A·B over 3: 4 rows x 3 vectors.
-    private static unsafe void gemm_4x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 4 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_4x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-            AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-            AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-            AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-        AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
     }
 
-    // C = init + A·B over 3: 1 rows x 3 vectors.
-    private static unsafe void gemm_1x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
     }
 
-    // C += Aᵀ·B over depth: 3 rows x 3 vectors.
-    private static unsafe void gemm_tn_3x12__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 3 rows x 3 vectors, over height x width in tiles of 3 x 12.
+    private static unsafe void gemm_tn_3x12__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
-        AgVecF b0, b1, b2;
-        AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4), c1_2 = AgVec.Load(c + 1 * ldc + 8);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4), c2_2 = AgVec.Load(c + 2 * ldc + 8);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 3)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+            }
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
     }
 
-    // C = init + A·B over 3: 4 rows x 4 vectors.
-    private static unsafe void gemm_4x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 4 rows x 4 vectors, over width in blocks of 16.
+    private static unsafe void gemm_4x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-            AgVecF a1 = AgVec.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-            AgVecF a2 = AgVec.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-            AgVecF a3 = AgVec.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                AgVecF a1 = AgVec.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                AgVecF a2 = AgVec.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                AgVecF a3 = AgVec.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-        AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-        AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-        AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
     }
 
-    // C = init + A·B over 3: 1 rows x 4 vectors.
-    private static unsafe void gemm_1x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+    // C = init + A·B over 3: 1 rows x 4 vectors, over width in blocks of 16.
+    private static unsafe void gemm_1x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-        AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-        for (int t = 0; t < 3; t++)
+        for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
         }
-        AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
     }
 
-    // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors.
-    private static unsafe void gemm_scaled_4x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+    // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 4.
+    private static unsafe void gemm_scaled_4x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
-        AgVecF b0;
-        AgVecF s0 = AgVec.Create(alpha[0]);
-        AgVecF c0_0 = AgVec.Load(c) * s0;
-        AgVecF s1 = AgVec.Create(alpha[1]);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-        AgVecF s2 = AgVec.Create(alpha[2]);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-        AgVecF s3 = AgVec.Create(alpha[3]);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-        for (int t = 0; t < depth; t++)
+        for (int j0 = 0; j0 < width; j0 += 4)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s1 = AgVec.Create(alpha[1]);
+            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+            AgVecF s2 = AgVec.Create(alpha[2]);
+            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+            AgVecF s3 = AgVec.Create(alpha[3]);
+            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            }
+            AgVec.Store(c0_0, tc);
+            AgVec.Store(c1_0, tc + 1 * ldc);
+            AgVec.Store(c2_0, tc + 2 * ldc);
+            AgVec.Store(c3_0, tc + 3 * ldc);
         }
-        AgVec.Store(c0_0, c);
-        AgVec.Store(c1_0, c + 1 * ldc);
-        AgVec.Store(c2_0, c + 2 * ldc);
-        AgVec.Store(c3_0, c + 3 * ldc);
     }
 
-    // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors.
-    private static unsafe void gemm_scaled_1x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+    // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 4.
+    private static unsafe void gemm_scaled_1x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
-        AgVecF b0;
-        AgVecF s0 = AgVec.Create(alpha[0]);
-        AgVecF c0_0 = AgVec.Load(c) * s0;
-        for (int t = 0; t < depth; t++)
+        for (int j0 = 0; j0 < width; j0 += 4)
         {
-            float* at = a + t;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgVec.Store(c0_0, tc);
         }
-        AgVec.Store(c0_0, c);
     }
 
-    // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-    private static unsafe void gemm_tn_4x4__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+    // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 4.
+    private static unsafe void gemm_tn_4x4__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
-        AgVecF b0;
-        AgVecF c0_0 = AgVec.Load(c);
-        AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-        AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-        AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-        for (int t = 0; t < depth; t++)
+        for (int i0 = 0; i0 < height; i0 += 4)
         {
-            float* at = a + t * lda;
-            float* bt = b + t * ldb;
-            b0 = AgVec.Load(bt);
-            AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-            AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-            AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-            AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+            for (int j0 = 0; j0 < width; j0 += 4)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgVec.Load(tc);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+            }
         }
-        AgVec.Store(c0_0, c);
-        AgVec.Store(c1_0, c + 1 * ldc);
-        AgVec.Store(c2_0, c + 2 * ldc);
-        AgVec.Store(c3_0, c + 3 * ldc);
     }
 
 }

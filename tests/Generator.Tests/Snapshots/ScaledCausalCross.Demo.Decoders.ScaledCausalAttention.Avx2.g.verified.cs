@@ -29,20 +29,20 @@ namespace Demo.Decoders
         // Linear_4x16x16_bias__avx2: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_4x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            gemm_4x16_k16__avx2(x, packed, 16, packed + 256, y, 16);
+            gemm_4x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
         }
 
         // LinearBackward_4x16x16_bias__avx2: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_4x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_4x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16);
+            gemm_4x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
             for (int r = 0; r < 12; r += 6)
             {
-                gemm_tn_6x16__avx2(dy + r, 16, 4, x, 16, dw + r * 16, 16);
+                gemm_tn_6x16__avx2(dy + r, 16, 4, x, 16, dw + r * 16, 16, 6, 16);
             }
-            gemm_tn_4x16__avx2(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16);
+            gemm_tn_4x16__avx2(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
@@ -55,22 +55,22 @@ namespace Demo.Decoders
         // Linear_10x16x16_bias__avx2: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_10x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            gemm_6x16_k16__avx2(x, packed, 16, packed + 256, y, 16);
-            gemm_4x16_k16__avx2(x + 6 * 16, packed, 16, packed + 256, y + 6 * 16, 16);
+            gemm_6x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
+            gemm_4x16_k16__avx2(x + 6 * 16, packed, 16, packed + 256, y + 6 * 16, 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__avx2: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_10x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_6x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16);
-            gemm_4x16_k16__avx2(dy + 6 * 16, w, 16, AgSupport.ZeroRow, dx + 6 * 16, 16);
+            gemm_6x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
+            gemm_4x16_k16__avx2(dy + 6 * 16, w, 16, AgSupport.ZeroRow, dx + 6 * 16, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int r = 0; r < 12; r += 6)
             {
-                gemm_tn_6x16__avx2(dy + r, 16, 10, x, 16, dw + r * 16, 16);
+                gemm_tn_6x16__avx2(dy + r, 16, 10, x, 16, dw + r * 16, 16, 6, 16);
             }
-            gemm_tn_4x16__avx2(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16);
+            gemm_tn_4x16__avx2(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
@@ -82,7 +82,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 4 rows (1 whole), key blocks of 16,
         // heads padded to 8; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 16, 8, 8, 4, 8, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 8, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
@@ -162,177 +162,207 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 16: 4 rows x 2 vectors.
-        private static unsafe void gemm_4x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 4 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
         }
 
-        // C += Aᵀ·B over depth: 6 rows x 2 vectors.
-        private static unsafe void gemm_tn_6x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 6 rows x 2 vectors, over height x width in tiles of 6 x 16.
+        private static unsafe void gemm_tn_6x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 8);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 8);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 8);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc), c4_1 = AgVec.Load(c + 4 * ldc + 8);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc), c5_1 = AgVec.Load(c + 5 * ldc + 8);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 6)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 8);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 8);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 8);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 8);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_tn_4x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 8);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 8);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 8);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
         }
 
-        // C = init + A·B over 16: 6 rows x 2 vectors.
-        private static unsafe void gemm_6x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
-            AgVec.Store(c4_0, c + 4 * ldc); AgVec.Store(c4_1, c + 4 * ldc + 8);
-            AgVec.Store(c5_0, c + 5 * ldc); AgVec.Store(c5_1, c + 5 * ldc + 8);
         }
 
-        // C = init + A·B over 8: 4 rows x 2 vectors.
-        private static unsafe void gemm_4x16_k8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 8: 4 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
-            for (int t = 0; t < 8; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
+                for (int t = 0; t < 8; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 8);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_scaled_4x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
     }

@@ -29,17 +29,17 @@ namespace Demo.Decoders
         // Linear_4x16x16_bias__avx512: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_4x16x16_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_4x16_k16__avx512(x, packed, 32, packed + 512, y, 16);
+            gemm_4x16_k16__avx512(x, packed, 32, packed + 512, y, 16, 16);
         }
 
         // LinearBackward_4x16x16_bias__avx512: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_4x16x16_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_4x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16);
+            gemm_4x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            gemm_tn_12x16__avx512(dy, 16, 4, x, 16, dw, 16);
-            gemm_tn_4x16__avx512(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16);
+            gemm_tn_12x16__avx512(dy, 16, 4, x, 16, dw, 16, 12, 16);
+            gemm_tn_4x16__avx512(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 16)
             {
@@ -52,17 +52,17 @@ namespace Demo.Decoders
         // Linear_10x16x16_bias__avx512: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_10x16x16_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_10x16_k16__avx512(x, packed, 32, packed + 512, y, 16);
+            gemm_10x16_k16__avx512(x, packed, 32, packed + 512, y, 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__avx512: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_10x16x16_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_10x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16);
+            gemm_10x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            gemm_tn_12x16__avx512(dy, 16, 10, x, 16, dw, 16);
-            gemm_tn_4x16__avx512(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16);
+            gemm_tn_12x16__avx512(dy, 16, 10, x, 16, dw, 16, 12, 16);
+            gemm_tn_4x16__avx512(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 16)
             {
@@ -74,7 +74,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 4 rows (1 whole), key blocks of 16,
         // heads padded to 16; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 16, 16, 16, 8, 16, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 16, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
@@ -154,215 +154,245 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 16: 4 rows x 1 vectors.
-        private static unsafe void gemm_4x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 4 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 1 vectors.
-        private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 12 rows x 1 vectors, over height x width in tiles of 12 x 16.
+        private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            AgVecF c8_0 = AgVec.Load(c + 8 * ldc);
-            AgVecF c9_0 = AgVec.Load(c + 9 * ldc);
-            AgVecF c10_0 = AgVec.Load(c + 10 * ldc);
-            AgVecF c11_0 = AgVec.Load(c + 11 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 12)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                    AgVec.Store(c8_0, tc + 8 * ldc);
+                    AgVec.Store(c9_0, tc + 9 * ldc);
+                    AgVec.Store(c10_0, tc + 10 * ldc);
+                    AgVec.Store(c11_0, tc + 11 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
-            AgVec.Store(c8_0, c + 8 * ldc);
-            AgVec.Store(c9_0, c + 9 * ldc);
-            AgVec.Store(c10_0, c + 10 * ldc);
-            AgVec.Store(c11_0, c + 11 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_tn_4x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C = init + A·B over 16: 10 rows x 1 vectors.
-        private static unsafe void gemm_10x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 10 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_10x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[96]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[112]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[128]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[144]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgVec.Create(at[96]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgVec.Create(at[112]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgVec.Create(at[128]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgVec.Create(at[144]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgVec.Store(c6_0, tc + 6 * ldc);
+                AgVec.Store(c7_0, tc + 7 * ldc);
+                AgVec.Store(c8_0, tc + 8 * ldc);
+                AgVec.Store(c9_0, tc + 9 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
-            AgVec.Store(c8_0, c + 8 * ldc);
-            AgVec.Store(c9_0, c + 9 * ldc);
         }
 
-        // C = init + A·B over 8: 4 rows x 1 vectors.
-        private static unsafe void gemm_4x16_k8_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 8: 4 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k8_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init);
-            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
-            for (int t = 0; t < 8; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
+                for (int t = 0; t < 8; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors.
-        private static unsafe void gemm_scaled_4x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_4x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors.
-        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0;
-            AgVecF c0_0 = AgVec.Load(c);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc);
-            AgVecF c4_0 = AgVec.Load(c + 4 * ldc);
-            AgVecF c5_0 = AgVec.Load(c + 5 * ldc);
-            AgVecF c6_0 = AgVec.Load(c + 6 * ldc);
-            AgVecF c7_0 = AgVec.Load(c + 7 * ldc);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                }
             }
-            AgVec.Store(c0_0, c);
-            AgVec.Store(c1_0, c + 1 * ldc);
-            AgVec.Store(c2_0, c + 2 * ldc);
-            AgVec.Store(c3_0, c + 3 * ldc);
-            AgVec.Store(c4_0, c + 4 * ldc);
-            AgVec.Store(c5_0, c + 5 * ldc);
-            AgVec.Store(c6_0, c + 6 * ldc);
-            AgVec.Store(c7_0, c + 7 * ldc);
         }
 
     }

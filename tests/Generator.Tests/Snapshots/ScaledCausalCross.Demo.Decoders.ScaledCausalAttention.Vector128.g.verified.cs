@@ -29,18 +29,18 @@ namespace Demo.Decoders
         // Linear_4x16x16_bias__v128: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
         private static unsafe void Linear_4x16x16_bias__v128(float* x, float* packed, float* y)
         {
-            gemm_4x16_k16__v128(x, packed, 16, packed + 256, y, 16);
+            gemm_4x16_k16__v128(x, packed, 16, packed + 256, y, 16, 16);
         }
 
         // LinearBackward_4x16x16_bias__v128: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_4x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
             // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_4x16_k16__v128(dy, w, 16, AgSupport.ZeroRow, dx, 16);
+            gemm_4x16_k16__v128(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
             for (int r = 0; r < 16; r += 4)
             {
-                gemm_tn_4x16__v128(dy + r, 16, 4, x, 16, dw + r * 16, 16);
+                gemm_tn_4x16__v128(dy + r, 16, 4, x, 16, dw + r * 16, 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 4)
@@ -56,9 +56,9 @@ namespace Demo.Decoders
         {
             for (int r = 0; r < 8; r += 4)
             {
-                gemm_4x16_k16__v128(x + r * 16, packed, 16, packed + 256, y + r * 16, 16);
+                gemm_4x16_k16__v128(x + r * 16, packed, 16, packed + 256, y + r * 16, 16, 16);
             }
-            gemm_2x16_k16__v128(x + 8 * 16, packed, 16, packed + 256, y + 8 * 16, 16);
+            gemm_2x16_k16__v128(x + 8 * 16, packed, 16, packed + 256, y + 8 * 16, 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__v128: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
@@ -67,13 +67,13 @@ namespace Demo.Decoders
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
             for (int r = 0; r < 8; r += 4)
             {
-                gemm_4x16_k16__v128(dy + r * 16, w, 16, AgSupport.ZeroRow, dx + r * 16, 16);
+                gemm_4x16_k16__v128(dy + r * 16, w, 16, AgSupport.ZeroRow, dx + r * 16, 16, 16);
             }
-            gemm_2x16_k16__v128(dy + 8 * 16, w, 16, AgSupport.ZeroRow, dx + 8 * 16, 16);
+            gemm_2x16_k16__v128(dy + 8 * 16, w, 16, AgSupport.ZeroRow, dx + 8 * 16, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int r = 0; r < 16; r += 4)
             {
-                gemm_tn_4x16__v128(dy + r, 16, 10, x, 16, dw + r * 16, 16);
+                gemm_tn_4x16__v128(dy + r, 16, 10, x, 16, dw + r * 16, 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 4)
@@ -86,7 +86,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 4 rows (1 whole), key blocks of 12,
         // heads padded to 8; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 12, 12, 8, 8, 4, 8, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 12, 8, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
@@ -166,139 +166,163 @@ namespace Demo.Decoders
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 16: 4 rows x 4 vectors.
-        private static unsafe void gemm_4x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 4 vectors.
-        private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 4 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1, b2, b3;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4), c1_2 = AgVec.Load(c + 1 * ldc + 8), c1_3 = AgVec.Load(c + 1 * ldc + 12);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4), c2_2 = AgVec.Load(c + 2 * ldc + 8), c2_3 = AgVec.Load(c + 2 * ldc + 12);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 4), c3_2 = AgVec.Load(c + 3 * ldc + 8), c3_3 = AgVec.Load(c + 3 * ldc + 12);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1, b2, b3;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8), c0_3 = AgVec.Load(tc + 12);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8), c1_3 = AgVec.Load(tc + 1 * ldc + 12);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8), c2_3 = AgVec.Load(tc + 2 * ldc + 12);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4), c3_2 = AgVec.Load(tc + 3 * ldc + 8), c3_3 = AgVec.Load(tc + 3 * ldc + 12);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8); AgVec.Store(c2_3, c + 2 * ldc + 12);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8); AgVec.Store(c3_3, c + 3 * ldc + 12);
         }
 
-        // C = init + A·B over 16: 2 rows x 4 vectors.
-        private static unsafe void gemm_2x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 16: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8), b3 = AgVec.Load(init + 12);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            for (int t = 0; t < 16; t++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8); AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8); AgVec.Store(c1_3, c + 1 * ldc + 12);
         }
 
-        // C = init + A·B over 8: 4 rows x 3 vectors.
-        private static unsafe void gemm_4x12_k8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc)
+        // C = init + A·B over 8: 4 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_4x12_k8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            AgVecF b0 = AgVec.Load(init), b1 = AgVec.Load(init + 4), b2 = AgVec.Load(init + 8);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-            for (int t = 0; t < 8; t++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+                for (int t = 0; t < 8; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4); AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4); AgVec.Store(c1_2, c + 1 * ldc + 8);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4); AgVec.Store(c2_2, c + 2 * ldc + 8);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4); AgVec.Store(c3_2, c + 3 * ldc + 8);
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc)
+        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
-            AgVecF b0, b1;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(c) * s0, c0_1 = AgVec.Load(c + 4) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc) * s1, c1_1 = AgVec.Load(c + 1 * ldc + 4) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc) * s2, c2_1 = AgVec.Load(c + 2 * ldc + 4) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc) * s3, c3_1 = AgVec.Load(c + 3 * ldc + 4) * s3;
-            for (int t = 0; t < depth; t++)
+            for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* at = a + t;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4);
         }
 
-        // C += Aᵀ·B over depth: 4 rows x 2 vectors.
-        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc)
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            AgVecF b0, b1;
-            AgVecF c0_0 = AgVec.Load(c), c0_1 = AgVec.Load(c + 4);
-            AgVecF c1_0 = AgVec.Load(c + 1 * ldc), c1_1 = AgVec.Load(c + 1 * ldc + 4);
-            AgVecF c2_0 = AgVec.Load(c + 2 * ldc), c2_1 = AgVec.Load(c + 2 * ldc + 4);
-            AgVecF c3_0 = AgVec.Load(c + 3 * ldc), c3_1 = AgVec.Load(c + 3 * ldc + 4);
-            for (int t = 0; t < depth; t++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* at = a + t * lda;
-                float* bt = b + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                }
             }
-            AgVec.Store(c0_0, c); AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c1_0, c + 1 * ldc); AgVec.Store(c1_1, c + 1 * ldc + 4);
-            AgVec.Store(c2_0, c + 2 * ldc); AgVec.Store(c2_1, c + 2 * ldc + 4);
-            AgVec.Store(c3_0, c + 3 * ldc); AgVec.Store(c3_1, c + 3 * ldc + 4);
         }
 
     }

@@ -38,52 +38,51 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     w.Line($"{v.Type} tail = {v.TailMask(Inv(tail))};");
                 }
                 bool transposed = tile.Op == TileOp.GemmTransposed;
-                using (transposed ? w.Open($"for (int i0 = 0; i0 < height; i0 += {Inv(rows)})") : w.Open(""))
+                SourceWriter.Block? rowBlocks = transposed ? w.Open($"for (int i0 = 0; i0 < height; i0 += {Inv(rows)})") : null;
+                using (w.Open($"for (int j0 = 0; j0 < width; j0 += {Inv(columns)})"))
                 {
-                    using (w.Open($"for (int j0 = 0; j0 < width; j0 += {Inv(columns)})"))
+                    w.Line(transposed
+                        ? "float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;"
+                        : tile.Op == TileOp.Gemm ? "float* tb = b + j0, tc = c + j0, ti = init + j0;" : "float* tb = b + j0, tc = c + j0;");
+                    EmitInit(w, tile, v, vectors, Load, Row);
+                    string depth = tile.Op is TileOp.Gemm or TileOp.Additive ? Inv(tile.Depth) : "depth";
+                    using (w.Open($"for (int t = 0; t < {depth}; t++)"))
                     {
-                        w.Line(transposed
-                            ? "float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;"
-                            : tile.Op == TileOp.Gemm ? "float* ta = a, tb = b + j0, tc = c + j0, ti = init + j0;" : "float* ta = a, tb = b + j0, tc = c + j0;");
-                        EmitInit(w, tile, v, vectors, Load, Row);
-                        string depth = tile.Op is TileOp.Gemm or TileOp.Additive ? Inv(tile.Depth) : "depth";
-                        using (w.Open($"for (int t = 0; t < {depth}; t++)"))
+                        w.Line(transposed ? "float* at = ta + t * lda, bt = tb + t * ldb;" : "float* at = a + t, bt = tb + t * ldb;");
+                        var loads = new List<string>();
+                        for (int c = 0; c < vectors; c++)
                         {
-                            w.Line(transposed ? "float* at = ta + t * lda, bt = tb + t * ldb;" : "float* at = ta + t, bt = tb + t * ldb;");
-                            var loads = new List<string>();
-                            for (int c = 0; c < vectors; c++)
-                            {
-                                loads.Add($"b{c} = {Load(At("bt", c), c)};");
-                            }
-                            w.Line(string.Join(" ", loads));
-                            if (tile.Op == TileOp.Additive)
-                            {
-                                w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
-                            }
-                            for (int r = 0; r < rows; r++)
-                            {
-                                string element = transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
-                                var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
-                                for (int c = 0; c < vectors; c++)
-                                {
-                                    terms.Add(tile.Op == TileOp.Additive
-                                        ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
-                                        : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
-                                }
-                                w.Line(string.Join(" ", terms));
-                            }
+                            loads.Add($"b{c} = {Load(At("bt", c), c)};");
+                        }
+                        w.Line(string.Join(" ", loads));
+                        if (tile.Op == TileOp.Additive)
+                        {
+                            w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
                         }
                         for (int r = 0; r < rows; r++)
                         {
-                            var stores = new List<string>();
+                            string element = transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
+                            var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
                             for (int c = 0; c < vectors; c++)
                             {
-                                stores.Add(Store($"c{r}_{c}", Row(r, c), c) + ";");
+                                terms.Add(tile.Op == TileOp.Additive
+                                    ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
+                                    : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
                             }
-                            w.Line(string.Join(" ", stores));
+                            w.Line(string.Join(" ", terms));
                         }
                     }
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var stores = new List<string>();
+                        for (int c = 0; c < vectors; c++)
+                        {
+                            stores.Add(Store($"c{r}_{c}", Row(r, c), c) + ";");
+                        }
+                        w.Line(string.Join(" ", stores));
+                    }
                 }
+                rowBlocks?.Dispose();
             }
             w.Line();
         }
