@@ -3,20 +3,20 @@ namespace AttnGen.Generator.Model
     /// <summary>
     /// One vector instruction set the generator emits kernels for: names, the JIT-time support check, the
     /// vector width, and the register tiles chosen for it. Every tile is sized by the register budget
-    /// written next to it; one kernel template (the Vector* emitters) is instantiated per profile.
+    /// written next to it; one register-tile template (Emit/Kernels/Template) is rendered per profile.
     /// </summary>
     internal sealed class IsaProfile
     {
         private IsaProfile(
-            string enumName, string suffix, string supportCheck, string vectorClass, int width, bool fusedMultiplyAdd,
+            string enumName, string suffix, string supportCheck, string vectorClass, string opsStruct, int width,
             int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors)
         {
             EnumName = enumName;
             Suffix = suffix;
             SupportCheck = supportCheck;
             VectorClass = vectorClass;
+            OpsStruct = opsStruct;
             Width = width;
-            FusedMultiplyAdd = fusedMultiplyAdd;
             GemmRows = gemmRows;
             GemmVectors = gemmVectors;
             ScoreRows = scoreRows;
@@ -38,14 +38,14 @@ namespace AttnGen.Generator.Model
         /// <summary><c>global::System.Runtime.Intrinsics.Vector512</c> and so on.</summary>
         public string VectorClass { get; }
 
+        /// <summary>
+        /// The runtime's <c>IVectorOps</c> struct of this width (<c>AttnGen.Vector512Ops</c> and so on); its multiply-add is
+        /// fused on the AVX paths and <c>MultiplyAddEstimate</c> on the 128-bit one (fused on Neon and on x64 with FMA).
+        /// </summary>
+        public string OpsStruct { get; }
+
         /// <summary>Floats per vector.</summary>
         public int Width { get; }
-
-        /// <summary>
-        /// Whether the path is guaranteed a fused multiply-add (AVX2+FMA, AVX-512). The 128-bit path uses
-        /// MultiplyAddEstimate instead: fused on Neon and on x64 with FMA, multiply then add on plain SSE.
-        /// </summary>
-        public bool FusedMultiplyAdd { get; }
 
         /// <summary>Rows of the projection GEMM register tile (MR).</summary>
         public int GemmRows { get; }
@@ -86,19 +86,19 @@ namespace AttnGen.Generator.Model
             //   6 x 64 measured the same, so the one tile serves both directions.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
-                "global::System.Runtime.Intrinsics.Vector512", 16, true,
+                "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,
                 gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
             //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15.
             new IsaProfile("Avx2", "avx2",
                 "global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
-                "global::System.Runtime.Intrinsics.Vector256", 8, true,
+                "global::System.Runtime.Intrinsics.Vector256", "Vector256Ops", 8,
                 gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 6, pvVectors: 2),
             // 128-bit: Neon has 32 q registers, SSE 16. GEMM 4x16: 16 accumulators + 4 weight vectors + 1
             //   broadcast = 21 (fits Neon; SSE spills a few, a fallback there). Scores 4x16 and P·V 4x4 alike.
             new IsaProfile("Vector128", "v128",
                 "global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated",
-                "global::System.Runtime.Intrinsics.Vector128", 4, false,
+                "global::System.Runtime.Intrinsics.Vector128", "Vector128Ops", 4,
                 gemmRows: 4, gemmVectors: 4, scoreRows: 4, scoreVectors: 4, keyBlock: 32, pvRows: 4, pvVectors: 4),
         };
     }

@@ -62,6 +62,12 @@ namespace AttnGen.Generator.Model
         /// <summary>Scratch offset of the score/probability tile [Br, Bc].</summary>
         public int ScratchProbTile { get; init; }
 
+        /// <summary>
+        /// Scratch offset of the query tile [Br, HeadDimPad]: a tile's query rows copied to the stride every score
+        /// register tile reads (the forward's and the backward's S = Q·Kᵀ share one kernel).
+        /// </summary>
+        public int ScratchQueryTile { get; init; }
+
         /// <summary>Floats of packed projection weights, the largest any path needs.</summary>
         public int PackedLength { get; init; }
 

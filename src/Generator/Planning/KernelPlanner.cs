@@ -97,7 +97,8 @@ namespace AttnGen.Generator.Planning
             int valuePack = Align16(keyPack + spec.HeadDim * keyPad);
             int outTile = Align16(valuePack + keyPad * dimPad);
             int probTile = Align16(outTile + rows * dimPad);
-            scratchLength = Math.Max(Align16(probTile + rows * block), 16);
+            int queryTile = Align16(probTile + rows * block);
+            scratchLength = Math.Max(Align16(queryTile + rows * dimPad), 16);
 
             return new KernelPlan(
                 spec,
@@ -125,6 +126,7 @@ namespace AttnGen.Generator.Planning
                 ScratchValuePack = valuePack,
                 ScratchOutTile = outTile,
                 ScratchProbTile = probTile,
+                ScratchQueryTile = queryTile,
                 PackedLength = Math.Max(packed, 16),
             };
         }

@@ -14,6 +14,22 @@ namespace AttnGen;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class KernelSupport
 {
+    /// <summary>Floats in <see cref="ZeroRow"/>: at least the widest register tile (64 floats on AVX-512).</summary>
+    public const int ZeroRowLength = 256;
+
+    /// <summary>
+    /// <see cref="ZeroRowLength"/> zeros, 64-byte aligned, never written: the starting row of a register tile whose
+    /// accumulators start at zero (the projection tile starts at its bias row instead; both are one kernel).
+    /// </summary>
+    public static readonly float* ZeroRow = AllocateZeroRow();
+
+    private static float* AllocateZeroRow()
+    {
+        var row = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(ZeroRowLength * sizeof(float), 64);
+        new Span<float>(row, ZeroRowLength).Clear();
+        return row;
+    }
+
     /// <summary>
     /// Packs <c>W[n, k]</c> (row-major, PyTorch's <c>[out, in]</c>) into panels of <paramref name="panelWidth"/>
     /// output columns: panel p holds <c>k</c> rows of <paramref name="panelWidth"/> weights
@@ -167,6 +183,18 @@ public static unsafe class KernelSupport
                 var db = new Span<float>(biasGradient, n);
                 System.Numerics.Tensors.TensorPrimitives.Add(db, new ReadOnlySpan<float>(dy, n), db);
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="length"/> floats from rows <paramref name="sourceStride"/>
+    /// apart to rows <paramref name="destinationStride"/> apart (a head's rows in and out of an attention tile).
+    /// </summary>
+    public static void CopyRows(float* source, int sourceStride, float* destination, int destinationStride, int rows, int length)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            new ReadOnlySpan<float>(source + (long)r * sourceStride, length).CopyTo(new Span<float>(destination + (long)r * destinationStride, length));
         }
     }
 

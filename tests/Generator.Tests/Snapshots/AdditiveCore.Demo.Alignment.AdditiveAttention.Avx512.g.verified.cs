@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
 using AgVecF = global::System.Runtime.Intrinsics.Vector512<float>;
+using AgOps = global::AttnGen.Vector512Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector512Ops, global::System.Runtime.Intrinsics.Vector512<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Alignment
 {
@@ -14,455 +17,27 @@ namespace Demo.Alignment
     {
         // ---- Avx512 kernels: 16 floats per vector; tiles from IsaProfile ----
 
-        // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Exp__avx512(AgVecF x)
-        {
-            AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-            n -= AgVec.Create(12583039f);
-            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
-            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
-            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
-            AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
-            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-        }
+        // The attention core on this path: query tiles of 6 rows (1 whole, then one of 1), key blocks of 16,
+        // heads padded to 16; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 16, false);
 
-        // HMax__avx512: the largest of the 16 lanes, by halving (NaN lanes may be ignored).
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static float HMax__avx512(AgVecF x)
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
         {
-            global::System.Runtime.Intrinsics.Vector256<float> h8 = global::System.Runtime.Intrinsics.Vector256.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
-            global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(global::System.Runtime.Intrinsics.Vector256.GetLower(h8), global::System.Runtime.Intrinsics.Vector256.GetUpper(h8));
-            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-        }
+            Score = &additive_6x16_k5_lda16__avx512,
+            ScoreLast = &additive_1x16_k5_lda16__avx512,
+            Product = &gemm_6x16_k5_lda16__avx512,
+            ProductLast = &gemm_1x16_k5_lda16__avx512,
+            Accumulate = &gemm_scaled_6x16_lda16__avx512,
+            AccumulateLast = &gemm_scaled_1x16_lda16__avx512,
+            Transposed = &gemm_tn_8x16__avx512,
+        };
 
-        // tanh(x) = 1 - 2 / (e^2x + 1): exact limits ±1 where e^2x is 0 or +inf.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Tanh__avx512(AgVecF x)
-        {
-            AgVecF e = Exp__avx512(x + x);
-            return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
-        }
-
-        // Attention__avx512: keys packed per key/value head in 1 blocks of [5, 16], values [16, 16];
-        // query tiles of 6 rows (1 full, one of 1), key blocks of 16.
+        // Attention__avx512: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* vp = scratch + ScratchValuePack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            for (int g = 0; g < KvHeads; g++)
-            {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vp);
-                float* vg = vp;
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* qh = q + h * HeadDim;
-                    float* ch = context + h * HeadDim;
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    float* va = additiveV + h * HeadDim;
-                    for (int i0 = 0; i0 < 6; i0 += 6)
-                    {
-                        AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
-                    }
-                    AttentionRows1__avx512(qh + 6 * QueryWidth, kt, vg, ch + 6 * QueryWidth, 6, validLength, o, p, lh == null ? null : lh + 6, va);
-                }
-            }
-        }
-
-        // AttentionRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionRows6__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            float m3 = float.NegativeInfinity, alpha3;
-            AgVecF l3 = AgVecF.Zero;
-            float m4 = float.NegativeInfinity, alpha4;
-            AgVecF l4 = AgVecF.Zero;
-            float m5 = float.NegativeInfinity, alpha5;
-            AgVecF l5 = AgVecF.Zero;
-            new global::System.Span<float>(o, 96).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S[0..5, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 6 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 16;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q1 + k0), s1_0);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q2 + k0), s2_0);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q3 + k0), s3_0);
-                        AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
-                        s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q4 + k0), s4_0);
-                        AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
-                        s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q5 + k0), s5_0);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s1_0, p + 16);
-                    AgVec.Store(s2_0, p + 32);
-                    AgVec.Store(s3_0, p + 48);
-                    AgVec.Store(s4_0, p + 64);
-                    AgVec.Store(s5_0, p + 80);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 16 > maskFrom)
-                {
-                    for (int r = 0; r < 6; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 16;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), e0);
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 16;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m1, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), e0);
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 32;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m2, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), e0);
-                        m2 = mNew;
-                    }
-                }
-                // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 48;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m3, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha3 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), e0);
-                        m3 = mNew;
-                    }
-                }
-                // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 64;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m4, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha4 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
-                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), e0);
-                        m4 = mNew;
-                    }
-                }
-                // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 80;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m5, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha5 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
-                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), e0);
-                        m5 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(16, keyEnd - j0);
-                // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
-                {
-                    const int c0 = 0;
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2;
-                    AgVecF a3 = AgVec.Create(alpha3);
-                    AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3;
-                    AgVecF a4 = AgVec.Create(alpha4);
-                    AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
-                    AgVecF a5 = AgVec.Create(alpha5);
-                    AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 16 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[16]);
-                        o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[32]);
-                        o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[48]);
-                        o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                        AgVecF p4 = AgVec.Create(pj[64]);
-                        o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                        AgVecF p5 = AgVec.Create(pj[80]);
-                        o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o1_0, o + 16 + c0);
-                    AgVec.Store(o2_0, o + 32 + c0);
-                    AgVec.Store(o3_0, o + 48 + c0);
-                    AgVec.Store(o4_0, o + 64 + c0);
-                    AgVec.Store(o5_0, o + 80 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 1 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 32;
-                float* yrow = output + 2 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l3);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 48;
-                float* yrow = output + 3 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l4);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 64;
-                float* yrow = output + 4 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l5);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 80;
-                float* yrow = output + 5 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-        }
-
-        // AttentionRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
-        private static unsafe void AttentionRows1__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            new global::System.Span<float>(o, 16).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S[0..0, j0 + 0 .. j0 + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 1 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 16;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(q0 + k0), s0_0);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 16 > maskFrom)
-                {
-                    for (int r = 0; r < 1; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 16;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(x0));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__avx512(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), e0);
-                        m0 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(16, keyEnd - j0);
-                // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
-                {
-                    const int c0 = 0;
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 16 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 1824 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, additiveV, lse);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
@@ -489,249 +64,216 @@ namespace Demo.Alignment
             BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-        // for a row that sees one key); nothing past HeadDim is read.
-        private static unsafe float HeadDot__avx512(float* a, float* b)
-        {
-            float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
-            return sum;
-        }
-
-        // ScoreGradient__avx512: P = e^(S - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ) into ds, which holds dP.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-        {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(s - AgVec.Create(lse)), AgVecF.Zero);
-            AgVec.Store(e, p);
-            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
-        }
-
-        // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 16] (score and dP tiles),
-        // K rows packed [16, 16] (dQ += dS·K), dK and dV accumulated in [16, 16]; per query head of the group, tiles of
-        // 6 rows (1 full, then one with 1 rows of the sequence) walk the visible key blocks of 16.
+        // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            float* additiveV = parameters + AdditiveVOffset;
-            float* additiveVGrad = grad + AdditiveVOffset;
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 96).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            new global::System.Span<float>(va, 16).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vt);
-                float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kr);
-                new global::System.Span<float>(dkAcc, 256).Clear();
-                new global::System.Span<float>(dvAcc, 256).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+                AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);
+        }
+
+        // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void additive_6x16_k5_lda16__avx512(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero;
+                AgVecF c3_0 = AgVecF.Zero;
+                AgVecF c4_0 = AgVecF.Zero;
+                AgVecF c5_0 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
                 {
-                    float* qh = q + h * HeadDim;
-                    float* oh = o + h * HeadDim;
-                    float* doh = dO + h * HeadDim;
-                    float* dqh = dq + h * HeadDim;
-                    float* lh = lse + h * SeqLen;
-                    new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));
-                    new global::System.Span<float>(dva, 16).Clear();
-                    for (int i0 = 0; i0 < 6; i0 += 6)
-                    {
-                        BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
-                    }
-                    BackwardTile__avx512(qh + 6 * QueryWidth, oh + 6 * QueryWidth, doh + 6 * QueryWidth, dqh + 6 * QueryWidth, lh + 6, 6, 1, validLength, kr, work);
-                    global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b0), c4_0);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b0), c5_0);
                 }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                for (int j = 0; j < KvSeqLen; j++)
-                {
-                    new global::System.ReadOnlySpan<float>(dkAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dvAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
-                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
             }
         }
 
-        // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
-        private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 1 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void additive_1x16_k5_lda16__avx512(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            float* delta = stackalloc float[6];
-            float* rowLse = stackalloc float[6];
-            // Q and dO rows of the tile into [6, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
-            for (int r = 0; r < 6; r++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* qr = qt + r * 16;
-                float* dr = dot + r * 16;
-                if (r < n)
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
                 {
-                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                    delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
-                    rowLse[r] = lse[r];
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0);
                 }
-                else
-                {
-                    new global::System.Span<float>(qr, HeadDim).Clear();
-                    new global::System.Span<float>(dr, HeadDim).Clear();
-                    delta[r] = 0f;
-                    rowLse[r] = float.PositiveInfinity;
-                }
+                AgVec.Store(c0_0, tc);
             }
-            new global::System.Span<float>(dqt, 96).Clear();
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
+        }
+
+        // C = init + A·B over 5: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                // one sub-tile: the whole block
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+                for (int t = 0; t < 5; t++)
                 {
-                    int jb = j0;
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..5, jb .. jb + 15] = dO[r, :] · v[:, j]: 6 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero;
-                        AgVecF s4_0 = AgVecF.Zero;
-                        AgVecF s5_0 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 16;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            AgVecF a1 = AgVec.Create(dot[16 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            AgVecF a2 = AgVec.Create(dot[32 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            AgVecF a3 = AgVec.Create(dot[48 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            AgVecF a4 = AgVec.Create(dot[64 + d]);
-                            s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
-                            AgVecF a5 = AgVec.Create(dot[80 + d]);
-                            s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s1_0, dsb + 16);
-                        AgVec.Store(s2_0, dsb + 32);
-                        AgVec.Store(s3_0, dsb + 48);
-                        AgVec.Store(s4_0, dsb + 64);
-                        AgVec.Store(s5_0, dsb + 80);
-                    }
-                    // S[0..5, jb .. jb + 15] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                    {
-                        AgVecF s0_0 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero;
-                        AgVecF s4_0 = AgVecF.Zero;
-                        AgVecF s5_0 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 16;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF vd = AgVec.Create(va[d]);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a0 + k0), s0_0);
-                            AgVecF a1 = AgVec.Create(qt[16 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a1 + k0), s1_0);
-                            AgVecF a2 = AgVec.Create(qt[32 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a2 + k0), s2_0);
-                            AgVecF a3 = AgVec.Create(qt[48 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a3 + k0), s3_0);
-                            AgVecF a4 = AgVec.Create(qt[64 + d]);
-                            s4_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a4 + k0), s4_0);
-                            AgVecF a5 = AgVec.Create(qt[80 + d]);
-                            s5_0 = AgVec.FusedMultiplyAdd(vd, Tanh__avx512(a5 + k0), s5_0);
-                        }
-                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
-                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 16, dsb + 16);
-                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 32, dsb + 32);
-                        ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 48, dsb + 48);
-                        ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 64, dsb + 64);
-                        ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 80, dsb + 80);
-                    }
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
                 }
-                // dV[j0 .. j0 + 15, last 1 vectors] += Pᵀ · dO.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 32 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 48 + c0);
-                    AgVecF x4_0 = AgVec.Load(dot + 64 + c0);
-                    AgVecF x5_0 = AgVec.Load(dot + 80 + c0);
-                    for (int j = 0; j < 16; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[16 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(p[48 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        AgVecF b4 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                        AgVecF b5 = AgVec.Create(p[80 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
-                        AgVec.Store(a0, a + 0);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < n; r++)
-                {
-                    int jEnd = global::System.Math.Min(16, validLength - j0);
-                    float* dsr = ds + r * 16;
-                    for (int c = 0; c < 16; c += 16)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 16 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = Tanh__avx512(qv + AgVec.Load(kr + (j0 + j) * 16 + c));
-                            dvav = AgVec.FusedMultiplyAdd(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 16 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 16 + c) + dqv, dqt + r * 16 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
             }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < n; r++)
+        }
+
+        // C = init + A·B over 5: 1 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_1x16_k5_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti);
+                AgVecF c0_0 = b0;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                }
+                AgVec.Store(c0_0, tc);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_6x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_1x16_lda16__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                }
+                AgVec.Store(c0_0, tc);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 8)
+            {
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgVec.Store(c4_0, tc + 4 * ldc);
+                    AgVec.Store(c5_0, tc + 5 * ldc);
+                    AgVec.Store(c6_0, tc + 6 * ldc);
+                    AgVec.Store(c7_0, tc + 7 * ldc);
+                }
             }
         }
 

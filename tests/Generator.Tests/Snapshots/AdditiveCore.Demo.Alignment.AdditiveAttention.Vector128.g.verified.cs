@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector128;
 using AgVecF = global::System.Runtime.Intrinsics.Vector128<float>;
+using AgOps = global::AttnGen.Vector128Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Alignment
 {
@@ -14,575 +17,27 @@ namespace Demo.Alignment
     {
         // ---- Vector128 kernels: 4 floats per vector; tiles from IsaProfile ----
 
-        // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Exp__v128(AgVecF x)
-        {
-            AgVecF n = AgVec.MultiplyAddEstimate(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-            n -= AgVec.Create(12583039f);
-            AgVecF r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-6.93145752e-1f), x);
-            r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-1.42860677e-6f), r);
-            AgVecF poly = AgVec.MultiplyAddEstimate(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(1.66676521e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(4.99991506e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(9.99999702e-1f));
-            AgVecF result = AgVec.MultiplyAddEstimate(r * scale, poly, scale);
-            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-        }
+        // The attention core on this path: query tiles of 4 rows (1 whole, then one of 3), key blocks of 12,
+        // heads padded to 8; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 8, false);
 
-        // HMax__v128: the largest of the 4 lanes, by halving (NaN lanes may be ignored).
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static float HMax__v128(AgVecF x)
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
         {
-            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(x, global::System.Runtime.Intrinsics.Vector128.Shuffle(x, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-        }
+            Score = &additive_4x12_k5_lda8__v128,
+            ScoreLast = &additive_3x12_k5_lda8__v128,
+            Product = &gemm_4x12_k5_lda8__v128,
+            ProductLast = &gemm_3x12_k5_lda8__v128,
+            Accumulate = &gemm_scaled_4x8_lda12__v128,
+            AccumulateLast = &gemm_scaled_3x8_lda12__v128,
+            Transposed = &gemm_tn_4x8__v128,
+        };
 
-        // tanh(x) = 1 - 2 / (e^2x + 1): exact limits ±1 where e^2x is 0 or +inf.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Tanh__v128(AgVecF x)
-        {
-            AgVecF e = Exp__v128(x + x);
-            return AgVecF.One - AgVec.Create(2f) / (e + AgVecF.One);
-        }
-
-        // Attention__v128: keys packed per key/value head in 1 blocks of [5, 12], values [12, 8];
-        // query tiles of 4 rows (1 full, one of 3), key blocks of 12.
+        // Attention__v128: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* vp = scratch + ScratchValuePack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            for (int g = 0; g < KvHeads; g++)
-            {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, vp);
-                float* vg = vp;
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* qh = q + h * HeadDim;
-                    float* ch = context + h * HeadDim;
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    float* va = additiveV + h * HeadDim;
-                    for (int i0 = 0; i0 < 4; i0 += 4)
-                    {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0, va);
-                    }
-                    AttentionRows3__v128(qh + 4 * QueryWidth, kt, vg, ch + 4 * QueryWidth, 4, validLength, o, p, lh == null ? null : lh + 4, va);
-                }
-            }
-        }
-
-        // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            float m3 = float.NegativeInfinity, alpha3;
-            AgVecF l3 = AgVecF.Zero;
-            new global::System.Span<float>(o, 32).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 12)
-            {
-                // S[0..3, j0 + 0 .. j0 + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 12 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 12;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k0), s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k1), s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q3 + k2), s3_2);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 4);
-                    AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s1_0, p + 12);
-                    AgVec.Store(s1_1, p + 16);
-                    AgVec.Store(s1_2, p + 20);
-                    AgVec.Store(s2_0, p + 24);
-                    AgVec.Store(s2_1, p + 28);
-                    AgVec.Store(s2_2, p + 32);
-                    AgVec.Store(s3_0, p + 36);
-                    AgVec.Store(s3_1, p + 40);
-                    AgVec.Store(s3_2, p + 44);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 12 > maskFrom)
-                {
-                    for (int r = 0; r < 4; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 12;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 12;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 24;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
-                        m2 = mNew;
-                    }
-                }
-                // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 36;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha3 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m3 - mNew)));
-                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
-                        m3 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(12, keyEnd - j0);
-                // O[0..3, last 2 vectors] = alpha ∘ O + P · V.
-                {
-                    const int c0 = 0;
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 4 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1, o1_1 = AgVec.Load(o + 12 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
-                    AgVecF a3 = AgVec.Create(alpha3);
-                    AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3, o3_1 = AgVec.Load(o + 28 + c0) * a3;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 8 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 4);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[12]);
-                        o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[24]);
-                        o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
-                        o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        AgVecF p3 = AgVec.Create(pj[36]);
-                        o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
-                        o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 4 + c0);
-                    AgVec.Store(o1_0, o + 8 + c0);
-                    AgVec.Store(o1_1, o + 12 + c0);
-                    AgVec.Store(o2_0, o + 16 + c0);
-                    AgVec.Store(o2_1, o + 20 + c0);
-                    AgVec.Store(o3_0, o + 24 + c0);
-                    AgVec.Store(o3_1, o + 28 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 8;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 2 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l3);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 24;
-                float* yrow = output + 3 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-        }
-
-        // AttentionRows3__v128: query rows i0 .. i0 + 2 of one head against every visible key block.
-        private static unsafe void AttentionRows3__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse, float* va)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            new global::System.Span<float>(o, 24).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 12)
-            {
-                // S[0..2, j0 + 0 .. j0 + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]): 9 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 12 of the packed keys, [HeadDim, 12]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 12;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF vd = AgVec.Create(va[d]);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k0), s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k1), s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q0 + k2), s0_2);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k0), s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k1), s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q1 + k2), s1_2);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k0), s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k1), s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(q2 + k2), s2_2);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 4);
-                    AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s1_0, p + 12);
-                    AgVec.Store(s1_1, p + 16);
-                    AgVec.Store(s1_2, p + 20);
-                    AgVec.Store(s2_0, p + 24);
-                    AgVec.Store(s2_1, p + 28);
-                    AgVec.Store(s2_2, p + 32);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 12 > maskFrom)
-                {
-                    for (int r = 0; r < 3; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 12;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m0 - mNew)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 12;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m1 - mNew)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 24;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        AgVecF mv = AgVec.Create(mNew);
-                        AgVecF e0 = Exp__v128(x0 - mv);
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(x1 - mv);
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(x2 - mv);
-                        AgVec.Store(e2, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create(m2 - mNew)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
-                        m2 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(12, keyEnd - j0);
-                // O[0..2, last 2 vectors] = alpha ∘ O + P · V.
-                {
-                    const int c0 = 0;
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 4 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1, o1_1 = AgVec.Load(o + 12 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2, o2_1 = AgVec.Load(o + 20 + c0) * a2;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 8 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 4);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        AgVecF p1 = AgVec.Create(pj[12]);
-                        o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        AgVecF p2 = AgVec.Create(pj[24]);
-                        o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
-                        o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 4 + c0);
-                    AgVec.Store(o1_0, o + 8 + c0);
-                    AgVec.Store(o1_1, o + 12 + c0);
-                    AgVec.Store(o2_0, o + 16 + c0);
-                    AgVec.Store(o2_1, o + 20 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 8;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 2 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 4; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-                for (int c = 4; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 1824 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, additiveV, lse);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
@@ -609,270 +64,204 @@ namespace Demo.Alignment
             BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-        // for a row that sees one key); nothing past HeadDim is read.
-        private static unsafe float HeadDot__v128(float* a, float* b)
-        {
-            float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
-            return sum;
-        }
-
-        // ScoreGradient__v128: P = e^(S - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ) into ds, which holds dP.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-        {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(s - AgVec.Create(lse)), AgVecF.Zero);
-            AgVec.Store(e, p);
-            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
-        }
-
-        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [5, 12] (score and dP tiles),
-        // K rows packed [12, 8] (dQ += dS·K), dK and dV accumulated in [12, 8]; per query head of the group, tiles of
-        // 4 rows (1 full, then one with 3 rows of the sequence) walk the visible key blocks of 12.
+        // BackwardCore__v128: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            float* additiveV = parameters + AdditiveVOffset;
-            float* additiveVGrad = grad + AdditiveVOffset;
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            new global::System.Span<float>(va, 8).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 12, vt);
-                float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 12, 8, kr);
-                new global::System.Span<float>(dkAcc, 96).Clear();
-                new global::System.Span<float>(dvAcc, 96).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+                AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);
+        }
+
+        // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 4 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void additive_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+                AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
                 {
-                    float* qh = q + h * HeadDim;
-                    float* oh = o + h * HeadDim;
-                    float* doh = dO + h * HeadDim;
-                    float* dqh = dq + h * HeadDim;
-                    float* lh = lse + h * SeqLen;
-                    new global::System.ReadOnlySpan<float>(additiveV + h * HeadDim, HeadDim).CopyTo(new global::System.Span<float>(va, HeadDim));
-                    new global::System.Span<float>(dva, 8).Clear();
-                    for (int i0 = 0; i0 < 4; i0 += 4)
-                    {
-                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 4, validLength, kr, work);
-                    }
-                    BackwardTile__v128(qh + 4 * QueryWidth, oh + 4 * QueryWidth, doh + 4 * QueryWidth, dqh + 4 * QueryWidth, lh + 4, 4, 3, validLength, kr, work);
-                    global::AttnGen.KernelSupport.AddInto(additiveVGrad + h * HeadDim, dva, HeadDim);
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1); c3_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b2), c3_2);
                 }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                for (int j = 0; j < KvSeqLen; j++)
-                {
-                    new global::System.ReadOnlySpan<float>(dkAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dvAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
             }
         }
 
-        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n <= 4) of one head against every visible key block.
-        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 3 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void additive_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* va = work + WorkTileAdditiveV;
-            float* dva = work + WorkTileAdditiveVGrad;
-            float* delta = stackalloc float[4];
-            float* rowLse = stackalloc float[4];
-            // Q and dO rows of the tile into [4, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
-            for (int r = 0; r < 4; r++)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* qr = qt + r * 8;
-                float* dr = dot + r * 8;
-                if (r < n)
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
+                AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
+                AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
+                for (int t = 0; t < 5; t++)
                 {
-                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                    delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
-                    rowLse[r] = lse[r];
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF vt = AgVec.Create(va[t]);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
                 }
-                else
-                {
-                    new global::System.Span<float>(qr, HeadDim).Clear();
-                    new global::System.Span<float>(dr, HeadDim).Clear();
-                    delta[r] = 0f;
-                    rowLse[r] = float.PositiveInfinity;
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
             }
-            new global::System.Span<float>(dqt, 32).Clear();
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 12)
+        }
+
+        // C = init + A·B over 5: 4 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                // one sub-tile: the whole block
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
+                for (int t = 0; t < 5; t++)
                 {
-                    int jb = j0;
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..3, jb .. jb + 11] = dO[r, :] · v[:, j]: 12 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 12;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            AgVecF a1 = AgVec.Create(dot[8 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            AgVecF a2 = AgVec.Create(dot[16 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            AgVecF a3 = AgVec.Create(dot[24 + d]);
-                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
-                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
-                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 4);
-                        AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 12);
-                        AgVec.Store(s1_1, dsb + 16);
-                        AgVec.Store(s1_2, dsb + 20);
-                        AgVec.Store(s2_0, dsb + 24);
-                        AgVec.Store(s2_1, dsb + 28);
-                        AgVec.Store(s2_2, dsb + 32);
-                        AgVec.Store(s3_0, dsb + 36);
-                        AgVec.Store(s3_1, dsb + 40);
-                        AgVec.Store(s3_2, dsb + 44);
-                    }
-                    // S[0..3, jb .. jb + 11] = Σ_d v[d] · tanh(q[r, d] + k[d, j]); P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 12: [HeadDim, 12]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 12;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF vd = AgVec.Create(va[d]);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k0), s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k1), s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a0 + k2), s0_2);
-                            AgVecF a1 = AgVec.Create(qt[8 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k0), s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k1), s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a1 + k2), s1_2);
-                            AgVecF a2 = AgVec.Create(qt[16 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k0), s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k1), s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a2 + k2), s2_2);
-                            AgVecF a3 = AgVec.Create(qt[24 + d]);
-                            s3_0 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k0), s3_0);
-                            s3_1 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k1), s3_1);
-                            s3_2 = AgVec.MultiplyAddEstimate(vd, Tanh__v128(a3 + k2), s3_2);
-                        }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 16, dsb + 16);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 20, dsb + 20);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 24, dsb + 24);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 28, dsb + 28);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 32, dsb + 32);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 36, dsb + 36);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 40, dsb + 40);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 44, dsb + 44);
-                    }
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
                 }
-                // dV[j0 .. j0 + 11, last 2 vectors] += Pᵀ · dO.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0), x1_1 = AgVec.Load(dot + 12 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0), x2_1 = AgVec.Load(dot + 20 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 24 + c0), x3_1 = AgVec.Load(dot + 28 + c0);
-                    for (int j = 0; j < 12; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 8 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        AgVecF b1 = AgVec.Create(p[12 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        AgVecF b2 = AgVec.Create(p[24 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        AgVecF b3 = AgVec.Create(p[36 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                    }
-                }
-                // Additive: t = tanh(q_r + k_j) per d; u = dS_rj · v ∘ (1 - t²); dQ_r += u, dK_j += u, dv += dS_rj · t (visible keys only).
-                for (int r = 0; r < n; r++)
-                {
-                    int jEnd = global::System.Math.Min(12, validLength - j0);
-                    float* dsr = ds + r * 12;
-                    for (int c = 0; c < 8; c += 4)
-                    {
-                        AgVecF qv = AgVec.Load(qt + r * 8 + c), vv = AgVec.Load(va + c);
-                        AgVecF dqv = AgVecF.Zero, dvav = AgVecF.Zero;
-                        for (int j = 0; j < jEnd; j++)
-                        {
-                            AgVecF g = AgVec.Create(dsr[j]);
-                            AgVecF t = Tanh__v128(qv + AgVec.Load(kr + (j0 + j) * 8 + c));
-                            dvav = AgVec.MultiplyAddEstimate(g, t, dvav);
-                            AgVecF u = g * vv * (AgVecF.One - t * t);
-                            dqv += u;
-                            float* dkj = dkAcc + (j0 + j) * 8 + c;
-                            AgVec.Store(AgVec.Load(dkj) + u, dkj);
-                        }
-                        AgVec.Store(AgVec.Load(dqt + r * 8 + c) + dqv, dqt + r * 8 + c);
-                        AgVec.Store(AgVec.Load(dva + c) + dvav, dva + c);
-                    }
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
             }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < n; r++)
+        }
+
+        // C = init + A·B over 5: 3 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+                for (int t = 0; t < 5; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 3 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_3x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 4)
+            {
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                }
             }
         }
 

@@ -51,7 +51,7 @@ namespace Demo.Alignment
         private const int ScratchOutTile = 1344;
         private const int ScratchProbTile = 1440;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 1824;
+        private const int ScratchLength = 1920;
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

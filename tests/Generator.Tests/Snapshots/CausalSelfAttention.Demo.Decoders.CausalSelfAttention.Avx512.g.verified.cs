@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
 using AgVecF = global::System.Runtime.Intrinsics.Vector512<float>;
+using AgOps = global::AttnGen.Vector512Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector512Ops, global::System.Runtime.Intrinsics.Vector512<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Decoders
 {
@@ -17,1220 +20,76 @@ namespace Demo.Decoders
         // Packs W_q, W_k, W_v and W_o (with their biases) into panels of 32 columns.
         private static unsafe void PackWeights__avx512(float* parameters, float* packed)
         {
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 32, packed + 0);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 32, packed + 262656);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 32, packed + 525312);
-            global::AttnGen.KernelSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 32, packed + 787968);
+            AgSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 32, packed + 0);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 32, packed + 262656);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 32, packed + 525312);
+            AgSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 32, packed + 787968);
         }
 
-        // Linear_128x512x512_bias__avx512: Y[128, 512] = X[128, 512] · Wᵀ + b on 16 packed panels of 32 columns;
-        // register tiles of 12 rows (10 of them, then one of 8).
+        // Linear_128x512x512_bias__avx512: Y[128, 512] = X[128, 512] · Wᵀ + b on 16 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_128x512x512_bias__avx512(float* x, float* packed, float* y)
-        {
-            for (int p = 0; p < 16; p++)
-            {
-                float* panel = packed + p * 16416;
-                for (int m = 0; m < 120; m += 12)
-                {
-                    Linear_128x512x512_bias_tile12x32__avx512(x + m * 512, panel, y + m * 512 + p * 32);
-                }
-                Linear_128x512x512_bias_tile8x32__avx512(x + 61440, panel, y + 61440 + p * 32);
-            }
-        }
-
-        // Y[0..11, 0..31] = X[0..11, :] · panel + bias: 24 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_128x512x512_bias_tile12x32__avx512(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 512 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 16384);
-            AgVecF b1 = AgVec.Load(panel + 16400);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            AgVecF c1_0 = b0, c1_1 = b1;
-            AgVecF c2_0 = b0, c2_1 = b1;
-            AgVecF c3_0 = b0, c3_1 = b1;
-            AgVecF c4_0 = b0, c4_1 = b1;
-            AgVecF c5_0 = b0, c5_1 = b1;
-            AgVecF c6_0 = b0, c6_1 = b1;
-            AgVecF c7_0 = b0, c7_1 = b1;
-            AgVecF c8_0 = b0, c8_1 = b1;
-            AgVecF c9_0 = b0, c9_1 = b1;
-            AgVecF c10_0 = b0, c10_1 = b1;
-            AgVecF c11_0 = b0, c11_1 = b1;
-            for (int k = 0; k < 512; k++)
-            {
-                float* wk = panel + k * 32;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 16);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(x[512 + k]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(x[1024 + k]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(x[1536 + k]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(x[2048 + k]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(x[2560 + k]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(x[3072 + k]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(x[3584 + k]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(x[4096 + k]);
-                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
-                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(x[4608 + k]);
-                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
-                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(x[5120 + k]);
-                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
-                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(x[5632 + k]);
-                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
-                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 16);
-            AgVec.Store(c1_0, y + 512);
-            AgVec.Store(c1_1, y + 528);
-            AgVec.Store(c2_0, y + 1024);
-            AgVec.Store(c2_1, y + 1040);
-            AgVec.Store(c3_0, y + 1536);
-            AgVec.Store(c3_1, y + 1552);
-            AgVec.Store(c4_0, y + 2048);
-            AgVec.Store(c4_1, y + 2064);
-            AgVec.Store(c5_0, y + 2560);
-            AgVec.Store(c5_1, y + 2576);
-            AgVec.Store(c6_0, y + 3072);
-            AgVec.Store(c6_1, y + 3088);
-            AgVec.Store(c7_0, y + 3584);
-            AgVec.Store(c7_1, y + 3600);
-            AgVec.Store(c8_0, y + 4096);
-            AgVec.Store(c8_1, y + 4112);
-            AgVec.Store(c9_0, y + 4608);
-            AgVec.Store(c9_1, y + 4624);
-            AgVec.Store(c10_0, y + 5120);
-            AgVec.Store(c10_1, y + 5136);
-            AgVec.Store(c11_0, y + 5632);
-            AgVec.Store(c11_1, y + 5648);
-        }
-
-        // Y[0..7, 0..31] = X[0..7, :] · panel + bias: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_128x512x512_bias_tile8x32__avx512(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 512 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 16384);
-            AgVecF b1 = AgVec.Load(panel + 16400);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            AgVecF c1_0 = b0, c1_1 = b1;
-            AgVecF c2_0 = b0, c2_1 = b1;
-            AgVecF c3_0 = b0, c3_1 = b1;
-            AgVecF c4_0 = b0, c4_1 = b1;
-            AgVecF c5_0 = b0, c5_1 = b1;
-            AgVecF c6_0 = b0, c6_1 = b1;
-            AgVecF c7_0 = b0, c7_1 = b1;
-            for (int k = 0; k < 512; k++)
-            {
-                float* wk = panel + k * 32;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 16);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(x[512 + k]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(x[1024 + k]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(x[1536 + k]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(x[2048 + k]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(x[2560 + k]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(x[3072 + k]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(x[3584 + k]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 16);
-            AgVec.Store(c1_0, y + 512);
-            AgVec.Store(c1_1, y + 528);
-            AgVec.Store(c2_0, y + 1024);
-            AgVec.Store(c2_1, y + 1040);
-            AgVec.Store(c3_0, y + 1536);
-            AgVec.Store(c3_1, y + 1552);
-            AgVec.Store(c4_0, y + 2048);
-            AgVec.Store(c4_1, y + 2064);
-            AgVec.Store(c5_0, y + 2560);
-            AgVec.Store(c5_1, y + 2576);
-            AgVec.Store(c6_0, y + 3072);
-            AgVec.Store(c6_1, y + 3088);
-            AgVec.Store(c7_0, y + 3584);
-            AgVec.Store(c7_1, y + 3600);
-        }
-
-        // LinearBackward_128x512x512_bias__avx512: backward of Y[128, 512] = X[128, 512] · W[512, 512]ᵀ + b:
-        // dX[128, 512] = dY · W (overwritten); dW[512, 512] += dYᵀ · X; db[512] += Σ_rows dY.
-        private static unsafe void LinearBackward_128x512x512_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
-        {
-            LinearBackward_128x512x512_bias_dx__avx512(dy, w, dx);
-            LinearBackward_128x512x512_bias_dw__avx512(dy, x, dw);
-            // db[0..511] += Σ_m dY[m, :]
-            for (int j = 0; j < 512; j += 16)
-            {
-                AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 128; m++) s += AgVec.Load(dy + m * 512 + j);
-                AgVec.Store(s, db + j);
-            }
-        }
-
-        // LinearBackward_128x512x512_bias_dx__avx512: dX = dY · W, dX[128, 512] over a reduction of 512, in column blocks of 32
-        // (16 whole) and register tiles of 12 rows (10 whole, then one of 8).
-        private static unsafe void LinearBackward_128x512x512_bias_dx__avx512(float* a, float* b, float* c)
         {
             for (int j = 0; j < 512; j += 32)
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    LinearBackward_128x512x512_bias_dx_tile12x32__avx512(a + r * 512, b + j, c + r * 512 + j);
+                    gemm_12x32_k512__avx512(x + r * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + r * 512 + j, 512, 32);
                 }
-                LinearBackward_128x512x512_bias_dx_tile8x32__avx512(a + 61440, b + j, c + 61440 + j);
+                gemm_8x32_k512__avx512(x + 120 * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + 120 * 512 + j, 512, 32);
             }
         }
 
-        // dX[0..11, 0..31] = Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_128x512x512_bias_dx_tile12x32__avx512(float* a, float* b, float* c)
+        // LinearBackward_128x512x512_bias__avx512: backward of Y[128, 512] = X[128, 512] · W[512, 512]ᵀ + b.
+        private static unsafe void LinearBackward_128x512x512_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
-            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
-            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
-            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
-            AgVecF c8_0 = AgVecF.Zero, c8_1 = AgVecF.Zero;
-            AgVecF c9_0 = AgVecF.Zero, c9_1 = AgVecF.Zero;
-            AgVecF c10_0 = AgVecF.Zero, c10_1 = AgVecF.Zero;
-            AgVecF c11_0 = AgVecF.Zero, c11_1 = AgVecF.Zero;
-            for (int t = 0; t < 512; t++)
+            // dX[128, 512] = dY · W: tile rows are rows of dY, the reduction runs over its 512 columns.
+            for (int j = 0; j < 512; j += 32)
             {
-                float* at = a + t;
-                float* bt = b + t * 512;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[512]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[1024]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[1536]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[2048]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[2560]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[3072]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[3584]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[4096]);
-                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
-                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[4608]);
-                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
-                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[5120]);
-                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
-                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[5632]);
-                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
-                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+                for (int r = 0; r < 120; r += 12)
+                {
+                    gemm_12x32_k512__avx512(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512, 32);
+                }
+                gemm_8x32_k512__avx512(dy + 120 * 512, w + j, 512, AgSupport.ZeroRow, dx + 120 * 512 + j, 512, 32);
             }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 512);
-            AgVec.Store(c1_1, c + 528);
-            AgVec.Store(c2_0, c + 1024);
-            AgVec.Store(c2_1, c + 1040);
-            AgVec.Store(c3_0, c + 1536);
-            AgVec.Store(c3_1, c + 1552);
-            AgVec.Store(c4_0, c + 2048);
-            AgVec.Store(c4_1, c + 2064);
-            AgVec.Store(c5_0, c + 2560);
-            AgVec.Store(c5_1, c + 2576);
-            AgVec.Store(c6_0, c + 3072);
-            AgVec.Store(c6_1, c + 3088);
-            AgVec.Store(c7_0, c + 3584);
-            AgVec.Store(c7_1, c + 3600);
-            AgVec.Store(c8_0, c + 4096);
-            AgVec.Store(c8_1, c + 4112);
-            AgVec.Store(c9_0, c + 4608);
-            AgVec.Store(c9_1, c + 4624);
-            AgVec.Store(c10_0, c + 5120);
-            AgVec.Store(c10_1, c + 5136);
-            AgVec.Store(c11_0, c + 5632);
-            AgVec.Store(c11_1, c + 5648);
-        }
-
-        // dX[0..7, 0..31] = Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_128x512x512_bias_dx_tile8x32__avx512(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
-            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
-            AgVecF c6_0 = AgVecF.Zero, c6_1 = AgVecF.Zero;
-            AgVecF c7_0 = AgVecF.Zero, c7_1 = AgVecF.Zero;
-            for (int t = 0; t < 512; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 512;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[512]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[1024]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[1536]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[2048]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[2560]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[3072]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[3584]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 512);
-            AgVec.Store(c1_1, c + 528);
-            AgVec.Store(c2_0, c + 1024);
-            AgVec.Store(c2_1, c + 1040);
-            AgVec.Store(c3_0, c + 1536);
-            AgVec.Store(c3_1, c + 1552);
-            AgVec.Store(c4_0, c + 2048);
-            AgVec.Store(c4_1, c + 2064);
-            AgVec.Store(c5_0, c + 2560);
-            AgVec.Store(c5_1, c + 2576);
-            AgVec.Store(c6_0, c + 3072);
-            AgVec.Store(c6_1, c + 3088);
-            AgVec.Store(c7_0, c + 3584);
-            AgVec.Store(c7_1, c + 3600);
-        }
-
-        // LinearBackward_128x512x512_bias_dw__avx512: dW += dYᵀ · X, dW[512, 512] over a reduction of 128, in column blocks of 32
-        // (16 whole) and register tiles of 12 rows (42 whole, then one of 8).
-        private static unsafe void LinearBackward_128x512x512_bias_dw__avx512(float* a, float* b, float* c)
-        {
+            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
             for (int j = 0; j < 512; j += 32)
             {
                 for (int r = 0; r < 504; r += 12)
                 {
-                    LinearBackward_128x512x512_bias_dw_tile12x32__avx512(a + r * 1, b + j, c + r * 512 + j);
+                    gemm_tn_12x32__avx512(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512, 12, 32);
                 }
-                LinearBackward_128x512x512_bias_dw_tile8x32__avx512(a + 504, b + j, c + 258048 + j);
+                gemm_tn_8x32__avx512(dy + 504, 512, 128, x + j, 512, dw + 504 * 512 + j, 512, 8, 32);
             }
-        }
-
-        // dW[0..11, 0..31] += Σ_t A[0..11, t] · B[t, 0..31]: 24 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_128x512x512_bias_dw_tile12x32__avx512(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 512), c1_1 = AgVec.Load(c + 528);
-            AgVecF c2_0 = AgVec.Load(c + 1024), c2_1 = AgVec.Load(c + 1040);
-            AgVecF c3_0 = AgVec.Load(c + 1536), c3_1 = AgVec.Load(c + 1552);
-            AgVecF c4_0 = AgVec.Load(c + 2048), c4_1 = AgVec.Load(c + 2064);
-            AgVecF c5_0 = AgVec.Load(c + 2560), c5_1 = AgVec.Load(c + 2576);
-            AgVecF c6_0 = AgVec.Load(c + 3072), c6_1 = AgVec.Load(c + 3088);
-            AgVecF c7_0 = AgVec.Load(c + 3584), c7_1 = AgVec.Load(c + 3600);
-            AgVecF c8_0 = AgVec.Load(c + 4096), c8_1 = AgVec.Load(c + 4112);
-            AgVecF c9_0 = AgVec.Load(c + 4608), c9_1 = AgVec.Load(c + 4624);
-            AgVecF c10_0 = AgVec.Load(c + 5120), c10_1 = AgVec.Load(c + 5136);
-            AgVecF c11_0 = AgVec.Load(c + 5632), c11_1 = AgVec.Load(c + 5648);
-            for (int t = 0; t < 128; t++)
+            // db[0..511] += Σ_m dY[m, :]
+            for (int j = 0; j < 512; j += 16)
             {
-                float* at = a + t * 512;
-                float* bt = b + t * 512;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-                AgVecF a8 = AgVec.Create(at[8]);
-                c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
-                c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
-                AgVecF a9 = AgVec.Create(at[9]);
-                c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
-                c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
-                AgVecF a10 = AgVec.Create(at[10]);
-                c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
-                c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
-                AgVecF a11 = AgVec.Create(at[11]);
-                c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
-                c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
+                AgVecF s = AgVec.Load(db + j);
+                for (int i = 0; i < 128; i++) s += AgVec.Load(dy + i * 512 + j);
+                AgVec.Store(s, db + j);
             }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 512);
-            AgVec.Store(c1_1, c + 528);
-            AgVec.Store(c2_0, c + 1024);
-            AgVec.Store(c2_1, c + 1040);
-            AgVec.Store(c3_0, c + 1536);
-            AgVec.Store(c3_1, c + 1552);
-            AgVec.Store(c4_0, c + 2048);
-            AgVec.Store(c4_1, c + 2064);
-            AgVec.Store(c5_0, c + 2560);
-            AgVec.Store(c5_1, c + 2576);
-            AgVec.Store(c6_0, c + 3072);
-            AgVec.Store(c6_1, c + 3088);
-            AgVec.Store(c7_0, c + 3584);
-            AgVec.Store(c7_1, c + 3600);
-            AgVec.Store(c8_0, c + 4096);
-            AgVec.Store(c8_1, c + 4112);
-            AgVec.Store(c9_0, c + 4608);
-            AgVec.Store(c9_1, c + 4624);
-            AgVec.Store(c10_0, c + 5120);
-            AgVec.Store(c10_1, c + 5136);
-            AgVec.Store(c11_0, c + 5632);
-            AgVec.Store(c11_1, c + 5648);
         }
 
-        // dW[0..7, 0..31] += Σ_t A[0..7, t] · B[t, 0..31]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_128x512x512_bias_dw_tile8x32__avx512(float* a, float* b, float* c)
+        // The attention core on this path: query tiles of 6 rows (21 whole, then one of 2), key blocks of 64,
+        // heads padded to 64; values and keys read in place.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 64, true);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
         {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 16);
-            AgVecF c1_0 = AgVec.Load(c + 512), c1_1 = AgVec.Load(c + 528);
-            AgVecF c2_0 = AgVec.Load(c + 1024), c2_1 = AgVec.Load(c + 1040);
-            AgVecF c3_0 = AgVec.Load(c + 1536), c3_1 = AgVec.Load(c + 1552);
-            AgVecF c4_0 = AgVec.Load(c + 2048), c4_1 = AgVec.Load(c + 2064);
-            AgVecF c5_0 = AgVec.Load(c + 2560), c5_1 = AgVec.Load(c + 2576);
-            AgVecF c6_0 = AgVec.Load(c + 3072), c6_1 = AgVec.Load(c + 3088);
-            AgVecF c7_0 = AgVec.Load(c + 3584), c7_1 = AgVec.Load(c + 3600);
-            for (int t = 0; t < 128; t++)
-            {
-                float* at = a + t * 512;
-                float* bt = b + t * 512;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 16);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-                AgVecF a6 = AgVec.Create(at[6]);
-                c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-                c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-                AgVecF a7 = AgVec.Create(at[7]);
-                c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-                c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 16);
-            AgVec.Store(c1_0, c + 512);
-            AgVec.Store(c1_1, c + 528);
-            AgVec.Store(c2_0, c + 1024);
-            AgVec.Store(c2_1, c + 1040);
-            AgVec.Store(c3_0, c + 1536);
-            AgVec.Store(c3_1, c + 1552);
-            AgVec.Store(c4_0, c + 2048);
-            AgVec.Store(c4_1, c + 2064);
-            AgVec.Store(c5_0, c + 2560);
-            AgVec.Store(c5_1, c + 2576);
-            AgVec.Store(c6_0, c + 3072);
-            AgVec.Store(c6_1, c + 3088);
-            AgVec.Store(c7_0, c + 3584);
-            AgVec.Store(c7_1, c + 3600);
-        }
+            Score = &gemm_6x64_k64__avx512,
+            ScoreLast = &gemm_2x64_k64__avx512,
+            Product = &gemm_6x64_k64__avx512,
+            ProductLast = &gemm_2x64_k64__avx512,
+            Accumulate = &gemm_scaled_6x64_lda64__avx512,
+            AccumulateLast = &gemm_scaled_2x64_lda64__avx512,
+            Transposed = &gemm_tn_8x32__avx512,
+        };
 
-        // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Exp__avx512(AgVecF x)
-        {
-            AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-            n -= AgVec.Create(12583039f);
-            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
-            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
-            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
-            AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
-            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-        }
-
-        // HMax__avx512: the largest of the 16 lanes, by halving (NaN lanes may be ignored).
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static float HMax__avx512(AgVecF x)
-        {
-            global::System.Runtime.Intrinsics.Vector256<float> h8 = global::System.Runtime.Intrinsics.Vector256.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
-            global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(global::System.Runtime.Intrinsics.Vector256.GetLower(h8), global::System.Runtime.Intrinsics.Vector256.GetUpper(h8));
-            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-        }
-
-        // Attention__avx512: keys packed per key/value head in 2 blocks of [64, 64], values [128, 64];
-        // query tiles of 6 rows (21 full, one of 2), key blocks of 64.
+        // Attention__avx512: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* vp = scratch + ScratchValuePack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            for (int g = 0; g < KvHeads; g++)
-            {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, kt);
-                float* vg = v + g * HeadDim; // whole key blocks and vectors: P · V reads the values where they are
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* qh = q + h * HeadDim;
-                    float* ch = context + h * HeadDim;
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < 126; i0 += 6)
-                    {
-                        AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
-                    }
-                    AttentionRows2__avx512(qh + 126 * QueryWidth, kt, vg, ch + 126 * QueryWidth, 126, validLength, o, p, lh == null ? null : lh + 126);
-                }
-            }
-        }
-
-        // AttentionRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-        private static unsafe void AttentionRows6__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            float m3 = float.NegativeInfinity, alpha3;
-            AgVecF l3 = AgVecF.Zero;
-            float m4 = float.NegativeInfinity, alpha4;
-            AgVecF l4 = AgVecF.Zero;
-            float m5 = float.NegativeInfinity, alpha5;
-            AgVecF l5 = AgVecF.Zero;
-            new global::System.Span<float>(o, 384).Clear();
-            // Causal: the tile's last row sees keys below i0 + rows + CausalOffset; later blocks are skipped.
-            int keyEnd = global::System.Math.Min(validLength, i0 + 6 + CausalOffset);
-            // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
-            int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
-            {
-                // S[0..5, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 24 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 64;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF k2 = AgVec.Load(kd + 32);
-                        AgVecF k3 = AgVec.Load(kd + 48);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
-                        s2_3 = AgVec.FusedMultiplyAdd(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                        s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
-                        s3_3 = AgVec.FusedMultiplyAdd(q3, k3, s3_3);
-                        AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
-                        s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
-                        s4_2 = AgVec.FusedMultiplyAdd(q4, k2, s4_2);
-                        s4_3 = AgVec.FusedMultiplyAdd(q4, k3, s4_3);
-                        AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
-                        s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
-                        s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
-                        s5_3 = AgVec.FusedMultiplyAdd(q5, k3, s5_3);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 16);
-                    AgVec.Store(s0_2, p + 32);
-                    AgVec.Store(s0_3, p + 48);
-                    AgVec.Store(s1_0, p + 64);
-                    AgVec.Store(s1_1, p + 80);
-                    AgVec.Store(s1_2, p + 96);
-                    AgVec.Store(s1_3, p + 112);
-                    AgVec.Store(s2_0, p + 128);
-                    AgVec.Store(s2_1, p + 144);
-                    AgVec.Store(s2_2, p + 160);
-                    AgVec.Store(s2_3, p + 176);
-                    AgVec.Store(s3_0, p + 192);
-                    AgVec.Store(s3_1, p + 208);
-                    AgVec.Store(s3_2, p + 224);
-                    AgVec.Store(s3_3, p + 240);
-                    AgVec.Store(s4_0, p + 256);
-                    AgVec.Store(s4_1, p + 272);
-                    AgVec.Store(s4_2, p + 288);
-                    AgVec.Store(s4_3, p + 304);
-                    AgVec.Store(s5_0, p + 320);
-                    AgVec.Store(s5_1, p + 336);
-                    AgVec.Store(s5_2, p + 352);
-                    AgVec.Store(s5_3, p + 368);
-                }
-                // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 64 > maskFrom)
-                {
-                    for (int r = 0; r < 6; r++)
-                    {
-                        int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 64;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(48), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 48)), pr + 48);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 64;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 128;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m2 - mNew) * ScoreScale)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), ((e0 + e1) + (e2 + e3)));
-                        m2 = mNew;
-                    }
-                }
-                // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 192;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m3, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha3 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m3 - mNew) * ScoreScale)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), ((e0 + e1) + (e2 + e3)));
-                        m3 = mNew;
-                    }
-                }
-                // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 256;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m4, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha4 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m4 - mNew) * ScoreScale)));
-                        l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), ((e0 + e1) + (e2 + e3)));
-                        m4 = mNew;
-                    }
-                }
-                // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 320;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m5, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha5 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m5 - mNew) * ScoreScale)));
-                        l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), ((e0 + e1) + (e2 + e3)));
-                        m5 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(64, keyEnd - j0);
-                // O[0..5, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 16 + c0) * a0, o0_2 = AgVec.Load(o + 32 + c0) * a0, o0_3 = AgVec.Load(o + 48 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 64 + c0) * a1, o1_1 = AgVec.Load(o + 80 + c0) * a1, o1_2 = AgVec.Load(o + 96 + c0) * a1, o1_3 = AgVec.Load(o + 112 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 128 + c0) * a2, o2_1 = AgVec.Load(o + 144 + c0) * a2, o2_2 = AgVec.Load(o + 160 + c0) * a2, o2_3 = AgVec.Load(o + 176 + c0) * a2;
-                    AgVecF a3 = AgVec.Create(alpha3);
-                    AgVecF o3_0 = AgVec.Load(o + 192 + c0) * a3, o3_1 = AgVec.Load(o + 208 + c0) * a3, o3_2 = AgVec.Load(o + 224 + c0) * a3, o3_3 = AgVec.Load(o + 240 + c0) * a3;
-                    AgVecF a4 = AgVec.Create(alpha4);
-                    AgVecF o4_0 = AgVec.Load(o + 256 + c0) * a4, o4_1 = AgVec.Load(o + 272 + c0) * a4, o4_2 = AgVec.Load(o + 288 + c0) * a4, o4_3 = AgVec.Load(o + 304 + c0) * a4;
-                    AgVecF a5 = AgVec.Create(alpha5);
-                    AgVecF o5_0 = AgVec.Load(o + 320 + c0) * a5, o5_1 = AgVec.Load(o + 336 + c0) * a5, o5_2 = AgVec.Load(o + 352 + c0) * a5, o5_3 = AgVec.Load(o + 368 + c0) * a5;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * KvWidth + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 16);
-                        AgVecF v2 = AgVec.Load(vj + 32);
-                        AgVecF v3 = AgVec.Load(vj + 48);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        o0_1 = AgVec.FusedMultiplyAdd(p0, v1, o0_1);
-                        o0_2 = AgVec.FusedMultiplyAdd(p0, v2, o0_2);
-                        o0_3 = AgVec.FusedMultiplyAdd(p0, v3, o0_3);
-                        AgVecF p1 = AgVec.Create(pj[64]);
-                        o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        o1_1 = AgVec.FusedMultiplyAdd(p1, v1, o1_1);
-                        o1_2 = AgVec.FusedMultiplyAdd(p1, v2, o1_2);
-                        o1_3 = AgVec.FusedMultiplyAdd(p1, v3, o1_3);
-                        AgVecF p2 = AgVec.Create(pj[128]);
-                        o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        o2_1 = AgVec.FusedMultiplyAdd(p2, v1, o2_1);
-                        o2_2 = AgVec.FusedMultiplyAdd(p2, v2, o2_2);
-                        o2_3 = AgVec.FusedMultiplyAdd(p2, v3, o2_3);
-                        AgVecF p3 = AgVec.Create(pj[192]);
-                        o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                        o3_1 = AgVec.FusedMultiplyAdd(p3, v1, o3_1);
-                        o3_2 = AgVec.FusedMultiplyAdd(p3, v2, o3_2);
-                        o3_3 = AgVec.FusedMultiplyAdd(p3, v3, o3_3);
-                        AgVecF p4 = AgVec.Create(pj[256]);
-                        o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                        o4_1 = AgVec.FusedMultiplyAdd(p4, v1, o4_1);
-                        o4_2 = AgVec.FusedMultiplyAdd(p4, v2, o4_2);
-                        o4_3 = AgVec.FusedMultiplyAdd(p4, v3, o4_3);
-                        AgVecF p5 = AgVec.Create(pj[320]);
-                        o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
-                        o5_1 = AgVec.FusedMultiplyAdd(p5, v1, o5_1);
-                        o5_2 = AgVec.FusedMultiplyAdd(p5, v2, o5_2);
-                        o5_3 = AgVec.FusedMultiplyAdd(p5, v3, o5_3);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 16 + c0);
-                    AgVec.Store(o0_2, o + 32 + c0);
-                    AgVec.Store(o0_3, o + 48 + c0);
-                    AgVec.Store(o1_0, o + 64 + c0);
-                    AgVec.Store(o1_1, o + 80 + c0);
-                    AgVec.Store(o1_2, o + 96 + c0);
-                    AgVec.Store(o1_3, o + 112 + c0);
-                    AgVec.Store(o2_0, o + 128 + c0);
-                    AgVec.Store(o2_1, o + 144 + c0);
-                    AgVec.Store(o2_2, o + 160 + c0);
-                    AgVec.Store(o2_3, o + 176 + c0);
-                    AgVec.Store(o3_0, o + 192 + c0);
-                    AgVec.Store(o3_1, o + 208 + c0);
-                    AgVec.Store(o3_2, o + 224 + c0);
-                    AgVec.Store(o3_3, o + 240 + c0);
-                    AgVec.Store(o4_0, o + 256 + c0);
-                    AgVec.Store(o4_1, o + 272 + c0);
-                    AgVec.Store(o4_2, o + 288 + c0);
-                    AgVec.Store(o4_3, o + 304 + c0);
-                    AgVec.Store(o5_0, o + 320 + c0);
-                    AgVec.Store(o5_1, o + 336 + c0);
-                    AgVec.Store(o5_2, o + 352 + c0);
-                    AgVec.Store(o5_3, o + 368 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 64;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 128;
-                float* yrow = output + 2 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l3);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 192;
-                float* yrow = output + 3 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l4);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[4] = sum > 0f ? m4 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 256;
-                float* yrow = output + 4 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l5);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[5] = sum > 0f ? m5 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 320;
-                float* yrow = output + 5 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-        }
-
-        // AttentionRows2__avx512: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionRows2__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            new global::System.Span<float>(o, 128).Clear();
-            // Causal: the tile's last row sees keys below i0 + rows + CausalOffset; later blocks are skipped.
-            int keyEnd = global::System.Math.Min(validLength, i0 + 2 + CausalOffset);
-            // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
-            int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
-            {
-                // S[0..1, j0 + 0 .. j0 + 63] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 64 of the packed keys, [HeadDim, 64]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 64;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 16);
-                        AgVecF k2 = AgVec.Load(kd + 32);
-                        AgVecF k3 = AgVec.Load(kd + 48);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                        s0_3 = AgVec.FusedMultiplyAdd(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                        s1_3 = AgVec.FusedMultiplyAdd(q1, k3, s1_3);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 16);
-                    AgVec.Store(s0_2, p + 32);
-                    AgVec.Store(s0_3, p + 48);
-                    AgVec.Store(s1_0, p + 64);
-                    AgVec.Store(s1_1, p + 80);
-                    AgVec.Store(s1_2, p + 96);
-                    AgVec.Store(s1_3, p + 112);
-                }
-                // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 64 > maskFrom)
-                {
-                    for (int r = 0; r < 2; r++)
-                    {
-                        int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 64;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(48), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 48)), pr + 48);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m0 - mNew) * ScoreScale)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), ((e0 + e1) + (e2 + e3)));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 64;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 16);
-                    AgVecF x2 = AgVec.Load(pr + 32);
-                    AgVecF x3 = AgVec.Load(pr + 48);
-                    float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 32);
-                        AgVec.Store(AgVecF.Zero, pr + 48);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx512(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx512(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 16);
-                        AgVecF e2 = Exp__avx512(AgVec.FusedMultiplyAdd(x2, scale, mv));
-                        AgVec.Store(e2, pr + 32);
-                        AgVecF e3 = Exp__avx512(AgVec.FusedMultiplyAdd(x3, scale, mv));
-                        AgVec.Store(e3, pr + 48);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create((m1 - mNew) * ScoreScale)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), ((e0 + e1) + (e2 + e3)));
-                        m1 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(64, keyEnd - j0);
-                // O[0..1, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 16 + c0) * a0, o0_2 = AgVec.Load(o + 32 + c0) * a0, o0_3 = AgVec.Load(o + 48 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 64 + c0) * a1, o1_1 = AgVec.Load(o + 80 + c0) * a1, o1_2 = AgVec.Load(o + 96 + c0) * a1, o1_3 = AgVec.Load(o + 112 + c0) * a1;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * KvWidth + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 16);
-                        AgVecF v2 = AgVec.Load(vj + 32);
-                        AgVecF v3 = AgVec.Load(vj + 48);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        o0_1 = AgVec.FusedMultiplyAdd(p0, v1, o0_1);
-                        o0_2 = AgVec.FusedMultiplyAdd(p0, v2, o0_2);
-                        o0_3 = AgVec.FusedMultiplyAdd(p0, v3, o0_3);
-                        AgVecF p1 = AgVec.Create(pj[64]);
-                        o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        o1_1 = AgVec.FusedMultiplyAdd(p1, v1, o1_1);
-                        o1_2 = AgVec.FusedMultiplyAdd(p1, v2, o1_2);
-                        o1_3 = AgVec.FusedMultiplyAdd(p1, v3, o1_3);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 16 + c0);
-                    AgVec.Store(o0_2, o + 32 + c0);
-                    AgVec.Store(o0_3, o + 48 + c0);
-                    AgVec.Store(o1_0, o + 64 + c0);
-                    AgVec.Store(o1_1, o + 80 + c0);
-                    AgVec.Store(o1_2, o + 96 + c0);
-                    AgVec.Store(o1_3, o + 112 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 64;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 64; c += 16) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 279296 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
@@ -1281,450 +140,295 @@ namespace Demo.Decoders
             LinearBackward_128x512x512_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-        // for a row that sees one key); nothing past HeadDim is read.
-        private static unsafe float HeadDot__avx512(float* a, float* b)
-        {
-            float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
-            return sum;
-        }
-
-        // ScoreGradient__avx512: P = e^(S·scale - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ)·scale into ds, which holds dP.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-        {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
-            AgVec.Store(e, p);
-            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
-        }
-
-        // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 2 blocks of [64, 64] (score and dP tiles),
-        // K rows read in place (dQ += dS·K), dK and dV accumulated in [128, 64]; per query head of the group, tiles of
-        // 6 rows (21 full, then one with 2 rows of the sequence) walk the visible key blocks of 64.
+        // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            _ = parameters; _ = grad;
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 384).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 384).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 128, 64, vt);
-                float* kr = k + g * HeadDim; // whole key blocks and vectors: dQ += dS·K reads the keys where they are
-                new global::System.Span<float>(dkAcc, 8192).Clear();
-                new global::System.Span<float>(dvAcc, 8192).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            _ = parameters; _ = grad;
+        }
+
+        // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+        // C = init + A·B over 512: 12 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_12x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 32)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                for (int t = 0; t < 512; t++)
                 {
-                    float* qh = q + h * HeadDim;
-                    float* oh = o + h * HeadDim;
-                    float* doh = dO + h * HeadDim;
-                    float* dqh = dq + h * HeadDim;
-                    float* lh = lse + h * SeqLen;
-                    for (int i0 = 0; i0 < 126; i0 += 6)
-                    {
-                        BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
-                    }
-                    BackwardTile__avx512(qh + 126 * QueryWidth, oh + 126 * QueryWidth, doh + 126 * QueryWidth, dqh + 126 * QueryWidth, lh + 126, 126, 2, validLength, kr, work);
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgVec.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgVec.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgVec.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgVec.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                for (int j = 0; j < KvSeqLen; j++)
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+            }
+        }
+
+        // C = init + A·B over 512: 8 rows x 2 vectors, over width in blocks of 32.
+        private static unsafe void gemm_8x32_k512__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 32)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
+                for (int t = 0; t < 512; t++)
                 {
-                    new global::System.ReadOnlySpan<float>(dkAcc + j * 64, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dvAcc + j * 64, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 12 rows x 2 vectors, over height x width in tiles of 12 x 32.
+        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 12)
+            {
+                for (int j0 = 0; j0 < width; j0 += 32)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
+                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
+                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
+                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
+                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
+                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
                 }
             }
         }
 
-        // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
-        private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
+        // C += Aᵀ·B over depth: 8 rows x 2 vectors, over height x width in tiles of 8 x 32.
+        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* delta = stackalloc float[6];
-            float* rowLse = stackalloc float[6];
-            // Q and dO rows of the tile into [6, 64]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
-            for (int r = 0; r < 6; r++)
+            for (int i0 = 0; i0 < height; i0 += 8)
             {
-                float* qr = qt + r * 64;
-                float* dr = dot + r * 64;
-                if (r < n)
+                for (int j0 = 0; j0 < width; j0 += 32)
                 {
-                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                    delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
-                    rowLse[r] = lse[r];
-                }
-                else
-                {
-                    new global::System.Span<float>(qr, HeadDim).Clear();
-                    new global::System.Span<float>(dr, HeadDim).Clear();
-                    delta[r] = 0f;
-                    rowLse[r] = float.PositiveInfinity;
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
+                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
+                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
+                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
                 }
             }
-            new global::System.Span<float>(dqt, 384).Clear();
-            // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
-            int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
-            int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
-            int limit2 = global::System.Math.Min(validLength, i0 + 2 + CausalOffset + 1);
-            int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
-            int limit4 = global::System.Math.Min(validLength, i0 + 4 + CausalOffset + 1);
-            int limit5 = global::System.Math.Min(validLength, i0 + 5 + CausalOffset + 1);
-            int keyEnd = global::System.Math.Min(validLength, i0 + n + CausalOffset);
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(48f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 64)
+        }
+
+        // C = init + A·B over 64: 6 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_6x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                // one sub-tile: the whole block
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3, c4_0 = b0, c4_1 = b1, c4_2 = b2, c4_3 = b3, c5_0 = b0, c5_1 = b1, c5_2 = b2, c5_3 = b3;
+                for (int t = 0; t < 64; t++)
                 {
-                    int jb = j0;
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length or above the diagonal.
-                    AgVecF visible0 = AgVec.Create((float)(limit0 - jb));
-                    AgVecF visible1 = AgVec.Create((float)(limit1 - jb));
-                    AgVecF visible2 = AgVec.Create((float)(limit2 - jb));
-                    AgVecF visible3 = AgVec.Create((float)(limit3 - jb));
-                    AgVecF visible4 = AgVec.Create((float)(limit4 - jb));
-                    AgVecF visible5 = AgVec.Create((float)(limit5 - jb));
-                    // dP[0..5, jb .. jb + 63] = dO[r, :] · v[:, j]: 24 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                        AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 64;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(dot[64 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
-                            AgVecF a2 = AgVec.Create(dot[128 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                            s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
-                            AgVecF a3 = AgVec.Create(dot[192 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                            s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                            s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
-                            AgVecF a4 = AgVec.Create(dot[256 + d]);
-                            s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
-                            s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
-                            s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                            s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
-                            AgVecF a5 = AgVec.Create(dot[320 + d]);
-                            s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
-                            s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
-                            s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                            s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 16);
-                        AgVec.Store(s0_2, dsb + 32);
-                        AgVec.Store(s0_3, dsb + 48);
-                        AgVec.Store(s1_0, dsb + 64);
-                        AgVec.Store(s1_1, dsb + 80);
-                        AgVec.Store(s1_2, dsb + 96);
-                        AgVec.Store(s1_3, dsb + 112);
-                        AgVec.Store(s2_0, dsb + 128);
-                        AgVec.Store(s2_1, dsb + 144);
-                        AgVec.Store(s2_2, dsb + 160);
-                        AgVec.Store(s2_3, dsb + 176);
-                        AgVec.Store(s3_0, dsb + 192);
-                        AgVec.Store(s3_1, dsb + 208);
-                        AgVec.Store(s3_2, dsb + 224);
-                        AgVec.Store(s3_3, dsb + 240);
-                        AgVec.Store(s4_0, dsb + 256);
-                        AgVec.Store(s4_1, dsb + 272);
-                        AgVec.Store(s4_2, dsb + 288);
-                        AgVec.Store(s4_3, dsb + 304);
-                        AgVec.Store(s5_0, dsb + 320);
-                        AgVec.Store(s5_1, dsb + 336);
-                        AgVec.Store(s5_2, dsb + 352);
-                        AgVec.Store(s5_3, dsb + 368);
-                    }
-                    // S[0..5, jb .. jb + 63] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero, s4_3 = AgVecF.Zero;
-                        AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero, s5_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 64: [HeadDim, 64]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 64;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 16);
-                            AgVecF k2 = AgVec.Load(bd + 32);
-                            AgVecF k3 = AgVec.Load(bd + 48);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                            s0_3 = AgVec.FusedMultiplyAdd(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(qt[64 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                            s1_3 = AgVec.FusedMultiplyAdd(a1, k3, s1_3);
-                            AgVecF a2 = AgVec.Create(qt[128 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                            s2_3 = AgVec.FusedMultiplyAdd(a2, k3, s2_3);
-                            AgVecF a3 = AgVec.Create(qt[192 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                            s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                            s3_3 = AgVec.FusedMultiplyAdd(a3, k3, s3_3);
-                            AgVecF a4 = AgVec.Create(qt[256 + d]);
-                            s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
-                            s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
-                            s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                            s4_3 = AgVec.FusedMultiplyAdd(a4, k3, s4_3);
-                            AgVecF a5 = AgVec.Create(qt[320 + d]);
-                            s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
-                            s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
-                            s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                            s5_3 = AgVec.FusedMultiplyAdd(a5, k3, s5_3);
-                        }
-                        ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
-                        ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 16, dsb + 16);
-                        ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible0), rowLse[0], delta[0], pb + 32, dsb + 32);
-                        ScoreGradient__avx512(s0_3, AgVec.LessThan(column3, visible0), rowLse[0], delta[0], pb + 48, dsb + 48);
-                        ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 64, dsb + 64);
-                        ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 80, dsb + 80);
-                        ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible1), rowLse[1], delta[1], pb + 96, dsb + 96);
-                        ScoreGradient__avx512(s1_3, AgVec.LessThan(column3, visible1), rowLse[1], delta[1], pb + 112, dsb + 112);
-                        ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 128, dsb + 128);
-                        ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 144, dsb + 144);
-                        ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible2), rowLse[2], delta[2], pb + 160, dsb + 160);
-                        ScoreGradient__avx512(s2_3, AgVec.LessThan(column3, visible2), rowLse[2], delta[2], pb + 176, dsb + 176);
-                        ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 192, dsb + 192);
-                        ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 208, dsb + 208);
-                        ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible3), rowLse[3], delta[3], pb + 224, dsb + 224);
-                        ScoreGradient__avx512(s3_3, AgVec.LessThan(column3, visible3), rowLse[3], delta[3], pb + 240, dsb + 240);
-                        ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible4), rowLse[4], delta[4], pb + 256, dsb + 256);
-                        ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible4), rowLse[4], delta[4], pb + 272, dsb + 272);
-                        ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible4), rowLse[4], delta[4], pb + 288, dsb + 288);
-                        ScoreGradient__avx512(s4_3, AgVec.LessThan(column3, visible4), rowLse[4], delta[4], pb + 304, dsb + 304);
-                        ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible5), rowLse[5], delta[5], pb + 320, dsb + 320);
-                        ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible5), rowLse[5], delta[5], pb + 336, dsb + 336);
-                        ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible5), rowLse[5], delta[5], pb + 352, dsb + 352);
-                        ScoreGradient__avx512(s5_3, AgVec.LessThan(column3, visible5), rowLse[5], delta[5], pb + 368, dsb + 368);
-                    }
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
                 }
-                // dV[j0 .. j0 + 63, :] += Pᵀ · dO, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 16 + c0), x0_2 = AgVec.Load(dot + 32 + c0), x0_3 = AgVec.Load(dot + 48 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 64 + c0), x1_1 = AgVec.Load(dot + 80 + c0), x1_2 = AgVec.Load(dot + 96 + c0), x1_3 = AgVec.Load(dot + 112 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 128 + c0), x2_1 = AgVec.Load(dot + 144 + c0), x2_2 = AgVec.Load(dot + 160 + c0), x2_3 = AgVec.Load(dot + 176 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 192 + c0), x3_1 = AgVec.Load(dot + 208 + c0), x3_2 = AgVec.Load(dot + 224 + c0), x3_3 = AgVec.Load(dot + 240 + c0);
-                    AgVecF x4_0 = AgVec.Load(dot + 256 + c0), x4_1 = AgVec.Load(dot + 272 + c0), x4_2 = AgVec.Load(dot + 288 + c0), x4_3 = AgVec.Load(dot + 304 + c0);
-                    AgVecF x5_0 = AgVec.Load(dot + 320 + c0), x5_1 = AgVec.Load(dot + 336 + c0), x5_2 = AgVec.Load(dot + 352 + c0), x5_3 = AgVec.Load(dot + 368 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 64 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 16), a2 = AgVec.Load(a + 32), a3 = AgVec.Load(a + 48);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b0, x0_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b1, x1_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b1, x1_3, a3);
-                        AgVecF b2 = AgVec.Create(p[128 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b2, x2_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b2, x2_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b2, x2_3, a3);
-                        AgVecF b3 = AgVec.Create(p[192 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b3, x3_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b3, x3_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b3, x3_3, a3);
-                        AgVecF b4 = AgVec.Create(p[256 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b4, x4_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b4, x4_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b4, x4_3, a3);
-                        AgVecF b5 = AgVec.Create(p[320 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b5, x5_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b5, x5_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b5, x5_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 16);
-                        AgVec.Store(a2, a + 32);
-                        AgVec.Store(a3, a + 48);
-                    }
-                }
-                // dK[j0 .. j0 + 63, :] += dSᵀ · Q, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 16 + c0), x0_2 = AgVec.Load(qt + 32 + c0), x0_3 = AgVec.Load(qt + 48 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 64 + c0), x1_1 = AgVec.Load(qt + 80 + c0), x1_2 = AgVec.Load(qt + 96 + c0), x1_3 = AgVec.Load(qt + 112 + c0);
-                    AgVecF x2_0 = AgVec.Load(qt + 128 + c0), x2_1 = AgVec.Load(qt + 144 + c0), x2_2 = AgVec.Load(qt + 160 + c0), x2_3 = AgVec.Load(qt + 176 + c0);
-                    AgVecF x3_0 = AgVec.Load(qt + 192 + c0), x3_1 = AgVec.Load(qt + 208 + c0), x3_2 = AgVec.Load(qt + 224 + c0), x3_3 = AgVec.Load(qt + 240 + c0);
-                    AgVecF x4_0 = AgVec.Load(qt + 256 + c0), x4_1 = AgVec.Load(qt + 272 + c0), x4_2 = AgVec.Load(qt + 288 + c0), x4_3 = AgVec.Load(qt + 304 + c0);
-                    AgVecF x5_0 = AgVec.Load(qt + 320 + c0), x5_1 = AgVec.Load(qt + 336 + c0), x5_2 = AgVec.Load(qt + 352 + c0), x5_3 = AgVec.Load(qt + 368 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 64 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 16), a2 = AgVec.Load(a + 32), a3 = AgVec.Load(a + 48);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b0, x0_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b0, x0_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b1, x1_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b1, x1_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b1, x1_3, a3);
-                        AgVecF b2 = AgVec.Create(ds[128 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b2, x2_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b2, x2_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b2, x2_3, a3);
-                        AgVecF b3 = AgVec.Create(ds[192 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b3, x3_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b3, x3_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b3, x3_3, a3);
-                        AgVecF b4 = AgVec.Create(ds[256 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b4, x4_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b4, x4_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b4, x4_3, a3);
-                        AgVecF b5 = AgVec.Create(ds[320 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
-                        a1 = AgVec.FusedMultiplyAdd(b5, x5_1, a1);
-                        a2 = AgVec.FusedMultiplyAdd(b5, x5_2, a2);
-                        a3 = AgVec.FusedMultiplyAdd(b5, x5_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 16);
-                        AgVec.Store(a2, a + 32);
-                        AgVec.Store(a3, a + 48);
-                    }
-                }
-                // dQ[0..5, :] += dS · K, 4 vectors at a time.
-                for (int c0 = 0; c0 < 64; c0 += 64)
-                {
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 16 + c0), o0_2 = AgVec.Load(dqt + 32 + c0), o0_3 = AgVec.Load(dqt + 48 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 64 + c0), o1_1 = AgVec.Load(dqt + 80 + c0), o1_2 = AgVec.Load(dqt + 96 + c0), o1_3 = AgVec.Load(dqt + 112 + c0);
-                    AgVecF o2_0 = AgVec.Load(dqt + 128 + c0), o2_1 = AgVec.Load(dqt + 144 + c0), o2_2 = AgVec.Load(dqt + 160 + c0), o2_3 = AgVec.Load(dqt + 176 + c0);
-                    AgVecF o3_0 = AgVec.Load(dqt + 192 + c0), o3_1 = AgVec.Load(dqt + 208 + c0), o3_2 = AgVec.Load(dqt + 224 + c0), o3_3 = AgVec.Load(dqt + 240 + c0);
-                    AgVecF o4_0 = AgVec.Load(dqt + 256 + c0), o4_1 = AgVec.Load(dqt + 272 + c0), o4_2 = AgVec.Load(dqt + 288 + c0), o4_3 = AgVec.Load(dqt + 304 + c0);
-                    AgVecF o5_0 = AgVec.Load(dqt + 320 + c0), o5_1 = AgVec.Load(dqt + 336 + c0), o5_2 = AgVec.Load(dqt + 352 + c0), o5_3 = AgVec.Load(dqt + 368 + c0);
-                    for (int j = 0; j < 64; j++)
-                    {
-                        float* kj = kr + (j0 + j) * KvWidth + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF k1 = AgVec.Load(kj + 16);
-                        AgVecF k2 = AgVec.Load(kj + 32);
-                        AgVecF k3 = AgVec.Load(kj + 48);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        o0_1 = AgVec.FusedMultiplyAdd(b0, k1, o0_1);
-                        o0_2 = AgVec.FusedMultiplyAdd(b0, k2, o0_2);
-                        o0_3 = AgVec.FusedMultiplyAdd(b0, k3, o0_3);
-                        AgVecF b1 = AgVec.Create(ds[64 + j]);
-                        o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        o1_1 = AgVec.FusedMultiplyAdd(b1, k1, o1_1);
-                        o1_2 = AgVec.FusedMultiplyAdd(b1, k2, o1_2);
-                        o1_3 = AgVec.FusedMultiplyAdd(b1, k3, o1_3);
-                        AgVecF b2 = AgVec.Create(ds[128 + j]);
-                        o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                        o2_1 = AgVec.FusedMultiplyAdd(b2, k1, o2_1);
-                        o2_2 = AgVec.FusedMultiplyAdd(b2, k2, o2_2);
-                        o2_3 = AgVec.FusedMultiplyAdd(b2, k3, o2_3);
-                        AgVecF b3 = AgVec.Create(ds[192 + j]);
-                        o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
-                        o3_1 = AgVec.FusedMultiplyAdd(b3, k1, o3_1);
-                        o3_2 = AgVec.FusedMultiplyAdd(b3, k2, o3_2);
-                        o3_3 = AgVec.FusedMultiplyAdd(b3, k3, o3_3);
-                        AgVecF b4 = AgVec.Create(ds[256 + j]);
-                        o4_0 = AgVec.FusedMultiplyAdd(b4, k0, o4_0);
-                        o4_1 = AgVec.FusedMultiplyAdd(b4, k1, o4_1);
-                        o4_2 = AgVec.FusedMultiplyAdd(b4, k2, o4_2);
-                        o4_3 = AgVec.FusedMultiplyAdd(b4, k3, o4_3);
-                        AgVecF b5 = AgVec.Create(ds[320 + j]);
-                        o5_0 = AgVec.FusedMultiplyAdd(b5, k0, o5_0);
-                        o5_1 = AgVec.FusedMultiplyAdd(b5, k1, o5_1);
-                        o5_2 = AgVec.FusedMultiplyAdd(b5, k2, o5_2);
-                        o5_3 = AgVec.FusedMultiplyAdd(b5, k3, o5_3);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o0_1, dqt + 16 + c0);
-                    AgVec.Store(o0_2, dqt + 32 + c0);
-                    AgVec.Store(o0_3, dqt + 48 + c0);
-                    AgVec.Store(o1_0, dqt + 64 + c0);
-                    AgVec.Store(o1_1, dqt + 80 + c0);
-                    AgVec.Store(o1_2, dqt + 96 + c0);
-                    AgVec.Store(o1_3, dqt + 112 + c0);
-                    AgVec.Store(o2_0, dqt + 128 + c0);
-                    AgVec.Store(o2_1, dqt + 144 + c0);
-                    AgVec.Store(o2_2, dqt + 160 + c0);
-                    AgVec.Store(o2_3, dqt + 176 + c0);
-                    AgVec.Store(o3_0, dqt + 192 + c0);
-                    AgVec.Store(o3_1, dqt + 208 + c0);
-                    AgVec.Store(o3_2, dqt + 224 + c0);
-                    AgVec.Store(o3_3, dqt + 240 + c0);
-                    AgVec.Store(o4_0, dqt + 256 + c0);
-                    AgVec.Store(o4_1, dqt + 272 + c0);
-                    AgVec.Store(o4_2, dqt + 288 + c0);
-                    AgVec.Store(o4_3, dqt + 304 + c0);
-                    AgVec.Store(o5_0, dqt + 320 + c0);
-                    AgVec.Store(o5_1, dqt + 336 + c0);
-                    AgVec.Store(o5_2, dqt + 352 + c0);
-                    AgVec.Store(o5_3, dqt + 368 + c0);
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
             }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < n; r++)
+        }
+
+        // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_2x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 64)
             {
-                new global::System.ReadOnlySpan<float>(dqt + r * 64, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 6 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_scaled_6x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 64)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 16) * s2, c2_2 = AgVec.Load(tc + 2 * ldc + 32) * s2, c2_3 = AgVec.Load(tc + 2 * ldc + 48) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 16) * s3, c3_2 = AgVec.Load(tc + 3 * ldc + 32) * s3, c3_3 = AgVec.Load(tc + 3 * ldc + 48) * s3;
+                AgVecF s4 = AgVec.Create(alpha[4]);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4, c4_1 = AgVec.Load(tc + 4 * ldc + 16) * s4, c4_2 = AgVec.Load(tc + 4 * ldc + 32) * s4, c4_3 = AgVec.Load(tc + 4 * ldc + 48) * s4;
+                AgVecF s5 = AgVec.Create(alpha[5]);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5, c5_1 = AgVec.Load(tc + 5 * ldc + 16) * s5, c5_2 = AgVec.Load(tc + 5 * ldc + 32) * s5, c5_3 = AgVec.Load(tc + 5 * ldc + 48) * s5;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 64.
+        private static unsafe void gemm_scaled_2x64_lda64__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 64)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
             }
         }
 

@@ -60,7 +60,7 @@ namespace Demo.Decoders
         private const int ScratchOutTile = 278528;
         private const int ScratchProbTile = 278912;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 279296;
+        private const int ScratchLength = 279680;
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector128;
 using AgVecF = global::System.Runtime.Intrinsics.Vector128<float>;
+using AgOps = global::AttnGen.Vector128Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector128Ops, global::System.Runtime.Intrinsics.Vector128<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Translation
 {
@@ -17,1595 +20,157 @@ namespace Demo.Translation
         // Packs W_q, W_k, W_v and W_o (with their biases) into panels of 16 columns.
         private static unsafe void PackWeights__v128(float* parameters, float* packed)
         {
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 16, packed + 0);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 16, packed + 3136);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 16, packed + 6272);
-            global::AttnGen.KernelSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 16, packed + 9408);
+            AgSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 16, packed + 0);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 16, packed + 3136);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 16, packed + 6272);
+            AgSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 16, packed + 9408);
         }
 
-        // Linear_10x64x48_bias__v128: Y[10, 64] = X[10, 48] · Wᵀ + b on 4 packed panels of 16 columns;
-        // register tiles of 4 rows (2 of them, then one of 2).
+        // Linear_10x64x48_bias__v128: Y[10, 64] = X[10, 48] · Wᵀ + b on 4 packed panels of 16 columns, register tiles of 4 rows.
         private static unsafe void Linear_10x64x48_bias__v128(float* x, float* packed, float* y)
         {
-            for (int p = 0; p < 4; p++)
+            for (int j = 0; j < 64; j += 16)
             {
-                float* panel = packed + p * 784;
-                for (int m = 0; m < 8; m += 4)
+                for (int r = 0; r < 8; r += 4)
                 {
-                    Linear_10x64x48_bias_tile4x16__v128(x + m * 48, panel, y + m * 64 + p * 16);
+                    gemm_4x16_k48__v128(x + r * 48, packed + j * 49, 16, packed + j * 49 + 768, y + r * 64 + j, 64, 16);
                 }
-                Linear_10x64x48_bias_tile2x16__v128(x + 384, panel, y + 512 + p * 16);
+                gemm_2x16_k48__v128(x + 8 * 48, packed + j * 49, 16, packed + j * 49 + 768, y + 8 * 64 + j, 64, 16);
             }
         }
 
-        // Y[0..3, 0..15] = X[0..3, :] · panel + bias: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x64x48_bias_tile4x16__v128(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 48 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 768);
-            AgVecF b1 = AgVec.Load(panel + 772);
-            AgVecF b2 = AgVec.Load(panel + 776);
-            AgVecF b3 = AgVec.Load(panel + 780);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            AgVecF c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            AgVecF c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3;
-            AgVecF c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int k = 0; k < 48; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 4);
-                b2 = AgVec.Load(wk + 8);
-                b3 = AgVec.Load(wk + 12);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(x[48 + k]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(x[96 + k]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(x[144 + k]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 4);
-            AgVec.Store(c0_2, y + 8);
-            AgVec.Store(c0_3, y + 12);
-            AgVec.Store(c1_0, y + 64);
-            AgVec.Store(c1_1, y + 68);
-            AgVec.Store(c1_2, y + 72);
-            AgVec.Store(c1_3, y + 76);
-            AgVec.Store(c2_0, y + 128);
-            AgVec.Store(c2_1, y + 132);
-            AgVec.Store(c2_2, y + 136);
-            AgVec.Store(c2_3, y + 140);
-            AgVec.Store(c3_0, y + 192);
-            AgVec.Store(c3_1, y + 196);
-            AgVec.Store(c3_2, y + 200);
-            AgVec.Store(c3_3, y + 204);
-        }
-
-        // Y[0..1, 0..15] = X[0..1, :] · panel + bias: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x64x48_bias_tile2x16__v128(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 48 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 768);
-            AgVecF b1 = AgVec.Load(panel + 772);
-            AgVecF b2 = AgVec.Load(panel + 776);
-            AgVecF b3 = AgVec.Load(panel + 780);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            AgVecF c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            for (int k = 0; k < 48; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 4);
-                b2 = AgVec.Load(wk + 8);
-                b3 = AgVec.Load(wk + 12);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(x[48 + k]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 4);
-            AgVec.Store(c0_2, y + 8);
-            AgVec.Store(c0_3, y + 12);
-            AgVec.Store(c1_0, y + 64);
-            AgVec.Store(c1_1, y + 68);
-            AgVec.Store(c1_2, y + 72);
-            AgVec.Store(c1_3, y + 76);
-        }
-
-        // LinearBackward_10x64x48_bias__v128: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b:
-        // dX[10, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
+        // LinearBackward_10x64x48_bias__v128: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b.
         private static unsafe void LinearBackward_10x64x48_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
-            LinearBackward_10x64x48_bias_dx__v128(dy, w, dx);
-            LinearBackward_10x64x48_bias_dw__v128(dy, x, dw);
-            // db[0..63] += Σ_m dY[m, :]
-            for (int j = 0; j < 64; j += 4)
-            {
-                AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 64 + j);
-                AgVec.Store(s, db + j);
-            }
-        }
-
-        // LinearBackward_10x64x48_bias_dx__v128: dX = dY · W, dX[10, 48] over a reduction of 64, in column blocks of 16
-        // (3 whole) and register tiles of 4 rows (2 whole, then one of 2).
-        private static unsafe void LinearBackward_10x64x48_bias_dx__v128(float* a, float* b, float* c)
-        {
+            // dX[10, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
             for (int j = 0; j < 48; j += 16)
             {
                 for (int r = 0; r < 8; r += 4)
                 {
-                    LinearBackward_10x64x48_bias_dx_tile4x16__v128(a + r * 64, b + j, c + r * 48 + j);
+                    gemm_4x16_k64__v128(dy + r * 64, w + j, 48, AgSupport.ZeroRow, dx + r * 48 + j, 48, 16);
                 }
-                LinearBackward_10x64x48_bias_dx_tile2x16__v128(a + 512, b + j, c + 384 + j);
+                gemm_2x16_k64__v128(dy + 8 * 64, w + j, 48, AgSupport.ZeroRow, dx + 8 * 48 + j, 48, 16);
             }
-        }
-
-        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x64x48_bias_dx_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
-            for (int t = 0; t < 64; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 48;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[128]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[192]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 48);
-            AgVec.Store(c1_1, c + 52);
-            AgVec.Store(c1_2, c + 56);
-            AgVec.Store(c1_3, c + 60);
-            AgVec.Store(c2_0, c + 96);
-            AgVec.Store(c2_1, c + 100);
-            AgVec.Store(c2_2, c + 104);
-            AgVec.Store(c2_3, c + 108);
-            AgVec.Store(c3_0, c + 144);
-            AgVec.Store(c3_1, c + 148);
-            AgVec.Store(c3_2, c + 152);
-            AgVec.Store(c3_3, c + 156);
-        }
-
-        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x64x48_bias_dx_tile2x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
-            for (int t = 0; t < 64; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 48;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 48);
-            AgVec.Store(c1_1, c + 52);
-            AgVec.Store(c1_2, c + 56);
-            AgVec.Store(c1_3, c + 60);
-        }
-
-        // LinearBackward_10x64x48_bias_dw__v128: dW += dYᵀ · X, dW[64, 48] over a reduction of 10, in column blocks of 16
-        // (3 whole) and register tiles of 4 rows (16 whole).
-        private static unsafe void LinearBackward_10x64x48_bias_dw__v128(float* a, float* b, float* c)
-        {
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int j = 0; j < 48; j += 16)
             {
                 for (int r = 0; r < 64; r += 4)
                 {
-                    LinearBackward_10x64x48_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 48 + j);
+                    gemm_tn_4x16__v128(dy + r, 64, 10, x + j, 48, dw + r * 48 + j, 48, 4, 16);
                 }
             }
-        }
-
-        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x64x48_bias_dw_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
-            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 52), c1_2 = AgVec.Load(c + 56), c1_3 = AgVec.Load(c + 60);
-            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 100), c2_2 = AgVec.Load(c + 104), c2_3 = AgVec.Load(c + 108);
-            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 148), c3_2 = AgVec.Load(c + 152), c3_3 = AgVec.Load(c + 156);
-            for (int t = 0; t < 10; t++)
-            {
-                float* at = a + t * 64;
-                float* bt = b + t * 48;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 48);
-            AgVec.Store(c1_1, c + 52);
-            AgVec.Store(c1_2, c + 56);
-            AgVec.Store(c1_3, c + 60);
-            AgVec.Store(c2_0, c + 96);
-            AgVec.Store(c2_1, c + 100);
-            AgVec.Store(c2_2, c + 104);
-            AgVec.Store(c2_3, c + 108);
-            AgVec.Store(c3_0, c + 144);
-            AgVec.Store(c3_1, c + 148);
-            AgVec.Store(c3_2, c + 152);
-            AgVec.Store(c3_3, c + 156);
-        }
-
-        // Linear_24x64x48_bias__v128: Y[24, 64] = X[24, 48] · Wᵀ + b on 4 packed panels of 16 columns;
-        // register tiles of 4 rows (6 of them).
-        private static unsafe void Linear_24x64x48_bias__v128(float* x, float* packed, float* y)
-        {
-            for (int p = 0; p < 4; p++)
-            {
-                float* panel = packed + p * 784;
-                for (int m = 0; m < 24; m += 4)
-                {
-                    Linear_24x64x48_bias_tile4x16__v128(x + m * 48, panel, y + m * 64 + p * 16);
-                }
-            }
-        }
-
-        // Y[0..3, 0..15] = X[0..3, :] · panel + bias: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_24x64x48_bias_tile4x16__v128(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 48 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 768);
-            AgVecF b1 = AgVec.Load(panel + 772);
-            AgVecF b2 = AgVec.Load(panel + 776);
-            AgVecF b3 = AgVec.Load(panel + 780);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            AgVecF c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            AgVecF c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3;
-            AgVecF c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int k = 0; k < 48; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 4);
-                b2 = AgVec.Load(wk + 8);
-                b3 = AgVec.Load(wk + 12);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(x[48 + k]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(x[96 + k]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(x[144 + k]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 4);
-            AgVec.Store(c0_2, y + 8);
-            AgVec.Store(c0_3, y + 12);
-            AgVec.Store(c1_0, y + 64);
-            AgVec.Store(c1_1, y + 68);
-            AgVec.Store(c1_2, y + 72);
-            AgVec.Store(c1_3, y + 76);
-            AgVec.Store(c2_0, y + 128);
-            AgVec.Store(c2_1, y + 132);
-            AgVec.Store(c2_2, y + 136);
-            AgVec.Store(c2_3, y + 140);
-            AgVec.Store(c3_0, y + 192);
-            AgVec.Store(c3_1, y + 196);
-            AgVec.Store(c3_2, y + 200);
-            AgVec.Store(c3_3, y + 204);
-        }
-
-        // LinearBackward_24x64x48_bias__v128: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b:
-        // dX[24, 48] = dY · W (overwritten); dW[64, 48] += dYᵀ · X; db[64] += Σ_rows dY.
-        private static unsafe void LinearBackward_24x64x48_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
-        {
-            LinearBackward_24x64x48_bias_dx__v128(dy, w, dx);
-            LinearBackward_24x64x48_bias_dw__v128(dy, x, dw);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 4)
             {
                 AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 24; m++) s += AgVec.Load(dy + m * 64 + j);
+                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 64 + j);
                 AgVec.Store(s, db + j);
             }
         }
 
-        // LinearBackward_24x64x48_bias_dx__v128: dX = dY · W, dX[24, 48] over a reduction of 64, in column blocks of 16
-        // (3 whole) and register tiles of 4 rows (6 whole).
-        private static unsafe void LinearBackward_24x64x48_bias_dx__v128(float* a, float* b, float* c)
+        // Linear_24x64x48_bias__v128: Y[24, 64] = X[24, 48] · Wᵀ + b on 4 packed panels of 16 columns, register tiles of 4 rows.
+        private static unsafe void Linear_24x64x48_bias__v128(float* x, float* packed, float* y)
         {
+            for (int j = 0; j < 64; j += 16)
+            {
+                for (int r = 0; r < 24; r += 4)
+                {
+                    gemm_4x16_k48__v128(x + r * 48, packed + j * 49, 16, packed + j * 49 + 768, y + r * 64 + j, 64, 16);
+                }
+            }
+        }
+
+        // LinearBackward_24x64x48_bias__v128: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b.
+        private static unsafe void LinearBackward_24x64x48_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            // dX[24, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
             for (int j = 0; j < 48; j += 16)
             {
                 for (int r = 0; r < 24; r += 4)
                 {
-                    LinearBackward_24x64x48_bias_dx_tile4x16__v128(a + r * 64, b + j, c + r * 48 + j);
+                    gemm_4x16_k64__v128(dy + r * 64, w + j, 48, AgSupport.ZeroRow, dx + r * 48 + j, 48, 16);
                 }
             }
-        }
-
-        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_24x64x48_bias_dx_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
-            for (int t = 0; t < 64; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 48;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[64]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[128]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[192]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 48);
-            AgVec.Store(c1_1, c + 52);
-            AgVec.Store(c1_2, c + 56);
-            AgVec.Store(c1_3, c + 60);
-            AgVec.Store(c2_0, c + 96);
-            AgVec.Store(c2_1, c + 100);
-            AgVec.Store(c2_2, c + 104);
-            AgVec.Store(c2_3, c + 108);
-            AgVec.Store(c3_0, c + 144);
-            AgVec.Store(c3_1, c + 148);
-            AgVec.Store(c3_2, c + 152);
-            AgVec.Store(c3_3, c + 156);
-        }
-
-        // LinearBackward_24x64x48_bias_dw__v128: dW += dYᵀ · X, dW[64, 48] over a reduction of 24, in column blocks of 16
-        // (3 whole) and register tiles of 4 rows (16 whole).
-        private static unsafe void LinearBackward_24x64x48_bias_dw__v128(float* a, float* b, float* c)
-        {
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
             for (int j = 0; j < 48; j += 16)
             {
                 for (int r = 0; r < 64; r += 4)
                 {
-                    LinearBackward_24x64x48_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 48 + j);
+                    gemm_tn_4x16__v128(dy + r, 64, 24, x + j, 48, dw + r * 48 + j, 48, 4, 16);
                 }
             }
-        }
-
-        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_24x64x48_bias_dw_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
-            AgVecF c1_0 = AgVec.Load(c + 48), c1_1 = AgVec.Load(c + 52), c1_2 = AgVec.Load(c + 56), c1_3 = AgVec.Load(c + 60);
-            AgVecF c2_0 = AgVec.Load(c + 96), c2_1 = AgVec.Load(c + 100), c2_2 = AgVec.Load(c + 104), c2_3 = AgVec.Load(c + 108);
-            AgVecF c3_0 = AgVec.Load(c + 144), c3_1 = AgVec.Load(c + 148), c3_2 = AgVec.Load(c + 152), c3_3 = AgVec.Load(c + 156);
-            for (int t = 0; t < 24; t++)
-            {
-                float* at = a + t * 64;
-                float* bt = b + t * 48;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 48);
-            AgVec.Store(c1_1, c + 52);
-            AgVec.Store(c1_2, c + 56);
-            AgVec.Store(c1_3, c + 60);
-            AgVec.Store(c2_0, c + 96);
-            AgVec.Store(c2_1, c + 100);
-            AgVec.Store(c2_2, c + 104);
-            AgVec.Store(c2_3, c + 108);
-            AgVec.Store(c3_0, c + 144);
-            AgVec.Store(c3_1, c + 148);
-            AgVec.Store(c3_2, c + 152);
-            AgVec.Store(c3_3, c + 156);
-        }
-
-        // Linear_10x48x64_bias__v128: Y[10, 48] = X[10, 64] · Wᵀ + b on 3 packed panels of 16 columns;
-        // register tiles of 4 rows (2 of them, then one of 2).
-        private static unsafe void Linear_10x48x64_bias__v128(float* x, float* packed, float* y)
-        {
-            for (int p = 0; p < 3; p++)
-            {
-                float* panel = packed + p * 1040;
-                for (int m = 0; m < 8; m += 4)
-                {
-                    Linear_10x48x64_bias_tile4x16__v128(x + m * 64, panel, y + m * 48 + p * 16);
-                }
-                Linear_10x48x64_bias_tile2x16__v128(x + 512, panel, y + 384 + p * 16);
-            }
-        }
-
-        // Y[0..3, 0..15] = X[0..3, :] · panel + bias: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x48x64_bias_tile4x16__v128(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 64 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 1024);
-            AgVecF b1 = AgVec.Load(panel + 1028);
-            AgVecF b2 = AgVec.Load(panel + 1032);
-            AgVecF b3 = AgVec.Load(panel + 1036);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            AgVecF c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            AgVecF c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3;
-            AgVecF c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int k = 0; k < 64; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 4);
-                b2 = AgVec.Load(wk + 8);
-                b3 = AgVec.Load(wk + 12);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(x[64 + k]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(x[128 + k]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(x[192 + k]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 4);
-            AgVec.Store(c0_2, y + 8);
-            AgVec.Store(c0_3, y + 12);
-            AgVec.Store(c1_0, y + 48);
-            AgVec.Store(c1_1, y + 52);
-            AgVec.Store(c1_2, y + 56);
-            AgVec.Store(c1_3, y + 60);
-            AgVec.Store(c2_0, y + 96);
-            AgVec.Store(c2_1, y + 100);
-            AgVec.Store(c2_2, y + 104);
-            AgVec.Store(c2_3, y + 108);
-            AgVec.Store(c3_0, y + 144);
-            AgVec.Store(c3_1, y + 148);
-            AgVec.Store(c3_2, y + 152);
-            AgVec.Store(c3_3, y + 156);
-        }
-
-        // Y[0..1, 0..15] = X[0..1, :] · panel + bias: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x48x64_bias_tile2x16__v128(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 64 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 1024);
-            AgVecF b1 = AgVec.Load(panel + 1028);
-            AgVecF b2 = AgVec.Load(panel + 1032);
-            AgVecF b3 = AgVec.Load(panel + 1036);
-            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            AgVecF c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-            for (int k = 0; k < 64; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 4);
-                b2 = AgVec.Load(wk + 8);
-                b3 = AgVec.Load(wk + 12);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(x[64 + k]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 4);
-            AgVec.Store(c0_2, y + 8);
-            AgVec.Store(c0_3, y + 12);
-            AgVec.Store(c1_0, y + 48);
-            AgVec.Store(c1_1, y + 52);
-            AgVec.Store(c1_2, y + 56);
-            AgVec.Store(c1_3, y + 60);
-        }
-
-        // LinearBackward_10x48x64_bias__v128: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b:
-        // dX[10, 64] = dY · W (overwritten); dW[48, 64] += dYᵀ · X; db[48] += Σ_rows dY.
-        private static unsafe void LinearBackward_10x48x64_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
-        {
-            LinearBackward_10x48x64_bias_dx__v128(dy, w, dx);
-            LinearBackward_10x48x64_bias_dw__v128(dy, x, dw);
-            // db[0..47] += Σ_m dY[m, :]
-            for (int j = 0; j < 48; j += 4)
+            // db[0..63] += Σ_m dY[m, :]
+            for (int j = 0; j < 64; j += 4)
             {
                 AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 48 + j);
+                for (int i = 0; i < 24; i++) s += AgVec.Load(dy + i * 64 + j);
                 AgVec.Store(s, db + j);
             }
         }
 
-        // LinearBackward_10x48x64_bias_dx__v128: dX = dY · W, dX[10, 64] over a reduction of 48, in column blocks of 16
-        // (4 whole) and register tiles of 4 rows (2 whole, then one of 2).
-        private static unsafe void LinearBackward_10x48x64_bias_dx__v128(float* a, float* b, float* c)
+        // Linear_10x48x64_bias__v128: Y[10, 48] = X[10, 64] · Wᵀ + b on 3 packed panels of 16 columns, register tiles of 4 rows.
+        private static unsafe void Linear_10x48x64_bias__v128(float* x, float* packed, float* y)
         {
+            for (int j = 0; j < 48; j += 16)
+            {
+                for (int r = 0; r < 8; r += 4)
+                {
+                    gemm_4x16_k64__v128(x + r * 64, packed + j * 65, 16, packed + j * 65 + 1024, y + r * 48 + j, 48, 16);
+                }
+                gemm_2x16_k64__v128(x + 8 * 64, packed + j * 65, 16, packed + j * 65 + 1024, y + 8 * 48 + j, 48, 16);
+            }
+        }
+
+        // LinearBackward_10x48x64_bias__v128: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
+        private static unsafe void LinearBackward_10x48x64_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        {
+            // dX[10, 64] = dY · W: tile rows are rows of dY, the reduction runs over its 48 columns.
             for (int j = 0; j < 64; j += 16)
             {
                 for (int r = 0; r < 8; r += 4)
                 {
-                    LinearBackward_10x48x64_bias_dx_tile4x16__v128(a + r * 48, b + j, c + r * 64 + j);
+                    gemm_4x16_k48__v128(dy + r * 48, w + j, 64, AgSupport.ZeroRow, dx + r * 64 + j, 64, 16);
                 }
-                LinearBackward_10x48x64_bias_dx_tile2x16__v128(a + 384, b + j, c + 512 + j);
+                gemm_2x16_k48__v128(dy + 8 * 48, w + j, 64, AgSupport.ZeroRow, dx + 8 * 64 + j, 64, 16);
             }
-        }
-
-        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x48x64_bias_dx_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero, c2_3 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero, c3_3 = AgVecF.Zero;
-            for (int t = 0; t < 48; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 64;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[48]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[96]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[144]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 64);
-            AgVec.Store(c1_1, c + 68);
-            AgVec.Store(c1_2, c + 72);
-            AgVec.Store(c1_3, c + 76);
-            AgVec.Store(c2_0, c + 128);
-            AgVec.Store(c2_1, c + 132);
-            AgVec.Store(c2_2, c + 136);
-            AgVec.Store(c2_3, c + 140);
-            AgVec.Store(c3_0, c + 192);
-            AgVec.Store(c3_1, c + 196);
-            AgVec.Store(c3_2, c + 200);
-            AgVec.Store(c3_3, c + 204);
-        }
-
-        // dX[0..1, 0..15] = Σ_t A[0..1, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x48x64_bias_dx_tile2x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero, c0_3 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero, c1_3 = AgVecF.Zero;
-            for (int t = 0; t < 48; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 64;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[48]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 64);
-            AgVec.Store(c1_1, c + 68);
-            AgVec.Store(c1_2, c + 72);
-            AgVec.Store(c1_3, c + 76);
-        }
-
-        // LinearBackward_10x48x64_bias_dw__v128: dW += dYᵀ · X, dW[48, 64] over a reduction of 10, in column blocks of 16
-        // (4 whole) and register tiles of 4 rows (12 whole).
-        private static unsafe void LinearBackward_10x48x64_bias_dw__v128(float* a, float* b, float* c)
-        {
+            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int j = 0; j < 64; j += 16)
             {
                 for (int r = 0; r < 48; r += 4)
                 {
-                    LinearBackward_10x48x64_bias_dw_tile4x16__v128(a + r * 1, b + j, c + r * 64 + j);
+                    gemm_tn_4x16__v128(dy + r, 48, 10, x + j, 64, dw + r * 64 + j, 64, 4, 16);
                 }
             }
-        }
-
-        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 16 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x48x64_bias_dw_tile4x16__v128(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 4), c0_2 = AgVec.Load(c + 8), c0_3 = AgVec.Load(c + 12);
-            AgVecF c1_0 = AgVec.Load(c + 64), c1_1 = AgVec.Load(c + 68), c1_2 = AgVec.Load(c + 72), c1_3 = AgVec.Load(c + 76);
-            AgVecF c2_0 = AgVec.Load(c + 128), c2_1 = AgVec.Load(c + 132), c2_2 = AgVec.Load(c + 136), c2_3 = AgVec.Load(c + 140);
-            AgVecF c3_0 = AgVec.Load(c + 192), c3_1 = AgVec.Load(c + 196), c3_2 = AgVec.Load(c + 200), c3_3 = AgVec.Load(c + 204);
-            for (int t = 0; t < 10; t++)
+            // db[0..47] += Σ_m dY[m, :]
+            for (int j = 0; j < 48; j += 4)
             {
-                float* at = a + t * 48;
-                float* bt = b + t * 64;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 4);
-                AgVecF b2 = AgVec.Load(bt + 8);
-                AgVecF b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.MultiplyAddEstimate(a0, b0, c0_0);
-                c0_1 = AgVec.MultiplyAddEstimate(a0, b1, c0_1);
-                c0_2 = AgVec.MultiplyAddEstimate(a0, b2, c0_2);
-                c0_3 = AgVec.MultiplyAddEstimate(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.MultiplyAddEstimate(a1, b0, c1_0);
-                c1_1 = AgVec.MultiplyAddEstimate(a1, b1, c1_1);
-                c1_2 = AgVec.MultiplyAddEstimate(a1, b2, c1_2);
-                c1_3 = AgVec.MultiplyAddEstimate(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.MultiplyAddEstimate(a2, b0, c2_0);
-                c2_1 = AgVec.MultiplyAddEstimate(a2, b1, c2_1);
-                c2_2 = AgVec.MultiplyAddEstimate(a2, b2, c2_2);
-                c2_3 = AgVec.MultiplyAddEstimate(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.MultiplyAddEstimate(a3, b0, c3_0);
-                c3_1 = AgVec.MultiplyAddEstimate(a3, b1, c3_1);
-                c3_2 = AgVec.MultiplyAddEstimate(a3, b2, c3_2);
-                c3_3 = AgVec.MultiplyAddEstimate(a3, b3, c3_3);
+                AgVecF s = AgVec.Load(db + j);
+                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 48 + j);
+                AgVec.Store(s, db + j);
             }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 4);
-            AgVec.Store(c0_2, c + 8);
-            AgVec.Store(c0_3, c + 12);
-            AgVec.Store(c1_0, c + 64);
-            AgVec.Store(c1_1, c + 68);
-            AgVec.Store(c1_2, c + 72);
-            AgVec.Store(c1_3, c + 76);
-            AgVec.Store(c2_0, c + 128);
-            AgVec.Store(c2_1, c + 132);
-            AgVec.Store(c2_2, c + 136);
-            AgVec.Store(c2_3, c + 140);
-            AgVec.Store(c3_0, c + 192);
-            AgVec.Store(c3_1, c + 196);
-            AgVec.Store(c3_2, c + 200);
-            AgVec.Store(c3_3, c + 204);
         }
 
-        // Exp__v128: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Exp__v128(AgVecF x)
+        // The attention core on this path: query tiles of 4 rows (2 whole, then one of 2), key blocks of 32,
+        // heads padded to 16; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 4, 32, 16, false);
+
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()
         {
-            AgVecF n = AgVec.MultiplyAddEstimate(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-            n -= AgVec.Create(12583039f);
-            AgVecF r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-6.93145752e-1f), x);
-            r = AgVec.MultiplyAddEstimate(n, AgVec.Create(-1.42860677e-6f), r);
-            AgVecF poly = AgVec.MultiplyAddEstimate(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(1.66676521e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(4.99991506e-1f));
-            poly = AgVec.MultiplyAddEstimate(poly, r, AgVec.Create(9.99999702e-1f));
-            AgVecF result = AgVec.MultiplyAddEstimate(r * scale, poly, scale);
-            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-        }
+            Score = &gemm_4x16_k16__v128,
+            ScoreLast = &gemm_2x16_k16__v128,
+            Product = &gemm_4x16_k16__v128,
+            ProductLast = &gemm_2x16_k16__v128,
+            Accumulate = &gemm_scaled_4x16_lda32__v128,
+            AccumulateLast = &gemm_scaled_2x16_lda32__v128,
+            Transposed = &gemm_tn_4x16__v128,
+        };
 
-        // HMax__v128: the largest of the 4 lanes, by halving (NaN lanes may be ignored).
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static float HMax__v128(AgVecF x)
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(x, global::System.Runtime.Intrinsics.Vector128.Shuffle(x, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-        }
-
-        // Attention__v128: keys packed per key/value head in 1 blocks of [16, 32], values [32, 16];
-        // query tiles of 4 rows (2 full, one of 2), key blocks of 32.
+        // Attention__v128: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* vp = scratch + ScratchValuePack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            for (int g = 0; g < KvHeads; g++)
-            {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 16, vp);
-                float* vg = vp;
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* qh = q + h * HeadDim;
-                    float* ch = context + h * HeadDim;
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    for (int i0 = 0; i0 < 8; i0 += 4)
-                    {
-                        AttentionRows4__v128(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
-                    }
-                    AttentionRows2__v128(qh + 8 * QueryWidth, kt, vg, ch + 8 * QueryWidth, 8, validLength, o, p, lh == null ? null : lh + 8);
-                }
-            }
-        }
-
-        // AttentionRows4__v128: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            float m3 = float.NegativeInfinity, alpha3;
-            AgVecF l3 = AgVecF.Zero;
-            new global::System.Span<float>(o, 64).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 4);
-                    AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s0_3, p + 12);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 36);
-                    AgVec.Store(s1_2, p + 40);
-                    AgVec.Store(s1_3, p + 44);
-                    AgVec.Store(s2_0, p + 64);
-                    AgVec.Store(s2_1, p + 68);
-                    AgVec.Store(s2_2, p + 72);
-                    AgVec.Store(s2_3, p + 76);
-                    AgVec.Store(s3_0, p + 96);
-                    AgVec.Store(s3_1, p + 100);
-                    AgVec.Store(s3_2, p + 104);
-                    AgVec.Store(s3_3, p + 108);
-                }
-                // S[0..3, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 16 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.MultiplyAddEstimate(q2, k0, s2_0);
-                        s2_1 = AgVec.MultiplyAddEstimate(q2, k1, s2_1);
-                        s2_2 = AgVec.MultiplyAddEstimate(q2, k2, s2_2);
-                        s2_3 = AgVec.MultiplyAddEstimate(q2, k3, s2_3);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.MultiplyAddEstimate(q3, k0, s3_0);
-                        s3_1 = AgVec.MultiplyAddEstimate(q3, k1, s3_1);
-                        s3_2 = AgVec.MultiplyAddEstimate(q3, k2, s3_2);
-                        s3_3 = AgVec.MultiplyAddEstimate(q3, k3, s3_3);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 20);
-                    AgVec.Store(s0_2, p + 24);
-                    AgVec.Store(s0_3, p + 28);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 52);
-                    AgVec.Store(s1_2, p + 56);
-                    AgVec.Store(s1_3, p + 60);
-                    AgVec.Store(s2_0, p + 80);
-                    AgVec.Store(s2_1, p + 84);
-                    AgVec.Store(s2_2, p + 88);
-                    AgVec.Store(s2_3, p + 92);
-                    AgVec.Store(s3_0, p + 112);
-                    AgVec.Store(s3_1, p + 116);
-                    AgVec.Store(s3_2, p + 120);
-                    AgVec.Store(s3_3, p + 124);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
-                {
-                    for (int r = 0; r < 4; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 32;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(12), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 12)), pr + 12);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(20), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 20)), pr + 20);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(28), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 28)), pr + 28);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 32;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 64;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m2, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m2 - mNew) * ScoreScale)));
-                        l2 = AgVec.MultiplyAddEstimate(l2, AgVec.Create(alpha2), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m2 = mNew;
-                    }
-                }
-                // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 96;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m3, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha3 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m3 - mNew) * ScoreScale)));
-                        l3 = AgVec.MultiplyAddEstimate(l3, AgVec.Create(alpha3), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m3 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(32, keyEnd - j0);
-                // O[0..3, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 4 + c0) * a0, o0_2 = AgVec.Load(o + 8 + c0) * a0, o0_3 = AgVec.Load(o + 12 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1, o1_1 = AgVec.Load(o + 20 + c0) * a1, o1_2 = AgVec.Load(o + 24 + c0) * a1, o1_3 = AgVec.Load(o + 28 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2, o2_1 = AgVec.Load(o + 36 + c0) * a2, o2_2 = AgVec.Load(o + 40 + c0) * a2, o2_3 = AgVec.Load(o + 44 + c0) * a2;
-                    AgVecF a3 = AgVec.Create(alpha3);
-                    AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3, o3_1 = AgVec.Load(o + 52 + c0) * a3, o3_2 = AgVec.Load(o + 56 + c0) * a3, o3_3 = AgVec.Load(o + 60 + c0) * a3;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 16 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 4);
-                        AgVecF v2 = AgVec.Load(vj + 8);
-                        AgVecF v3 = AgVec.Load(vj + 12);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        o0_2 = AgVec.MultiplyAddEstimate(p0, v2, o0_2);
-                        o0_3 = AgVec.MultiplyAddEstimate(p0, v3, o0_3);
-                        AgVecF p1 = AgVec.Create(pj[32]);
-                        o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        o1_2 = AgVec.MultiplyAddEstimate(p1, v2, o1_2);
-                        o1_3 = AgVec.MultiplyAddEstimate(p1, v3, o1_3);
-                        AgVecF p2 = AgVec.Create(pj[64]);
-                        o2_0 = AgVec.MultiplyAddEstimate(p2, v0, o2_0);
-                        o2_1 = AgVec.MultiplyAddEstimate(p2, v1, o2_1);
-                        o2_2 = AgVec.MultiplyAddEstimate(p2, v2, o2_2);
-                        o2_3 = AgVec.MultiplyAddEstimate(p2, v3, o2_3);
-                        AgVecF p3 = AgVec.Create(pj[96]);
-                        o3_0 = AgVec.MultiplyAddEstimate(p3, v0, o3_0);
-                        o3_1 = AgVec.MultiplyAddEstimate(p3, v1, o3_1);
-                        o3_2 = AgVec.MultiplyAddEstimate(p3, v2, o3_2);
-                        o3_3 = AgVec.MultiplyAddEstimate(p3, v3, o3_3);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 4 + c0);
-                    AgVec.Store(o0_2, o + 8 + c0);
-                    AgVec.Store(o0_3, o + 12 + c0);
-                    AgVec.Store(o1_0, o + 16 + c0);
-                    AgVec.Store(o1_1, o + 20 + c0);
-                    AgVec.Store(o1_2, o + 24 + c0);
-                    AgVec.Store(o1_3, o + 28 + c0);
-                    AgVec.Store(o2_0, o + 32 + c0);
-                    AgVec.Store(o2_1, o + 36 + c0);
-                    AgVec.Store(o2_2, o + 40 + c0);
-                    AgVec.Store(o2_3, o + 44 + c0);
-                    AgVec.Store(o3_0, o + 48 + c0);
-                    AgVec.Store(o3_1, o + 52 + c0);
-                    AgVec.Store(o3_2, o + 56 + c0);
-                    AgVec.Store(o3_3, o + 60 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 32;
-                float* yrow = output + 2 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l3);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 48;
-                float* yrow = output + 3 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-        }
-
-        // AttentionRows2__v128: query rows i0 .. i0 + 1 of one head against every visible key block.
-        private static unsafe void AttentionRows2__v128(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            new global::System.Span<float>(o, 32).Clear();
-            int keyEnd = validLength;
-            int maskFrom = validLength;
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
-            {
-                // S[0..1, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 4);
-                    AgVec.Store(s0_2, p + 8);
-                    AgVec.Store(s0_3, p + 12);
-                    AgVec.Store(s1_0, p + 32);
-                    AgVec.Store(s1_1, p + 36);
-                    AgVec.Store(s1_2, p + 40);
-                    AgVec.Store(s1_3, p + 44);
-                }
-                // S[0..1, j0 + 16 .. j0 + 31] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 16; // block j0 / 32 of the packed keys, [HeadDim, 32]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 32;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 4);
-                        AgVecF k2 = AgVec.Load(kd + 8);
-                        AgVecF k3 = AgVec.Load(kd + 12);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.MultiplyAddEstimate(q0, k0, s0_0);
-                        s0_1 = AgVec.MultiplyAddEstimate(q0, k1, s0_1);
-                        s0_2 = AgVec.MultiplyAddEstimate(q0, k2, s0_2);
-                        s0_3 = AgVec.MultiplyAddEstimate(q0, k3, s0_3);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.MultiplyAddEstimate(q1, k0, s1_0);
-                        s1_1 = AgVec.MultiplyAddEstimate(q1, k1, s1_1);
-                        s1_2 = AgVec.MultiplyAddEstimate(q1, k2, s1_2);
-                        s1_3 = AgVec.MultiplyAddEstimate(q1, k3, s1_3);
-                    }
-                    AgVec.Store(s0_0, p + 16);
-                    AgVec.Store(s0_1, p + 20);
-                    AgVec.Store(s0_2, p + 24);
-                    AgVec.Store(s0_3, p + 28);
-                    AgVec.Store(s1_0, p + 48);
-                    AgVec.Store(s1_1, p + 52);
-                    AgVec.Store(s1_2, p + 56);
-                    AgVec.Store(s1_3, p + 60);
-                }
-                // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-                if (j0 + 32 > maskFrom)
-                {
-                    for (int r = 0; r < 2; r++)
-                    {
-                        int limit = validLength - j0;
-                        global::System.Runtime.Intrinsics.Vector128<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 32;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(4), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 4)), pr + 4);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(12), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 12)), pr + 12);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(20), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 20)), pr + 20);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(24), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 24)), pr + 24);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector128<int>.Indices + AgVec.Create(28), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 28)), pr + 28);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m0, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m0 - mNew) * ScoreScale)));
-                        l0 = AgVec.MultiplyAddEstimate(l0, AgVec.Create(alpha0), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 32;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 4);
-                    AgVecF x2 = AgVec.Load(pr + 8);
-                    AgVecF x3 = AgVec.Load(pr + 12);
-                    AgVecF x4 = AgVec.Load(pr + 16);
-                    AgVecF x5 = AgVec.Load(pr + 20);
-                    AgVecF x6 = AgVec.Load(pr + 24);
-                    AgVecF x7 = AgVec.Load(pr + 28);
-                    float mNew = global::System.Math.Max(m1, HMax__v128(AgVec.MaxNative(AgVec.MaxNative(AgVec.MaxNative(x0, x1), AgVec.MaxNative(x2, x3)), AgVec.MaxNative(AgVec.MaxNative(x4, x5), AgVec.MaxNative(x6, x7)))));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 4);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        AgVec.Store(AgVecF.Zero, pr + 12);
-                        AgVec.Store(AgVecF.Zero, pr + 16);
-                        AgVec.Store(AgVecF.Zero, pr + 20);
-                        AgVec.Store(AgVecF.Zero, pr + 24);
-                        AgVec.Store(AgVecF.Zero, pr + 28);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__v128(AgVec.MultiplyAddEstimate(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__v128(AgVec.MultiplyAddEstimate(x1, scale, mv));
-                        AgVec.Store(e1, pr + 4);
-                        AgVecF e2 = Exp__v128(AgVec.MultiplyAddEstimate(x2, scale, mv));
-                        AgVec.Store(e2, pr + 8);
-                        AgVecF e3 = Exp__v128(AgVec.MultiplyAddEstimate(x3, scale, mv));
-                        AgVec.Store(e3, pr + 12);
-                        AgVecF e4 = Exp__v128(AgVec.MultiplyAddEstimate(x4, scale, mv));
-                        AgVec.Store(e4, pr + 16);
-                        AgVecF e5 = Exp__v128(AgVec.MultiplyAddEstimate(x5, scale, mv));
-                        AgVec.Store(e5, pr + 20);
-                        AgVecF e6 = Exp__v128(AgVec.MultiplyAddEstimate(x6, scale, mv));
-                        AgVec.Store(e6, pr + 24);
-                        AgVecF e7 = Exp__v128(AgVec.MultiplyAddEstimate(x7, scale, mv));
-                        AgVec.Store(e7, pr + 28);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__v128(AgVec.Create((m1 - mNew) * ScoreScale)));
-                        l1 = AgVec.MultiplyAddEstimate(l1, AgVec.Create(alpha1), (((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7))));
-                        m1 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(32, keyEnd - j0);
-                // O[0..1, :] = alpha ∘ O + P · V, 4 vectors of O at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0, o0_1 = AgVec.Load(o + 4 + c0) * a0, o0_2 = AgVec.Load(o + 8 + c0) * a0, o0_3 = AgVec.Load(o + 12 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1, o1_1 = AgVec.Load(o + 20 + c0) * a1, o1_2 = AgVec.Load(o + 24 + c0) * a1, o1_3 = AgVec.Load(o + 28 + c0) * a1;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 16 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF v1 = AgVec.Load(vj + 4);
-                        AgVecF v2 = AgVec.Load(vj + 8);
-                        AgVecF v3 = AgVec.Load(vj + 12);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.MultiplyAddEstimate(p0, v0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(p0, v1, o0_1);
-                        o0_2 = AgVec.MultiplyAddEstimate(p0, v2, o0_2);
-                        o0_3 = AgVec.MultiplyAddEstimate(p0, v3, o0_3);
-                        AgVecF p1 = AgVec.Create(pj[32]);
-                        o1_0 = AgVec.MultiplyAddEstimate(p1, v0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(p1, v1, o1_1);
-                        o1_2 = AgVec.MultiplyAddEstimate(p1, v2, o1_2);
-                        o1_3 = AgVec.MultiplyAddEstimate(p1, v3, o1_3);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o0_1, o + 4 + c0);
-                    AgVec.Store(o0_2, o + 8 + c0);
-                    AgVec.Store(o0_3, o + 12 + c0);
-                    AgVec.Store(o1_0, o + 16 + c0);
-                    AgVec.Store(o1_1, o + 20 + c0);
-                    AgVec.Store(o1_2, o + 24 + c0);
-                    AgVec.Store(o1_3, o + 28 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 16; c += 4) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 6880 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
@@ -1656,354 +221,233 @@ namespace Demo.Translation
             LinearBackward_24x64x48_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__v128: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-        // for a row that sees one key); nothing past HeadDim is read.
-        private static unsafe float HeadDot__v128(float* a, float* b)
-        {
-            float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum = float.MultiplyAddEstimate(a[d], b[d], sum);
-            return sum;
-        }
-
-        // ScoreGradient__v128: P = e^(S·scale - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ)·scale into ds, which holds dP.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void ScoreGradient__v128(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-        {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__v128(AgVec.MultiplyAddEstimate(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
-            AgVec.Store(e, p);
-            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
-        }
-
-        // BackwardCore__v128: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [16, 32] (score and dP tiles),
-        // K rows packed [32, 16] (dQ += dS·K), dK and dV accumulated in [32, 16]; per query head of the group, tiles of
-        // 4 rows (2 full, then one with 2 rows of the sequence) walk the visible key blocks of 32.
+        // BackwardCore__v128: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            _ = parameters; _ = grad;
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 64).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 64).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 32, vt);
-                float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 32, 16, kr);
-                new global::System.Span<float>(dkAcc, 512).Clear();
-                new global::System.Span<float>(dvAcc, 512).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            _ = parameters; _ = grad;
+        }
+
+        // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+        // C = init + A·B over 48: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k48__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 48; t++)
                 {
-                    float* qh = q + h * HeadDim;
-                    float* oh = o + h * HeadDim;
-                    float* doh = dO + h * HeadDim;
-                    float* dqh = dq + h * HeadDim;
-                    float* lh = lse + h * SeqLen;
-                    for (int i0 = 0; i0 < 8; i0 += 4)
-                    {
-                        BackwardTile__v128(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 4, validLength, kr, work);
-                    }
-                    BackwardTile__v128(qh + 8 * QueryWidth, oh + 8 * QueryWidth, doh + 8 * QueryWidth, dqh + 8 * QueryWidth, lh + 8, 8, 2, validLength, kr, work);
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                for (int j = 0; j < KvSeqLen; j++)
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+            }
+        }
+
+        // C = init + A·B over 48: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k48__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 48; t++)
                 {
-                    new global::System.ReadOnlySpan<float>(dkAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dvAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+            }
+        }
+
+        // C = init + A·B over 64: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+            }
+        }
+
+        // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 4 rows x 4 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 4)
+            {
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1, b2, b3;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8), c0_3 = AgVec.Load(tc + 12);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8), c1_3 = AgVec.Load(tc + 1 * ldc + 12);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8), c2_3 = AgVec.Load(tc + 2 * ldc + 12);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4), c3_2 = AgVec.Load(tc + 3 * ldc + 8), c3_3 = AgVec.Load(tc + 3 * ldc + 12);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
                 }
             }
         }
 
-        // BackwardTile__v128: query rows i0 .. i0 + n - 1 (n <= 4) of one head against every visible key block.
-        private static unsafe void BackwardTile__v128(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
+        // C = init + A·B over 16: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* delta = stackalloc float[4];
-            float* rowLse = stackalloc float[4];
-            // Q and dO rows of the tile into [4, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-            // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
-            for (int r = 0; r < 4; r++)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* qr = qt + r * 16;
-                float* dr = dot + r * 16;
-                if (r < n)
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
+                for (int t = 0; t < 16; t++)
                 {
-                    new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                    delta[r] = HeadDot__v128(dr, o + r * QueryWidth);
-                    rowLse[r] = lse[r];
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
-                else
-                {
-                    new global::System.Span<float>(qr, HeadDim).Clear();
-                    new global::System.Span<float>(dr, HeadDim).Clear();
-                    delta[r] = 0f;
-                    rowLse[r] = float.PositiveInfinity;
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
             }
-            new global::System.Span<float>(dqt, 64).Clear();
-            int keyEnd = validLength;
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(4f);
-            AgVecF column2 = AgVecF.Indices + AgVec.Create(8f);
-            AgVecF column3 = AgVecF.Indices + AgVec.Create(12f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 32)
+        }
+
+        // C = init + A·B over 16: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                for (int jb = j0; jb < j0 + 32; jb += 16) // sub-tiles of 16 keys
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 16; t++)
                 {
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length.
-                    AgVecF visible = AgVec.Create((float)(validLength - jb));
-                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 16 accumulators.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(dot[16 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
-                            AgVecF a2 = AgVec.Create(dot[32 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
-                            AgVecF a3 = AgVec.Create(dot[48 + d]);
-                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
-                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
-                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 4);
-                        AgVec.Store(s0_2, dsb + 8);
-                        AgVec.Store(s0_3, dsb + 12);
-                        AgVec.Store(s1_0, dsb + 32);
-                        AgVec.Store(s1_1, dsb + 36);
-                        AgVec.Store(s1_2, dsb + 40);
-                        AgVec.Store(s1_3, dsb + 44);
-                        AgVec.Store(s2_0, dsb + 64);
-                        AgVec.Store(s2_1, dsb + 68);
-                        AgVec.Store(s2_2, dsb + 72);
-                        AgVec.Store(s2_3, dsb + 76);
-                        AgVec.Store(s3_0, dsb + 96);
-                        AgVec.Store(s3_1, dsb + 100);
-                        AgVec.Store(s3_2, dsb + 104);
-                        AgVec.Store(s3_3, dsb + 108);
-                    }
-                    // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero, s0_3 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero, s1_3 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero, s2_3 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero, s3_3 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 32: [HeadDim, 32]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 32;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 4);
-                            AgVecF k2 = AgVec.Load(bd + 8);
-                            AgVecF k3 = AgVec.Load(bd + 12);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.MultiplyAddEstimate(a0, k0, s0_0);
-                            s0_1 = AgVec.MultiplyAddEstimate(a0, k1, s0_1);
-                            s0_2 = AgVec.MultiplyAddEstimate(a0, k2, s0_2);
-                            s0_3 = AgVec.MultiplyAddEstimate(a0, k3, s0_3);
-                            AgVecF a1 = AgVec.Create(qt[16 + d]);
-                            s1_0 = AgVec.MultiplyAddEstimate(a1, k0, s1_0);
-                            s1_1 = AgVec.MultiplyAddEstimate(a1, k1, s1_1);
-                            s1_2 = AgVec.MultiplyAddEstimate(a1, k2, s1_2);
-                            s1_3 = AgVec.MultiplyAddEstimate(a1, k3, s1_3);
-                            AgVecF a2 = AgVec.Create(qt[32 + d]);
-                            s2_0 = AgVec.MultiplyAddEstimate(a2, k0, s2_0);
-                            s2_1 = AgVec.MultiplyAddEstimate(a2, k1, s2_1);
-                            s2_2 = AgVec.MultiplyAddEstimate(a2, k2, s2_2);
-                            s2_3 = AgVec.MultiplyAddEstimate(a2, k3, s2_3);
-                            AgVecF a3 = AgVec.Create(qt[48 + d]);
-                            s3_0 = AgVec.MultiplyAddEstimate(a3, k0, s3_0);
-                            s3_1 = AgVec.MultiplyAddEstimate(a3, k1, s3_1);
-                            s3_2 = AgVec.MultiplyAddEstimate(a3, k2, s3_2);
-                            s3_3 = AgVec.MultiplyAddEstimate(a3, k3, s3_3);
-                        }
-                        ScoreGradient__v128(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
-                        ScoreGradient__v128(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 4, dsb + 4);
-                        ScoreGradient__v128(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 8, dsb + 8);
-                        ScoreGradient__v128(s0_3, AgVec.LessThan(column3, visible), rowLse[0], delta[0], pb + 12, dsb + 12);
-                        ScoreGradient__v128(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 32, dsb + 32);
-                        ScoreGradient__v128(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 36, dsb + 36);
-                        ScoreGradient__v128(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 40, dsb + 40);
-                        ScoreGradient__v128(s1_3, AgVec.LessThan(column3, visible), rowLse[1], delta[1], pb + 44, dsb + 44);
-                        ScoreGradient__v128(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 64, dsb + 64);
-                        ScoreGradient__v128(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 68, dsb + 68);
-                        ScoreGradient__v128(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 72, dsb + 72);
-                        ScoreGradient__v128(s2_3, AgVec.LessThan(column3, visible), rowLse[2], delta[2], pb + 76, dsb + 76);
-                        ScoreGradient__v128(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 96, dsb + 96);
-                        ScoreGradient__v128(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 100, dsb + 100);
-                        ScoreGradient__v128(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 104, dsb + 104);
-                        ScoreGradient__v128(s3_3, AgVec.LessThan(column3, visible), rowLse[3], delta[3], pb + 108, dsb + 108);
-                    }
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
-                // dV[j0 .. j0 + 31, :] += Pᵀ · dO, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0), x0_1 = AgVec.Load(dot + 4 + c0), x0_2 = AgVec.Load(dot + 8 + c0), x0_3 = AgVec.Load(dot + 12 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 16 + c0), x1_1 = AgVec.Load(dot + 20 + c0), x1_2 = AgVec.Load(dot + 24 + c0), x1_3 = AgVec.Load(dot + 28 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 32 + c0), x2_1 = AgVec.Load(dot + 36 + c0), x2_2 = AgVec.Load(dot + 40 + c0), x2_3 = AgVec.Load(dot + 44 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 48 + c0), x3_1 = AgVec.Load(dot + 52 + c0), x3_2 = AgVec.Load(dot + 56 + c0), x3_3 = AgVec.Load(dot + 60 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
-                        AgVecF b2 = AgVec.Create(p[64 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b2, x2_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b2, x2_3, a3);
-                        AgVecF b3 = AgVec.Create(p[96 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b3, x3_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b3, x3_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                        AgVec.Store(a2, a + 8);
-                        AgVec.Store(a3, a + 12);
-                    }
-                }
-                // dK[j0 .. j0 + 31, :] += dSᵀ · Q, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0), x0_1 = AgVec.Load(qt + 4 + c0), x0_2 = AgVec.Load(qt + 8 + c0), x0_3 = AgVec.Load(qt + 12 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 16 + c0), x1_1 = AgVec.Load(qt + 20 + c0), x1_2 = AgVec.Load(qt + 24 + c0), x1_3 = AgVec.Load(qt + 28 + c0);
-                    AgVecF x2_0 = AgVec.Load(qt + 32 + c0), x2_1 = AgVec.Load(qt + 36 + c0), x2_2 = AgVec.Load(qt + 40 + c0), x2_3 = AgVec.Load(qt + 44 + c0);
-                    AgVecF x3_0 = AgVec.Load(qt + 48 + c0), x3_1 = AgVec.Load(qt + 52 + c0), x3_2 = AgVec.Load(qt + 56 + c0), x3_3 = AgVec.Load(qt + 60 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 16 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0), a1 = AgVec.Load(a + 4), a2 = AgVec.Load(a + 8), a3 = AgVec.Load(a + 12);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b0, x0_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b0, x0_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b0, x0_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b0, x0_3, a3);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b1, x1_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b1, x1_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b1, x1_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b1, x1_3, a3);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b2, x2_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b2, x2_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b2, x2_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b2, x2_3, a3);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
-                        a0 = AgVec.MultiplyAddEstimate(b3, x3_0, a0);
-                        a1 = AgVec.MultiplyAddEstimate(b3, x3_1, a1);
-                        a2 = AgVec.MultiplyAddEstimate(b3, x3_2, a2);
-                        a3 = AgVec.MultiplyAddEstimate(b3, x3_3, a3);
-                        AgVec.Store(a0, a + 0);
-                        AgVec.Store(a1, a + 4);
-                        AgVec.Store(a2, a + 8);
-                        AgVec.Store(a3, a + 12);
-                    }
-                }
-                // dQ[0..3, :] += dS · K, 4 vectors at a time.
-                for (int c0 = 0; c0 < 16; c0 += 16)
-                {
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0), o0_1 = AgVec.Load(dqt + 4 + c0), o0_2 = AgVec.Load(dqt + 8 + c0), o0_3 = AgVec.Load(dqt + 12 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 16 + c0), o1_1 = AgVec.Load(dqt + 20 + c0), o1_2 = AgVec.Load(dqt + 24 + c0), o1_3 = AgVec.Load(dqt + 28 + c0);
-                    AgVecF o2_0 = AgVec.Load(dqt + 32 + c0), o2_1 = AgVec.Load(dqt + 36 + c0), o2_2 = AgVec.Load(dqt + 40 + c0), o2_3 = AgVec.Load(dqt + 44 + c0);
-                    AgVecF o3_0 = AgVec.Load(dqt + 48 + c0), o3_1 = AgVec.Load(dqt + 52 + c0), o3_2 = AgVec.Load(dqt + 56 + c0), o3_3 = AgVec.Load(dqt + 60 + c0);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        float* kj = kr + (j0 + j) * 16 + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF k1 = AgVec.Load(kj + 4);
-                        AgVecF k2 = AgVec.Load(kj + 8);
-                        AgVecF k3 = AgVec.Load(kj + 12);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.MultiplyAddEstimate(b0, k0, o0_0);
-                        o0_1 = AgVec.MultiplyAddEstimate(b0, k1, o0_1);
-                        o0_2 = AgVec.MultiplyAddEstimate(b0, k2, o0_2);
-                        o0_3 = AgVec.MultiplyAddEstimate(b0, k3, o0_3);
-                        AgVecF b1 = AgVec.Create(ds[32 + j]);
-                        o1_0 = AgVec.MultiplyAddEstimate(b1, k0, o1_0);
-                        o1_1 = AgVec.MultiplyAddEstimate(b1, k1, o1_1);
-                        o1_2 = AgVec.MultiplyAddEstimate(b1, k2, o1_2);
-                        o1_3 = AgVec.MultiplyAddEstimate(b1, k3, o1_3);
-                        AgVecF b2 = AgVec.Create(ds[64 + j]);
-                        o2_0 = AgVec.MultiplyAddEstimate(b2, k0, o2_0);
-                        o2_1 = AgVec.MultiplyAddEstimate(b2, k1, o2_1);
-                        o2_2 = AgVec.MultiplyAddEstimate(b2, k2, o2_2);
-                        o2_3 = AgVec.MultiplyAddEstimate(b2, k3, o2_3);
-                        AgVecF b3 = AgVec.Create(ds[96 + j]);
-                        o3_0 = AgVec.MultiplyAddEstimate(b3, k0, o3_0);
-                        o3_1 = AgVec.MultiplyAddEstimate(b3, k1, o3_1);
-                        o3_2 = AgVec.MultiplyAddEstimate(b3, k2, o3_2);
-                        o3_3 = AgVec.MultiplyAddEstimate(b3, k3, o3_3);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o0_1, dqt + 4 + c0);
-                    AgVec.Store(o0_2, dqt + 8 + c0);
-                    AgVec.Store(o0_3, dqt + 12 + c0);
-                    AgVec.Store(o1_0, dqt + 16 + c0);
-                    AgVec.Store(o1_1, dqt + 20 + c0);
-                    AgVec.Store(o1_2, dqt + 24 + c0);
-                    AgVec.Store(o1_3, dqt + 28 + c0);
-                    AgVec.Store(o2_0, dqt + 32 + c0);
-                    AgVec.Store(o2_1, dqt + 36 + c0);
-                    AgVec.Store(o2_2, dqt + 40 + c0);
-                    AgVec.Store(o2_3, dqt + 44 + c0);
-                    AgVec.Store(o3_0, dqt + 48 + c0);
-                    AgVec.Store(o3_1, dqt + 52 + c0);
-                    AgVec.Store(o3_2, dqt + 56 + c0);
-                    AgVec.Store(o3_3, dqt + 60 + c0);
-                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
             }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < n; r++)
+        }
+
+        // C = alpha[r]·C + A·B over depth: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_4x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0, c0_2 = AgVec.Load(tc + 8) * s0, c0_3 = AgVec.Load(tc + 12) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 8) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 12) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2, c2_2 = AgVec.Load(tc + 2 * ldc + 8) * s2, c2_3 = AgVec.Load(tc + 2 * ldc + 12) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3, c3_2 = AgVec.Load(tc + 3 * ldc + 8) * s3, c3_3 = AgVec.Load(tc + 3 * ldc + 12) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_2x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0, c0_2 = AgVec.Load(tc + 8) * s0, c0_3 = AgVec.Load(tc + 12) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 8) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 12) * s1;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
             }
         }
 

@@ -58,7 +58,7 @@ namespace Demo.Translation
         private const int ScratchOutTile = 6400;
         private const int ScratchProbTile = 6496;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 6880;
+        private const int ScratchLength = 6976;
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

@@ -60,7 +60,7 @@ namespace Demo.Decoders
         private const int ScratchOutTile = 12288;
         private const int ScratchProbTile = 12384;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 12768;
+        private const int ScratchLength = 12864;
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

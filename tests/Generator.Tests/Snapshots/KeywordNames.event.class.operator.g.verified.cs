@@ -58,7 +58,7 @@ namespace @event.@class
         private const int ScratchOutTile = 1408;
         private const int ScratchProbTile = 1504;
         // Floats of scratch per worker thread.
-        private const int ScratchLength = 1888;
+        private const int ScratchLength = 1984;
         // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
         private const int TrainLse = ScratchLength;
         private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
 using AgVecF = global::System.Runtime.Intrinsics.Vector512<float>;
+using AgOps = global::AttnGen.Vector512Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector512Ops, global::System.Runtime.Intrinsics.Vector512<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 partial class MultiQueryAttention
 {
@@ -15,872 +18,83 @@ partial class MultiQueryAttention
     // Packs W_q, W_k, W_v and W_o (with their biases) into panels of 32 columns.
     private static unsafe void PackWeights__avx512(float* parameters, float* packed)
     {
-        global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 32, packed + 0);
-        global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 32, packed + 416);
-        global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 32, packed + 832);
-        global::AttnGen.KernelSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 32, packed + 1248);
+        AgSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 32, packed + 0);
+        AgSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 32, packed + 416);
+        AgSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 32, packed + 832);
+        AgSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 32, packed + 1248);
     }
 
-    // Linear_37x12x12_bias__avx512: Y[37, 12] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns;
-    // register tiles of 12 rows (3 of them, then one of 1).
+    // Linear_37x12x12_bias__avx512: Y[37, 12] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
     private static unsafe void Linear_37x12x12_bias__avx512(float* x, float* packed, float* y)
     {
-        // Last panel: 12 of 32 columns are real.
-        for (int m = 0; m < 36; m += 12)
+        for (int r = 0; r < 36; r += 12)
         {
-            Linear_37x12x12_bias_tile12x12__avx512(x + m * 12, packed + 0, y + m * 12 + 0);
+            gemm_12x12_k12__avx512(x + r * 12, packed, 32, packed + 384, y + r * 12, 12, 12);
         }
-        Linear_37x12x12_bias_tile1x12__avx512(x + 432, packed + 0, y + 432 + 0);
+        gemm_1x12_k12__avx512(x + 36 * 12, packed, 32, packed + 384, y + 36 * 12, 12, 12);
     }
 
-    // Y[0..11, 0..11] = X[0..11, :] · panel + bias: 24 accumulators.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Linear_37x12x12_bias_tile12x12__avx512(float* x, float* panel, float* y)
-    {
-        // Accumulators start at the bias row, stored after the 12 weight rows of the panel.
-        AgVecF b0 = AgVec.Load(panel + 384);
-        AgVecF b1 = AgVec.Load(panel + 400);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        AgVecF c1_0 = b0, c1_1 = b1;
-        AgVecF c2_0 = b0, c2_1 = b1;
-        AgVecF c3_0 = b0, c3_1 = b1;
-        AgVecF c4_0 = b0, c4_1 = b1;
-        AgVecF c5_0 = b0, c5_1 = b1;
-        AgVecF c6_0 = b0, c6_1 = b1;
-        AgVecF c7_0 = b0, c7_1 = b1;
-        AgVecF c8_0 = b0, c8_1 = b1;
-        AgVecF c9_0 = b0, c9_1 = b1;
-        AgVecF c10_0 = b0, c10_1 = b1;
-        AgVecF c11_0 = b0, c11_1 = b1;
-        for (int k = 0; k < 12; k++)
-        {
-            float* wk = panel + k * 32;
-            b0 = AgVec.Load(wk + 0);
-            b1 = AgVec.Load(wk + 16);
-            AgVecF a0 = AgVec.Create(x[0 + k]);
-            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(x[12 + k]);
-            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(x[24 + k]);
-            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(x[36 + k]);
-            c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-            c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(x[48 + k]);
-            c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-            c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(x[60 + k]);
-            c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-            c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            AgVecF a6 = AgVec.Create(x[72 + k]);
-            c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-            c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-            AgVecF a7 = AgVec.Create(x[84 + k]);
-            c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-            c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-            AgVecF a8 = AgVec.Create(x[96 + k]);
-            c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
-            c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
-            AgVecF a9 = AgVec.Create(x[108 + k]);
-            c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
-            c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
-            AgVecF a10 = AgVec.Create(x[120 + k]);
-            c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
-            c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
-            AgVecF a11 = AgVec.Create(x[132 + k]);
-            c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
-            c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
-        }
-        float* tail = stackalloc float[16];
-        AgVec.Store(c0_0, tail);
-        for (int t = 0; t < 12; t++) y[0 + t] = tail[t];
-        AgVec.Store(c1_0, tail);
-        for (int t = 0; t < 12; t++) y[12 + t] = tail[t];
-        AgVec.Store(c2_0, tail);
-        for (int t = 0; t < 12; t++) y[24 + t] = tail[t];
-        AgVec.Store(c3_0, tail);
-        for (int t = 0; t < 12; t++) y[36 + t] = tail[t];
-        AgVec.Store(c4_0, tail);
-        for (int t = 0; t < 12; t++) y[48 + t] = tail[t];
-        AgVec.Store(c5_0, tail);
-        for (int t = 0; t < 12; t++) y[60 + t] = tail[t];
-        AgVec.Store(c6_0, tail);
-        for (int t = 0; t < 12; t++) y[72 + t] = tail[t];
-        AgVec.Store(c7_0, tail);
-        for (int t = 0; t < 12; t++) y[84 + t] = tail[t];
-        AgVec.Store(c8_0, tail);
-        for (int t = 0; t < 12; t++) y[96 + t] = tail[t];
-        AgVec.Store(c9_0, tail);
-        for (int t = 0; t < 12; t++) y[108 + t] = tail[t];
-        AgVec.Store(c10_0, tail);
-        for (int t = 0; t < 12; t++) y[120 + t] = tail[t];
-        AgVec.Store(c11_0, tail);
-        for (int t = 0; t < 12; t++) y[132 + t] = tail[t];
-    }
-
-    // Y[0..0, 0..11] = X[0..0, :] · panel + bias: 2 accumulators.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Linear_37x12x12_bias_tile1x12__avx512(float* x, float* panel, float* y)
-    {
-        // Accumulators start at the bias row, stored after the 12 weight rows of the panel.
-        AgVecF b0 = AgVec.Load(panel + 384);
-        AgVecF b1 = AgVec.Load(panel + 400);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        for (int k = 0; k < 12; k++)
-        {
-            float* wk = panel + k * 32;
-            b0 = AgVec.Load(wk + 0);
-            b1 = AgVec.Load(wk + 16);
-            AgVecF a0 = AgVec.Create(x[0 + k]);
-            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-        }
-        float* tail = stackalloc float[16];
-        AgVec.Store(c0_0, tail);
-        for (int t = 0; t < 12; t++) y[0 + t] = tail[t];
-    }
-
-    // LinearBackward_37x12x12_bias__avx512: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b:
-    // dX[37, 12] = dY · W (overwritten); dW[12, 12] += dYᵀ · X; db[12] += Σ_rows dY.
+    // LinearBackward_37x12x12_bias__avx512: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
     private static unsafe void LinearBackward_37x12x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
     {
-        LinearBackward_37x12x12_bias_dx__avx512(dy, w, dx);
-        LinearBackward_37x12x12_bias_dw__avx512(dy, x, dw);
+        // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
+        for (int r = 0; r < 36; r += 12)
+        {
+            gemm_12x12_k12__avx512(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+        }
+        gemm_1x12_k12__avx512(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        gemm_tn_12x12__avx512(dy, 12, 37, x, 12, dw, 12, 12, 12);
         // db[0..11] += Σ_m dY[m, :]
-        for (int j = 0; j < 12; j++)
-        {
-            float s = db[j];
-            for (int m = 0; m < 37; m++) s += dy[m * 12 + j];
-            db[j] = s;
-        }
+        for (int j = 0; j < 12; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 12 + j];
     }
 
-    // LinearBackward_37x12x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
-    private static unsafe void LinearBackward_37x12x12_bias_dx__avx512(float* a, float* b, float* c)
-    {
-        for (int r = 0; r < 37; r++)
-        {
-            for (int j = 0; j < 12; j++)
-            {
-                float s = 0f;
-                for (int t = 0; t < 12; t++) s += a[r * 12 + t * 1] * b[t * 12 + j];
-                c[r * 12 + j] = s;
-            }
-        }
-    }
-
-    // LinearBackward_37x12x12_bias_dw__avx512: dW += dYᵀ · X, dW[12, 12]: narrower than one vector, so plain loops.
-    private static unsafe void LinearBackward_37x12x12_bias_dw__avx512(float* a, float* b, float* c)
-    {
-        for (int r = 0; r < 12; r++)
-        {
-            for (int j = 0; j < 12; j++)
-            {
-                float s = c[r * 12 + j];
-                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 12] * b[t * 12 + j];
-                c[r * 12 + j] = s;
-            }
-        }
-    }
-
-    // Linear_37x3x12_bias__avx512: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns;
-    // register tiles of 12 rows (3 of them, then one of 1).
+    // Linear_37x3x12_bias__avx512: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
     private static unsafe void Linear_37x3x12_bias__avx512(float* x, float* packed, float* y)
     {
-        // Last panel: 3 of 32 columns are real.
-        for (int m = 0; m < 36; m += 12)
+        for (int r = 0; r < 36; r += 12)
         {
-            Linear_37x3x12_bias_tile12x3__avx512(x + m * 12, packed + 0, y + m * 3 + 0);
+            gemm_12x3_k12__avx512(x + r * 12, packed, 32, packed + 384, y + r * 3, 3, 3);
         }
-        Linear_37x3x12_bias_tile1x3__avx512(x + 432, packed + 0, y + 108 + 0);
+        gemm_1x3_k12__avx512(x + 36 * 12, packed, 32, packed + 384, y + 36 * 3, 3, 3);
     }
 
-    // Y[0..11, 0..2] = X[0..11, :] · panel + bias: 24 accumulators.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Linear_37x3x12_bias_tile12x3__avx512(float* x, float* panel, float* y)
-    {
-        // Accumulators start at the bias row, stored after the 12 weight rows of the panel.
-        AgVecF b0 = AgVec.Load(panel + 384);
-        AgVecF b1 = AgVec.Load(panel + 400);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        AgVecF c1_0 = b0, c1_1 = b1;
-        AgVecF c2_0 = b0, c2_1 = b1;
-        AgVecF c3_0 = b0, c3_1 = b1;
-        AgVecF c4_0 = b0, c4_1 = b1;
-        AgVecF c5_0 = b0, c5_1 = b1;
-        AgVecF c6_0 = b0, c6_1 = b1;
-        AgVecF c7_0 = b0, c7_1 = b1;
-        AgVecF c8_0 = b0, c8_1 = b1;
-        AgVecF c9_0 = b0, c9_1 = b1;
-        AgVecF c10_0 = b0, c10_1 = b1;
-        AgVecF c11_0 = b0, c11_1 = b1;
-        for (int k = 0; k < 12; k++)
-        {
-            float* wk = panel + k * 32;
-            b0 = AgVec.Load(wk + 0);
-            b1 = AgVec.Load(wk + 16);
-            AgVecF a0 = AgVec.Create(x[0 + k]);
-            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-            AgVecF a1 = AgVec.Create(x[12 + k]);
-            c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-            c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-            AgVecF a2 = AgVec.Create(x[24 + k]);
-            c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-            c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-            AgVecF a3 = AgVec.Create(x[36 + k]);
-            c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-            c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            AgVecF a4 = AgVec.Create(x[48 + k]);
-            c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-            c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-            AgVecF a5 = AgVec.Create(x[60 + k]);
-            c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-            c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            AgVecF a6 = AgVec.Create(x[72 + k]);
-            c6_0 = AgVec.FusedMultiplyAdd(a6, b0, c6_0);
-            c6_1 = AgVec.FusedMultiplyAdd(a6, b1, c6_1);
-            AgVecF a7 = AgVec.Create(x[84 + k]);
-            c7_0 = AgVec.FusedMultiplyAdd(a7, b0, c7_0);
-            c7_1 = AgVec.FusedMultiplyAdd(a7, b1, c7_1);
-            AgVecF a8 = AgVec.Create(x[96 + k]);
-            c8_0 = AgVec.FusedMultiplyAdd(a8, b0, c8_0);
-            c8_1 = AgVec.FusedMultiplyAdd(a8, b1, c8_1);
-            AgVecF a9 = AgVec.Create(x[108 + k]);
-            c9_0 = AgVec.FusedMultiplyAdd(a9, b0, c9_0);
-            c9_1 = AgVec.FusedMultiplyAdd(a9, b1, c9_1);
-            AgVecF a10 = AgVec.Create(x[120 + k]);
-            c10_0 = AgVec.FusedMultiplyAdd(a10, b0, c10_0);
-            c10_1 = AgVec.FusedMultiplyAdd(a10, b1, c10_1);
-            AgVecF a11 = AgVec.Create(x[132 + k]);
-            c11_0 = AgVec.FusedMultiplyAdd(a11, b0, c11_0);
-            c11_1 = AgVec.FusedMultiplyAdd(a11, b1, c11_1);
-        }
-        float* tail = stackalloc float[16];
-        AgVec.Store(c0_0, tail);
-        for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
-        AgVec.Store(c1_0, tail);
-        for (int t = 0; t < 3; t++) y[3 + t] = tail[t];
-        AgVec.Store(c2_0, tail);
-        for (int t = 0; t < 3; t++) y[6 + t] = tail[t];
-        AgVec.Store(c3_0, tail);
-        for (int t = 0; t < 3; t++) y[9 + t] = tail[t];
-        AgVec.Store(c4_0, tail);
-        for (int t = 0; t < 3; t++) y[12 + t] = tail[t];
-        AgVec.Store(c5_0, tail);
-        for (int t = 0; t < 3; t++) y[15 + t] = tail[t];
-        AgVec.Store(c6_0, tail);
-        for (int t = 0; t < 3; t++) y[18 + t] = tail[t];
-        AgVec.Store(c7_0, tail);
-        for (int t = 0; t < 3; t++) y[21 + t] = tail[t];
-        AgVec.Store(c8_0, tail);
-        for (int t = 0; t < 3; t++) y[24 + t] = tail[t];
-        AgVec.Store(c9_0, tail);
-        for (int t = 0; t < 3; t++) y[27 + t] = tail[t];
-        AgVec.Store(c10_0, tail);
-        for (int t = 0; t < 3; t++) y[30 + t] = tail[t];
-        AgVec.Store(c11_0, tail);
-        for (int t = 0; t < 3; t++) y[33 + t] = tail[t];
-    }
-
-    // Y[0..0, 0..2] = X[0..0, :] · panel + bias: 2 accumulators.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Linear_37x3x12_bias_tile1x3__avx512(float* x, float* panel, float* y)
-    {
-        // Accumulators start at the bias row, stored after the 12 weight rows of the panel.
-        AgVecF b0 = AgVec.Load(panel + 384);
-        AgVecF b1 = AgVec.Load(panel + 400);
-        AgVecF c0_0 = b0, c0_1 = b1;
-        for (int k = 0; k < 12; k++)
-        {
-            float* wk = panel + k * 32;
-            b0 = AgVec.Load(wk + 0);
-            b1 = AgVec.Load(wk + 16);
-            AgVecF a0 = AgVec.Create(x[0 + k]);
-            c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-            c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-        }
-        float* tail = stackalloc float[16];
-        AgVec.Store(c0_0, tail);
-        for (int t = 0; t < 3; t++) y[0 + t] = tail[t];
-    }
-
-    // LinearBackward_37x3x12_bias__avx512: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b:
-    // dX[37, 12] = dY · W (overwritten); dW[3, 12] += dYᵀ · X; db[3] += Σ_rows dY.
+    // LinearBackward_37x3x12_bias__avx512: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
     private static unsafe void LinearBackward_37x3x12_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
     {
-        LinearBackward_37x3x12_bias_dx__avx512(dy, w, dx);
-        LinearBackward_37x3x12_bias_dw__avx512(dy, x, dw);
+        // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
+        for (int r = 0; r < 36; r += 12)
+        {
+            gemm_12x12_k3__avx512(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+        }
+        gemm_1x12_k3__avx512(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        gemm_tn_3x12__avx512(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
-        for (int j = 0; j < 3; j++)
-        {
-            float s = db[j];
-            for (int m = 0; m < 37; m++) s += dy[m * 3 + j];
-            db[j] = s;
-        }
+        for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
     }
 
-    // LinearBackward_37x3x12_bias_dx__avx512: dX = dY · W, dX[37, 12]: narrower than one vector, so plain loops.
-    private static unsafe void LinearBackward_37x3x12_bias_dx__avx512(float* a, float* b, float* c)
+    // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 48,
+    // heads padded to 16; values and keys copied with padding.
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 16, false);
+
+    // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+    private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
     {
-        for (int r = 0; r < 37; r++)
-        {
-            for (int j = 0; j < 12; j++)
-            {
-                float s = 0f;
-                for (int t = 0; t < 3; t++) s += a[r * 3 + t * 1] * b[t * 12 + j];
-                c[r * 12 + j] = s;
-            }
-        }
-    }
+        Score = &gemm_6x48_k3_lda16__avx512,
+        ScoreLast = &gemm_1x48_k3_lda16__avx512,
+        Product = &gemm_6x48_k3_lda16__avx512,
+        ProductLast = &gemm_1x48_k3_lda16__avx512,
+        Accumulate = &gemm_scaled_6x16_lda48__avx512,
+        AccumulateLast = &gemm_scaled_1x16_lda48__avx512,
+        Transposed = &gemm_tn_12x16__avx512,
+    };
 
-    // LinearBackward_37x3x12_bias_dw__avx512: dW += dYᵀ · X, dW[3, 12]: narrower than one vector, so plain loops.
-    private static unsafe void LinearBackward_37x3x12_bias_dw__avx512(float* a, float* b, float* c)
-    {
-        for (int r = 0; r < 3; r++)
-        {
-            for (int j = 0; j < 12; j++)
-            {
-                float s = c[r * 12 + j];
-                for (int t = 0; t < 37; t++) s += a[r * 1 + t * 3] * b[t * 12 + j];
-                c[r * 12 + j] = s;
-            }
-        }
-    }
-
-    // Exp__avx512: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-    // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-    // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-    // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-    // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static AgVecF Exp__avx512(AgVecF x)
-    {
-        AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-        AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-        n -= AgVec.Create(12583039f);
-        AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
-        r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
-        AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
-        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
-        poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
-        AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
-        result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-        return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-    }
-
-    // HMax__avx512: the largest of the 16 lanes, by halving (NaN lanes may be ignored).
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static float HMax__avx512(AgVecF x)
-    {
-        global::System.Runtime.Intrinsics.Vector256<float> h8 = global::System.Runtime.Intrinsics.Vector256.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
-        global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(global::System.Runtime.Intrinsics.Vector256.GetLower(h8), global::System.Runtime.Intrinsics.Vector256.GetUpper(h8));
-        global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-        return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-    }
-
-    // Attention__avx512: keys packed per key/value head in 1 blocks of [3, 48], values [48, 16];
-    // query tiles of 6 rows (6 full, one of 1), key blocks of 48.
+    // Attention__avx512: the forward driver over this layer's heads and tiles.
     private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
     {
-        float* kt = scratch + ScratchKeyPack;
-        float* vp = scratch + ScratchValuePack;
-        float* o = scratch + ScratchOutTile;
-        float* p = scratch + ScratchProbTile;
-        for (int g = 0; g < KvHeads; g++)
-        {
-            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, kt);
-            global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 16, vp);
-            float* vg = vp;
-            for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-            {
-                float* qh = q + h * HeadDim;
-                float* ch = context + h * HeadDim;
-                float* lh = lse == null ? null : lse + h * SeqLen;
-                for (int i0 = 0; i0 < 36; i0 += 6)
-                {
-                    AttentionRows6__avx512(qh + i0 * QueryWidth, kt, vg, ch + i0 * QueryWidth, i0, validLength, o, p, lh == null ? null : lh + i0);
-                }
-                AttentionRows1__avx512(qh + 36 * QueryWidth, kt, vg, ch + 36 * QueryWidth, 36, validLength, o, p, lh == null ? null : lh + 36);
-            }
-        }
-    }
-
-    // AttentionRows6__avx512: query rows i0 .. i0 + 5 of one head against every visible key block.
-    private static unsafe void AttentionRows6__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-    {
-        // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-        // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-        float m0 = float.NegativeInfinity, alpha0;
-        AgVecF l0 = AgVecF.Zero;
-        float m1 = float.NegativeInfinity, alpha1;
-        AgVecF l1 = AgVecF.Zero;
-        float m2 = float.NegativeInfinity, alpha2;
-        AgVecF l2 = AgVecF.Zero;
-        float m3 = float.NegativeInfinity, alpha3;
-        AgVecF l3 = AgVecF.Zero;
-        float m4 = float.NegativeInfinity, alpha4;
-        AgVecF l4 = AgVecF.Zero;
-        float m5 = float.NegativeInfinity, alpha5;
-        AgVecF l5 = AgVecF.Zero;
-        new global::System.Span<float>(o, 96).Clear();
-        int keyEnd = validLength;
-        int maskFrom = validLength;
-        for (int j0 = 0; j0 < keyEnd; j0 += 48)
-        {
-            // S[0..5, j0 + 0 .. j0 + 47] = q[r, :] · k[:, j]: 18 accumulators.
-            {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
-                AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
-                float* kb = kt + j0 * HeadDim + 0; // block j0 / 48 of the packed keys, [HeadDim, 48]
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    float* kd = kb + d * 48;
-                    float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                    AgVecF k0 = AgVec.Load(kd + 0);
-                    AgVecF k1 = AgVec.Load(kd + 16);
-                    AgVecF k2 = AgVec.Load(kd + 32);
-                    AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                    s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                    s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                    s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                    AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                    s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                    s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                    s1_2 = AgVec.FusedMultiplyAdd(q1, k2, s1_2);
-                    AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                    s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                    s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                    s2_2 = AgVec.FusedMultiplyAdd(q2, k2, s2_2);
-                    AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                    s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                    s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    s3_2 = AgVec.FusedMultiplyAdd(q3, k2, s3_2);
-                    AgVecF q4 = AgVec.Create(qd[4 * QueryWidth]);
-                    s4_0 = AgVec.FusedMultiplyAdd(q4, k0, s4_0);
-                    s4_1 = AgVec.FusedMultiplyAdd(q4, k1, s4_1);
-                    s4_2 = AgVec.FusedMultiplyAdd(q4, k2, s4_2);
-                    AgVecF q5 = AgVec.Create(qd[5 * QueryWidth]);
-                    s5_0 = AgVec.FusedMultiplyAdd(q5, k0, s5_0);
-                    s5_1 = AgVec.FusedMultiplyAdd(q5, k1, s5_1);
-                    s5_2 = AgVec.FusedMultiplyAdd(q5, k2, s5_2);
-                }
-                AgVec.Store(s0_0, p + 0);
-                AgVec.Store(s0_1, p + 16);
-                AgVec.Store(s0_2, p + 32);
-                AgVec.Store(s1_0, p + 48);
-                AgVec.Store(s1_1, p + 64);
-                AgVec.Store(s1_2, p + 80);
-                AgVec.Store(s2_0, p + 96);
-                AgVec.Store(s2_1, p + 112);
-                AgVec.Store(s2_2, p + 128);
-                AgVec.Store(s3_0, p + 144);
-                AgVec.Store(s3_1, p + 160);
-                AgVec.Store(s3_2, p + 176);
-                AgVec.Store(s4_0, p + 192);
-                AgVec.Store(s4_1, p + 208);
-                AgVec.Store(s4_2, p + 224);
-                AgVec.Store(s5_0, p + 240);
-                AgVec.Store(s5_1, p + 256);
-                AgVec.Store(s5_2, p + 272);
-            }
-            // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-            if (j0 + 48 > maskFrom)
-            {
-                for (int r = 0; r < 6; r++)
-                {
-                    int limit = validLength - j0;
-                    global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                    float* pr = p + r * 48;
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
-                }
-            }
-            // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 0;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha0 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
-                    m0 = mNew;
-                }
-            }
-            // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 48;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m1, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha1 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m1 - mNew)));
-                    l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + (e1 + e2)));
-                    m1 = mNew;
-                }
-            }
-            // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 96;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m2, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha2 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m2 - mNew)));
-                    l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + (e1 + e2)));
-                    m2 = mNew;
-                }
-            }
-            // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 144;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m3, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha3 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m3 - mNew)));
-                    l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + (e1 + e2)));
-                    m3 = mNew;
-                }
-            }
-            // Online softmax, row 4: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 192;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m4, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha4 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha4 = m4 == mNew ? 1f : m4 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m4 - mNew)));
-                    l4 = AgVec.FusedMultiplyAdd(l4, AgVec.Create(alpha4), (e0 + (e1 + e2)));
-                    m4 = mNew;
-                }
-            }
-            // Online softmax, row 5: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 240;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m5, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha5 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha5 = m5 == mNew ? 1f : m5 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m5 - mNew)));
-                    l5 = AgVec.FusedMultiplyAdd(l5, AgVec.Create(alpha5), (e0 + (e1 + e2)));
-                    m5 = mNew;
-                }
-            }
-            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-            int jEnd = global::System.Math.Min(48, keyEnd - j0);
-            // O[0..5, last 1 vectors] = alpha ∘ O + P · V.
-            {
-                const int c0 = 0;
-                AgVecF a0 = AgVec.Create(alpha0);
-                AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                AgVecF a1 = AgVec.Create(alpha1);
-                AgVecF o1_0 = AgVec.Load(o + 16 + c0) * a1;
-                AgVecF a2 = AgVec.Create(alpha2);
-                AgVecF o2_0 = AgVec.Load(o + 32 + c0) * a2;
-                AgVecF a3 = AgVec.Create(alpha3);
-                AgVecF o3_0 = AgVec.Load(o + 48 + c0) * a3;
-                AgVecF a4 = AgVec.Create(alpha4);
-                AgVecF o4_0 = AgVec.Load(o + 64 + c0) * a4;
-                AgVecF a5 = AgVec.Create(alpha5);
-                AgVecF o5_0 = AgVec.Load(o + 80 + c0) * a5;
-                for (int j = 0; j < jEnd; j++)
-                {
-                    float* vj = vp + (j0 + j) * 16 + c0;
-                    float* pj = p + j;
-                    AgVecF v0 = AgVec.Load(vj + 0);
-                    AgVecF p0 = AgVec.Create(pj[0]);
-                    o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                    AgVecF p1 = AgVec.Create(pj[48]);
-                    o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                    AgVecF p2 = AgVec.Create(pj[96]);
-                    o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                    AgVecF p3 = AgVec.Create(pj[144]);
-                    o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                    AgVecF p4 = AgVec.Create(pj[192]);
-                    o4_0 = AgVec.FusedMultiplyAdd(p4, v0, o4_0);
-                    AgVecF p5 = AgVec.Create(pj[240]);
-                    o5_0 = AgVec.FusedMultiplyAdd(p5, v0, o5_0);
-                }
-                AgVec.Store(o0_0, o + 0 + c0);
-                AgVec.Store(o1_0, o + 16 + c0);
-                AgVec.Store(o2_0, o + 32 + c0);
-                AgVec.Store(o3_0, o + 48 + c0);
-                AgVec.Store(o4_0, o + 64 + c0);
-                AgVec.Store(o5_0, o + 80 + c0);
-            }
-        }
-        // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-        {
-            float sum = AgVec.Sum(l0);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 0;
-            float* yrow = output + 0 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float sum = AgVec.Sum(l1);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[1] = sum > 0f ? m1 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 16;
-            float* yrow = output + 1 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float sum = AgVec.Sum(l2);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[2] = sum > 0f ? m2 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 32;
-            float* yrow = output + 2 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float sum = AgVec.Sum(l3);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[3] = sum > 0f ? m3 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 48;
-            float* yrow = output + 3 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float sum = AgVec.Sum(l4);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[4] = sum > 0f ? m4 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 64;
-            float* yrow = output + 4 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-        {
-            float sum = AgVec.Sum(l5);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[5] = sum > 0f ? m5 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 80;
-            float* yrow = output + 5 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
-    }
-
-    // AttentionRows1__avx512: query rows i0 .. i0 + 0 of one head against every visible key block.
-    private static unsafe void AttentionRows1__avx512(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-    {
-        // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-        // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-        float m0 = float.NegativeInfinity, alpha0;
-        AgVecF l0 = AgVecF.Zero;
-        new global::System.Span<float>(o, 16).Clear();
-        int keyEnd = validLength;
-        int maskFrom = validLength;
-        for (int j0 = 0; j0 < keyEnd; j0 += 48)
-        {
-            // S[0..0, j0 + 0 .. j0 + 47] = q[r, :] · k[:, j]: 3 accumulators.
-            {
-                AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                float* kb = kt + j0 * HeadDim + 0; // block j0 / 48 of the packed keys, [HeadDim, 48]
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    float* kd = kb + d * 48;
-                    float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                    AgVecF k0 = AgVec.Load(kd + 0);
-                    AgVecF k1 = AgVec.Load(kd + 16);
-                    AgVecF k2 = AgVec.Load(kd + 32);
-                    AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                    s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                    s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                    s0_2 = AgVec.FusedMultiplyAdd(q0, k2, s0_2);
-                }
-                AgVec.Store(s0_0, p + 0);
-                AgVec.Store(s0_1, p + 16);
-                AgVec.Store(s0_2, p + 32);
-            }
-            // Mask keys past the valid length with -inf (only blocks that reach maskFrom).
-            if (j0 + 48 > maskFrom)
-            {
-                for (int r = 0; r < 1; r++)
-                {
-                    int limit = validLength - j0;
-                    global::System.Runtime.Intrinsics.Vector512<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                    float* pr = p + r * 48;
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(16), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 16)), pr + 16);
-                    AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector512<int>.Indices + AgVec.Create(32), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 32)), pr + 32);
-                }
-            }
-            // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-            {
-                float* pr = p + 0;
-                AgVecF x0 = AgVec.Load(pr + 0);
-                AgVecF x1 = AgVec.Load(pr + 16);
-                AgVecF x2 = AgVec.Load(pr + 32);
-                float mNew = global::System.Math.Max(m0, HMax__avx512(AgVec.MaxNative(x0, AgVec.MaxNative(x1, x2))));
-                if (mNew == float.NegativeInfinity)
-                {
-                    // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                    AgVec.Store(AgVecF.Zero, pr + 0);
-                    AgVec.Store(AgVecF.Zero, pr + 16);
-                    AgVec.Store(AgVecF.Zero, pr + 32);
-                    alpha0 = 1f;
-                }
-                else
-                {
-                    AgVecF mv = AgVec.Create(mNew);
-                    AgVecF e0 = Exp__avx512(x0 - mv);
-                    AgVec.Store(e0, pr + 0);
-                    AgVecF e1 = Exp__avx512(x1 - mv);
-                    AgVec.Store(e1, pr + 16);
-                    AgVecF e2 = Exp__avx512(x2 - mv);
-                    AgVec.Store(e2, pr + 32);
-                    // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                    alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx512(AgVec.Create(m0 - mNew)));
-                    l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + (e1 + e2)));
-                    m0 = mNew;
-                }
-            }
-            // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-            int jEnd = global::System.Math.Min(48, keyEnd - j0);
-            // O[0..0, last 1 vectors] = alpha ∘ O + P · V.
-            {
-                const int c0 = 0;
-                AgVecF a0 = AgVec.Create(alpha0);
-                AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                for (int j = 0; j < jEnd; j++)
-                {
-                    float* vj = vp + (j0 + j) * 16 + c0;
-                    float* pj = p + j;
-                    AgVecF v0 = AgVec.Load(vj + 0);
-                    AgVecF p0 = AgVec.Create(pj[0]);
-                    o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                }
-                AgVec.Store(o0_0, o + 0 + c0);
-            }
-        }
-        // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-        {
-            float sum = AgVec.Sum(l0);
-            float inv = sum > 0f ? 1f / sum : 0f;
-            if (lse != null) lse[0] = sum > 0f ? m0 + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-            float* orow = o + 0;
-            float* yrow = output + 0 * QueryWidth;
-            for (int c = 0; c < HeadDim; c++) yrow[c] = orow[c] * inv;
-        }
+        var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 2816 };
+        global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
     }
 
     // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
@@ -931,331 +145,438 @@ partial class MultiQueryAttention
         LinearBackward_37x3x12_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
     }
 
-    // HeadDot__avx512: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-    // for a row that sees one key); nothing past HeadDim is read.
-    private static unsafe float HeadDot__avx512(float* a, float* b)
-    {
-        float sum = 0f;
-        for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
-        return sum;
-    }
-
-    // ScoreGradient__avx512: P = e^(S - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ) into ds, which holds dP.
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void ScoreGradient__avx512(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-    {
-        AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx512(s - AgVec.Create(lse)), AgVecF.Zero);
-        AgVec.Store(e, p);
-        AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)), ds);
-    }
-
-    // BackwardCore__avx512: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [3, 48] (score and dP tiles),
-    // K rows packed [48, 16] (dQ += dS·K), dK and dV accumulated in [48, 16]; per query head of the group, tiles of
-    // 6 rows (6 full, then one with 1 rows of the sequence) walk the visible key blocks of 48.
+    // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
     private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
     {
-        _ = parameters; _ = grad;
-        float* kt = work + WorkTileKeysT;
-        float* vt = work + WorkTileValuesT;
-        float* dkAcc = work + WorkTileKeyGrad;
-        float* dvAcc = work + WorkTileValueGrad;
-        // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-        new global::System.Span<float>(work + WorkTileQuery, 96).Clear();
-        new global::System.Span<float>(work + WorkTileOutGrad, 96).Clear();
-        for (int g = 0; g < KvHeads; g++)
+        var buffers = new global::AttnGen.AttentionBuffers
         {
-            global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, kt);
-            global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 48, vt);
-            float* kr = work + WorkTileKeys;
-            global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 48, 16, kr);
-            new global::System.Span<float>(dkAcc, 768).Clear();
-            new global::System.Span<float>(dvAcc, 768).Clear();
-            // The query heads of the group share this head's dK and dV.
-            for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+            KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+            Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+        };
+        global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+        _ = parameters; _ = grad;
+    }
+
+    // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+    // C = init + A·B over 12: 12 rows x 1 vectors, the last 12 lanes, over width in blocks of 12.
+    private static unsafe void gemm_12x12_k12__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
+            for (int t = 0; t < 12; t++)
             {
-                float* qh = q + h * HeadDim;
-                float* oh = o + h * HeadDim;
-                float* doh = dO + h * HeadDim;
-                float* dqh = dq + h * HeadDim;
-                float* lh = lse + h * SeqLen;
-                for (int i0 = 0; i0 < 36; i0 += 6)
-                {
-                    BackwardTile__avx512(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, 6, validLength, kr, work);
-                }
-                BackwardTile__avx512(qh + 36 * QueryWidth, oh + 36 * QueryWidth, doh + 36 * QueryWidth, dqh + 36 * QueryWidth, lh + 36, 36, 1, validLength, kr, work);
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgVec.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgVec.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgVec.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgVec.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgVec.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgVec.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
             }
-            // dK and dV of this key/value head into their rows (each element is written once).
-            for (int j = 0; j < KvSeqLen; j++)
+            AgOps.StoreTail(c0_0, tc, tail);
+            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
+            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
+            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
+            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
+            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+        }
+    }
+
+    // C = init + A·B over 12: 1 rows x 1 vectors, the last 12 lanes, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k12__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 12; t++)
             {
-                new global::System.ReadOnlySpan<float>(dkAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                new global::System.ReadOnlySpan<float>(dvAcc + j * 16, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+        }
+    }
+
+    // C += Aᵀ·B over depth: 12 rows x 1 vectors, the last 12 lanes, over height x width in tiles of 12 x 12.
+    private static unsafe void gemm_tn_12x12__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int i0 = 0; i0 < height; i0 += 12)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgOps.LoadTail(tc, tail);
+                AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
+                AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
+                AgVecF c3_0 = AgOps.LoadTail(tc + 3 * ldc, tail);
+                AgVecF c4_0 = AgOps.LoadTail(tc + 4 * ldc, tail);
+                AgVecF c5_0 = AgOps.LoadTail(tc + 5 * ldc, tail);
+                AgVecF c6_0 = AgOps.LoadTail(tc + 6 * ldc, tail);
+                AgVecF c7_0 = AgOps.LoadTail(tc + 7 * ldc, tail);
+                AgVecF c8_0 = AgOps.LoadTail(tc + 8 * ldc, tail);
+                AgVecF c9_0 = AgOps.LoadTail(tc + 9 * ldc, tail);
+                AgVecF c10_0 = AgOps.LoadTail(tc + 10 * ldc, tail);
+                AgVecF c11_0 = AgOps.LoadTail(tc + 11 * ldc, tail);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgOps.LoadTail(bt, tail);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                }
+                AgOps.StoreTail(c0_0, tc, tail);
+                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+                AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+                AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+                AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+                AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
+                AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+                AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
+                AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
+                AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
+                AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
             }
         }
     }
 
-    // BackwardTile__avx512: query rows i0 .. i0 + n - 1 (n <= 6) of one head against every visible key block.
-    private static unsafe void BackwardTile__avx512(float* q, float* o, float* dO, float* dq, float* lse, int i0, int n, int validLength, float* kr, float* work)
+    // C = init + A·B over 12: 12 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_12x3_k12__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        float* kt = work + WorkTileKeysT;
-        float* vt = work + WorkTileValuesT;
-        float* dkAcc = work + WorkTileKeyGrad;
-        float* dvAcc = work + WorkTileValueGrad;
-        float* qt = work + WorkTileQuery;
-        float* dot = work + WorkTileOutGrad;
-        float* dqt = work + WorkTileQueryGrad;
-        float* p = work + WorkTileProb;
-        float* ds = work + WorkTileScoreGrad;
-        float* delta = stackalloc float[6];
-        float* rowLse = stackalloc float[6];
-        // Q and dO rows of the tile into [6, 16]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-        // its keys are all masked below). Rows from n on, past the sequence, are zeros with LSE = +inf, so their P is 0.
-        for (int r = 0; r < 6; r++)
+        AgVecF tail = AgOps.TailMask(3);
+        for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* qr = qt + r * 16;
-            float* dr = dot + r * 16;
-            if (r < n)
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
+            for (int t = 0; t < 12; t++)
             {
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                delta[r] = HeadDot__avx512(dr, o + r * QueryWidth);
-                rowLse[r] = lse[r];
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgVec.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgVec.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgVec.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgVec.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgVec.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgVec.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
             }
-            else
+            AgOps.StoreTail(c0_0, tc, tail);
+            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
+            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
+            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
+            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
+            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+        }
+    }
+
+    // C = init + A·B over 12: 1 rows x 1 vectors, the last 3 lanes, over width in blocks of 3.
+    private static unsafe void gemm_1x3_k12__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        AgVecF tail = AgOps.TailMask(3);
+        for (int j0 = 0; j0 < width; j0 += 3)
+        {
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 12; t++)
             {
-                new global::System.Span<float>(qr, HeadDim).Clear();
-                new global::System.Span<float>(dr, HeadDim).Clear();
-                delta[r] = 0f;
-                rowLse[r] = float.PositiveInfinity;
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+        }
+    }
+
+    // C = init + A·B over 3: 12 rows x 1 vectors, the last 12 lanes, over width in blocks of 12.
+    private static unsafe void gemm_12x12_k3__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgVec.Create(at[18]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgVec.Create(at[21]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgVec.Create(at[24]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgVec.Create(at[27]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgVec.Create(at[30]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgVec.Create(at[33]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
+            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
+            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
+            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
+            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
+            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+        }
+    }
+
+    // C = init + A·B over 3: 1 rows x 1 vectors, the last 12 lanes, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k3__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgOps.LoadTail(ti, tail);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgOps.LoadTail(bt, tail);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.StoreTail(c0_0, tc, tail);
+        }
+    }
+
+    // C += Aᵀ·B over depth: 3 rows x 1 vectors, the last 12 lanes, over height x width in tiles of 3 x 12.
+    private static unsafe void gemm_tn_3x12__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+    {
+        AgVecF tail = AgOps.TailMask(12);
+        for (int i0 = 0; i0 < height; i0 += 3)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgOps.LoadTail(tc, tail);
+                AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
+                AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgOps.LoadTail(bt, tail);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                }
+                AgOps.StoreTail(c0_0, tc, tail);
+                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
+                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
             }
         }
-        new global::System.Span<float>(dqt, 96).Clear();
-        int keyEnd = validLength;
-        // Key index of each lane within a sub-tile, for the mask.
-        AgVecF column0 = AgVecF.Indices;
-        AgVecF column1 = AgVecF.Indices + AgVec.Create(16f);
-        AgVecF column2 = AgVecF.Indices + AgVec.Create(32f);
-        for (int j0 = 0; j0 < keyEnd; j0 += 48)
+    }
+
+    // C = init + A·B over 3: 6 rows x 3 vectors, over width in blocks of 48.
+    private static unsafe void gemm_6x48_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 48)
         {
-            // one sub-tile: the whole block
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2, c4_0 = b0, c4_1 = b1, c4_2 = b2, c5_0 = b0, c5_1 = b1, c5_2 = b2;
+            for (int t = 0; t < 3; t++)
             {
-                int jb = j0;
-                float* pb = p + (jb - j0);
-                float* dsb = ds + (jb - j0);
-                // Lanes at or past visible are masked (P = 0): past the valid length.
-                AgVecF visible = AgVec.Create((float)(validLength - jb));
-                // dP[0..5, jb .. jb + 47] = dO[r, :] · v[:, j]: 18 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
-                    float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 48: [HeadDim, 48]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 48;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 16);
-                        AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF a0 = AgVec.Create(dot[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        AgVecF a1 = AgVec.Create(dot[16 + d]);
-                        s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                        AgVecF a2 = AgVec.Create(dot[32 + d]);
-                        s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                        s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                        AgVecF a3 = AgVec.Create(dot[48 + d]);
-                        s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                        AgVecF a4 = AgVec.Create(dot[64 + d]);
-                        s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
-                        s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                        AgVecF a5 = AgVec.Create(dot[80 + d]);
-                        s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
-                        s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                    }
-                    AgVec.Store(s0_0, dsb + 0);
-                    AgVec.Store(s0_1, dsb + 16);
-                    AgVec.Store(s0_2, dsb + 32);
-                    AgVec.Store(s1_0, dsb + 48);
-                    AgVec.Store(s1_1, dsb + 64);
-                    AgVec.Store(s1_2, dsb + 80);
-                    AgVec.Store(s2_0, dsb + 96);
-                    AgVec.Store(s2_1, dsb + 112);
-                    AgVec.Store(s2_2, dsb + 128);
-                    AgVec.Store(s3_0, dsb + 144);
-                    AgVec.Store(s3_1, dsb + 160);
-                    AgVec.Store(s3_2, dsb + 176);
-                    AgVec.Store(s4_0, dsb + 192);
-                    AgVec.Store(s4_1, dsb + 208);
-                    AgVec.Store(s4_2, dsb + 224);
-                    AgVec.Store(s5_0, dsb + 240);
-                    AgVec.Store(s5_1, dsb + 256);
-                    AgVec.Store(s5_2, dsb + 272);
-                }
-                // S[0..5, jb .. jb + 47] = q[r, :] · k[:, j]; P = e^(S - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ).
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s0_2 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s1_2 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s2_2 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero, s3_2 = AgVecF.Zero;
-                    AgVecF s4_0 = AgVecF.Zero, s4_1 = AgVecF.Zero, s4_2 = AgVecF.Zero;
-                    AgVecF s5_0 = AgVecF.Zero, s5_1 = AgVecF.Zero, s5_2 = AgVecF.Zero;
-                    float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 48: [HeadDim, 48]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* bd = b + d * 48;
-                        AgVecF k0 = AgVec.Load(bd + 0);
-                        AgVecF k1 = AgVec.Load(bd + 16);
-                        AgVecF k2 = AgVec.Load(bd + 32);
-                        AgVecF a0 = AgVec.Create(qt[0 + d]);
-                        s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                        s0_2 = AgVec.FusedMultiplyAdd(a0, k2, s0_2);
-                        AgVecF a1 = AgVec.Create(qt[16 + d]);
-                        s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                        s1_2 = AgVec.FusedMultiplyAdd(a1, k2, s1_2);
-                        AgVecF a2 = AgVec.Create(qt[32 + d]);
-                        s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                        s2_2 = AgVec.FusedMultiplyAdd(a2, k2, s2_2);
-                        AgVecF a3 = AgVec.Create(qt[48 + d]);
-                        s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        s3_2 = AgVec.FusedMultiplyAdd(a3, k2, s3_2);
-                        AgVecF a4 = AgVec.Create(qt[64 + d]);
-                        s4_0 = AgVec.FusedMultiplyAdd(a4, k0, s4_0);
-                        s4_1 = AgVec.FusedMultiplyAdd(a4, k1, s4_1);
-                        s4_2 = AgVec.FusedMultiplyAdd(a4, k2, s4_2);
-                        AgVecF a5 = AgVec.Create(qt[80 + d]);
-                        s5_0 = AgVec.FusedMultiplyAdd(a5, k0, s5_0);
-                        s5_1 = AgVec.FusedMultiplyAdd(a5, k1, s5_1);
-                        s5_2 = AgVec.FusedMultiplyAdd(a5, k2, s5_2);
-                    }
-                    ScoreGradient__avx512(s0_0, AgVec.LessThan(column0, visible), rowLse[0], delta[0], pb + 0, dsb + 0);
-                    ScoreGradient__avx512(s0_1, AgVec.LessThan(column1, visible), rowLse[0], delta[0], pb + 16, dsb + 16);
-                    ScoreGradient__avx512(s0_2, AgVec.LessThan(column2, visible), rowLse[0], delta[0], pb + 32, dsb + 32);
-                    ScoreGradient__avx512(s1_0, AgVec.LessThan(column0, visible), rowLse[1], delta[1], pb + 48, dsb + 48);
-                    ScoreGradient__avx512(s1_1, AgVec.LessThan(column1, visible), rowLse[1], delta[1], pb + 64, dsb + 64);
-                    ScoreGradient__avx512(s1_2, AgVec.LessThan(column2, visible), rowLse[1], delta[1], pb + 80, dsb + 80);
-                    ScoreGradient__avx512(s2_0, AgVec.LessThan(column0, visible), rowLse[2], delta[2], pb + 96, dsb + 96);
-                    ScoreGradient__avx512(s2_1, AgVec.LessThan(column1, visible), rowLse[2], delta[2], pb + 112, dsb + 112);
-                    ScoreGradient__avx512(s2_2, AgVec.LessThan(column2, visible), rowLse[2], delta[2], pb + 128, dsb + 128);
-                    ScoreGradient__avx512(s3_0, AgVec.LessThan(column0, visible), rowLse[3], delta[3], pb + 144, dsb + 144);
-                    ScoreGradient__avx512(s3_1, AgVec.LessThan(column1, visible), rowLse[3], delta[3], pb + 160, dsb + 160);
-                    ScoreGradient__avx512(s3_2, AgVec.LessThan(column2, visible), rowLse[3], delta[3], pb + 176, dsb + 176);
-                    ScoreGradient__avx512(s4_0, AgVec.LessThan(column0, visible), rowLse[4], delta[4], pb + 192, dsb + 192);
-                    ScoreGradient__avx512(s4_1, AgVec.LessThan(column1, visible), rowLse[4], delta[4], pb + 208, dsb + 208);
-                    ScoreGradient__avx512(s4_2, AgVec.LessThan(column2, visible), rowLse[4], delta[4], pb + 224, dsb + 224);
-                    ScoreGradient__avx512(s5_0, AgVec.LessThan(column0, visible), rowLse[5], delta[5], pb + 240, dsb + 240);
-                    ScoreGradient__avx512(s5_1, AgVec.LessThan(column1, visible), rowLse[5], delta[5], pb + 256, dsb + 256);
-                    ScoreGradient__avx512(s5_2, AgVec.LessThan(column2, visible), rowLse[5], delta[5], pb + 272, dsb + 272);
-                }
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2);
+                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2);
             }
-            // dV[j0 .. j0 + 47, last 1 vectors] += Pᵀ · dO.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                AgVecF x1_0 = AgVec.Load(dot + 16 + c0);
-                AgVecF x2_0 = AgVec.Load(dot + 32 + c0);
-                AgVecF x3_0 = AgVec.Load(dot + 48 + c0);
-                AgVecF x4_0 = AgVec.Load(dot + 64 + c0);
-                AgVecF x5_0 = AgVec.Load(dot + 80 + c0);
-                for (int j = 0; j < 48; j++)
-                {
-                    float* a = dvAcc + (j0 + j) * 16 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(p[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVecF b1 = AgVec.Create(p[48 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                    AgVecF b2 = AgVec.Create(p[96 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                    AgVecF b3 = AgVec.Create(p[144 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                    AgVecF b4 = AgVec.Create(p[192 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                    AgVecF b5 = AgVec.Create(p[240 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dK[j0 .. j0 + 47, last 1 vectors] += dSᵀ · Q.
-            {
-                const int c0 = 0;
-                AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
-                AgVecF x1_0 = AgVec.Load(qt + 16 + c0);
-                AgVecF x2_0 = AgVec.Load(qt + 32 + c0);
-                AgVecF x3_0 = AgVec.Load(qt + 48 + c0);
-                AgVecF x4_0 = AgVec.Load(qt + 64 + c0);
-                AgVecF x5_0 = AgVec.Load(qt + 80 + c0);
-                for (int j = 0; j < 48; j++)
-                {
-                    float* a = dkAcc + (j0 + j) * 16 + c0;
-                    AgVecF a0 = AgVec.Load(a + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                    AgVecF b1 = AgVec.Create(ds[48 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                    AgVecF b2 = AgVec.Create(ds[96 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                    AgVecF b3 = AgVec.Create(ds[144 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                    AgVecF b4 = AgVec.Create(ds[192 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b4, x4_0, a0);
-                    AgVecF b5 = AgVec.Create(ds[240 + j]);
-                    a0 = AgVec.FusedMultiplyAdd(b5, x5_0, a0);
-                    AgVec.Store(a0, a + 0);
-                }
-            }
-            // dQ[0..5, last 1 vectors] += dS · K.
-            {
-                const int c0 = 0;
-                AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
-                AgVecF o1_0 = AgVec.Load(dqt + 16 + c0);
-                AgVecF o2_0 = AgVec.Load(dqt + 32 + c0);
-                AgVecF o3_0 = AgVec.Load(dqt + 48 + c0);
-                AgVecF o4_0 = AgVec.Load(dqt + 64 + c0);
-                AgVecF o5_0 = AgVec.Load(dqt + 80 + c0);
-                for (int j = 0; j < 48; j++)
-                {
-                    float* kj = kr + (j0 + j) * 16 + c0;
-                    AgVecF k0 = AgVec.Load(kj + 0);
-                    AgVecF b0 = AgVec.Create(ds[0 + j]);
-                    o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                    AgVecF b1 = AgVec.Create(ds[48 + j]);
-                    o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                    AgVecF b2 = AgVec.Create(ds[96 + j]);
-                    o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                    AgVecF b3 = AgVec.Create(ds[144 + j]);
-                    o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
-                    AgVecF b4 = AgVec.Create(ds[192 + j]);
-                    o4_0 = AgVec.FusedMultiplyAdd(b4, k0, o4_0);
-                    AgVecF b5 = AgVec.Create(ds[240 + j]);
-                    o5_0 = AgVec.FusedMultiplyAdd(b5, k0, o5_0);
-                }
-                AgVec.Store(o0_0, dqt + 0 + c0);
-                AgVec.Store(o1_0, dqt + 16 + c0);
-                AgVec.Store(o2_0, dqt + 32 + c0);
-                AgVec.Store(o3_0, dqt + 48 + c0);
-                AgVec.Store(o4_0, dqt + 64 + c0);
-                AgVec.Store(o5_0, dqt + 80 + c0);
-            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32);
+            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32);
+            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32);
+            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32);
+            AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32);
+            AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32);
         }
-        // The dQ tile into the rows of dq.
-        for (int r = 0; r < n; r++)
+    }
+
+    // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 48.
+    private static unsafe void gemm_1x48_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 48)
         {
-            new global::System.ReadOnlySpan<float>(dqt + r * 16, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            }
+            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32);
+        }
+    }
+
+    // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 16.
+    private static unsafe void gemm_scaled_6x16_lda48__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 16)
+        {
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s1 = AgVec.Create(alpha[1]);
+            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+            AgVecF s2 = AgVec.Create(alpha[2]);
+            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+            AgVecF s3 = AgVec.Create(alpha[3]);
+            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+            AgVecF s4 = AgVec.Create(alpha[4]);
+            AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
+            AgVecF s5 = AgVec.Create(alpha[5]);
+            AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            }
+            AgVec.Store(c0_0, tc);
+            AgVec.Store(c1_0, tc + 1 * ldc);
+            AgVec.Store(c2_0, tc + 2 * ldc);
+            AgVec.Store(c3_0, tc + 3 * ldc);
+            AgVec.Store(c4_0, tc + 4 * ldc);
+            AgVec.Store(c5_0, tc + 5 * ldc);
+        }
+    }
+
+    // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 16.
+    private static unsafe void gemm_scaled_1x16_lda48__avx512(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 16)
+        {
+            float* tb = b + j0, tc = c + j0;
+            AgVecF b0;
+            AgVecF s0 = AgVec.Create(alpha[0]);
+            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            for (int t = 0; t < depth; t++)
+            {
+                float* at = a + t, bt = tb + t * ldb;
+                b0 = AgVec.Load(bt);
+                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgVec.Store(c0_0, tc);
+        }
+    }
+
+    // C += Aᵀ·B over depth: 12 rows x 1 vectors, over height x width in tiles of 12 x 16.
+    private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+    {
+        for (int i0 = 0; i0 < height; i0 += 12)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                AgVecF b0;
+                AgVecF c0_0 = AgVec.Load(tc);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
+                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
+                AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
+                AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
+                AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
+                AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
+                AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgVec.Store(c4_0, tc + 4 * ldc);
+                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgVec.Store(c6_0, tc + 6 * ldc);
+                AgVec.Store(c7_0, tc + 7 * ldc);
+                AgVec.Store(c8_0, tc + 8 * ldc);
+                AgVec.Store(c9_0, tc + 9 * ldc);
+                AgVec.Store(c10_0, tc + 10 * ldc);
+                AgVec.Store(c11_0, tc + 11 * ldc);
+            }
         }
     }
 

@@ -54,7 +54,7 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
     private const int ScratchOutTile = 2336;
     private const int ScratchProbTile = 2432;
     // Floats of scratch per worker thread.
-    private const int ScratchLength = 2816;
+    private const int ScratchLength = 2912;
     // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
     private const int TrainLse = ScratchLength;
     private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;

@@ -7,6 +7,9 @@
 
 using AgVec = global::System.Runtime.Intrinsics.Vector256;
 using AgVecF = global::System.Runtime.Intrinsics.Vector256<float>;
+using AgOps = global::AttnGen.Vector256Ops;
+using AgMath = global::AttnGen.VectorMath<global::AttnGen.Vector256Ops, global::System.Runtime.Intrinsics.Vector256<float>>;
+using AgSupport = global::AttnGen.KernelSupport;
 
 namespace Demo.Decoders
 {
@@ -17,843 +20,84 @@ namespace Demo.Decoders
         // Packs W_q, W_k, W_v and W_o (with their biases) into panels of 16 columns.
         private static unsafe void PackWeights__avx2(float* parameters, float* packed)
         {
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 16, packed + 0);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 16, packed + 272);
-            global::AttnGen.KernelSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 16, packed + 544);
-            global::AttnGen.KernelSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 16, packed + 816);
+            AgSupport.PackPanels(parameters + InProjWeightOffset, parameters + InProjBiasOffset, QueryWidth, ModelDim, 16, packed + 0);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + QueryWidth * ModelDim, parameters + InProjBiasOffset + QueryWidth, KvWidth, ModelDim, 16, packed + 272);
+            AgSupport.PackPanels(parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, parameters + InProjBiasOffset + QueryWidth + KvWidth, KvWidth, ModelDim, 16, packed + 544);
+            AgSupport.PackPanels(parameters + OutProjWeightOffset, parameters + OutProjBiasOffset, ModelDim, QueryWidth, 16, packed + 816);
         }
 
-        // Linear_4x16x16_bias__avx2: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns;
-        // register tiles of 6 rows (0 of them, then one of 4).
+        // Linear_4x16x16_bias__avx2: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_4x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            for (int p = 0; p < 1; p++)
-            {
-                float* panel = packed + p * 272;
-                Linear_4x16x16_bias_tile4x16__avx2(x + 0, panel, y + 0 + p * 16);
-            }
+            gemm_4x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
         }
 
-        // Y[0..3, 0..15] = X[0..3, :] · panel + bias: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_4x16x16_bias_tile4x16__avx2(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 16 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 256);
-            AgVecF b1 = AgVec.Load(panel + 264);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            AgVecF c1_0 = b0, c1_1 = b1;
-            AgVecF c2_0 = b0, c2_1 = b1;
-            AgVecF c3_0 = b0, c3_1 = b1;
-            for (int k = 0; k < 16; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 8);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(x[16 + k]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(x[32 + k]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(x[48 + k]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 8);
-            AgVec.Store(c1_0, y + 16);
-            AgVec.Store(c1_1, y + 24);
-            AgVec.Store(c2_0, y + 32);
-            AgVec.Store(c2_1, y + 40);
-            AgVec.Store(c3_0, y + 48);
-            AgVec.Store(c3_1, y + 56);
-        }
-
-        // LinearBackward_4x16x16_bias__avx2: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b:
-        // dX[4, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        // LinearBackward_4x16x16_bias__avx2: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_4x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
-            LinearBackward_4x16x16_bias_dx__avx2(dy, w, dx);
-            LinearBackward_4x16x16_bias_dw__avx2(dy, x, dw);
+            // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
+            gemm_4x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
+            for (int r = 0; r < 12; r += 6)
+            {
+                gemm_tn_6x16__avx2(dy + r, 16, 4, x, 16, dw + r * 16, 16, 6, 16);
+            }
+            gemm_tn_4x16__avx2(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
                 AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 4; m++) s += AgVec.Load(dy + m * 16 + j);
+                for (int i = 0; i < 4; i++) s += AgVec.Load(dy + i * 16 + j);
                 AgVec.Store(s, db + j);
             }
         }
 
-        // LinearBackward_4x16x16_bias_dx__avx2: dX = dY · W, dX[4, 16] over a reduction of 16, in column blocks of 16
-        // (1 whole) and register tiles of 6 rows (0 whole, then one of 4).
-        private static unsafe void LinearBackward_4x16x16_bias_dx__avx2(float* a, float* b, float* c)
-        {
-            for (int j = 0; j < 16; j += 16)
-            {
-                LinearBackward_4x16x16_bias_dx_tile4x16__avx2(a + 0, b + j, c + 0 + j);
-            }
-        }
-
-        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_4x16x16_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            for (int t = 0; t < 16; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-        }
-
-        // LinearBackward_4x16x16_bias_dw__avx2: dW += dYᵀ · X, dW[16, 16] over a reduction of 4, in column blocks of 16
-        // (1 whole) and register tiles of 6 rows (2 whole, then one of 4).
-        private static unsafe void LinearBackward_4x16x16_bias_dw__avx2(float* a, float* b, float* c)
-        {
-            for (int j = 0; j < 16; j += 16)
-            {
-                for (int r = 0; r < 12; r += 6)
-                {
-                    LinearBackward_4x16x16_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 16 + j);
-                }
-                LinearBackward_4x16x16_bias_dw_tile4x16__avx2(a + 12, b + j, c + 192 + j);
-            }
-        }
-
-        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_4x16x16_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
-            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
-            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
-            AgVecF c4_0 = AgVec.Load(c + 64), c4_1 = AgVec.Load(c + 72);
-            AgVecF c5_0 = AgVec.Load(c + 80), c5_1 = AgVec.Load(c + 88);
-            for (int t = 0; t < 4; t++)
-            {
-                float* at = a + t * 16;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-            AgVec.Store(c4_0, c + 64);
-            AgVec.Store(c4_1, c + 72);
-            AgVec.Store(c5_0, c + 80);
-            AgVec.Store(c5_1, c + 88);
-        }
-
-        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_4x16x16_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
-            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
-            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
-            for (int t = 0; t < 4; t++)
-            {
-                float* at = a + t * 16;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-        }
-
-        // Linear_10x16x16_bias__avx2: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns;
-        // register tiles of 6 rows (1 of them, then one of 4).
+        // Linear_10x16x16_bias__avx2: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_10x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            for (int p = 0; p < 1; p++)
-            {
-                float* panel = packed + p * 272;
-                for (int m = 0; m < 6; m += 6)
-                {
-                    Linear_10x16x16_bias_tile6x16__avx2(x + m * 16, panel, y + m * 16 + p * 16);
-                }
-                Linear_10x16x16_bias_tile4x16__avx2(x + 96, panel, y + 96 + p * 16);
-            }
+            gemm_6x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
+            gemm_4x16_k16__avx2(x + 6 * 16, packed, 16, packed + 256, y + 6 * 16, 16, 16);
         }
 
-        // Y[0..5, 0..15] = X[0..5, :] · panel + bias: 12 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x16x16_bias_tile6x16__avx2(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 16 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 256);
-            AgVecF b1 = AgVec.Load(panel + 264);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            AgVecF c1_0 = b0, c1_1 = b1;
-            AgVecF c2_0 = b0, c2_1 = b1;
-            AgVecF c3_0 = b0, c3_1 = b1;
-            AgVecF c4_0 = b0, c4_1 = b1;
-            AgVecF c5_0 = b0, c5_1 = b1;
-            for (int k = 0; k < 16; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 8);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(x[16 + k]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(x[32 + k]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(x[48 + k]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(x[64 + k]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(x[80 + k]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 8);
-            AgVec.Store(c1_0, y + 16);
-            AgVec.Store(c1_1, y + 24);
-            AgVec.Store(c2_0, y + 32);
-            AgVec.Store(c2_1, y + 40);
-            AgVec.Store(c3_0, y + 48);
-            AgVec.Store(c3_1, y + 56);
-            AgVec.Store(c4_0, y + 64);
-            AgVec.Store(c4_1, y + 72);
-            AgVec.Store(c5_0, y + 80);
-            AgVec.Store(c5_1, y + 88);
-        }
-
-        // Y[0..3, 0..15] = X[0..3, :] · panel + bias: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void Linear_10x16x16_bias_tile4x16__avx2(float* x, float* panel, float* y)
-        {
-            // Accumulators start at the bias row, stored after the 16 weight rows of the panel.
-            AgVecF b0 = AgVec.Load(panel + 256);
-            AgVecF b1 = AgVec.Load(panel + 264);
-            AgVecF c0_0 = b0, c0_1 = b1;
-            AgVecF c1_0 = b0, c1_1 = b1;
-            AgVecF c2_0 = b0, c2_1 = b1;
-            AgVecF c3_0 = b0, c3_1 = b1;
-            for (int k = 0; k < 16; k++)
-            {
-                float* wk = panel + k * 16;
-                b0 = AgVec.Load(wk + 0);
-                b1 = AgVec.Load(wk + 8);
-                AgVecF a0 = AgVec.Create(x[0 + k]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(x[16 + k]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(x[32 + k]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(x[48 + k]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, y + 0);
-            AgVec.Store(c0_1, y + 8);
-            AgVec.Store(c1_0, y + 16);
-            AgVec.Store(c1_1, y + 24);
-            AgVec.Store(c2_0, y + 32);
-            AgVec.Store(c2_1, y + 40);
-            AgVec.Store(c3_0, y + 48);
-            AgVec.Store(c3_1, y + 56);
-        }
-
-        // LinearBackward_10x16x16_bias__avx2: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b:
-        // dX[10, 16] = dY · W (overwritten); dW[16, 16] += dYᵀ · X; db[16] += Σ_rows dY.
+        // LinearBackward_10x16x16_bias__avx2: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
         private static unsafe void LinearBackward_10x16x16_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
         {
-            LinearBackward_10x16x16_bias_dx__avx2(dy, w, dx);
-            LinearBackward_10x16x16_bias_dw__avx2(dy, x, dw);
+            // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
+            gemm_6x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
+            gemm_4x16_k16__avx2(dy + 6 * 16, w, 16, AgSupport.ZeroRow, dx + 6 * 16, 16, 16);
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
+            for (int r = 0; r < 12; r += 6)
+            {
+                gemm_tn_6x16__avx2(dy + r, 16, 10, x, 16, dw + r * 16, 16, 6, 16);
+            }
+            gemm_tn_4x16__avx2(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
                 AgVecF s = AgVec.Load(db + j);
-                for (int m = 0; m < 10; m++) s += AgVec.Load(dy + m * 16 + j);
+                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 16 + j);
                 AgVec.Store(s, db + j);
             }
         }
 
-        // LinearBackward_10x16x16_bias_dx__avx2: dX = dY · W, dX[10, 16] over a reduction of 16, in column blocks of 16
-        // (1 whole) and register tiles of 6 rows (1 whole, then one of 4).
-        private static unsafe void LinearBackward_10x16x16_bias_dx__avx2(float* a, float* b, float* c)
-        {
-            for (int j = 0; j < 16; j += 16)
-            {
-                for (int r = 0; r < 6; r += 6)
-                {
-                    LinearBackward_10x16x16_bias_dx_tile6x16__avx2(a + r * 16, b + j, c + r * 16 + j);
-                }
-                LinearBackward_10x16x16_bias_dx_tile4x16__avx2(a + 96, b + j, c + 96 + j);
-            }
-        }
+        // The attention core on this path: query tiles of 4 rows (1 whole), key blocks of 16,
+        // heads padded to 8; values and keys copied with padding.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 16, 8, false);
 
-        // dX[0..5, 0..15] = Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x16x16_bias_dx_tile6x16__avx2(float* a, float* b, float* c)
+        // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
+        private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
         {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            AgVecF c4_0 = AgVecF.Zero, c4_1 = AgVecF.Zero;
-            AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
-            for (int t = 0; t < 16; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[64]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[80]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-            AgVec.Store(c4_0, c + 64);
-            AgVec.Store(c4_1, c + 72);
-            AgVec.Store(c5_0, c + 80);
-            AgVec.Store(c5_1, c + 88);
-        }
+            Score = &gemm_4x16_k8__avx2,
+            Product = &gemm_4x16_k8__avx2,
+            Accumulate = &gemm_scaled_4x8_lda16__avx2,
+            Transposed = &gemm_tn_4x8__avx2,
+        };
 
-        // dX[0..3, 0..15] = Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x16x16_bias_dx_tile4x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
-            AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
-            AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero;
-            AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero;
-            for (int t = 0; t < 16; t++)
-            {
-                float* at = a + t;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[16]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[32]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[48]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-        }
-
-        // LinearBackward_10x16x16_bias_dw__avx2: dW += dYᵀ · X, dW[16, 16] over a reduction of 10, in column blocks of 16
-        // (1 whole) and register tiles of 6 rows (2 whole, then one of 4).
-        private static unsafe void LinearBackward_10x16x16_bias_dw__avx2(float* a, float* b, float* c)
-        {
-            for (int j = 0; j < 16; j += 16)
-            {
-                for (int r = 0; r < 12; r += 6)
-                {
-                    LinearBackward_10x16x16_bias_dw_tile6x16__avx2(a + r * 1, b + j, c + r * 16 + j);
-                }
-                LinearBackward_10x16x16_bias_dw_tile4x16__avx2(a + 12, b + j, c + 192 + j);
-            }
-        }
-
-        // dW[0..5, 0..15] += Σ_t A[0..5, t] · B[t, 0..15]: 12 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x16x16_bias_dw_tile6x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
-            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
-            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
-            AgVecF c4_0 = AgVec.Load(c + 64), c4_1 = AgVec.Load(c + 72);
-            AgVecF c5_0 = AgVec.Load(c + 80), c5_1 = AgVec.Load(c + 88);
-            for (int t = 0; t < 10; t++)
-            {
-                float* at = a + t * 16;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[4]);
-                c4_0 = AgVec.FusedMultiplyAdd(a4, b0, c4_0);
-                c4_1 = AgVec.FusedMultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[5]);
-                c5_0 = AgVec.FusedMultiplyAdd(a5, b0, c5_0);
-                c5_1 = AgVec.FusedMultiplyAdd(a5, b1, c5_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-            AgVec.Store(c4_0, c + 64);
-            AgVec.Store(c4_1, c + 72);
-            AgVec.Store(c5_0, c + 80);
-            AgVec.Store(c5_1, c + 88);
-        }
-
-        // dW[0..3, 0..15] += Σ_t A[0..3, t] · B[t, 0..15]: 8 accumulators.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void LinearBackward_10x16x16_bias_dw_tile4x16__avx2(float* a, float* b, float* c)
-        {
-            AgVecF c0_0 = AgVec.Load(c + 0), c0_1 = AgVec.Load(c + 8);
-            AgVecF c1_0 = AgVec.Load(c + 16), c1_1 = AgVec.Load(c + 24);
-            AgVecF c2_0 = AgVec.Load(c + 32), c2_1 = AgVec.Load(c + 40);
-            AgVecF c3_0 = AgVec.Load(c + 48), c3_1 = AgVec.Load(c + 56);
-            for (int t = 0; t < 10; t++)
-            {
-                float* at = a + t * 16;
-                float* bt = b + t * 16;
-                AgVecF b0 = AgVec.Load(bt + 0);
-                AgVecF b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]);
-                c0_0 = AgVec.FusedMultiplyAdd(a0, b0, c0_0);
-                c0_1 = AgVec.FusedMultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[1]);
-                c1_0 = AgVec.FusedMultiplyAdd(a1, b0, c1_0);
-                c1_1 = AgVec.FusedMultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[2]);
-                c2_0 = AgVec.FusedMultiplyAdd(a2, b0, c2_0);
-                c2_1 = AgVec.FusedMultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[3]);
-                c3_0 = AgVec.FusedMultiplyAdd(a3, b0, c3_0);
-                c3_1 = AgVec.FusedMultiplyAdd(a3, b1, c3_1);
-            }
-            AgVec.Store(c0_0, c + 0);
-            AgVec.Store(c0_1, c + 8);
-            AgVec.Store(c1_0, c + 16);
-            AgVec.Store(c1_1, c + 24);
-            AgVec.Store(c2_0, c + 32);
-            AgVec.Store(c2_1, c + 40);
-            AgVec.Store(c3_0, c + 48);
-            AgVec.Store(c3_1, c + 56);
-        }
-
-        // Exp__avx2: e^x in single precision (relative error at most 1.6e-7 on [-87.3, 88.3]; normal results only). n = round(x·log2 e) by adding
-        // 1.5·2^23 + 127, which leaves n + 127 in the low mantissa bits, so 2^n is those bits shifted into the
-        // exponent; r = x - n·ln 2 with ln 2 split in two so r is exact; e^r = 1 + r·P(r), P a degree-4 minimax
-        // polynomial on [-ln2/2, ln2/2]; e^x = 2^n + (r·2^n)·P(r). x < -87.3365 (also -inf) gives 0, x > 88.3763
-        // gives +inf (e^x is still finite up to 88.72, a range no caller uses: softmax arguments are <= 0), NaN stays NaN.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static AgVecF Exp__avx2(AgVecF x)
-        {
-            AgVecF n = AgVec.FusedMultiplyAdd(x, AgVec.Create(1.44269504f), AgVec.Create(12583039f));
-            AgVecF scale = AgVec.AsSingle(AgVec.ShiftLeft(AgVec.AsInt32(n), 23));
-            n -= AgVec.Create(12583039f);
-            AgVecF r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-6.93145752e-1f), x);
-            r = AgVec.FusedMultiplyAdd(n, AgVec.Create(-1.42860677e-6f), r);
-            AgVecF poly = AgVec.FusedMultiplyAdd(AgVec.Create(8.28929059e-3f), r, AgVec.Create(4.18978222e-2f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(1.66676521e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(4.99991506e-1f));
-            poly = AgVec.FusedMultiplyAdd(poly, r, AgVec.Create(9.99999702e-1f));
-            AgVecF result = AgVec.FusedMultiplyAdd(r * scale, poly, scale);
-            result = AgVec.ConditionalSelect(AgVec.LessThan(x, AgVec.Create(-87.33654f)), AgVecF.Zero, result);
-            return AgVec.ConditionalSelect(AgVec.GreaterThan(x, AgVec.Create(88.37626f)), AgVec.Create(float.PositiveInfinity), result);
-        }
-
-        // HMax__avx2: the largest of the 8 lanes, by halving (NaN lanes may be ignored).
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static float HMax__avx2(AgVecF x)
-        {
-            global::System.Runtime.Intrinsics.Vector128<float> h4 = global::System.Runtime.Intrinsics.Vector128.MaxNative(AgVec.GetLower(x), AgVec.GetUpper(x));
-            global::System.Runtime.Intrinsics.Vector128<float> h2 = global::System.Runtime.Intrinsics.Vector128.MaxNative(h4, global::System.Runtime.Intrinsics.Vector128.Shuffle(h4, global::System.Runtime.Intrinsics.Vector128.Create(2, 3, 0, 1)));
-            return global::System.Runtime.Intrinsics.Vector128.ToScalar(global::System.Runtime.Intrinsics.Vector128.MaxNative(h2, global::System.Runtime.Intrinsics.Vector128.Shuffle(h2, global::System.Runtime.Intrinsics.Vector128.Create(1, 0, 3, 2))));
-        }
-
-        // Attention__avx2: keys packed per key/value head in 1 blocks of [8, 16], values [16, 8];
-        // query tiles of 6 rows (0 full, one of 4), key blocks of 16.
+        // Attention__avx2: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            float* kt = scratch + ScratchKeyPack;
-            float* vp = scratch + ScratchValuePack;
-            float* o = scratch + ScratchOutTile;
-            float* p = scratch + ScratchProbTile;
-            for (int g = 0; g < KvHeads; g++)
-            {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                global::AttnGen.KernelSupport.PackValues(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, vp);
-                float* vg = vp;
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
-                {
-                    float* qh = q + h * HeadDim;
-                    float* ch = context + h * HeadDim;
-                    float* lh = lse == null ? null : lse + h * SeqLen;
-                    AttentionRows4__avx2(qh + 0 * QueryWidth, kt, vg, ch + 0 * QueryWidth, 0, validLength, o, p, lh == null ? null : lh + 0);
-                }
-            }
-        }
-
-        // AttentionRows4__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void AttentionRows4__avx2(float* q, float* kt, float* vp, float* output, int i0, int validLength, float* o, float* p, float* lse)
-        {
-            // Running row max m and row sum l (kept as a vector, reduced once at the end) of the online softmax;
-            // O accumulates unnormalised and is rescaled by alpha = e^(m_old - m_new) as P · V loads it.
-            float m0 = float.NegativeInfinity, alpha0;
-            AgVecF l0 = AgVecF.Zero;
-            float m1 = float.NegativeInfinity, alpha1;
-            AgVecF l1 = AgVecF.Zero;
-            float m2 = float.NegativeInfinity, alpha2;
-            AgVecF l2 = AgVecF.Zero;
-            float m3 = float.NegativeInfinity, alpha3;
-            AgVecF l3 = AgVecF.Zero;
-            new global::System.Span<float>(o, 32).Clear();
-            // Causal: the tile's last row sees keys below i0 + rows + CausalOffset; later blocks are skipped.
-            int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
-            // Keys below maskFrom are visible to every row of the tile: blocks before it need no mask.
-            int maskFrom = global::System.Math.Min(validLength, i0 + CausalOffset + 1);
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // S[0..3, j0 + 0 .. j0 + 15] = q[r, :] · k[:, j] (the scale is applied in the softmax): 8 accumulators.
-                {
-                    AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                    AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                    AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                    AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                    float* kb = kt + j0 * HeadDim + 0; // block j0 / 16 of the packed keys, [HeadDim, 16]
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        float* kd = kb + d * 16;
-                        float* qd = q + d; // row r of the tile at qd[r * QueryWidth]: constant offsets, no index arithmetic
-                        AgVecF k0 = AgVec.Load(kd + 0);
-                        AgVecF k1 = AgVec.Load(kd + 8);
-                        AgVecF q0 = AgVec.Create(qd[0 * QueryWidth]);
-                        s0_0 = AgVec.FusedMultiplyAdd(q0, k0, s0_0);
-                        s0_1 = AgVec.FusedMultiplyAdd(q0, k1, s0_1);
-                        AgVecF q1 = AgVec.Create(qd[1 * QueryWidth]);
-                        s1_0 = AgVec.FusedMultiplyAdd(q1, k0, s1_0);
-                        s1_1 = AgVec.FusedMultiplyAdd(q1, k1, s1_1);
-                        AgVecF q2 = AgVec.Create(qd[2 * QueryWidth]);
-                        s2_0 = AgVec.FusedMultiplyAdd(q2, k0, s2_0);
-                        s2_1 = AgVec.FusedMultiplyAdd(q2, k1, s2_1);
-                        AgVecF q3 = AgVec.Create(qd[3 * QueryWidth]);
-                        s3_0 = AgVec.FusedMultiplyAdd(q3, k0, s3_0);
-                        s3_1 = AgVec.FusedMultiplyAdd(q3, k1, s3_1);
-                    }
-                    AgVec.Store(s0_0, p + 0);
-                    AgVec.Store(s0_1, p + 8);
-                    AgVec.Store(s1_0, p + 16);
-                    AgVec.Store(s1_1, p + 24);
-                    AgVec.Store(s2_0, p + 32);
-                    AgVec.Store(s2_1, p + 40);
-                    AgVec.Store(s3_0, p + 48);
-                    AgVec.Store(s3_1, p + 56);
-                }
-                // Mask keys past the valid length and above the diagonal with -inf (only blocks that reach maskFrom).
-                if (j0 + 16 > maskFrom)
-                {
-                    for (int r = 0; r < 4; r++)
-                    {
-                        int limit = global::System.Math.Min(validLength, i0 + r + CausalOffset + 1) - j0;
-                        global::System.Runtime.Intrinsics.Vector256<int> visible = AgVec.Create(limit); // keys at block positions >= limit are masked
-                        float* pr = p + r * 16;
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(0), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 0)), pr + 0);
-                        AgVec.Store(AgVec.ConditionalSelect(AgVec.AsSingle(AgVec.GreaterThanOrEqual(global::System.Runtime.Intrinsics.Vector256<int>.Indices + AgVec.Create(8), visible)), AgVec.Create(float.NegativeInfinity), AgVec.Load(pr + 8)), pr + 8);
-                    }
-                }
-                // Online softmax, row 0: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 0;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m0, HMax__avx2(AgVec.MaxNative(x0, x1)));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha0 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha0 = m0 == mNew ? 1f : m0 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m0 - mNew) * ScoreScale)));
-                        l0 = AgVec.FusedMultiplyAdd(l0, AgVec.Create(alpha0), (e0 + e1));
-                        m0 = mNew;
-                    }
-                }
-                // Online softmax, row 1: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 16;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m1, HMax__avx2(AgVec.MaxNative(x0, x1)));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha1 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha1 = m1 == mNew ? 1f : m1 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m1 - mNew) * ScoreScale)));
-                        l1 = AgVec.FusedMultiplyAdd(l1, AgVec.Create(alpha1), (e0 + e1));
-                        m1 = mNew;
-                    }
-                }
-                // Online softmax, row 2: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 32;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m2, HMax__avx2(AgVec.MaxNative(x0, x1)));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha2 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha2 = m2 == mNew ? 1f : m2 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m2 - mNew) * ScoreScale)));
-                        l2 = AgVec.FusedMultiplyAdd(l2, AgVec.Create(alpha2), (e0 + e1));
-                        m2 = mNew;
-                    }
-                }
-                // Online softmax, row 3: m_new = max(m, max_j S), P = e^(S - m_new), l = l·alpha + Σ P.
-                {
-                    float* pr = p + 48;
-                    AgVecF x0 = AgVec.Load(pr + 0);
-                    AgVecF x1 = AgVec.Load(pr + 8);
-                    float mNew = global::System.Math.Max(m3, HMax__avx2(AgVec.MaxNative(x0, x1)));
-                    if (mNew == float.NegativeInfinity)
-                    {
-                        // Nothing visible to this row yet: P = 0 (no NaN from -inf - -inf), O and l stay 0.
-                        AgVec.Store(AgVecF.Zero, pr + 0);
-                        AgVec.Store(AgVecF.Zero, pr + 8);
-                        alpha3 = 1f;
-                    }
-                    else
-                    {
-                        // Scores are stored unscaled: (S - m) · scale as one fused multiply-add (the scale is positive, so the max commutes with it).
-                        AgVecF scale = AgVec.Create(ScoreScale), mv = AgVec.Create(-mNew * ScoreScale);
-                        AgVecF e0 = Exp__avx2(AgVec.FusedMultiplyAdd(x0, scale, mv));
-                        AgVec.Store(e0, pr + 0);
-                        AgVecF e1 = Exp__avx2(AgVec.FusedMultiplyAdd(x1, scale, mv));
-                        AgVec.Store(e1, pr + 8);
-                        // alpha = e^(m_old - m_new): 1 while the max holds, 0 on the first visible block (m_old = -inf).
-                        alpha3 = m3 == mNew ? 1f : m3 == float.NegativeInfinity ? 0f : AgVec.ToScalar(Exp__avx2(AgVec.Create((m3 - mNew) * ScoreScale)));
-                        l3 = AgVec.FusedMultiplyAdd(l3, AgVec.Create(alpha3), (e0 + e1));
-                        m3 = mNew;
-                    }
-                }
-                // Keys past keyEnd have P = 0 in every row of the tile (the diagonal or the valid length): P · V stops there.
-                int jEnd = global::System.Math.Min(16, keyEnd - j0);
-                // O[0..3, last 1 vectors] = alpha ∘ O + P · V.
-                {
-                    const int c0 = 0;
-                    AgVecF a0 = AgVec.Create(alpha0);
-                    AgVecF o0_0 = AgVec.Load(o + 0 + c0) * a0;
-                    AgVecF a1 = AgVec.Create(alpha1);
-                    AgVecF o1_0 = AgVec.Load(o + 8 + c0) * a1;
-                    AgVecF a2 = AgVec.Create(alpha2);
-                    AgVecF o2_0 = AgVec.Load(o + 16 + c0) * a2;
-                    AgVecF a3 = AgVec.Create(alpha3);
-                    AgVecF o3_0 = AgVec.Load(o + 24 + c0) * a3;
-                    for (int j = 0; j < jEnd; j++)
-                    {
-                        float* vj = vp + (j0 + j) * 8 + c0;
-                        float* pj = p + j;
-                        AgVecF v0 = AgVec.Load(vj + 0);
-                        AgVecF p0 = AgVec.Create(pj[0]);
-                        o0_0 = AgVec.FusedMultiplyAdd(p0, v0, o0_0);
-                        AgVecF p1 = AgVec.Create(pj[16]);
-                        o1_0 = AgVec.FusedMultiplyAdd(p1, v0, o1_0);
-                        AgVecF p2 = AgVec.Create(pj[32]);
-                        o2_0 = AgVec.FusedMultiplyAdd(p2, v0, o2_0);
-                        AgVecF p3 = AgVec.Create(pj[48]);
-                        o3_0 = AgVec.FusedMultiplyAdd(p3, v0, o3_0);
-                    }
-                    AgVec.Store(o0_0, o + 0 + c0);
-                    AgVec.Store(o1_0, o + 8 + c0);
-                    AgVec.Store(o2_0, o + 16 + c0);
-                    AgVec.Store(o3_0, o + 24 + c0);
-                }
-            }
-            // O / l into the output rows (a row that saw no key has l = 0 and gets zeros).
-            {
-                float sum = AgVec.Sum(l0);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[0] = sum > 0f ? m0 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 0;
-                float* yrow = output + 0 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l1);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[1] = sum > 0f ? m1 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 8;
-                float* yrow = output + 1 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l2);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[2] = sum > 0f ? m2 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 16;
-                float* yrow = output + 2 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
-            {
-                float sum = AgVec.Sum(l3);
-                float inv = sum > 0f ? 1f / sum : 0f;
-                if (lse != null) lse[3] = sum > 0f ? m3 * ScoreScale + global::System.MathF.Log(sum) : float.NegativeInfinity; // for backward, in scaled units
-                float* orow = o + 24;
-                float* yrow = output + 3 * QueryWidth;
-                AgVecF iv = AgVec.Create(inv);
-                for (int c = 0; c < 8; c += 8) AgVec.Store(AgVec.Load(orow + c) * iv, yrow + c);
-            }
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 2464 };
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse);
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
@@ -904,257 +148,220 @@ namespace Demo.Decoders
             LinearBackward_10x16x16_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
         }
 
-        // HeadDot__avx2: Σ_d a[d]·b[d] over HeadDim floats, summed like a lane of the dP tile (so dP - Δ cancels exactly
-        // for a row that sees one key); nothing past HeadDim is read.
-        private static unsafe float HeadDot__avx2(float* a, float* b)
-        {
-            float sum = 0f;
-            for (int d = 0; d < HeadDim; d++) sum = global::System.MathF.FusedMultiplyAdd(a[d], b[d], sum);
-            return sum;
-        }
-
-        // ScoreGradient__avx2: P = e^(S·scale - LSE) on the visible lanes, 0 on the others, into p; dS = P ∘ (dP - Δ)·scale into ds, which holds dP.
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private static unsafe void ScoreGradient__avx2(AgVecF s, AgVecF visible, float lse, float delta, float* p, float* ds)
-        {
-            AgVecF e = AgVec.ConditionalSelect(visible, Exp__avx2(AgVec.FusedMultiplyAdd(s, AgVec.Create(ScoreScale), AgVec.Create(-lse))), AgVecF.Zero);
-            AgVec.Store(e, p);
-            AgVec.Store(e * (AgVec.Load(ds) - AgVec.Create(delta)) * AgVec.Create(ScoreScale), ds);
-        }
-
-        // BackwardCore__avx2: per key/value head Kᵀ and Vᵀ packed in 1 blocks of [8, 16] (score and dP tiles),
-        // K rows packed [16, 8] (dQ += dS·K), dK and dV accumulated in [16, 8]; per query head of the group, tiles of
-        // 4 rows (1 full) walk the visible key blocks of 16.
+        // BackwardCore__avx2: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
         private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
         {
-            _ = parameters; _ = grad;
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-            new global::System.Span<float>(work + WorkTileQuery, 32).Clear();
-            new global::System.Span<float>(work + WorkTileOutGrad, 32).Clear();
-            for (int g = 0; g < KvHeads; g++)
+            var buffers = new global::AttnGen.AttentionBuffers
             {
-                global::AttnGen.KernelSupport.PackKeyBlocks(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, kt);
-                global::AttnGen.KernelSupport.PackKeyBlocks(v + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 16, vt);
-                float* kr = work + WorkTileKeys;
-                global::AttnGen.KernelSupport.PackValues(k + g * HeadDim, KvWidth, KvSeqLen, HeadDim, 16, 8, kr);
-                new global::System.Span<float>(dkAcc, 128).Clear();
-                new global::System.Span<float>(dvAcc, 128).Clear();
-                // The query heads of the group share this head's dK and dV.
-                for (int h = g * GroupSize; h < g * GroupSize + GroupSize; h++)
+                KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
+                Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
+            };
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            _ = parameters; _ = grad;
+        }
+
+        // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
+
+        // C = init + A·B over 16: 4 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
+                for (int t = 0; t < 16; t++)
                 {
-                    float* qh = q + h * HeadDim;
-                    float* oh = o + h * HeadDim;
-                    float* doh = dO + h * HeadDim;
-                    float* dqh = dq + h * HeadDim;
-                    float* lh = lse + h * SeqLen;
-                    for (int i0 = 0; i0 < 4; i0 += 4)
-                    {
-                        BackwardTile__avx2(qh + i0 * QueryWidth, oh + i0 * QueryWidth, doh + i0 * QueryWidth, dqh + i0 * QueryWidth, lh + i0, i0, validLength, kr, work);
-                    }
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
-                // dK and dV of this key/value head into their rows (each element is written once).
-                for (int j = 0; j < KvSeqLen; j++)
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 6 rows x 2 vectors, over height x width in tiles of 6 x 16.
+        private static unsafe void gemm_tn_6x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 6)
+            {
+                for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    new global::System.ReadOnlySpan<float>(dkAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dk + j * KvWidth + g * HeadDim, HeadDim));
-                    new global::System.ReadOnlySpan<float>(dvAcc + j * 8, HeadDim).CopyTo(new global::System.Span<float>(dv + j * KvWidth + g * HeadDim, HeadDim));
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 8);
+                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 8);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    }
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
                 }
             }
         }
 
-        // BackwardTile__avx2: query rows i0 .. i0 + 3 of one head against every visible key block.
-        private static unsafe void BackwardTile__avx2(float* q, float* o, float* dO, float* dq, float* lse, int i0, int validLength, float* kr, float* work)
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 16.
+        private static unsafe void gemm_tn_4x16__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
-            float* kt = work + WorkTileKeysT;
-            float* vt = work + WorkTileValuesT;
-            float* dkAcc = work + WorkTileKeyGrad;
-            float* dvAcc = work + WorkTileValueGrad;
-            float* qt = work + WorkTileQuery;
-            float* dot = work + WorkTileOutGrad;
-            float* dqt = work + WorkTileQueryGrad;
-            float* p = work + WorkTileProb;
-            float* ds = work + WorkTileScoreGrad;
-            float* delta = stackalloc float[4];
-            float* rowLse = stackalloc float[4];
-            // Q and dO rows of the tile into [4, 8]; Δ_r = dO_r · O_r; the saved LSE_r (-inf for a row that saw no key:
-            // its keys are all masked below).
-            for (int r = 0; r < 4; r++)
+            for (int i0 = 0; i0 < height; i0 += 4)
             {
-                float* qr = qt + r * 8;
-                float* dr = dot + r * 8;
-                new global::System.ReadOnlySpan<float>(q + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(qr, HeadDim));
-                new global::System.ReadOnlySpan<float>(dO + r * QueryWidth, HeadDim).CopyTo(new global::System.Span<float>(dr, HeadDim));
-                delta[r] = HeadDot__avx2(dr, o + r * QueryWidth);
-                rowLse[r] = lse[r];
-            }
-            new global::System.Span<float>(dqt, 32).Clear();
-            // Causal: row r sees keys below limit_r; keyEnd skips the blocks above the tile's last row.
-            int limit0 = global::System.Math.Min(validLength, i0 + 0 + CausalOffset + 1);
-            int limit1 = global::System.Math.Min(validLength, i0 + 1 + CausalOffset + 1);
-            int limit2 = global::System.Math.Min(validLength, i0 + 2 + CausalOffset + 1);
-            int limit3 = global::System.Math.Min(validLength, i0 + 3 + CausalOffset + 1);
-            int keyEnd = global::System.Math.Min(validLength, i0 + 4 + CausalOffset);
-            // Key index of each lane within a sub-tile, for the mask.
-            AgVecF column0 = AgVecF.Indices;
-            AgVecF column1 = AgVecF.Indices + AgVec.Create(8f);
-            for (int j0 = 0; j0 < keyEnd; j0 += 16)
-            {
-                // one sub-tile: the whole block
+                for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    int jb = j0;
-                    float* pb = p + (jb - j0);
-                    float* dsb = ds + (jb - j0);
-                    // Lanes at or past visible are masked (P = 0): past the valid length or above the diagonal.
-                    AgVecF visible0 = AgVec.Create((float)(limit0 - jb));
-                    AgVecF visible1 = AgVec.Create((float)(limit1 - jb));
-                    AgVecF visible2 = AgVec.Create((float)(limit2 - jb));
-                    AgVecF visible3 = AgVec.Create((float)(limit3 - jb));
-                    // dP[0..3, jb .. jb + 15] = dO[r, :] · v[:, j]: 8 accumulators.
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    for (int t = 0; t < depth; t++)
                     {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = vt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 16;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(dot[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            AgVecF a1 = AgVec.Create(dot[8 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            AgVecF a2 = AgVec.Create(dot[16 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            AgVecF a3 = AgVec.Create(dot[24 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        }
-                        AgVec.Store(s0_0, dsb + 0);
-                        AgVec.Store(s0_1, dsb + 8);
-                        AgVec.Store(s1_0, dsb + 16);
-                        AgVec.Store(s1_1, dsb + 24);
-                        AgVec.Store(s2_0, dsb + 32);
-                        AgVec.Store(s2_1, dsb + 40);
-                        AgVec.Store(s3_0, dsb + 48);
-                        AgVec.Store(s3_1, dsb + 56);
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    // S[0..3, jb .. jb + 15] = q[r, :] · k[:, j]; P = e^(S·scale - LSE) on visible keys, else 0; dS = P ∘ (dP - Δ)·scale.
-                    {
-                        AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero;
-                        AgVecF s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero;
-                        AgVecF s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero;
-                        AgVecF s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
-                        float* b = kt + j0 * HeadDim + (jb - j0); // block j0 / 16: [HeadDim, 16]
-                        for (int d = 0; d < HeadDim; d++)
-                        {
-                            float* bd = b + d * 16;
-                            AgVecF k0 = AgVec.Load(bd + 0);
-                            AgVecF k1 = AgVec.Load(bd + 8);
-                            AgVecF a0 = AgVec.Create(qt[0 + d]);
-                            s0_0 = AgVec.FusedMultiplyAdd(a0, k0, s0_0);
-                            s0_1 = AgVec.FusedMultiplyAdd(a0, k1, s0_1);
-                            AgVecF a1 = AgVec.Create(qt[8 + d]);
-                            s1_0 = AgVec.FusedMultiplyAdd(a1, k0, s1_0);
-                            s1_1 = AgVec.FusedMultiplyAdd(a1, k1, s1_1);
-                            AgVecF a2 = AgVec.Create(qt[16 + d]);
-                            s2_0 = AgVec.FusedMultiplyAdd(a2, k0, s2_0);
-                            s2_1 = AgVec.FusedMultiplyAdd(a2, k1, s2_1);
-                            AgVecF a3 = AgVec.Create(qt[24 + d]);
-                            s3_0 = AgVec.FusedMultiplyAdd(a3, k0, s3_0);
-                            s3_1 = AgVec.FusedMultiplyAdd(a3, k1, s3_1);
-                        }
-                        ScoreGradient__avx2(s0_0, AgVec.LessThan(column0, visible0), rowLse[0], delta[0], pb + 0, dsb + 0);
-                        ScoreGradient__avx2(s0_1, AgVec.LessThan(column1, visible0), rowLse[0], delta[0], pb + 8, dsb + 8);
-                        ScoreGradient__avx2(s1_0, AgVec.LessThan(column0, visible1), rowLse[1], delta[1], pb + 16, dsb + 16);
-                        ScoreGradient__avx2(s1_1, AgVec.LessThan(column1, visible1), rowLse[1], delta[1], pb + 24, dsb + 24);
-                        ScoreGradient__avx2(s2_0, AgVec.LessThan(column0, visible2), rowLse[2], delta[2], pb + 32, dsb + 32);
-                        ScoreGradient__avx2(s2_1, AgVec.LessThan(column1, visible2), rowLse[2], delta[2], pb + 40, dsb + 40);
-                        ScoreGradient__avx2(s3_0, AgVec.LessThan(column0, visible3), rowLse[3], delta[3], pb + 48, dsb + 48);
-                        ScoreGradient__avx2(s3_1, AgVec.LessThan(column1, visible3), rowLse[3], delta[3], pb + 56, dsb + 56);
-                    }
-                }
-                // dV[j0 .. j0 + 15, last 1 vectors] += Pᵀ · dO.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(dot + 0 + c0);
-                    AgVecF x1_0 = AgVec.Load(dot + 8 + c0);
-                    AgVecF x2_0 = AgVec.Load(dot + 16 + c0);
-                    AgVecF x3_0 = AgVec.Load(dot + 24 + c0);
-                    for (int j = 0; j < 16; j++)
-                    {
-                        float* a = dvAcc + (j0 + j) * 8 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0);
-                        AgVecF b0 = AgVec.Create(p[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(p[16 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(p[32 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(p[48 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        AgVec.Store(a0, a + 0);
-                    }
-                }
-                // dK[j0 .. j0 + 15, last 1 vectors] += dSᵀ · Q.
-                {
-                    const int c0 = 0;
-                    AgVecF x0_0 = AgVec.Load(qt + 0 + c0);
-                    AgVecF x1_0 = AgVec.Load(qt + 8 + c0);
-                    AgVecF x2_0 = AgVec.Load(qt + 16 + c0);
-                    AgVecF x3_0 = AgVec.Load(qt + 24 + c0);
-                    for (int j = 0; j < 16; j++)
-                    {
-                        float* a = dkAcc + (j0 + j) * 8 + c0;
-                        AgVecF a0 = AgVec.Load(a + 0);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b0, x0_0, a0);
-                        AgVecF b1 = AgVec.Create(ds[16 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b1, x1_0, a0);
-                        AgVecF b2 = AgVec.Create(ds[32 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b2, x2_0, a0);
-                        AgVecF b3 = AgVec.Create(ds[48 + j]);
-                        a0 = AgVec.FusedMultiplyAdd(b3, x3_0, a0);
-                        AgVec.Store(a0, a + 0);
-                    }
-                }
-                // dQ[0..3, last 1 vectors] += dS · K.
-                {
-                    const int c0 = 0;
-                    AgVecF o0_0 = AgVec.Load(dqt + 0 + c0);
-                    AgVecF o1_0 = AgVec.Load(dqt + 8 + c0);
-                    AgVecF o2_0 = AgVec.Load(dqt + 16 + c0);
-                    AgVecF o3_0 = AgVec.Load(dqt + 24 + c0);
-                    for (int j = 0; j < 16; j++)
-                    {
-                        float* kj = kr + (j0 + j) * 8 + c0;
-                        AgVecF k0 = AgVec.Load(kj + 0);
-                        AgVecF b0 = AgVec.Create(ds[0 + j]);
-                        o0_0 = AgVec.FusedMultiplyAdd(b0, k0, o0_0);
-                        AgVecF b1 = AgVec.Create(ds[16 + j]);
-                        o1_0 = AgVec.FusedMultiplyAdd(b1, k0, o1_0);
-                        AgVecF b2 = AgVec.Create(ds[32 + j]);
-                        o2_0 = AgVec.FusedMultiplyAdd(b2, k0, o2_0);
-                        AgVecF b3 = AgVec.Create(ds[48 + j]);
-                        o3_0 = AgVec.FusedMultiplyAdd(b3, k0, o3_0);
-                    }
-                    AgVec.Store(o0_0, dqt + 0 + c0);
-                    AgVec.Store(o1_0, dqt + 8 + c0);
-                    AgVec.Store(o2_0, dqt + 16 + c0);
-                    AgVec.Store(o3_0, dqt + 24 + c0);
+                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
                 }
             }
-            // The dQ tile into the rows of dq.
-            for (int r = 0; r < 4; r++)
+        }
+
+        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k16__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
-                new global::System.ReadOnlySpan<float>(dqt + r * 8, HeadDim).CopyTo(new global::System.Span<float>(dq + r * QueryWidth, HeadDim));
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
+                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+            }
+        }
+
+        // C = init + A·B over 8: 4 rows x 2 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k8__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
+                for (int t = 0; t < 8; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
+                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda16__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* tb = b + j0, tc = c + j0;
+                AgVecF b0;
+                AgVecF s0 = AgVec.Create(alpha[0]);
+                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s1 = AgVec.Create(alpha[1]);
+                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
+                AgVecF s2 = AgVec.Create(alpha[2]);
+                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s3 = AgVec.Create(alpha[3]);
+                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = a + t, bt = tb + t * ldb;
+                    b0 = AgVec.Load(bt);
+                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgVec.Store(c0_0, tc);
+                AgVec.Store(c1_0, tc + 1 * ldc);
+                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgVec.Store(c3_0, tc + 3 * ldc);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__avx2(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 4)
+            {
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    AgVecF b0;
+                    AgVecF c0_0 = AgVec.Load(tc);
+                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
+                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
+                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        b0 = AgVec.Load(bt);
+                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
+                    AgVec.Store(c0_0, tc);
+                    AgVec.Store(c1_0, tc + 1 * ldc);
+                    AgVec.Store(c2_0, tc + 2 * ldc);
+                    AgVec.Store(c3_0, tc + 3 * ldc);
+                }
             }
         }
 

@@ -1,12 +1,12 @@
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit
+namespace AttnGen.Generator.Emit.Kernels.Scalar
 {
-    /// <summary>Emits the projection GEMMs <c>Y = X · Wᵀ + b</c> with constant M, N and K.</summary>
-    internal static class ProjectionEmitter
+    /// <summary>Emits the scalar projection GEMMs <c>Y = X · Wᵀ + b</c> with constant M, N and K, and their backward.</summary>
+    internal static class ScalarProjectionEmitter
     {
-        public static void EmitScalar(SourceWriter w, LinearShape shape)
+        public static void Emit(SourceWriter w, LinearShape shape)
         {
             string m = Inv(shape.M), n = Inv(shape.N), k = Inv(shape.K);
             w.Line($"// {shape.KernelName}__scalar: Y[{m}, {n}] = X[{m}, {k}] · W[{n}, {k}]ᵀ{(shape.Bias ? " + b" : "")}");
@@ -34,9 +34,9 @@ namespace AttnGen.Generator.Emit
 
         /// <summary>
         /// <c>{BackwardKernelName}__scalar</c>: the same contract as the vector paths' projection backward (see
-        /// <see cref="VectorProjectionBackwardEmitter"/>), through the runtime's row-update loop.
+        /// <see cref="Vector.VectorProjectionBackwardEmitter"/>), through the runtime's row-update loop.
         /// </summary>
-        public static void EmitScalarBackward(SourceWriter w, LinearShape shape)
+        public static void EmitBackward(SourceWriter w, LinearShape shape)
         {
             string m = Inv(shape.M), n = Inv(shape.N), k = Inv(shape.K);
             w.Line($"// {shape.BackwardKernelName}__scalar: dX[{m}, {k}] = dY · W; dW[{n}, {k}] += dYᵀ · X{(shape.Bias ? $"; db[{n}] += Σ_rows dY" : "")}");

@@ -1,12 +1,13 @@
+using AttnGen.Generator.Emit.Kernels.Vector;
 using AttnGen.Generator.Model;
 
-namespace AttnGen.Generator.Emit
+namespace AttnGen.Generator.Emit.Kernels
 {
     /// <summary>
     /// Emits <c>ForwardSequence__{isa}</c>: one sequence through the projections, the attention core and the
-    /// output projection, calling that ISA's kernels.
+    /// output projection, calling that path's kernels (the scalar path passes no profile: it reads the weights in place).
     /// </summary>
-    internal static class SequenceEmitter
+    internal static class ForwardSequenceEmitter
     {
         public static void Emit(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
         {
@@ -59,34 +60,6 @@ namespace AttnGen.Generator.Emit
                 }
             }
             w.Line();
-        }
-    }
-
-    /// <summary>Where each projection's panels sit in the packed-weight buffer of one vector path.</summary>
-    internal readonly struct PackedOffsets
-    {
-        public PackedOffsets(int query, int key, int value, int output)
-        {
-            Query = query;
-            Key = key;
-            Value = value;
-            Output = output;
-        }
-
-        public int Query { get; }
-
-        public int Key { get; }
-
-        public int Value { get; }
-
-        public int Output { get; }
-
-        public static PackedOffsets For(KernelPlan plan, IsaProfile isa)
-        {
-            int nr = isa.PanelWidth, m = plan.Spec.ModelDim;
-            int q = Planning.KernelPlanner.PanelLength(plan.QueryWidth, m, nr);
-            int kv = Planning.KernelPlanner.PanelLength(plan.KvWidth, m, nr);
-            return new PackedOffsets(0, q, q + kv, q + 2 * kv);
         }
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit
+namespace AttnGen.Generator.Emit.Kernels.Scalar
 {
     /// <summary>Emits the scalar kernels: the fallback path, and the reference the vector paths are held to.</summary>
     internal static class ScalarKernelEmitter
@@ -18,13 +18,14 @@ namespace AttnGen.Generator.Emit
             {
                 if (shape is not null && emitted.Add(shape))
                 {
-                    ProjectionEmitter.EmitScalar(w, shape);
-                    ProjectionEmitter.EmitScalarBackward(w, shape);
+                    ScalarProjectionEmitter.Emit(w, shape);
+                    ScalarProjectionEmitter.EmitBackward(w, shape);
                 }
             }
-            AttentionEmitter.EmitScalar(w, plan);
-            SequenceEmitter.Emit(w, plan, "scalar");
-            BackwardEmitter.EmitScalar(w, plan);
+            ScalarAttentionEmitter.Emit(w, plan);
+            ForwardSequenceEmitter.Emit(w, plan, "scalar");
+            ScalarBackwardEmitter.Emit(w, plan);
+            BackwardSequenceEmitter.Emit(w, plan, "scalar", vectorPath: false);
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

@@ -1,14 +1,14 @@
 using AttnGen.Generator.Model;
 
-namespace AttnGen.Generator.Emit
+namespace AttnGen.Generator.Emit.Kernels.Scalar
 {
     /// <summary>
-    /// Emits the fused attention core: scores, mask, online softmax and the weighted sum of values, per
-    /// head and query row, never materialising the full score matrix.
+    /// Emits <c>Attention__scalar</c>, the fused attention core in plain loops: scores, mask, online softmax and the
+    /// weighted sum of values, per head and query row, never materialising the full score matrix.
     /// </summary>
-    internal static class AttentionEmitter
+    internal static class ScalarAttentionEmitter
     {
-        public static void EmitScalar(SourceWriter w, KernelPlan plan)
+        public static void Emit(SourceWriter w, KernelPlan plan)
         {
             LayerSpec s = plan.Spec;
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";

@@ -1,0 +1,105 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Vector
+{
+    /// <summary>
+    /// Emits one vector path's <c>BackwardCore__{isa}</c>, the FlashAttention-2 backward of the attention core that
+    /// <c>BackwardSequence__{isa}</c> (<see cref="BackwardSequenceEmitter"/>) calls between the projections' backward,
+    /// and the work-area layout its tiles use.
+    /// Per key/value head, keys and values are packed so every inner loop is a unit-stride vector load; per query
+    /// head and tile of Br rows, key blocks of Bc recompute P = e^(S - LSE) from the saved row log-sum-exp and
+    /// accumulate dV += Pᵀ·dO, dS = P ∘ (dP - Δ), dK += dSᵀ·Q and dQ += dS·K (the additive score's gradient
+    /// instead of the last two). Nothing is ever S x S: the work area is O(S·HeadDim) per head.
+    /// </summary>
+    /// <remarks>
+    /// Tiles: Br = ScoreRows query rows by Bc = KeyBlock keys (fewer for a shorter key sequence, as in the
+    /// forward): the forward's attention tile, so the register budgets are the forward's (see <see cref="IsaProfile.Vector"/>):
+    /// <list type="bullet">
+    /// <item>S = Q·Kᵀ and dP = dO·Vᵀ: Br x ScoreVectors accumulators + ScoreVectors key (or value) vectors + 1
+    /// broadcast: AVX-512 6x4: 24 + 4 + 1 = 29 of 32 zmm; AVX2 6x2: 12 + 2 + 1 = 15 of 16 ymm; 128-bit 4x4:
+    /// 16 + 4 + 1 = 21 (Neon has 32 q registers, SSE spills a little, a fallback there).</item>
+    /// <item>dV += Pᵀ·dO and dK += dSᵀ·Q: the projection backward's dW tile (GemmRows keys x PanelWidth columns of
+    /// accumulators, the reduction over the tile's query rows).</item>
+    /// <item>dQ += dS·K: the forward's P·V tile, PvRows x PvVectors accumulators + PvVectors key vectors + 1.</item>
+    /// </list>
+    /// P and dS of one tile are Br x Bc floats each (3 KB on AVX-512), the dK and dV rows of one key block
+    /// Bc x HeadDim: all of it stays in L1 while the tile works on it.
+    /// </remarks>
+    internal static class VectorBackwardEmitter
+    {
+        /// <summary>
+        /// The work-area constants of the vector backward, after <c>WorkTiles</c>, sized for the largest path,
+        /// ending with <c>WorkTilesLength</c>.
+        /// </summary>
+        public static void EmitWorkConstants(SourceWriter w, KernelPlan plan)
+        {
+            LayerSpec s = plan.Spec;
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                var t = new VectorTiling(plan, isa);
+                keyPad = System.Math.Max(keyPad, t.KeyPad);
+                dimPad = System.Math.Max(dimPad, t.DimPad);
+                rows = System.Math.Max(rows, t.QueryRows);
+                block = System.Math.Max(block, t.KeyBlock);
+            }
+            w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks ({Inv(keyPad)} keys),");
+            w.Line($"// K rows and the dK, dV accumulators [{Inv(keyPad)}, {Inv(dimPad)}]; per query tile the Q, dO and dQ rows");
+            w.Line($"// [{Inv(rows)}, {Inv(dimPad)}], P and dS [{Inv(rows)}, {Inv(block)}]{(plan.IsAdditive ? $"; additive v and its gradient [{Inv(dimPad)}]" : "")}.");
+            var parts = new List<(string Name, int Length)>
+            {
+                ("WorkTileKeysT", s.HeadDim * keyPad),
+                ("WorkTileValuesT", s.HeadDim * keyPad),
+                ("WorkTileKeys", keyPad * dimPad),
+                ("WorkTileKeyGrad", keyPad * dimPad),
+                ("WorkTileValueGrad", keyPad * dimPad),
+                ("WorkTileQuery", rows * dimPad),
+                ("WorkTileOutGrad", rows * dimPad),
+                ("WorkTileQueryGrad", rows * dimPad),
+                ("WorkTileProb", rows * block),
+                ("WorkTileScoreGrad", rows * block),
+            };
+            if (plan.IsAdditive)
+            {
+                parts.Add(("WorkTileAdditiveV", dimPad));
+                parts.Add(("WorkTileAdditiveVGrad", dimPad));
+            }
+            int offset = 0;
+            foreach ((string name, int length) in parts)
+            {
+                w.Line($"private const int {name} = WorkTiles + {Inv(offset)};");
+                offset += (length + 15) / 16 * 16;
+            }
+            w.Line($"private const int WorkTilesLength = {Inv(offset)};");
+        }
+
+        /// <summary><c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on the work area.</summary>
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
+        {
+            string suffix = isa.Suffix;
+            w.Line($"// BackwardCore__{suffix}: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.");
+            using (w.Open($"private static unsafe void BackwardCore__{suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)"))
+            {
+                w.Line("var buffers = new global::AttnGen.AttentionBuffers");
+                w.Line("{");
+                w.Line("    KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,");
+                w.Line("    Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,");
+                if (plan.IsAdditive)
+                {
+                    w.Line("    AdditiveV = work + WorkTileAdditiveV, AdditiveVGrad = work + WorkTileAdditiveVGrad,");
+                }
+                w.Line("};");
+                w.Line(plan.IsAdditive
+                    ? "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);"
+                    : "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);");
+                if (!plan.IsAdditive)
+                {
+                    w.Line("_ = parameters; _ = grad;");
+                }
+            }
+            w.Line();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Collections.Generic;
+using AttnGen.Generator.Emit.Kernels.Template;
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Vector
+{
+    /// <summary>
+    /// Emits one vector path's file: the weight packing, the projection GEMMs and their backward, the fused
+    /// attention core and the per-sequence forward and backward drivers, then every register-tile kernel they
+    /// call, each once (<see cref="KernelSet"/>), all rendered from the same templates for every <see cref="IsaProfile"/>.
+    /// </summary>
+    internal static class VectorKernelEmitter
+    {
+        public static string Emit(KernelPlan plan, IsaProfile isa)
+        {
+            var w = new SourceWriter();
+            var syntax = new VectorSyntax(isa);
+            var kernels = new KernelSet(syntax);
+            var blocks = Begin(w, plan, $"{isa.EnumName} kernels", usings: syntax.Aliases);
+            w.Line($"// ---- {isa.EnumName} kernels: {Inv(isa.Width)} floats per vector; tiles from IsaProfile ----");
+            w.Line();
+            if (plan.Spec.Projections)
+            {
+                VectorPackEmitter.Emit(w, plan, isa);
+                var emitted = new HashSet<LinearShape>();
+                foreach (LinearShape? shape in new[] { plan.QueryProjection, plan.KvProjection, plan.OutputProjection })
+                {
+                    if (shape is not null && emitted.Add(shape))
+                    {
+                        VectorProjectionEmitter.Emit(w, shape, kernels);
+                        VectorProjectionBackwardEmitter.Emit(w, shape, kernels);
+                    }
+                }
+            }
+            VectorAttentionEmitter.Emit(w, plan, kernels);
+            ForwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
+            BackwardSequenceEmitter.Emit(w, plan, isa.Suffix, vectorPath: true);
+            VectorBackwardEmitter.Emit(w, plan, isa);
+            w.Line("// ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----");
+            w.Line();
+            kernels.EmitAll(w);
+            End(blocks);
+            return w.ToString().TrimEnd('\n') + "\n";
+        }
+    }
+}

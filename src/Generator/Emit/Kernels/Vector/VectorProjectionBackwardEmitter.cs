@@ -1,0 +1,52 @@
+using AttnGen.Generator.Emit.Kernels.Template;
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Vector
+{
+    /// <summary>
+    /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one vector path,
+    /// <c>LinearBackward_{M}x{N}x{K}[_bias]__{isa}</c>: <c>dX = dY · W</c> (overwritten) through the Gemm tile (the
+    /// forward's tile when N = K, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
+    /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place.
+    /// </summary>
+    internal static class VectorProjectionBackwardEmitter
+    {
+        public static void Emit(SourceWriter w, LinearShape shape, KernelSet kernels)
+        {
+            IsaProfile isa = kernels.Syntax.Isa;
+            var v = kernels.Syntax;
+            int nr = isa.PanelWidth, mr = isa.GemmRows, m = shape.M, n = shape.N, k = shape.K;
+            string name = $"{shape.BackwardKernelName}__{isa.Suffix}";
+            w.Line($"// {name}: backward of Y[{Inv(m)}, {Inv(n)}] = X[{Inv(m)}, {Inv(k)}] · W[{Inv(n)}, {Inv(k)}]ᵀ{(shape.Bias ? " + b" : "")}.");
+            using (w.Open($"private static unsafe void {name}(float* dy, float* x, float* w, float* dw{(shape.Bias ? ", float* db" : "")}, float* dx)"))
+            {
+                w.Line($"// dX[{Inv(m)}, {Inv(k)}] = dY · W: tile rows are rows of dY, the reduction runs over its {Inv(n)} columns.");
+                TileLoops.Emit(w, m, k, mr, nr, (row, column, rows, columns) =>
+                    $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});");
+                w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows.");
+                TileLoops.Emit(w, n, k, mr, nr, (row, column, rows, columns) =>
+                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});");
+                if (shape.Bias)
+                {
+                    int full = n / isa.Width * isa.Width;
+                    w.Line($"// db[0..{Inv(n - 1)}] += Σ_m dY[m, :]");
+                    if (full > 0)
+                    {
+                        using (w.Open($"for (int j = 0; j < {Inv(full)}; j += {Inv(isa.Width)})"))
+                        {
+                            w.Line($"{v.Type} s = {v.Load("db + j")};");
+                            w.Line($"for (int i = 0; i < {Inv(m)}; i++) s += {v.Load($"dy + i * {Inv(n)} + j")};");
+                            w.Line($"{v.Store("s", "db + j")};");
+                        }
+                    }
+                    if (full < n)
+                    {
+                        w.Line($"for (int j = {Inv(full)}; j < {Inv(n)}; j++) for (int i = 0; i < {Inv(m)}; i++) db[j] += dy[i * {Inv(n)} + j];");
+                    }
+                }
+            }
+            w.Line();
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using AttnGen.Generator.Emit.Kernels.Template;
+using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Vector
+{
+    /// <summary>
+    /// Emits a projection GEMM of one vector path, <c>Y[M, N] = X[M, K] · Wᵀ + b</c> over weights packed in panels of
+    /// NR columns with the bias row after them (see <c>KernelSupport.PackPanels</c>): loops over panels and row tiles
+    /// calling the Gemm register tile, which starts its accumulators at the panel's bias row.
+    /// </summary>
+    internal static class VectorProjectionEmitter
+    {
+        public static void Emit(SourceWriter w, LinearShape shape, KernelSet kernels)
+        {
+            IsaProfile isa = kernels.Syntax.Isa;
+            int nr = isa.PanelWidth, mr = isa.GemmRows, k = shape.K, n = shape.N;
+            string name = $"{shape.KernelName}__{isa.Suffix}";
+            w.Line($"// {name}: Y[{Inv(shape.M)}, {Inv(n)}] = X[{Inv(shape.M)}, {Inv(k)}] · Wᵀ + b on {Inv((n + nr - 1) / nr)} packed panels of {Inv(nr)} columns, register tiles of {Inv(mr)} rows.");
+            using (w.Open($"private static unsafe void {name}(float* x, float* packed, float* y)"))
+            {
+                TileLoops.Emit(w, shape.M, n, mr, nr, (row, column, rows, columns) =>
+                {
+                    // Column j starts panel j / NR, (K + 1)·NR floats each: j·(K + 1).
+                    string panel = TileLoops.Offset("packed", column, k + 1);
+                    string kernel = kernels.Use(TileProduct.Gemm(rows, columns, k, k));
+                    return $"{kernel}({TileLoops.Offset("x", row, k)}, {panel}, {Inv(nr)}, {panel} + {Inv(k * nr)}, {TileLoops.Offset(TileLoops.Offset("y", row, n), column, 1)}, {Inv(n)}, {Inv(columns)});";
+                });
+            }
+            w.Line();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using AttnGen.Generator.Model;
+using Planner = AttnGen.Generator.Planning.KernelPlanner;
+using static AttnGen.Generator.Emit.EmitCommon;
+
+namespace AttnGen.Generator.Emit.Kernels.Vector
+{
+    /// <summary>
+    /// The attention tiling of one layer on one vector path, from its profile and shape: query rows per tile, keys
+    /// per online-softmax step, padded sizes, and which operands are read in place. The forward and the backward
+    /// read the same numbers from here.
+    /// </summary>
+    internal sealed class VectorTiling
+    {
+        public VectorTiling(KernelPlan plan, IsaProfile isa)
+        {
+            LayerSpec s = plan.Spec;
+            int vectors = (s.KvSeqLen + isa.Width - 1) / isa.Width;
+            // Keys per online-softmax step: the profile's block, or for sequences shorter than it just enough whole
+            // vectors to cover them (S = 16 on AVX-512 is one vector, not a 64-key block of padding).
+            KeyBlock = vectors <= isa.ScoreVectors
+                ? vectors * isa.Width
+                : System.Math.Min(isa.KeyBlock, Planner.RoundUp(s.KvSeqLen, isa.ScoreVectors * isa.Width));
+            SubTileWidth = System.Math.Min(isa.ScoreVectors * isa.Width, KeyBlock);
+            KeyPad = Planner.RoundUp(s.KvSeqLen, KeyBlock);
+            DimPad = Planner.RoundUp(s.HeadDim, isa.Width);
+            QueryRows = System.Math.Min(isa.ScoreRows, s.SeqLen);
+            FullTiles = s.SeqLen / QueryRows;
+            LastRows = s.SeqLen % QueryRows;
+            // Whole key blocks and whole vectors of HeadDim: P·V (and the backward's dS·K) read the values (keys)
+            // where they are, no load leaving them; otherwise they are copied with zero padding.
+            InPlace = s.KvSeqLen % KeyBlock == 0 && s.HeadDim % isa.Width == 0;
+            Scale = plan.HasScale ? "ScoreScale" : "1f";
+            // P·V and dS·K tiles: PvRows x up to PvVectors vectors, as many as divide the padded head (so one kernel covers
+            // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the key block and
+            // the padded head.
+            ValueColumns = LargestDivisor(DimPad / isa.Width, isa.PvVectors) * isa.Width;
+            UpdateRows = LargestDivisor(KeyBlock, isa.GemmRows);
+            UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.GemmVectors) * isa.Width;
+        }
+
+        /// <summary>Columns of the P·V and dS·K register tiles; divides <see cref="DimPad"/>.</summary>
+        public int ValueColumns { get; }
+
+        /// <summary>Keys per dV and dK register tile; divides <see cref="KeyBlock"/>.</summary>
+        public int UpdateRows { get; }
+
+        /// <summary>Columns of the dV and dK register tiles; divides <see cref="DimPad"/>.</summary>
+        public int UpdateColumns { get; }
+
+        /// <summary>The largest divisor of <paramref name="n"/> that is at most <paramref name="limit"/>.</summary>
+        private static int LargestDivisor(int n, int limit)
+        {
+            int d = System.Math.Min(n, limit);
+            while (n % d != 0)
+            {
+                d--;
+            }
+            return d;
+        }
+
+        /// <summary>Keys per online-softmax step (Bc).</summary>
+        public int KeyBlock { get; }
+
+        /// <summary>Keys per score register tile (at most the profile's ScoreVectors · Width).</summary>
+        public int SubTileWidth { get; }
+
+        /// <summary>Key/value rows after padding to whole key blocks.</summary>
+        public int KeyPad { get; }
+
+        /// <summary>HeadDim padded to whole vectors: the row stride of every attention tile.</summary>
+        public int DimPad { get; }
+
+        /// <summary>Query rows per tile (Br): the profile's, or the whole sequence when it is shorter.</summary>
+        public int QueryRows { get; }
+
+        /// <summary>Whole query tiles per head.</summary>
+        public int FullTiles { get; }
+
+        /// <summary>Rows of the last, partial tile (0 when the tiles are all whole).</summary>
+        public int LastRows { get; }
+
+        /// <summary>Whether values (forward) and keys (backward dQ) are read in place rather than packed.</summary>
+        public bool InPlace { get; }
+
+        /// <summary>The score scale as C#: the layer's ScoreScale constant, or 1f without one.</summary>
+        public string Scale { get; }
+    }
+}

@@ -1,0 +1,86 @@
+using System.ComponentModel;
+
+namespace AttnGen;
+
+/// <summary>
+/// The shape of one layer's attention core and its tiling on one vector path, as a generated kernel file states it
+/// for <see cref="VectorAttention{TOps, TVec}"/>: the counts the drivers loop over (each register-tile kernel in
+/// <see cref="AttentionKernels"/> is specialised on its own tile and loops over the columns it is given).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class AttentionTiling
+{
+    /// <summary>Creates the tiling; the generated code passes its constants.</summary>
+    public AttentionTiling(
+        int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
+        int queryRows, int keyBlock, int dimPad, bool inPlace)
+    {
+        Heads = heads;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        SeqLen = seqLen;
+        KvSeqLen = kvSeqLen;
+        Causal = causal;
+        Scale = scale;
+        QueryRows = queryRows;
+        KeyBlock = keyBlock;
+        InPlace = inPlace;
+        GroupSize = heads / kvHeads;
+        QueryWidth = heads * headDim;
+        KvWidth = kvHeads * headDim;
+        CausalOffset = kvSeqLen - seqLen;
+        KeyPad = (kvSeqLen + keyBlock - 1) / keyBlock * keyBlock;
+        DimPad = dimPad;
+    }
+
+    /// <summary>Query heads.</summary>
+    public int Heads { get; }
+
+    /// <summary>Key/value heads.</summary>
+    public int KvHeads { get; }
+
+    /// <summary>Floats per head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Query rows per sequence.</summary>
+    public int SeqLen { get; }
+
+    /// <summary>Key/value rows per sequence.</summary>
+    public int KvSeqLen { get; }
+
+    /// <summary>Whether the bottom-right causal mask applies.</summary>
+    public bool Causal { get; }
+
+    /// <summary>The score scale (1 for unscaled scores).</summary>
+    public float Scale { get; }
+
+    /// <summary>Query rows per tile (Br); the last tile of a sequence may have fewer.</summary>
+    public int QueryRows { get; }
+
+    /// <summary>Keys per online-softmax step (Bc), a whole number of score register tiles.</summary>
+    public int KeyBlock { get; }
+
+    /// <summary>Whether values (and the backward's keys) are read in place rather than packed with padding.</summary>
+    public bool InPlace { get; }
+
+    /// <summary>Query heads per key/value head.</summary>
+    public int GroupSize { get; }
+
+    /// <summary>Row stride of queries, the context and their gradients.</summary>
+    public int QueryWidth { get; }
+
+    /// <summary>Row stride of keys, values and their gradients.</summary>
+    public int KvWidth { get; }
+
+    /// <summary>Offset of the query rows into the keys under the bottom-right causal mask.</summary>
+    public int CausalOffset { get; }
+
+    /// <summary>Key rows padded to whole key blocks.</summary>
+    public int KeyPad { get; }
+
+    /// <summary>HeadDim padded to whole vectors: the row stride of every attention tile.</summary>
+    public int DimPad { get; }
+
+    /// <summary>The keys query row <paramref name="row"/> of the sequence sees: below the result.</summary>
+    public int VisibleKeys(int row, int validLength) => Causal ? Math.Min(validLength, row + CausalOffset + 1) : validLength;
+}

@@ -1,0 +1,108 @@
+using System.ComponentModel;
+
+namespace AttnGen;
+
+/// <summary>
+/// The attention core's forward on one vector width (FlashAttention-2 shape), the same for every layer: per
+/// key/value head, keys packed transposed in key blocks and values padded (or read in place); per query head and
+/// tile of Br rows, each visible key block is scored by a register tile, masked where a mask can apply, folded into
+/// each row's running max and sum (<see cref="SoftmaxRows{TOps, TVec}.OnlineStep"/>), and accumulated as
+/// O = alpha ∘ O + P·V by another register tile. Blocks wholly above the causal diagonal or past the valid length
+/// are never visited. The layer supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels
+/// (<see cref="AttentionKernels"/>).
+/// </summary>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
+/// <typeparam name="TVec">Its vector type.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static unsafe class VectorAttention<TOps, TVec>
+    where TOps : struct, IVectorOps<TVec>
+    where TVec : unmanaged
+{
+    /// <summary>The most query rows a tile may have (the row state lives on the stack).</summary>
+    public const int MaxTileRows = 16;
+
+    /// <summary>
+    /// One sequence: <c>context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]</c> over
+    /// the visible keys; with <paramref name="lse"/> the row log-sum-exp [Heads, SeqLen] (scaled units) for the backward.
+    /// <paramref name="additiveV"/> is the layer's v block for additive scoring, else null.
+    /// </summary>
+    public static void Forward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
+        float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* lse)
+    {
+        for (int g = 0; g < t.KvHeads; g++)
+        {
+            KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
+            float* values = v + g * t.HeadDim;
+            int valueStride = t.KvWidth;
+            if (!t.InPlace)
+            {
+                KernelSupport.PackValues(values, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
+                values = buffers.Values;
+                valueStride = t.DimPad;
+            }
+            for (int h = g * t.GroupSize; h < (g + 1) * t.GroupSize; h++)
+            {
+                float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
+                for (int i0 = 0; i0 < t.SeqLen; i0 += t.QueryRows)
+                {
+                    int at = i0 * t.QueryWidth + h * t.HeadDim;
+                    Rows(t, kernels, buffers, q + at, values, valueStride, context + at, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
+                        validLength, init, lse == null ? null : lse + h * t.SeqLen + i0);
+                }
+            }
+        }
+    }
+
+    /// <summary>Query rows i0 .. i0 + n - 1 of one head against every visible key block.</summary>
+    private static void Rows(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,
+        float* output, int i0, int n, int validLength, float* init, float* lse)
+    {
+        int bc = t.KeyBlock, dimPad = t.DimPad;
+        float* p = buffers.Prob, o = buffers.Out, qt = buffers.Query;
+        // Each row's running max m and sum l (a vector, reduced at the end); O accumulates unnormalised.
+        float* m = stackalloc float[MaxTileRows];
+        float* alpha = stackalloc float[MaxTileRows];
+        TVec* l = stackalloc TVec[MaxTileRows];
+        for (int r = 0; r < n; r++)
+        {
+            m[r] = float.NegativeInfinity;
+            l[r] = TOps.Create(0f);
+        }
+        KernelSupport.CopyRows(q, t.QueryWidth, qt, dimPad, n, t.HeadDim);
+        new Span<float>(o, n * dimPad).Clear();
+        bool whole = n == t.QueryRows;
+        var score = whole ? kernels.Score : kernels.ScoreLast;
+        var accumulate = whole ? kernels.Accumulate : kernels.AccumulateLast;
+        // The tile's last row sees keys below keyEnd; keys below maskFrom are visible to every row.
+        int keyEnd = t.VisibleKeys(i0 + n - 1, validLength), maskFrom = t.VisibleKeys(i0, validLength);
+        for (int j0 = 0; j0 < keyEnd; j0 += bc)
+        {
+            score(qt, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, bc);
+            if (j0 + bc > maskFrom)
+            {
+                for (int r = 0; r < n; r++)
+                {
+                    SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, bc, t.VisibleKeys(i0 + r, validLength) - j0);
+                }
+            }
+            for (int r = 0; r < n; r++)
+            {
+                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, bc, t.Scale, ref m[r], ref l[r]);
+            }
+            // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
+            int jEnd = Math.Min(bc, keyEnd - j0);
+            float* block = values + j0 * valueStride;
+            accumulate(p, jEnd, block, valueStride, alpha, o, dimPad, dimPad);
+        }
+        // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp in scaled units.
+        for (int r = 0; r < n; r++)
+        {
+            float sum = TOps.HorizontalSum(l[r]);
+            if (lse != null)
+            {
+                lse[r] = sum > 0f ? m[r] * t.Scale + MathF.Log(sum) : float.NegativeInfinity;
+            }
+            SoftmaxRows<TOps, TVec>.ScaleInto(o + r * dimPad, output + r * t.QueryWidth, t.HeadDim, sum > 0f ? 1f / sum : 0f);
+        }
+    }
+}

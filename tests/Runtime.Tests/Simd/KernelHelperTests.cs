@@ -1,0 +1,115 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace AttnGen.Runtime.Tests.Simd;
+
+/// <summary>
+/// The shape-independent kernel helpers on every vector width this machine accelerates (the kernel suite runs them
+/// again under every forced path): exp against double precision, and the online-softmax step and the backward's
+/// recomputed probabilities at score magnitudes where a fused scale-and-subtract would round past exp's range.
+/// </summary>
+public sealed unsafe class KernelHelperTests
+{
+    public static TheoryData<int> Widths()
+    {
+        var data = new TheoryData<int>();
+        if (Vector128.IsHardwareAccelerated)
+        {
+            data.Add(128);
+        }
+        if (Avx2.IsSupported && Fma.IsSupported)
+        {
+            data.Add(256);
+        }
+        if (Avx512F.IsSupported && Fma.IsSupported)
+        {
+            data.Add(512);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Exp_IsWithin2e7OfDoublePrecision_AndClampsOutsideItsRange(int width)
+    {
+        Func<float, float> exp = width switch
+        {
+            512 => x => VectorMath<Vector512Ops, Vector512<float>>.Exp(Vector512.Create(x)).ToScalar(),
+            256 => x => VectorMath<Vector256Ops, Vector256<float>>.Exp(Vector256.Create(x)).ToScalar(),
+            _ => x => VectorMath<Vector128Ops, Vector128<float>>.Exp(Vector128.Create(x)).ToScalar(),
+        };
+        double worst = 0;
+        for (float x = -87f; x <= 88f; x += 0.0137f)
+        {
+            double expected = Math.Exp(x);
+            worst = Math.Max(worst, Math.Abs(exp(x) - expected) / expected);
+        }
+        Assert.True(worst <= 2e-7, $"relative error {worst:E2}");
+        Assert.Equal(0f, exp(-88f));
+        Assert.Equal(0f, exp(float.NegativeInfinity));
+        Assert.Equal(float.PositiveInfinity, exp(89f));
+        Assert.True(float.IsNaN(exp(float.NaN)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void OnlineStep_AndGradient_StayFiniteAndExactAtTheMaximum_ForHugeScores(int width)
+    {
+        switch (width)
+        {
+            case 512: CheckHugeScores<Vector512Ops, Vector512<float>>(); break;
+            case 256: CheckHugeScores<Vector256Ops, Vector256<float>>(); break;
+            default: CheckHugeScores<Vector128Ops, Vector128<float>>(); break;
+        }
+    }
+
+    private static void CheckHugeScores<TOps, TVec>()
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : unmanaged
+    {
+        int count = 2 * TOps.Width;
+        const float scale = 0.125f;
+        foreach (float magnitude in new[] { 3.5e9f, 1e20f, 1e36f })
+        {
+            // Unscaled scores near the magnitude, the largest at index 3; the last key masked.
+            float[] scores = new float[count];
+            for (int j = 0; j < count; j++)
+            {
+                scores[j] = magnitude * (0.5f + 0.01f * ((j * 7) % count));
+            }
+            scores[3] = magnitude * 1.01f;
+            float[] row = (float[])scores.Clone();
+            float max = float.NegativeInfinity;
+            TVec sum = TOps.Create(0f);
+            float alpha;
+            fixed (float* p = row)
+            {
+                SoftmaxRows<TOps, TVec>.MaskFrom(p, count, count - 1);
+                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, scale, ref max, ref sum);
+            }
+            float total = TOps.HorizontalSum(sum);
+            Assert.Equal(0f, alpha); // the first block with a visible key
+            Assert.Equal(scores[3], max);
+            Assert.Equal(1f, row[3]);
+            Assert.Equal(0f, row[count - 1]);
+            Assert.True(total >= 1f && float.IsFinite(total), $"sum {total} at {magnitude:E0}");
+
+            // The backward recomputes P from the row log-sum-exp the forward saved.
+            float lse = max * scale + MathF.Log(total);
+            float[] p2 = (float[])scores.Clone();
+            float[] ds = new float[count];
+            Array.Fill(ds, 0.5f);
+            fixed (float* pp = p2, pd = ds)
+            {
+                SoftmaxRows<TOps, TVec>.Gradient(pp, pd, count, count - 1, scale, lse, 0.25f);
+            }
+            for (int j = 0; j < count; j++)
+            {
+                Assert.True(p2[j] >= 0f && p2[j] <= 1f, $"P[{j}] = {p2[j]} at {magnitude:E0}");
+                Assert.True(float.IsFinite(ds[j]), $"dS[{j}] = {ds[j]} at {magnitude:E0}");
+            }
+            Assert.Equal(0f, p2[count - 1]);
+            Assert.True(p2[3] > 0.5f, $"P at the maximum {p2[3]} at {magnitude:E0}");
+        }
+    }
+}
