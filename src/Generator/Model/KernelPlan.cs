@@ -40,33 +40,38 @@ namespace AttnGen.Generator.Model
         int KeyBlock,
         EquatableArray<ParameterSlot> Parameters,
         int ParameterCount,
-        int ScratchQueryOffset,
-        int ScratchKeyOffset,
-        int ScratchValueOffset,
-        int ScratchContextOffset,
-        int ScratchLength,
         LinearShape? QueryProjection,
         LinearShape? KvProjection,
         LinearShape? OutputProjection,
         bool HasSelfAttention)
     {
-        /// <summary>Scratch offset of one key/value head's keys, transposed and padded: [HeadDim, KeyPad].</summary>
-        public int ScratchKeyPack { get; init; }
-
-        /// <summary>Scratch offset of one key/value head's values, padded: [KeyPad, HeadDimPad].</summary>
-        public int ScratchValuePack { get; init; }
-
-        /// <summary>Scratch offset of the output accumulator tile [Br, HeadDimPad].</summary>
-        public int ScratchOutTile { get; init; }
-
-        /// <summary>Scratch offset of the score/probability tile [Br, Bc].</summary>
-        public int ScratchProbTile { get; init; }
-
         /// <summary>
-        /// Scratch offset of the query tile [Br, HeadDimPad]: a tile's query rows copied to the stride every score
-        /// register tile reads (the forward's and the backward's S = Q·Kᵀ share one kernel).
+        /// The forward scratch of one sequence on one worker: projected q, k, v and the attention output (with
+        /// projections), then the vector paths' key and value packs and tiles, sized for the largest path.
         /// </summary>
-        public int ScratchQueryTile { get; init; }
+        public BufferLayout Scratch { get; init; } = null!;
+
+        /// <summary>The state ForwardTrain keeps per sequence after its scratch: row log-sum-exp, inputs, output.</summary>
+        public BufferLayout Saved { get; init; } = null!;
+
+        /// <summary>The backward work area of one worker: gradients of the attention output, q, k, v and the key/value inputs, then the vector tiles.</summary>
+        public BufferLayout Work { get; init; } = null!;
+
+        /// <summary>The attention tiling of every vector path, widest first (as <see cref="IsaProfile.Vector"/>).</summary>
+        public EquatableArray<Planning.VectorTiling> Tilings { get; init; }
+
+        /// <summary>The tiling of one vector path.</summary>
+        public Planning.VectorTiling Tiling(IsaProfile isa)
+        {
+            foreach (Planning.VectorTiling t in Tilings)
+            {
+                if (t.Isa == isa.EnumName)
+                {
+                    return t;
+                }
+            }
+            throw new System.ArgumentException($"No tiling for {isa.EnumName}.", nameof(isa));
+        }
 
         /// <summary>Floats of packed projection weights, the largest any path needs.</summary>
         public int PackedLength { get; init; }

@@ -37,7 +37,7 @@ namespace AttnGen.Generator.Parsing
             "QueryInputWidth", "KvInputWidth", "ParameterCount", "IsCausal", "Scoring", "ScoreScale", "KeyBlock", "CausalOffset",
             // Scratch and training work-area offsets.
             "ScratchQuery", "ScratchKey", "ScratchValue", "ScratchContext", "ScratchKeyPack", "ScratchValuePack",
-            "ScratchOutTile", "ScratchProbTile", "ScratchLength",
+            "ScratchOutTile", "ScratchProbTile", "ScratchQueryTile", "ScratchLength",
             "TrainLse", "TrainQuery", "TrainKey", "TrainValue", "TrainOutput", "TrainLength",
             "WorkContext", "WorkQuery", "WorkKey", "WorkValue", "WorkKeyInput", "WorkValueInput", "WorkTiles",
             "WorkTileKeysT", "WorkTileValuesT", "WorkTileKeys", "WorkTileKeyGrad", "WorkTileValueGrad", "WorkTileQuery",

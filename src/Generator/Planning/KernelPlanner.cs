@@ -67,38 +67,30 @@ namespace AttnGen.Generator.Planning
                     $"Additive scoring vectors v_h, one per head: [{spec.Heads}, {spec.HeadDim}].");
             }
 
-            // Scratch for one sequence: projected q, k, v and the attention output (context) before the
-            // output projection. Without projections the kernels read the inputs and write the output directly.
-            int scratchQ = 0, scratchK = 0, scratchV = 0, scratchCtx = 0, scratchLength = 0;
+            // Packed projection weights: the largest any vector path needs.
+            int packed = 0;
             if (spec.Projections)
             {
-                scratchQ = 0;
-                scratchK = Align16(scratchQ + spec.SeqLen * queryWidth);
-                scratchV = Align16(scratchK + spec.KvSeqLen * kvWidth);
-                scratchCtx = Align16(scratchV + spec.KvSeqLen * kvWidth);
-                scratchLength = Align16(scratchCtx + spec.SeqLen * queryWidth);
-            }
-            // Vector paths: per-worker tiles after the projection scratch, sized for the largest profile.
-            int keyPad = 0, dimPad = 0, rows = 0, block = 0, packed = 0;
-            foreach (IsaProfile isa in IsaProfile.Vector)
-            {
-                keyPad = Math.Max(keyPad, RoundUp(spec.KvSeqLen, isa.KeyBlock));
-                dimPad = Math.Max(dimPad, RoundUp(spec.HeadDim, isa.Width));
-                rows = Math.Max(rows, isa.ScoreRows);
-                block = Math.Max(block, isa.KeyBlock);
-                if (spec.Projections)
+                foreach (IsaProfile isa in IsaProfile.Vector)
                 {
                     int nr = isa.PanelWidth;
                     packed = Math.Max(packed,
                         PanelLength(queryWidth, spec.ModelDim, nr) + 2 * PanelLength(kvWidth, spec.ModelDim, nr) + PanelLength(spec.ModelDim, queryWidth, nr));
                 }
             }
-            int keyPack = scratchLength;
-            int valuePack = Align16(keyPack + spec.HeadDim * keyPad);
-            int outTile = Align16(valuePack + keyPad * dimPad);
-            int probTile = Align16(outTile + rows * dimPad);
-            int queryTile = Align16(probTile + rows * block);
-            scratchLength = Math.Max(Align16(queryTile + rows * dimPad), 16);
+            var tilings = new List<VectorTiling>();
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                tilings.Add(new VectorTiling(spec, isa));
+            }
+            BufferLayout scratch = ScratchLayout(spec, queryWidth, kvWidth);
+            BufferLayout saved = BufferLayout.Sequential("Train", "per-sequence state of ForwardTrain, after the forward scratch", scratch.Length,
+                ("Lse", spec.Heads * spec.SeqLen),
+                ("Query", spec.SeqLen * queryInputWidth),
+                ("Key", spec.KvSeqLen * kvInputWidth),
+                ("Value", spec.KvSeqLen * kvInputWidth),
+                ("Output", spec.SeqLen * spec.ModelDim));
+            BufferLayout work = WorkLayout(spec, queryWidth, kvWidth, kvInputWidth, tilings);
 
             return new KernelPlan(
                 spec,
@@ -112,31 +104,98 @@ namespace AttnGen.Generator.Planning
                 Math.Min(ScalarKeyBlock, spec.KvSeqLen),
                 new EquatableArray<ParameterSlot>(slots),
                 offset,
-                scratchQ,
-                scratchK,
-                scratchV,
-                scratchCtx,
-                scratchLength,
                 spec.Projections ? new LinearShape(spec.SeqLen, queryWidth, spec.ModelDim, spec.Bias) : null,
                 spec.Projections ? new LinearShape(spec.KvSeqLen, kvWidth, spec.ModelDim, spec.Bias) : null,
                 spec.Projections ? new LinearShape(spec.SeqLen, spec.ModelDim, queryWidth, spec.Bias) : null,
                 spec.Projections && spec.SeqLen == spec.KvSeqLen)
             {
-                ScratchKeyPack = keyPack,
-                ScratchValuePack = valuePack,
-                ScratchOutTile = outTile,
-                ScratchProbTile = probTile,
-                ScratchQueryTile = queryTile,
+                Scratch = scratch,
+                Saved = saved,
+                Work = work,
+                Tilings = new EquatableArray<VectorTiling>(tilings),
                 PackedLength = Math.Max(packed, 16),
             };
+        }
+
+        /// <summary>
+        /// The forward scratch of one sequence: with projections the projected q, k, v and the attention output
+        /// (context) before the output projection; then the vector paths' tiles, sized for the largest profile:
+        /// one key/value head's keys transposed and padded [HeadDim, KeyPad], its values [KeyPad, HeadDimPad], and
+        /// the output, probability and query tiles of one query tile.
+        /// </summary>
+        private static BufferLayout ScratchLayout(LayerSpec spec, int queryWidth, int kvWidth)
+        {
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
+            foreach (IsaProfile isa in IsaProfile.Vector)
+            {
+                keyPad = Math.Max(keyPad, RoundUp(spec.KvSeqLen, isa.KeyBlock));
+                dimPad = Math.Max(dimPad, RoundUp(spec.HeadDim, isa.Width));
+                rows = Math.Max(rows, isa.ScoreRows);
+                block = Math.Max(block, isa.KeyBlock);
+            }
+            var regions = new List<(string, int)>();
+            if (spec.Projections)
+            {
+                regions.Add(("Query", spec.SeqLen * queryWidth));
+                regions.Add(("Key", spec.KvSeqLen * kvWidth));
+                regions.Add(("Value", spec.KvSeqLen * kvWidth));
+                regions.Add(("Context", spec.SeqLen * queryWidth));
+            }
+            regions.Add(("KeyPack", spec.HeadDim * keyPad));
+            regions.Add(("ValuePack", keyPad * dimPad));
+            regions.Add(("OutTile", rows * dimPad));
+            regions.Add(("ProbTile", rows * block));
+            regions.Add(("QueryTile", rows * dimPad));
+            return BufferLayout.Sequential("Scratch", "forward scratch of one sequence on one worker", 0, regions.ToArray());
+        }
+
+        /// <summary>
+        /// The backward work area of one worker: gradients of the attention output, q, k, v and of the key/value
+        /// inputs, then the vector backward's tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key
+        /// blocks, K rows and the dK, dV accumulators [KeyPad, HeadDimPad]; per query tile the Q, dO and dQ rows and
+        /// P and dS; with additive scoring v and its gradient.
+        /// </summary>
+        private static BufferLayout WorkLayout(LayerSpec spec, int queryWidth, int kvWidth, int kvInputWidth, List<VectorTiling> tilings)
+        {
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
+            foreach (VectorTiling t in tilings)
+            {
+                keyPad = Math.Max(keyPad, t.KeyPad);
+                dimPad = Math.Max(dimPad, t.DimPad);
+                rows = Math.Max(rows, t.QueryRows);
+                block = Math.Max(block, t.KeyBlock);
+            }
+            var regions = new List<(string, int)>
+            {
+                ("Context", spec.SeqLen * queryWidth),
+                ("Query", spec.SeqLen * queryWidth),
+                ("Key", spec.KvSeqLen * kvWidth),
+                ("Value", spec.KvSeqLen * kvWidth),
+                ("KeyInput", spec.KvSeqLen * kvInputWidth),
+                ("ValueInput", spec.KvSeqLen * kvInputWidth),
+                ("TileKeysT", spec.HeadDim * keyPad),
+                ("TileValuesT", spec.HeadDim * keyPad),
+                ("TileKeys", keyPad * dimPad),
+                ("TileKeyGrad", keyPad * dimPad),
+                ("TileValueGrad", keyPad * dimPad),
+                ("TileQuery", rows * dimPad),
+                ("TileOutGrad", rows * dimPad),
+                ("TileQueryGrad", rows * dimPad),
+                ("TileProb", rows * block),
+                ("TileScoreGrad", rows * block),
+            };
+            if (spec.Scoring == ScoringKind.Additive)
+            {
+                regions.Add(("TileAdditiveV", dimPad));
+                regions.Add(("TileAdditiveVGrad", dimPad));
+            }
+            return BufferLayout.Sequential("Work", "backward work area of one worker", 0, regions.ToArray());
         }
 
         public static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;
 
         /// <summary>Floats of one projection's packed panels: ceil(N / NR) panels of K rows plus a bias row.</summary>
         public static int PanelLength(int n, int k, int panelWidth) => (n + panelWidth - 1) / panelWidth * (k + 1) * panelWidth;
-
-        private static int Align16(int n) => (n + 15) / 16 * 16;
 
         /// <summary>A C# float literal that round-trips, independent of the machine's culture.</summary>
         public static string FloatLiteral(float value)

@@ -45,45 +45,40 @@ namespace Demo.Alignment
 
         // Keys scored per online-softmax step on the scalar path.
         private const int KeyBlock = 11;
-        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
+        // Forward scratch of one sequence on one worker.
         private const int ScratchKeyPack = 0;
         private const int ScratchValuePack = 320;
         private const int ScratchOutTile = 1344;
         private const int ScratchProbTile = 1440;
-        // Floats of scratch per worker thread.
+        private const int ScratchQueryTile = 1824;
         private const int ScratchLength = 1920;
-        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-        private const int TrainLse = ScratchLength;
-        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+        // Per-sequence state of ForwardTrain, after the forward scratch.
+        private const int TrainLse = 1920;
+        private const int TrainQuery = 1936;
+        private const int TrainKey = 2016;
+        private const int TrainValue = 2128;
+        private const int TrainOutput = 2240;
+        private const int TrainLength = 2320;
+        // Backward work area of one worker.
         private const int WorkContext = 0;
-        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
-        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 16]; additive v and its gradient [16].
-        private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 80;
-        private const int WorkTileKeys = WorkTiles + 160;
-        private const int WorkTileKeyGrad = WorkTiles + 416;
-        private const int WorkTileValueGrad = WorkTiles + 672;
-        private const int WorkTileQuery = WorkTiles + 928;
-        private const int WorkTileOutGrad = WorkTiles + 1024;
-        private const int WorkTileQueryGrad = WorkTiles + 1120;
-        private const int WorkTileProb = WorkTiles + 1216;
-        private const int WorkTileScoreGrad = WorkTiles + 1312;
-        private const int WorkTileAdditiveV = WorkTiles + 1408;
-        private const int WorkTileAdditiveVGrad = WorkTiles + 1424;
-        private const int WorkTilesLength = 1440;
-        private const int WorkLength = WorkTiles + WorkTilesLength;
+        private const int WorkQuery = 80;
+        private const int WorkKey = 160;
+        private const int WorkValue = 272;
+        private const int WorkKeyInput = 384;
+        private const int WorkValueInput = 496;
+        private const int WorkTileKeysT = 608;
+        private const int WorkTileValuesT = 688;
+        private const int WorkTileKeys = 768;
+        private const int WorkTileKeyGrad = 1024;
+        private const int WorkTileValueGrad = 1280;
+        private const int WorkTileQuery = 1536;
+        private const int WorkTileOutGrad = 1632;
+        private const int WorkTileQueryGrad = 1728;
+        private const int WorkTileProb = 1824;
+        private const int WorkTileScoreGrad = 1920;
+        private const int WorkTileAdditiveV = 2016;
+        private const int WorkTileAdditiveVGrad = 2032;
+        private const int WorkLength = 2048;
         // Packed projection weights, the largest any vector path needs.
         private const int PackedLength = 16;
 

@@ -49,48 +49,42 @@ namespace Demo.Decoders
         private const int KeyBlock = 64;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 0;
-        // Scratch for one sequence: projected q, k, v and the attention output before out_proj.
+        // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 65536;
         private const int ScratchValue = 131072;
         private const int ScratchContext = 196608;
-        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
         private const int ScratchKeyPack = 262144;
         private const int ScratchValuePack = 270336;
         private const int ScratchOutTile = 278528;
         private const int ScratchProbTile = 278912;
-        // Floats of scratch per worker thread.
+        private const int ScratchQueryTile = 279296;
         private const int ScratchLength = 279680;
-        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-        private const int TrainLse = ScratchLength;
-        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+        // Per-sequence state of ForwardTrain, after the forward scratch.
+        private const int TrainLse = 279680;
+        private const int TrainQuery = 280704;
+        private const int TrainKey = 346240;
+        private const int TrainValue = 411776;
+        private const int TrainOutput = 477312;
+        private const int TrainLength = 542848;
+        // Backward work area of one worker.
         private const int WorkContext = 0;
-        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (128 keys),
-        // K rows and the dK, dV accumulators [128, 64]; per query tile the Q, dO and dQ rows
-        // [6, 64], P and dS [6, 64].
-        private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 8192;
-        private const int WorkTileKeys = WorkTiles + 16384;
-        private const int WorkTileKeyGrad = WorkTiles + 24576;
-        private const int WorkTileValueGrad = WorkTiles + 32768;
-        private const int WorkTileQuery = WorkTiles + 40960;
-        private const int WorkTileOutGrad = WorkTiles + 41344;
-        private const int WorkTileQueryGrad = WorkTiles + 41728;
-        private const int WorkTileProb = WorkTiles + 42112;
-        private const int WorkTileScoreGrad = WorkTiles + 42496;
-        private const int WorkTilesLength = 42880;
-        private const int WorkLength = WorkTiles + WorkTilesLength;
+        private const int WorkQuery = 65536;
+        private const int WorkKey = 131072;
+        private const int WorkValue = 196608;
+        private const int WorkKeyInput = 262144;
+        private const int WorkValueInput = 327680;
+        private const int WorkTileKeysT = 393216;
+        private const int WorkTileValuesT = 401408;
+        private const int WorkTileKeys = 409600;
+        private const int WorkTileKeyGrad = 417792;
+        private const int WorkTileValueGrad = 425984;
+        private const int WorkTileQuery = 434176;
+        private const int WorkTileOutGrad = 434560;
+        private const int WorkTileQueryGrad = 434944;
+        private const int WorkTileProb = 435328;
+        private const int WorkTileScoreGrad = 435712;
+        private const int WorkLength = 436096;
         // Packed projection weights, the largest any vector path needs.
         private const int PackedLength = 1050624;
 

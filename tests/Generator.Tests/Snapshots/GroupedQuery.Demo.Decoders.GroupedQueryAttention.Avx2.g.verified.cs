@@ -117,7 +117,7 @@ namespace Demo.Decoders
         // Attention__avx2: the forward driver over this layer's heads and tiles.
         private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
         {
-            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + 12768 };
+            var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
             global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse);
         }
 

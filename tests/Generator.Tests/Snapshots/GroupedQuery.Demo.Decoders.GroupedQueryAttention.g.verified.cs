@@ -49,48 +49,42 @@ namespace Demo.Decoders
         private const int KeyBlock = 32;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 0;
-        // Scratch for one sequence: projected q, k, v and the attention output before out_proj.
+        // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 4096;
         private const int ScratchValue = 5120;
         private const int ScratchContext = 6144;
-        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
         private const int ScratchKeyPack = 10240;
         private const int ScratchValuePack = 11264;
         private const int ScratchOutTile = 12288;
         private const int ScratchProbTile = 12384;
-        // Floats of scratch per worker thread.
+        private const int ScratchQueryTile = 12768;
         private const int ScratchLength = 12864;
-        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-        private const int TrainLse = ScratchLength;
-        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+        // Per-sequence state of ForwardTrain, after the forward scratch.
+        private const int TrainLse = 12864;
+        private const int TrainQuery = 13120;
+        private const int TrainKey = 17216;
+        private const int TrainValue = 21312;
+        private const int TrainOutput = 25408;
+        private const int TrainLength = 29504;
+        // Backward work area of one worker.
         private const int WorkContext = 0;
-        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (32 keys),
-        // K rows and the dK, dV accumulators [32, 16]; per query tile the Q, dO and dQ rows
-        // [6, 16], P and dS [6, 32].
-        private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 512;
-        private const int WorkTileKeys = WorkTiles + 1024;
-        private const int WorkTileKeyGrad = WorkTiles + 1536;
-        private const int WorkTileValueGrad = WorkTiles + 2048;
-        private const int WorkTileQuery = WorkTiles + 2560;
-        private const int WorkTileOutGrad = WorkTiles + 2656;
-        private const int WorkTileQueryGrad = WorkTiles + 2752;
-        private const int WorkTileProb = WorkTiles + 2848;
-        private const int WorkTileScoreGrad = WorkTiles + 3040;
-        private const int WorkTilesLength = 3232;
-        private const int WorkLength = WorkTiles + WorkTilesLength;
+        private const int WorkQuery = 4096;
+        private const int WorkKey = 8192;
+        private const int WorkValue = 9216;
+        private const int WorkKeyInput = 10240;
+        private const int WorkValueInput = 14336;
+        private const int WorkTileKeysT = 18432;
+        private const int WorkTileValuesT = 18944;
+        private const int WorkTileKeys = 19456;
+        private const int WorkTileKeyGrad = 19968;
+        private const int WorkTileValueGrad = 20480;
+        private const int WorkTileQuery = 20992;
+        private const int WorkTileOutGrad = 21088;
+        private const int WorkTileQueryGrad = 21184;
+        private const int WorkTileProb = 21280;
+        private const int WorkTileScoreGrad = 21472;
+        private const int WorkLength = 21664;
         // Packed projection weights, the largest any vector path needs.
         private const int PackedLength = 41280;
 

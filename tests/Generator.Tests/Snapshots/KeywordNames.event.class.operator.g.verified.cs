@@ -47,48 +47,42 @@ namespace @event.@class
 
         // Keys scored per online-softmax step on the scalar path.
         private const int KeyBlock = 3;
-        // Scratch for one sequence: projected q, k, v and the attention output before out_proj.
+        // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 32;
         private const int ScratchValue = 64;
         private const int ScratchContext = 96;
-        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
         private const int ScratchKeyPack = 128;
         private const int ScratchValuePack = 384;
         private const int ScratchOutTile = 1408;
         private const int ScratchProbTile = 1504;
-        // Floats of scratch per worker thread.
+        private const int ScratchQueryTile = 1888;
         private const int ScratchLength = 1984;
-        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-        private const int TrainLse = ScratchLength;
-        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+        // Per-sequence state of ForwardTrain, after the forward scratch.
+        private const int TrainLse = 1984;
+        private const int TrainQuery = 2000;
+        private const int TrainKey = 2032;
+        private const int TrainValue = 2064;
+        private const int TrainOutput = 2096;
+        private const int TrainLength = 2128;
+        // Backward work area of one worker.
         private const int WorkContext = 0;
-        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
-        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
-        // [3, 16], P and dS [3, 16].
-        private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 64;
-        private const int WorkTileKeys = WorkTiles + 128;
-        private const int WorkTileKeyGrad = WorkTiles + 384;
-        private const int WorkTileValueGrad = WorkTiles + 640;
-        private const int WorkTileQuery = WorkTiles + 896;
-        private const int WorkTileOutGrad = WorkTiles + 944;
-        private const int WorkTileQueryGrad = WorkTiles + 992;
-        private const int WorkTileProb = WorkTiles + 1040;
-        private const int WorkTileScoreGrad = WorkTiles + 1088;
-        private const int WorkTilesLength = 1136;
-        private const int WorkLength = WorkTiles + WorkTilesLength;
+        private const int WorkQuery = 32;
+        private const int WorkKey = 64;
+        private const int WorkValue = 96;
+        private const int WorkKeyInput = 128;
+        private const int WorkValueInput = 160;
+        private const int WorkTileKeysT = 192;
+        private const int WorkTileValuesT = 256;
+        private const int WorkTileKeys = 320;
+        private const int WorkTileKeyGrad = 576;
+        private const int WorkTileValueGrad = 832;
+        private const int WorkTileQuery = 1088;
+        private const int WorkTileOutGrad = 1136;
+        private const int WorkTileQueryGrad = 1184;
+        private const int WorkTileProb = 1232;
+        private const int WorkTileScoreGrad = 1280;
+        private const int WorkLength = 1328;
         // Packed projection weights, the largest any vector path needs.
         private const int PackedLength = 1152;
 

@@ -43,48 +43,42 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
 
     // Keys scored per online-softmax step on the scalar path.
     private const int KeyBlock = 37;
-    // Scratch for one sequence: projected q, k, v and the attention output before out_proj.
+    // Forward scratch of one sequence on one worker.
     private const int ScratchQuery = 0;
     private const int ScratchKey = 448;
     private const int ScratchValue = 560;
     private const int ScratchContext = 672;
-    // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
     private const int ScratchKeyPack = 1120;
     private const int ScratchValuePack = 1312;
     private const int ScratchOutTile = 2336;
     private const int ScratchProbTile = 2432;
-    // Floats of scratch per worker thread.
+    private const int ScratchQueryTile = 2816;
     private const int ScratchLength = 2912;
-    // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-    private const int TrainLse = ScratchLength;
-    private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-    private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-    private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-    private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-    private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-    // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+    // Per-sequence state of ForwardTrain, after the forward scratch.
+    private const int TrainLse = 2912;
+    private const int TrainQuery = 3072;
+    private const int TrainKey = 3520;
+    private const int TrainValue = 3968;
+    private const int TrainOutput = 4416;
+    private const int TrainLength = 4864;
+    // Backward work area of one worker.
     private const int WorkContext = 0;
-    private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-    private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-    private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-    private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-    private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-    private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-    // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (64 keys),
-    // K rows and the dK, dV accumulators [64, 16]; per query tile the Q, dO and dQ rows
-    // [6, 16], P and dS [6, 48].
-    private const int WorkTileKeysT = WorkTiles + 0;
-    private const int WorkTileValuesT = WorkTiles + 192;
-    private const int WorkTileKeys = WorkTiles + 384;
-    private const int WorkTileKeyGrad = WorkTiles + 1408;
-    private const int WorkTileValueGrad = WorkTiles + 2432;
-    private const int WorkTileQuery = WorkTiles + 3456;
-    private const int WorkTileOutGrad = WorkTiles + 3552;
-    private const int WorkTileQueryGrad = WorkTiles + 3648;
-    private const int WorkTileProb = WorkTiles + 3744;
-    private const int WorkTileScoreGrad = WorkTiles + 4032;
-    private const int WorkTilesLength = 4320;
-    private const int WorkLength = WorkTiles + WorkTilesLength;
+    private const int WorkQuery = 448;
+    private const int WorkKey = 896;
+    private const int WorkValue = 1008;
+    private const int WorkKeyInput = 1120;
+    private const int WorkValueInput = 1568;
+    private const int WorkTileKeysT = 2016;
+    private const int WorkTileValuesT = 2208;
+    private const int WorkTileKeys = 2400;
+    private const int WorkTileKeyGrad = 3424;
+    private const int WorkTileValueGrad = 4448;
+    private const int WorkTileQuery = 5472;
+    private const int WorkTileOutGrad = 5568;
+    private const int WorkTileQueryGrad = 5664;
+    private const int WorkTileProb = 5760;
+    private const int WorkTileScoreGrad = 6048;
+    private const int WorkLength = 6336;
     // Packed projection weights, the largest any vector path needs.
     private const int PackedLength = 1664;
 

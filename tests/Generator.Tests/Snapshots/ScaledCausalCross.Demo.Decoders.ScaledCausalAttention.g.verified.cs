@@ -49,48 +49,42 @@ namespace Demo.Decoders
         private const int KeyBlock = 10;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 6;
-        // Scratch for one sequence: projected q, k, v and the attention output before out_proj.
+        // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 64;
         private const int ScratchValue = 224;
         private const int ScratchContext = 384;
-        // Vector paths: one key/value head's packed keys and values, the output and probability tiles.
         private const int ScratchKeyPack = 448;
         private const int ScratchValuePack = 960;
         private const int ScratchOutTile = 1984;
         private const int ScratchProbTile = 2080;
-        // Floats of scratch per worker thread.
+        private const int ScratchQueryTile = 2464;
         private const int ScratchLength = 2560;
-        // Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.
-        private const int TrainLse = ScratchLength;
-        private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;
-        private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;
-        private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;
-        // Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.
+        // Per-sequence state of ForwardTrain, after the forward scratch.
+        private const int TrainLse = 2560;
+        private const int TrainQuery = 2576;
+        private const int TrainKey = 2640;
+        private const int TrainValue = 2800;
+        private const int TrainOutput = 2960;
+        private const int TrainLength = 3024;
+        // Backward work area of one worker.
         private const int WorkContext = 0;
-        private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;
-        private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;
-        private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;
-        // Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks (16 keys),
-        // K rows and the dK, dV accumulators [16, 16]; per query tile the Q, dO and dQ rows
-        // [4, 16], P and dS [4, 16].
-        private const int WorkTileKeysT = WorkTiles + 0;
-        private const int WorkTileValuesT = WorkTiles + 128;
-        private const int WorkTileKeys = WorkTiles + 256;
-        private const int WorkTileKeyGrad = WorkTiles + 512;
-        private const int WorkTileValueGrad = WorkTiles + 768;
-        private const int WorkTileQuery = WorkTiles + 1024;
-        private const int WorkTileOutGrad = WorkTiles + 1088;
-        private const int WorkTileQueryGrad = WorkTiles + 1152;
-        private const int WorkTileProb = WorkTiles + 1216;
-        private const int WorkTileScoreGrad = WorkTiles + 1280;
-        private const int WorkTilesLength = 1344;
-        private const int WorkLength = WorkTiles + WorkTilesLength;
+        private const int WorkQuery = 64;
+        private const int WorkKey = 128;
+        private const int WorkValue = 288;
+        private const int WorkKeyInput = 448;
+        private const int WorkValueInput = 608;
+        private const int WorkTileKeysT = 768;
+        private const int WorkTileValuesT = 896;
+        private const int WorkTileKeys = 1024;
+        private const int WorkTileKeyGrad = 1280;
+        private const int WorkTileValueGrad = 1536;
+        private const int WorkTileQuery = 1792;
+        private const int WorkTileOutGrad = 1856;
+        private const int WorkTileQueryGrad = 1920;
+        private const int WorkTileProb = 1984;
+        private const int WorkTileScoreGrad = 2048;
+        private const int WorkLength = 2112;
         // Packed projection weights, the largest any vector path needs.
         private const int PackedLength = 2176;
 

@@ -69,38 +69,15 @@ namespace AttnGen.Generator.Emit.Shell
                 w.Line("// Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.");
                 w.Line($"private const int CausalOffset = {Inv(plan.CausalOffset)};");
             }
-            if (s.Projections)
+            foreach (BufferLayout layout in new[] { plan.Scratch, plan.Saved, plan.Work })
             {
-                w.Line("// Scratch for one sequence: projected q, k, v and the attention output before out_proj.");
-                w.Line($"private const int ScratchQuery = {Inv(plan.ScratchQueryOffset)};");
-                w.Line($"private const int ScratchKey = {Inv(plan.ScratchKeyOffset)};");
-                w.Line($"private const int ScratchValue = {Inv(plan.ScratchValueOffset)};");
-                w.Line($"private const int ScratchContext = {Inv(plan.ScratchContextOffset)};");
+                w.Line($"// {char.ToUpperInvariant(layout.Summary[0])}{layout.Summary.Substring(1)}.");
+                foreach (BufferRegion region in layout.Regions)
+                {
+                    w.Line($"private const int {layout.Prefix}{region.Name} = {Inv(region.Offset)};");
+                }
+                w.Line($"private const int {layout.Prefix}Length = {Inv(layout.Length)};");
             }
-            w.Line("// Vector paths: one key/value head's packed keys and values, the output and probability tiles.");
-            w.Line($"private const int ScratchKeyPack = {Inv(plan.ScratchKeyPack)};");
-            w.Line($"private const int ScratchValuePack = {Inv(plan.ScratchValuePack)};");
-            w.Line($"private const int ScratchOutTile = {Inv(plan.ScratchOutTile)};");
-            w.Line($"private const int ScratchProbTile = {Inv(plan.ScratchProbTile)};");
-            w.Line("// Floats of scratch per worker thread.");
-            w.Line($"private const int ScratchLength = {Inv(plan.ScratchLength)};");
-            w.Line("// Per-sequence state of ForwardTrain: the forward scratch (q, k, v, context, tiles), then these.");
-            w.Line("private const int TrainLse = ScratchLength;");
-            w.Line("private const int TrainQuery = TrainLse + (Heads * SeqLen + 15) / 16 * 16;");
-            w.Line("private const int TrainKey = TrainQuery + (SeqLen * QueryInputWidth + 15) / 16 * 16;");
-            w.Line("private const int TrainValue = TrainKey + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
-            w.Line("private const int TrainOutput = TrainValue + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
-            w.Line("private const int TrainLength = TrainOutput + (SeqLen * ModelDim + 15) / 16 * 16;");
-            w.Line("// Backward work area: gradients of the attention output, q, k, v, and of the key/value inputs, then the vector paths' tiles.");
-            w.Line("private const int WorkContext = 0;");
-            w.Line("private const int WorkQuery = WorkContext + (SeqLen * QueryWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkKey = WorkQuery + (SeqLen * QueryWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkValue = WorkKey + (KvSeqLen * KvWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkKeyInput = WorkValue + (KvSeqLen * KvWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkValueInput = WorkKeyInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
-            w.Line("private const int WorkTiles = WorkValueInput + (KvSeqLen * KvInputWidth + 15) / 16 * 16;");
-            VectorBackwardEmitter.EmitWorkConstants(w, plan);
-            w.Line("private const int WorkLength = WorkTiles + WorkTilesLength;");
             w.Line("// Packed projection weights, the largest any vector path needs.");
             w.Line($"private const int PackedLength = {Inv(plan.PackedLength)};");
             w.Line();

@@ -16,7 +16,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
         {
             LayerSpec s = plan.Spec;
             IsaProfile isa = kernels.Syntax.Isa;
-            var t = new VectorTiling(plan, isa);
+            var t = plan.Tiling(isa);
             string suffix = isa.Suffix;
 
             w.Line($"// The attention core on this path: query tiles of {Inv(t.QueryRows)} rows ({Inv(t.FullTiles)} whole{(t.LastRows > 0 ? ", then one of " + Inv(t.LastRows) : "")}), key blocks of {Inv(t.KeyBlock)},");
@@ -57,7 +57,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             w.Line($"// Attention__{suffix}: the forward driver over this layer's heads and tiles.");
             using (w.Open($"private static unsafe void Attention__{suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
             {
-                w.Line($"var buffers = new global::AttnGen.AttentionBuffers {{ KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + {Inv(plan.ScratchQueryTile)} }};");
+                w.Line($"var buffers = new global::AttnGen.AttentionBuffers {{ KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile }};");
                 w.Line($"global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__{suffix}, AttentionKernels__{suffix}, buffers, q, k, v, context, validLength, {(plan.IsAdditive ? "additiveV" : "null")}, lse);");
             }
             w.Line();

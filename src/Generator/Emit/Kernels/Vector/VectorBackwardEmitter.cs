@@ -29,52 +29,6 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// </remarks>
     internal static class VectorBackwardEmitter
     {
-        /// <summary>
-        /// The work-area constants of the vector backward, after <c>WorkTiles</c>, sized for the largest path,
-        /// ending with <c>WorkTilesLength</c>.
-        /// </summary>
-        public static void EmitWorkConstants(SourceWriter w, KernelPlan plan)
-        {
-            LayerSpec s = plan.Spec;
-            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
-            foreach (IsaProfile isa in IsaProfile.Vector)
-            {
-                var t = new VectorTiling(plan, isa);
-                keyPad = System.Math.Max(keyPad, t.KeyPad);
-                dimPad = System.Math.Max(dimPad, t.DimPad);
-                rows = System.Math.Max(rows, t.QueryRows);
-                block = System.Math.Max(block, t.KeyBlock);
-            }
-            w.Line($"// Vector backward tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key blocks ({Inv(keyPad)} keys),");
-            w.Line($"// K rows and the dK, dV accumulators [{Inv(keyPad)}, {Inv(dimPad)}]; per query tile the Q, dO and dQ rows");
-            w.Line($"// [{Inv(rows)}, {Inv(dimPad)}], P and dS [{Inv(rows)}, {Inv(block)}]{(plan.IsAdditive ? $"; additive v and its gradient [{Inv(dimPad)}]" : "")}.");
-            var parts = new List<(string Name, int Length)>
-            {
-                ("WorkTileKeysT", s.HeadDim * keyPad),
-                ("WorkTileValuesT", s.HeadDim * keyPad),
-                ("WorkTileKeys", keyPad * dimPad),
-                ("WorkTileKeyGrad", keyPad * dimPad),
-                ("WorkTileValueGrad", keyPad * dimPad),
-                ("WorkTileQuery", rows * dimPad),
-                ("WorkTileOutGrad", rows * dimPad),
-                ("WorkTileQueryGrad", rows * dimPad),
-                ("WorkTileProb", rows * block),
-                ("WorkTileScoreGrad", rows * block),
-            };
-            if (plan.IsAdditive)
-            {
-                parts.Add(("WorkTileAdditiveV", dimPad));
-                parts.Add(("WorkTileAdditiveVGrad", dimPad));
-            }
-            int offset = 0;
-            foreach ((string name, int length) in parts)
-            {
-                w.Line($"private const int {name} = WorkTiles + {Inv(offset)};");
-                offset += (length + 15) / 16 * 16;
-            }
-            w.Line($"private const int WorkTilesLength = {Inv(offset)};");
-        }
-
         /// <summary><c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on the work area.</summary>
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {

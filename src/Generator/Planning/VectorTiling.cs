@@ -1,19 +1,19 @@
 using AttnGen.Generator.Model;
 using Planner = AttnGen.Generator.Planning.KernelPlanner;
-using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Planning
 {
     /// <summary>
     /// The attention tiling of one layer on one vector path, from its profile and shape: query rows per tile, keys
     /// per online-softmax step, padded sizes, and which operands are read in place. The forward and the backward
-    /// read the same numbers from here.
+    /// read the same numbers from here. Computed once by <see cref="KernelPlanner"/> and kept in the plan (a record,
+    /// so the plan stays value-equal for the incremental pipeline).
     /// </summary>
-    internal sealed class VectorTiling
+    internal sealed record VectorTiling
     {
-        public VectorTiling(KernelPlan plan, IsaProfile isa)
+        public VectorTiling(LayerSpec s, IsaProfile isa)
         {
-            LayerSpec s = plan.Spec;
+            Isa = isa.EnumName;
             int vectors = (s.KvSeqLen + isa.Width - 1) / isa.Width;
             // Keys per online-softmax step: the profile's block, or for sequences shorter than it just enough whole
             // vectors to cover them (S = 16 on AVX-512 is one vector, not a 64-key block of padding).
@@ -29,7 +29,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             // Whole key blocks and whole vectors of HeadDim: P·V (and the backward's dS·K) read the values (keys)
             // where they are, no load leaving them; otherwise they are copied with zero padding.
             InPlace = s.KvSeqLen % KeyBlock == 0 && s.HeadDim % isa.Width == 0;
-            Scale = plan.HasScale ? "ScoreScale" : "1f";
+            Scale = s.Scoring == ScoringKind.ScaledDotProduct ? "ScoreScale" : "1f";
             // P·V and dS·K tiles: PvRows x up to PvVectors vectors, as many as divide the padded head (so one kernel covers
             // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the key block and
             // the padded head.
@@ -37,6 +37,9 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             UpdateRows = LargestDivisor(KeyBlock, isa.GemmRows);
             UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.GemmVectors) * isa.Width;
         }
+
+        /// <summary>The profile this tiling is for (<see cref="IsaProfile.EnumName"/>).</summary>
+        public string Isa { get; }
 
         /// <summary>Columns of the P·V and dS·K register tiles; divides <see cref="DimPad"/>.</summary>
         public int ValueColumns { get; }
