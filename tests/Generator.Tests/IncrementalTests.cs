@@ -6,7 +6,7 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace AttnGen.Generator.Tests;
 
 /// <summary>
-/// An edit elsewhere in the user's project must not re-run planning or emission (DESIGN §4): checked with
+/// An edit elsewhere in the user's project must not re-run planning or emission: checked with
 /// the driver's step tracking, for every step named in <see cref="AttentionLayerGenerator.Steps"/>.
 /// </summary>
 public class IncrementalTests

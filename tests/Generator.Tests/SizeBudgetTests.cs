@@ -1,7 +1,7 @@
 namespace AttnGen.Generator.Tests;
 
 /// <summary>
-/// Full unrolling belongs inside the register tile only (DESIGN §4): generated source must not grow with
+/// Full unrolling belongs inside the register tile only: generated source must not grow with
 /// the sequence length, and a layer must stay within a fixed size budget.
 /// </summary>
 public class SizeBudgetTests(ITestOutputHelper output)
