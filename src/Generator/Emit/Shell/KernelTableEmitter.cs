@@ -1,4 +1,6 @@
+using System.Linq;
 using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
 
 namespace AttnGen.Generator.Emit.Shell
 {
@@ -25,7 +27,7 @@ namespace AttnGen.Generator.Emit.Shell
                 {
                     foreach (ParameterSlot p in plan.Parameters)
                     {
-                        w.Line(LayerShellEmitter.ParameterEntry(p));
+                        w.Line(ParameterEntry(p));
                     }
                 }
                 w.Line();
@@ -102,6 +104,10 @@ namespace AttnGen.Generator.Emit.Shell
                 }
             }
         }
+
+        /// <summary>The parameter list entries, one per line of the parameter list.</summary>
+        private static string ParameterEntry(ParameterSlot p)
+            => $"new global::AttnGen.LayerParameter(\"{p.Name}\", new int[] {{ {string.Join(", ", p.Shape.Select(Inv))} }}, {p.Property}Offset, global::AttnGen.InitKind.{p.Init}, {Inv(p.FanIn)}, {Inv(p.FanOut)}),";
 
         // The path is taken when the layer asks for it or a wider one and this process supports it.
         private static string Condition(IsaProfile isa) => $"isa >= global::AttnGen.KernelIsa.{isa.EnumName} && {isa.SupportCheck}";

@@ -1,4 +1,3 @@
-using System.Linq;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
@@ -109,9 +108,5 @@ namespace AttnGen.Generator.Emit.Shell
             }
             w.Line();
         }
-
-        /// <summary>The parameter list entries, for the kernel table.</summary>
-        internal static string ParameterEntry(ParameterSlot p)
-            => $"new global::AttnGen.LayerParameter(\"{p.Name}\", new int[] {{ {string.Join(", ", p.Shape.Select(Inv))} }}, {p.Property}Offset, global::AttnGen.InitKind.{p.Init}, {Inv(p.FanIn)}, {Inv(p.FanOut)}),";
     }
 }
