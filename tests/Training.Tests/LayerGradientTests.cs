@@ -25,6 +25,48 @@ public class LayerGradientTests
         Check(layer.Parameters["bias"].Gradient, layer.Bias, p => Dot(rd, References.Linear(xd, w, p, rows, inF, outF)), "db");
     }
 
+    /// <summary>
+    /// Shapes past the blocked products' edges (4-row blocks, two-vector column blocks, remainders of both, the
+    /// few-row forward that keeps the dot kernel): forward, dx, dW and db against float64 sums written out here.
+    /// </summary>
+    [Theory]
+    [InlineData(13, 37, 21)]
+    [InlineData(8, 64, 256)]
+    [InlineData(9, 16, 33)]
+    [InlineData(7, 40, 19)]
+    [InlineData(1, 5, 3)]
+    public void Linear_blocked_products_match_float64_sums(int rows, int inF, int outF)
+    {
+        using var layer = new Linear(inF, outF);
+        layer.ResetParameters(11);
+        float[] x = Random(rows * inF, 12), dy = Random(rows * outF, 13);
+        var y = new float[rows * outF];
+        layer.Forward(x, y, rows);
+        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
+        AssertClose(y, References.Linear(xd, w, b, rows, inF, outF), "y", 1e-6);
+
+        var dx = new float[x.Length];
+        layer.Parameters.ZeroGradients();
+        layer.Backward(x, dy, dx, rows);
+        double[] expectedDx = new double[rows * inF], expectedDw = new double[outF * inF], expectedDb = new double[outF];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < outF; o++)
+            {
+                double g = dy[r * outF + o];
+                expectedDb[o] += g;
+                for (int i = 0; i < inF; i++)
+                {
+                    expectedDx[r * inF + i] += g * w[o * inF + i];
+                    expectedDw[o * inF + i] += g * xd[r * inF + i];
+                }
+            }
+        }
+        AssertClose(dx, expectedDx, "dx", 1e-6);
+        AssertClose(layer.Parameters["weight"].Gradient, expectedDw, "dW", 1e-6);
+        AssertClose(layer.Parameters["bias"].Gradient, expectedDb, "db", 1e-6);
+    }
+
     [Fact]
     public void Linear_backward_accumulates_parameter_gradients()
     {
