@@ -11,14 +11,7 @@ public class LayerGradientTests
         using var layer = new Linear(inF, outF);
         layer.ResetParameters(7);
         float[] x = Random(rows * inF, 1), r = Random(rows * outF, 2);
-        var y = new float[rows * outF];
-        layer.Forward(x, y, rows);
-        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
-        AssertClose(y, References.Linear(xd, w, b, rows, inF, outF), "y", 1e-6);
-
-        var dx = new float[x.Length];
-        layer.Parameters.ZeroGradients();
-        layer.Backward(x, r, dx, rows);
+        (double[] w, double[] b, double[] xd, float[] dx) = ForwardAndBackward(layer, rows, x, r);
         double[] rd = ToDouble(r);
         Check(dx, x, p => Dot(rd, References.Linear(p, w, b, rows, inF, outF)), "dx");
         Check(layer.Parameters["weight"].Gradient, layer.Weight, p => Dot(rd, References.Linear(xd, p, b, rows, inF, outF)), "dW");
@@ -40,14 +33,7 @@ public class LayerGradientTests
         using var layer = new Linear(inF, outF);
         layer.ResetParameters(11);
         float[] x = Random(rows * inF, 12), dy = Random(rows * outF, 13);
-        var y = new float[rows * outF];
-        layer.Forward(x, y, rows);
-        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
-        AssertClose(y, References.Linear(xd, w, b, rows, inF, outF), "y", 1e-6);
-
-        var dx = new float[x.Length];
-        layer.Parameters.ZeroGradients();
-        layer.Backward(x, dy, dx, rows);
+        (double[] w, _, double[] xd, float[] dx) = ForwardAndBackward(layer, rows, x, dy);
         double[] expectedDx = new double[rows * inF], expectedDw = new double[outF * inF], expectedDb = new double[outF];
         for (int r = 0; r < rows; r++)
         {
@@ -65,6 +51,19 @@ public class LayerGradientTests
         AssertClose(dx, expectedDx, "dx", 1e-6);
         AssertClose(layer.Parameters["weight"].Gradient, expectedDw, "dW", 1e-6);
         AssertClose(layer.Parameters["bias"].Gradient, expectedDb, "db", 1e-6);
+    }
+
+    /// <summary>Checks the forward of <paramref name="x"/> against the float64 reference, then runs one backward of <paramref name="dy"/> from zero gradients.</summary>
+    private static (double[] W, double[] B, double[] X, float[] Dx) ForwardAndBackward(Linear layer, int rows, float[] x, float[] dy)
+    {
+        var y = new float[rows * layer.OutFeatures];
+        layer.Forward(x, y, rows);
+        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
+        AssertClose(y, References.Linear(xd, w, b, rows, layer.InFeatures, layer.OutFeatures), "y", 1e-6);
+        var dx = new float[x.Length];
+        layer.Parameters.ZeroGradients();
+        layer.Backward(x, dy, dx, rows);
+        return (w, b, xd, dx);
     }
 
     [Fact]
