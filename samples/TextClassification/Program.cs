@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AttnGen.Samples;
 using AttnGen.Training;
 using Spectre.Console;
 using TextClassification;
@@ -28,7 +29,7 @@ AnsiConsole.MarkupLine($"[bold]AttnGen text classification[/]: spam vs ham, seed
 List<Email> emails;
 try
 {
-    string tarball = CorpusDownload.EnsureTarball(options.DataPath, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+    string tarball = CorpusDownload.Tarball.EnsureTarball(options.DataPath, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
     emails = SpamCorpus.Read(tarball);
 }
 catch (CorpusUnavailableException e)

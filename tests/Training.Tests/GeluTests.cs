@@ -56,6 +56,34 @@ public class GeluTests
         Assert.Equal(separate, g);
     }
 
+    /// <summary>
+    /// The tanh form runs over blocks of elements: a length that is not a multiple of the block, far tails (where
+    /// e^(−2u) overflows without its cap) and in-place use all give the reference's value and a finite slope.
+    /// </summary>
+    [Fact]
+    public void TanhForm_HoldsOverLongSpansAndFarTails()
+    {
+        var gelu = new Gelu(GeluApproximation.Tanh);
+        var x = new float[1001];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = -50f + 0.1f * i;
+        }
+        var y = (float[])x.Clone();
+        gelu.Forward(y, y);
+        var slope = new float[x.Length];
+        var ones = Enumerable.Repeat(1f, x.Length).ToArray();
+        gelu.Backward(x, ones, slope);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Reference(x[i], GeluApproximation.Tanh);
+            Assert.True(Math.Abs(y[i] - expected) <= 3e-7 * Math.Abs(expected) + 1e-30, $"GELU({x[i]}) = {y[i]:G9}, expected {expected:G9}");
+            Assert.True(float.IsFinite(slope[i]), $"GELU'({x[i]}) = {slope[i]}");
+        }
+        Assert.Equal(0f, slope[0]);      // x = -50: flat
+        Assert.Equal(1f, slope[^1]);     // x = 50: the identity
+    }
+
     /// <summary>The two forms are different functions: the default is not silently the approximation.</summary>
     [Fact]
     public void ExactAndTanhForms_Differ()
@@ -84,7 +112,9 @@ public class GeluTests
     {
         if (form == GeluApproximation.Tanh)
         {
-            return 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+            // 0.5·x·(1 + tanh(u)) written as x / (1 + e^(−2u)): the same function, without 1 + tanh's cancellation
+            // far in the lower tail (there 1 + tanh(u) in float64 keeps only a few digits).
+            return x / (1 + Math.Exp(-2 * Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
         }
         double z = x / Math.Sqrt(2);
         double phi = z >= 0 ? 1 - 0.5 * Erfc(z) : 0.5 * Erfc(-z);

@@ -11,18 +11,59 @@ public class LayerGradientTests
         using var layer = new Linear(inF, outF);
         layer.ResetParameters(7);
         float[] x = Random(rows * inF, 1), r = Random(rows * outF, 2);
-        var y = new float[rows * outF];
-        layer.Forward(x, y, rows);
-        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
-        AssertClose(y, References.Linear(xd, w, b, rows, inF, outF), "y", 1e-6);
-
-        var dx = new float[x.Length];
-        layer.Parameters.ZeroGradients();
-        layer.Backward(x, r, dx, rows);
+        (double[] w, double[] b, double[] xd, float[] dx) = ForwardAndBackward(layer, rows, x, r);
         double[] rd = ToDouble(r);
         Check(dx, x, p => Dot(rd, References.Linear(p, w, b, rows, inF, outF)), "dx");
         Check(layer.Parameters["weight"].Gradient, layer.Weight, p => Dot(rd, References.Linear(xd, p, b, rows, inF, outF)), "dW");
         Check(layer.Parameters["bias"].Gradient, layer.Bias, p => Dot(rd, References.Linear(xd, w, p, rows, inF, outF)), "db");
+    }
+
+    /// <summary>
+    /// Shapes past the blocked products' edges (4-row blocks, two-vector column blocks, remainders of both, the
+    /// few-row forward that keeps the dot kernel): forward, dx, dW and db against float64 sums written out here.
+    /// </summary>
+    [Theory]
+    [InlineData(13, 37, 21)]
+    [InlineData(8, 64, 256)]
+    [InlineData(9, 16, 33)]
+    [InlineData(7, 40, 19)]
+    [InlineData(1, 5, 3)]
+    public void Linear_blocked_products_match_float64_sums(int rows, int inF, int outF)
+    {
+        using var layer = new Linear(inF, outF);
+        layer.ResetParameters(11);
+        float[] x = Random(rows * inF, 12), dy = Random(rows * outF, 13);
+        (double[] w, _, double[] xd, float[] dx) = ForwardAndBackward(layer, rows, x, dy);
+        double[] expectedDx = new double[rows * inF], expectedDw = new double[outF * inF], expectedDb = new double[outF];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int o = 0; o < outF; o++)
+            {
+                double g = dy[r * outF + o];
+                expectedDb[o] += g;
+                for (int i = 0; i < inF; i++)
+                {
+                    expectedDx[r * inF + i] += g * w[o * inF + i];
+                    expectedDw[o * inF + i] += g * xd[r * inF + i];
+                }
+            }
+        }
+        AssertClose(dx, expectedDx, "dx", 1e-6);
+        AssertClose(layer.Parameters["weight"].Gradient, expectedDw, "dW", 1e-6);
+        AssertClose(layer.Parameters["bias"].Gradient, expectedDb, "db", 1e-6);
+    }
+
+    /// <summary>Checks the forward of <paramref name="x"/> against the float64 reference, then runs one backward of <paramref name="dy"/> from zero gradients.</summary>
+    private static (double[] W, double[] B, double[] X, float[] Dx) ForwardAndBackward(Linear layer, int rows, float[] x, float[] dy)
+    {
+        var y = new float[rows * layer.OutFeatures];
+        layer.Forward(x, y, rows);
+        double[] w = ToDouble(layer.Weight), b = ToDouble(layer.Bias), xd = ToDouble(x);
+        AssertClose(y, References.Linear(xd, w, b, rows, layer.InFeatures, layer.OutFeatures), "y", 1e-6);
+        var dx = new float[x.Length];
+        layer.Parameters.ZeroGradients();
+        layer.Backward(x, dy, dx, rows);
+        return (w, b, xd, dx);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
-using System.Formats.Tar;
-using System.IO.Compression;
 using System.Text;
+using AttnGen.Samples;
 
 namespace TextClassification.Data;
 
@@ -18,28 +17,23 @@ internal static class SpamCorpus
 
     public static List<Email> Read(string tarball)
     {
+        // data/<group>/<name>.txt in path order; 8-bit mail, so Latin-1: every byte one char.
         var emails = new List<Email>(ExpectedCount);
-        using FileStream file = File.OpenRead(tarball);
-        using var gzip = new GZipStream(file, CompressionMode.Decompress);
-        using var tar = new TarReader(gzip);
-        while (tar.GetNextEntry() is { } entry)
+        foreach ((string path, string text) in NpmTarball.ReadFiles(tarball, IsEmail, Encoding.Latin1))
         {
-            // package/data/<group>/<name>.txt
-            string[] parts = entry.Name.Split('/');
-            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null
-                || parts.Length != 4 || parts[0] != "package" || parts[1] != "data" || !parts[3].EndsWith(".txt", StringComparison.Ordinal)
-                || Array.IndexOf(Groups, parts[2]) < 0)
-            {
-                continue;
-            }
-            using var reader = new StreamReader(entry.DataStream, Encoding.Latin1); // 8-bit mail: every byte one char
-            emails.Add(new Email(parts[2], parts[3], reader.ReadToEnd()));
+            string[] parts = path.Split('/');
+            emails.Add(new Email(parts[1], parts[2], text));
         }
-        emails.Sort((a, b) => string.CompareOrdinal(a.Group + "/" + a.Name, b.Group + "/" + b.Name));
         if (emails.Count != ExpectedCount)
         {
             throw new CorpusUnavailableException($"{tarball} holds {emails.Count} emails; expected {ExpectedCount}.");
         }
         return emails;
+    }
+
+    private static bool IsEmail(string path)
+    {
+        string[] parts = path.Split('/');
+        return parts.Length == 3 && parts[0] == "data" && parts[2].EndsWith(".txt", StringComparison.Ordinal) && Array.IndexOf(Groups, parts[1]) >= 0;
     }
 }

@@ -13,6 +13,7 @@ public sealed class Linear : ITrainable, IDisposable
     private readonly AlignedBuffer _weightGrad;
     private readonly AlignedBuffer? _bias;
     private readonly AlignedBuffer? _biasGrad;
+    private readonly AlignedBuffer _weightTransposed; // Wᵀ [InFeatures, OutFeatures], refreshed by each blocked Forward
 
     /// <summary>Creates the layer with zero parameters; call <see cref="ResetParameters"/> to initialise them.</summary>
     public Linear(int inFeatures, int outFeatures, bool bias = true)
@@ -23,6 +24,7 @@ public sealed class Linear : ITrainable, IDisposable
         OutFeatures = outFeatures;
         _weight = new AlignedBuffer(checked(inFeatures * outFeatures));
         _weightGrad = new AlignedBuffer(_weight.Length);
+        _weightTransposed = new AlignedBuffer(_weight.Length);
         Parameters.Add(new Parameter("weight", _weight, _weightGrad, outFeatures, inFeatures));
         if (bias)
         {
@@ -64,8 +66,38 @@ public sealed class Linear : ITrainable, IDisposable
         Guard.Batch(rows, Math.Max(InFeatures, OutFeatures));
         Guard.Length(input.Length, rows, 1, InFeatures, nameof(input));
         Guard.Length(output.Length, rows, 1, OutFeatures, nameof(output));
-        Apply(input, Weight, Bias, output, rows, InFeatures, OutFeatures);
+        if (rows < BlockedRows)
+        {
+            Apply(input, Weight, Bias, output, rows, InFeatures, OutFeatures);
+            return;
+        }
+        // Many rows: y = x·Wᵀ as a blocked product with Wᵀ laid out row-major (the transpose costs one pass over W).
+        Span<float> transposed = _weightTransposed.Span;
+        ReadOnlySpan<float> weight = Weight;
+        for (int o = 0; o < OutFeatures; o++)
+        {
+            for (int i = 0; i < InFeatures; i++)
+            {
+                transposed[i * OutFeatures + o] = weight[o * InFeatures + i];
+            }
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> y = output.Slice(r * OutFeatures, OutFeatures);
+            if (_bias is null)
+            {
+                y.Clear();
+            }
+            else
+            {
+                Bias.CopyTo(y);
+            }
+        }
+        SmallGemm.MultiplyAdd(input, InFeatures, 1, transposed, output, rows, OutFeatures, InFeatures);
     }
+
+    /// <summary>From this many rows on, Forward transposes W once and runs the blocked product.</summary>
+    private const int BlockedRows = 8;
 
     /// <summary>
     /// Accumulates <c>dW += dyᵀ·x</c> and <c>db += Σ dy</c>, and writes <c>dx = dy·W</c> into
@@ -106,37 +138,25 @@ public sealed class Linear : ITrainable, IDisposable
 
     /// <summary>
     /// The backward kernel on caller-owned spans: accumulates <c>weightGrad += dyᵀ·x</c> and
-    /// <c>biasGrad += Σ_r dy[r]</c> (skipped when empty) and writes <c>dx = dy·w</c> (skipped when empty).
+    /// <c>biasGrad += Σ_r dy[r]</c> (skipped when empty) and writes <c>dx = dy·w</c> (skipped when empty),
+    /// both products blocked (<see cref="SmallGemm"/>).
     /// </summary>
     public static void ApplyBackward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> outputGrad, Span<float> inputGrad,
         Span<float> weightGrad, Span<float> biasGrad, int rows, int inFeatures, int outFeatures)
     {
         if (!inputGrad.IsEmpty)
         {
+            // dx [rows, in] = dy [rows, out] · W [out, in]
             inputGrad.Slice(0, rows * inFeatures).Clear();
+            SmallGemm.MultiplyAdd(outputGrad, outFeatures, 1, weight, inputGrad, rows, inFeatures, outFeatures);
         }
-        for (int r = 0; r < rows; r++)
+        // dW [out, in] += dyᵀ [out, rows] · x [rows, in]: dyᵀ(o, r) = dy[r·out + o]
+        SmallGemm.MultiplyAdd(outputGrad, 1, outFeatures, input, weightGrad, outFeatures, inFeatures, rows);
+        if (!biasGrad.IsEmpty)
         {
-            ReadOnlySpan<float> x = input.Slice(r * inFeatures, inFeatures);
-            ReadOnlySpan<float> dy = outputGrad.Slice(r * outFeatures, outFeatures);
-            Span<float> dx = inputGrad.IsEmpty ? default : inputGrad.Slice(r * inFeatures, inFeatures);
-            for (int o = 0; o < outFeatures; o++)
+            for (int r = 0; r < rows; r++)
             {
-                float g = dy[o];
-                if (g == 0)
-                {
-                    continue;
-                }
-                Span<float> dw = weightGrad.Slice(o * inFeatures, inFeatures);
-                RowKernels.ScaledAdd(x, g, dw);
-                if (!dx.IsEmpty)
-                {
-                    RowKernels.ScaledAdd(weight.Slice(o * inFeatures, inFeatures), g, dx);
-                }
-            }
-            if (!biasGrad.IsEmpty)
-            {
-                TensorPrimitives.Add(biasGrad, dy, biasGrad);
+                TensorPrimitives.Add(biasGrad, outputGrad.Slice(r * outFeatures, outFeatures), biasGrad);
             }
         }
     }
@@ -148,5 +168,6 @@ public sealed class Linear : ITrainable, IDisposable
         _weightGrad.Dispose();
         _bias?.Dispose();
         _biasGrad?.Dispose();
+        _weightTransposed.Dispose();
     }
 }

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace AttnGen.Training;
 
 /// <summary>
-/// Dot product and scaled add for short rows (a few dozen floats), inlined into the layer loops: at these
+/// Dot product for short rows (a few dozen floats), inlined into the layer loops: at these
 /// lengths a library call's fixed cost is several times the arithmetic.
 /// </summary>
 internal static class RowKernels
@@ -33,29 +33,6 @@ internal static class RowKernels
             sum += Unsafe.Add(ref ra, i) * Unsafe.Add(ref rb, i);
         }
         return sum;
-    }
-
-    /// <summary>acc[i] += s·x[i] over x's length.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void ScaledAdd(ReadOnlySpan<float> x, float s, Span<float> acc)
-    {
-        int n = x.Length;
-        if (acc.Length < n)
-        {
-            ThrowShort();
-        }
-        ref float rx = ref MemoryMarshal.GetReference(x);
-        ref float ra = ref MemoryMarshal.GetReference(acc);
-        var scale = new Vector<float>(s);
-        int i = 0;
-        for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
-        {
-            Vector.FusedMultiplyAdd(Vector.LoadUnsafe(ref rx, (nuint)i), scale, Vector.LoadUnsafe(ref ra, (nuint)i)).StoreUnsafe(ref ra, (nuint)i);
-        }
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref ra, i) += s * Unsafe.Add(ref rx, i);
-        }
     }
 
     private static void ThrowShort() => throw new ArgumentException("The second span is shorter than the first.");
