@@ -53,7 +53,7 @@ namespace AttnGen.Generator.Parsing
             // The runtime core's public members (AttnGen.AttentionLayer<TKernels>), which the layer inherits.
             "Forward", "ForwardTrain", "Backward", "Isa", "MaxDegreeOfParallelism", "Dispose", "ParameterSlice",
             // The kernel table and what it declares.
-            "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength",
+            "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength", "Rotary",
             // File-level aliases of the kernel files.
             "AgVec", "AgVecF",
         };
