@@ -73,5 +73,22 @@ namespace AttnGen
         /// <c>1/sqrt(headDim)</c>). Must be finite and positive; other scorings take no scale.
         /// </summary>
         public double Scale { get; set; }
+
+        /// <summary>
+        /// Rotary position embedding (RoPE): each query and key head vector is rotated by its absolute position
+        /// after the projection, in the "rotate half" pairing of GPT-NeoX and Hugging Face Llama. Needs an even
+        /// <c>headDim</c>, self-attention with projections, and scaled or plain dot-product scoring. Default: <c>false</c>.
+        /// </summary>
+        public bool Rotary { get; set; }
+
+        /// <summary>The base of the rotary angles: pair <c>i</c> turns by <c>position · RotaryBase^(−2i/headDim)</c>. Default: 10000.</summary>
+        public double RotaryBase { get; set; } = 10000;
+
+        /// <summary>
+        /// Adds decoding with a key/value cache: <c>CreateCache(batch)</c> and <c>Forward(input, output, cache, tokens)</c>,
+        /// which projects only the new tokens and attends over the cached ones. <c>seqLen</c> is then the cache's
+        /// capacity. Needs causal self-attention with projections. Default: <c>false</c>.
+        /// </summary>
+        public bool KvCache { get; set; }
     }
 }

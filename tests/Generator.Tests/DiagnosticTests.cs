@@ -57,6 +57,23 @@ public class DiagnosticTests
         Assert.NotEmpty(run.Files);
     }
 
+    [Theory]
+    [InlineData("[AttentionLayer(2, 5, 8, Causal = true, [|Rotary = true|])]", "headDim = 5 is odd")]
+    [InlineData("[AttentionLayer(2, 4, 8, KvSeqLen = 6, [|Rotary = true|])]", "KvSeqLen = 6 differs from seqLen = 8")]
+    [InlineData("[AttentionLayer(2, 4, 8, Projections = false, Bias = false, [|Rotary = true|])]", "needs the q/k/v projections")]
+    [InlineData("[AttentionLayer(2, 4, 8, Scoring = AttentionScoring.Additive, [|Rotary = true|])]", "Additive scoring")]
+    [InlineData("[AttentionLayer(2, 4, 8, [|RotaryBase = 500|])]", "RotaryBase is set but Rotary is not")]
+    [InlineData("[AttentionLayer(2, 4, 8, Rotary = true, [|RotaryBase = 1|])]", "RotaryBase = 1 must be a finite number above 1")]
+    public void Rotary_ATTN0022(string attribute, string fragment)
+        => AssertReports(attribute + " public partial class Layer;", "ATTN0022", DiagnosticSeverity.Error, fragment);
+
+    [Theory]
+    [InlineData("[AttentionLayer(2, 4, 8, [|KvCache = true|])]", "needs Causal = true")]
+    [InlineData("[AttentionLayer(2, 4, 8, Causal = true, KvSeqLen = 9, [|KvCache = true|])]", "KvSeqLen = 9 differs from seqLen = 8")]
+    [InlineData("[AttentionLayer(2, 4, 8, Causal = true, Projections = false, Bias = false, [|KvCache = true|])]", "needs the q/k/v projections")]
+    public void KvCache_ATTN0023(string attribute, string fragment)
+        => AssertReports(attribute + " public partial class Layer;", "ATTN0023", DiagnosticSeverity.Error, fragment);
+
     [Fact]
     public void Generic_ATTN0003()
         => AssertReports(

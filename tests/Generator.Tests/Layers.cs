@@ -31,14 +31,14 @@ public static class Layers
         }
         """;
 
-    /// <summary>Grouped-query attention without biases.</summary>
+    /// <summary>Grouped-query attention without biases, with rotary positions at a custom base.</summary>
     public const string GroupedQuery = """
         using AttnGen;
 
         namespace Demo.Decoders;
 
-        /// <summary>Eight query heads sharing two key/value heads.</summary>
-        [AttentionLayer(8, 16, 32, KvHeads = 2, Causal = true, Bias = false)]
+        /// <summary>Eight query heads sharing two key/value heads; q and k turned by their positions.</summary>
+        [AttentionLayer(8, 16, 32, KvHeads = 2, Causal = true, Bias = false, Rotary = true, RotaryBase = 500000)]
         public partial class GroupedQueryAttention;
         """;
 

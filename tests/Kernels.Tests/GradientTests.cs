@@ -11,10 +11,7 @@ public sealed class GradientTests
     private const double Step = 1e-5;
     private const int Samples = 48;
 
-    /// <summary>
-    /// The finite differences depend only on the layer, so they are taken once and every path's backward is
-    /// held to them (the float64 reference is the slow part, under emulation most of all).
-    /// </summary>
+    /// <summary>Every layer's backward on every path against the float64 reference (<see cref="SampledGradientCheck"/>).</summary>
     [Theory]
     [MemberData(nameof(ForwardTests.Layers), MemberType = typeof(ForwardTests))]
     public void Backward_MatchesFiniteDifferencesOfTheReference_OnEveryPath(string layerName)
@@ -27,66 +24,9 @@ public sealed class GradientTests
         TestData.Inputs x = TestData.For(info, batch, seed: 101);
         float[] r = TestData.Uniform(x.Output.Length, 103);
 
-        double[] block = Reference.ToDouble(layer.ParameterBlock);
-        double[] q = Reference.ToDouble(x.Query), k = Reference.ToDouble(x.Key), v = Reference.ToDouble(x.Value);
-        double Loss()
-        {
-            double[] y = Reference.Forward(info, layer.Parameters, block, q, k, v, batch, valid);
-            double sum = 0;
-            for (int i = 0; i < y.Length; i++) sum += r[i] * y[i];
-            return sum;
-        }
-        double Difference(double[] target, int index)
-        {
-            double saved = target[index];
-            target[index] = saved + Step;
-            double plus = Loss();
-            target[index] = saved - Step;
-            double minus = Loss();
-            target[index] = saved;
-            return (plus - minus) / (2 * Step);
-        }
-
-        // What each gradient is checked at: the input gradients by name, the parameters within the block.
-        var random = new Random(107);
-        var checks = new List<(string Name, int Gradient, int[] Indices, double[] Expected)>();
-        void Add(string name, int gradient, double[] target, int[] indices)
-            => checks.Add((name, gradient, indices, indices.Select(i => Difference(target, i)).ToArray()));
-        Add("query", 0, q, Indices(q.Length));
-        Add("key", 1, k, Indices(k.Length));
-        Add("value", 2, v, Indices(v.Length));
-        foreach (LayerParameter p in layer.Parameters)
-        {
-            Add(p.Name, 3, block, Indices(p.Length).Select(i => p.Offset + i).ToArray());
-        }
-
-        foreach (KernelIsa isa in KernelIsaSupport.Supported)
-        {
-            layer.Isa = isa;
-            var dq = new float[x.Query.Length];
-            var dk = new float[x.Key.Length];
-            var dv = new float[x.Value.Length];
-            layer.ZeroGradients();
-            layer.ForwardTrain(x.Query, x.Key, x.Value, x.Output, batch, valid);
-            layer.Backward(r, dq, dk, dv, batch, valid);
-            Assert.Equal(isa, TestLayers.LastBackwardIsa(layer));
-            float[][] gradients = [dq, dk, dv, layer.GradientBlock.ToArray()];
-
-            foreach (var (name, which, indices, expected) in checks)
-            {
-                float[] gradient = gradients[which];
-                double scale = 1e-3;
-                foreach (float g in gradient) scale = Math.Max(scale, Math.Abs(g));
-                for (int n = 0; n < indices.Length; n++)
-                {
-                    double error = Math.Abs(gradient[indices[n]] - expected[n]) / scale;
-                    Assert.True(error <= Tolerance,
-                        $"{info.Name} on {isa}: d/d{name}[{indices[n]}] = {gradient[indices[n]]}, finite difference {expected[n]} (relative error {error:E2})");
-                }
-            }
-        }
-
-        int[] Indices(int length) => Enumerable.Range(0, Math.Min(Samples, length)).Select(_ => random.Next(length)).ToArray();
+        SampledGradientCheck.OnEveryPath(layer, x, r, batch, valid,
+            (block, q, k, v) => Reference.Forward(info, layer.Parameters, block, q, k, v, batch, valid),
+            Step, Tolerance, Samples, seed: 107);
     }
 
     /// <summary>

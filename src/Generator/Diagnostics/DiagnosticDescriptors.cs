@@ -109,6 +109,18 @@ namespace AttnGen.Generator.Diagnostics
             "AttnGenInstructionSets is '{0}', and {1} is not an instruction set AttnGen generates; use any of Avx512, Avx2 and Vector128, separated by ';' (the scalar path is always generated)",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor RotaryNotApplicable = new(
+            "ATTN0022",
+            "Rotary positions cannot be used here",
+            "Rotary positions cannot be used here: {0}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor KvCacheNotApplicable = new(
+            "ATTN0023",
+            "A key/value cache cannot be used here",
+            "KvCache = true cannot be used here: {0}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static readonly DiagnosticDescriptor InternalError = new(
             "ATTN0099",
             "The AttnGen generator failed",

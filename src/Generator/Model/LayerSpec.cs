@@ -28,6 +28,15 @@ namespace AttnGen.Generator.Model
         bool Projections,
         double Scale)
     {
+        /// <summary>Rotary position embedding on the projected q and k.</summary>
+        public bool Rotary { get; init; }
+
+        /// <summary>The base of the rotary angles.</summary>
+        public double RotaryBase { get; init; } = 10000.0;
+
+        /// <summary>Decoding with a key/value cache.</summary>
+        public bool KvCache { get; init; }
+
         /// <summary>
         /// Fully qualified name without <c>global::</c>, containing types included and their type parameters
         /// left out (<c>Demo.Outer.Layer</c>). Like <see cref="Namespace"/> and <see cref="TypeName"/> it is

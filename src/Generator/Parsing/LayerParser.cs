@@ -53,7 +53,7 @@ namespace AttnGen.Generator.Parsing
             // The runtime core's public members (AttnGen.AttentionLayer<TKernels>), which the layer inherits.
             "Forward", "ForwardTrain", "Backward", "Isa", "MaxDegreeOfParallelism", "Dispose", "ParameterSlice",
             // The kernel table and what it declares.
-            "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength",
+            "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength", "Rotary",
             // File-level aliases of the kernel files.
             "AgVec", "AgVecF",
         };
@@ -172,6 +172,10 @@ namespace AttnGen.Generator.Parsing
             bool bias = GetBool(named, "Bias", true);
             bool scaleSet = named.ContainsKey("Scale");
             double scale = scaleSet && named["Scale"].Value is double s ? s : 0.0;
+            bool rotary = GetBool(named, "Rotary", false);
+            bool rotaryBaseSet = named.ContainsKey("RotaryBase");
+            double rotaryBase = rotaryBaseSet && named["RotaryBase"].Value is double rb ? rb : 10000.0;
+            bool kvCache = GetBool(named, "KvCache", false);
 
             int errorsBefore = diagnostics.Count;
             CheckRange(diagnostics, arguments, "heads", heads, MaxHeads, positional: true);
@@ -240,6 +244,11 @@ namespace AttnGen.Generator.Parsing
             }
             if (dimensionsValid)
             {
+                CheckDecoding(diagnostics, arguments, headDim, seqLen, kvSeqLen, scoring, causal, projections,
+                    rotary, rotaryBaseSet, rotaryBase, kvCache);
+            }
+            if (dimensionsValid)
+            {
                 long parameters = CountParameters(heads, headDim, modelDim, kvHeads, scoring, bias && projections, projections);
                 if (parameters > MaxParameters)
                 {
@@ -260,7 +269,12 @@ namespace AttnGen.Generator.Parsing
                     @namespace,
                     containers,
                     type.Name, heads, headDim, seqLen, modelDim, kvHeads, kvSeqLen, scoring, causal,
-                    projections && bias, projections, scale);
+                    projections && bias, projections, scale)
+                {
+                    Rotary = rotary,
+                    RotaryBase = rotaryBase,
+                    KvCache = kvCache,
+                };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(diagnostics));
         }
 
@@ -376,6 +390,44 @@ namespace AttnGen.Generator.Parsing
                 }
             }
             return null;
+        }
+
+        /// <summary>
+        /// Rotary positions (ATTN0022) and the key/value cache (ATTN0023) work on self-attention with projections and
+        /// dot-product scores: the rotation is applied to the projected q and k, and the cache keeps projected rows.
+        /// </summary>
+        private static void CheckDecoding(List<DiagnosticInfo> diagnostics, ArgumentLocator arguments, int headDim, int seqLen,
+            int kvSeqLen, ScoringKind scoring, bool causal, bool projections, bool rotary, bool rotaryBaseSet, double rotaryBase, bool kvCache)
+        {
+            string? SelfAttentionProblem()
+                => !projections ? "it needs the q/k/v projections (Projections = true)"
+                    : kvSeqLen != seqLen ? $"it needs self-attention, and KvSeqLen = {kvSeqLen} differs from seqLen = {seqLen}"
+                    : scoring == ScoringKind.Additive ? "it needs dot-product scores, and Additive scoring adds q and k instead"
+                    : null;
+            if (rotary)
+            {
+                string? problem = headDim % 2 != 0
+                    ? $"it rotates pairs of a head's elements, and headDim = {headDim} is odd"
+                    : SelfAttentionProblem();
+                if (problem is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.RotaryNotApplicable, arguments.Find("Rotary", false), problem));
+                }
+            }
+            if (rotaryBaseSet && (!rotary || !(rotaryBase > 1) || double.IsInfinity(rotaryBase)))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.RotaryNotApplicable, arguments.Find("RotaryBase", false),
+                    !rotary ? "RotaryBase is set but Rotary is not"
+                        : $"RotaryBase = {rotaryBase.ToString("R", CultureInfo.InvariantCulture)} must be a finite number above 1"));
+            }
+            if (kvCache)
+            {
+                string? problem = !causal ? "decoding appends tokens that see only earlier ones, so it needs Causal = true" : SelfAttentionProblem();
+                if (problem is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KvCacheNotApplicable, arguments.Find("KvCache", false), problem));
+                }
+            }
         }
 
         private static int GetInt(Dictionary<string, TypedConstant> named, string name, int fallback)

@@ -22,6 +22,12 @@ public unsafe interface IAttentionKernels
     /// <summary>Sizes and offsets of every buffer the kernels use.</summary>
     static abstract LayerBufferLayout Layout { get; }
 
+    /// <summary>
+    /// The cos/sin table of a layer declared with <c>Rotary = true</c> (positions 0 .. SeqLen − 1), built once per layer
+    /// type; null otherwise.
+    /// </summary>
+    static virtual RotaryTable? Rotary => null;
+
     /// <summary>Whether the kernels of <paramref name="isa"/> were generated (see <c>AttnGenInstructionSets</c>); scalar always is.</summary>
     static abstract bool HasKernels(KernelIsa isa);
 

@@ -102,4 +102,14 @@ public sealed record AttentionLayerInfo(
     bool Causal,
     bool Bias,
     bool Projections,
-    float Scale);
+    float Scale)
+{
+    /// <summary>Rotary position embedding on the projected queries and keys (<c>Rotary = true</c>).</summary>
+    public bool Rotary { get; init; }
+
+    /// <summary>The base of the rotary angles: pair <c>i</c> of a head turns by <c>position · RotaryBase^(−2i/HeadDim)</c>.</summary>
+    public double RotaryBase { get; init; } = 10000;
+
+    /// <summary>Whether the layer decodes with a key/value cache (<c>KvCache = true</c>); <see cref="SeqLen"/> is then the cache's capacity.</summary>
+    public bool KvCache { get; init; }
+}

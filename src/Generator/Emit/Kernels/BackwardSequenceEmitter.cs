@@ -12,9 +12,9 @@ namespace AttnGen.Generator.Emit.Kernels
         /// <summary>
         /// <c>BackwardSequence__{suffix}</c>: one sequence's backward with the projection GEMMs of that path
         /// (<c>LinearBackward_*__{suffix}</c>) around the attention core's backward, <c>BackwardCore__{suffix}</c>
-        /// (which on a vector path also takes the work area for its tiles).
+        /// (which on a vector path, <paramref name="isa"/> not null, also takes the work area for its tiles).
         /// </summary>
-        public static void Emit(SourceWriter w, KernelPlan plan, string suffix, bool vectorPath)
+        public static void Emit(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
         {
             LayerSpec s = plan.Spec;
             w.Line($"// BackwardSequence__{suffix}: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
@@ -46,10 +46,11 @@ namespace AttnGen.Generator.Emit.Kernels
                 }
                 w.Line();
                 w.Line("// Attention core: dC -> dQ, dK, dV (overwritten)");
-                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength{(vectorPath ? ", work" : "")});");
+                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength{(isa is not null ? ", work" : "")});");
                 if (s.Projections)
                 {
                     w.Line();
+                    RotaryEmitter.EmitRotateBack(w, plan, isa, "dq", "dk");
                     EmitInputProjectionsBackward(w, plan, suffix);
                 }
             }

@@ -40,6 +40,7 @@ namespace AttnGen.Generator.Emit.Kernels
                         w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, packed + {EmitCommon.Inv(o.Value)}, v);");
                     }
                     w.Line();
+                    RotaryEmitter.EmitRotate(w, plan, isa, "q", "k");
                     w.Line("// context = softmax(score(q, k)) · v, per head");
                     w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch, lse);");
                     w.Line();

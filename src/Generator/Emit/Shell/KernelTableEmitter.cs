@@ -34,8 +34,17 @@ namespace AttnGen.Generator.Emit.Shell
                 w.Line("/// <inheritdoc/>");
                 w.Line("public static global::AttnGen.AttentionLayerInfo Info { get; } = new global::AttnGen.AttentionLayerInfo(");
                 w.Line($"    \"{s.FullName}\", Heads, HeadDim, SeqLen, KvHeads, KvSeqLen, ModelDim, QueryInputWidth, KvInputWidth,");
-                w.Line($"    Scoring, IsCausal, {b(s.Bias && s.Projections)}, {b(s.Projections)}, {plan.ScaleLiteral});");
+                string decoding = s.Rotary || s.KvCache
+                    ? $" {{ Rotary = {b(s.Rotary)}, RotaryBase = {RotaryBaseLiteral(s)}, KvCache = {b(s.KvCache)} }}"
+                    : "";
+                w.Line($"    Scoring, IsCausal, {b(s.Bias && s.Projections)}, {b(s.Projections)}, {plan.ScaleLiteral}){decoding};");
                 w.Line();
+                if (s.Rotary)
+                {
+                    w.Line("/// <inheritdoc/>");
+                    w.Line($"public static global::AttnGen.RotaryTable? Rotary {{ get; }} = new global::AttnGen.RotaryTable(HeadDim, SeqLen, {RotaryBaseLiteral(s)});");
+                    w.Line();
+                }
                 w.Line("/// <inheritdoc/>");
                 w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::AttnGen.LayerParameter> Parameters => s_parameters;");
                 w.Line();
@@ -53,6 +62,10 @@ namespace AttnGen.Generator.Emit.Shell
                     "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength", returnsPath: true);
             }
         }
+
+        // The rotary base as a C# double literal that round-trips.
+        private static string RotaryBaseLiteral(LayerSpec s)
+            => s.RotaryBase.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "d";
 
         private static void EmitHasKernels(SourceWriter w, InstructionSetSelection selection)
         {

@@ -25,7 +25,7 @@ namespace AttnGen.Generator.Emit.Kernels.Scalar
             ScalarAttentionEmitter.Emit(w, plan);
             ForwardSequenceEmitter.Emit(w, plan, "scalar");
             ScalarBackwardEmitter.Emit(w, plan);
-            BackwardSequenceEmitter.Emit(w, plan, "scalar", vectorPath: false);
+            BackwardSequenceEmitter.Emit(w, plan, "scalar");
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

@@ -35,7 +35,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             }
             VectorAttentionEmitter.Emit(w, plan, kernels);
             ForwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
-            BackwardSequenceEmitter.Emit(w, plan, isa.Suffix, vectorPath: true);
+            BackwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
             VectorBackwardEmitter.Emit(w, plan, isa);
             w.Line("// ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----");
             w.Line();

@@ -1,0 +1,37 @@
+using AttnGen.Generator.Model;
+
+namespace AttnGen.Generator.Emit.Kernels
+{
+    /// <summary>
+    /// Emits the rotary position embedding block of a sequence method (<c>Rotary = true</c>): the projected q and k
+    /// turned in place through the kernel table's cos/sin table, row r of the sequence at position r, on the
+    /// method's own path; in the backward, the gradients of the rotated q and k turned back by the same angles.
+    /// A layer without <c>Rotary</c> gets nothing.
+    /// </summary>
+    internal static class RotaryEmitter
+    {
+        /// <summary>Rotates <paramref name="q"/> (Heads per row) and <paramref name="k"/> (KvHeads per row) forward.</summary>
+        public static void EmitRotate(SourceWriter w, KernelPlan plan, IsaProfile? isa, string q, string k)
+            => Emit(w, plan, isa, q, k, "Rotate",
+                "// Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)");
+
+        /// <summary>Turns the gradients <paramref name="dq"/> and <paramref name="dk"/> of the rotated q and k back by −r·θ_i.</summary>
+        public static void EmitRotateBack(SourceWriter w, KernelPlan plan, IsaProfile? isa, string dq, string dk)
+            => Emit(w, plan, isa, dq, dk, "RotateBack",
+                "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)");
+
+        private static void Emit(SourceWriter w, KernelPlan plan, IsaProfile? isa, string q, string k, string method, string comment)
+        {
+            if (!plan.Spec.Rotary)
+            {
+                return;
+            }
+            string path = "global::AttnGen.KernelIsa." + (isa?.EnumName ?? "Scalar");
+            w.Line(comment);
+            w.Line("global::AttnGen.RotaryTable rotary = Kernels.Rotary!;");
+            w.Line($"rotary.{method}({q}, SeqLen, QueryWidth, Heads, 0, {path});");
+            w.Line($"rotary.{method}({k}, KvSeqLen, KvWidth, KvHeads, 0, {path});");
+            w.Line();
+        }
+    }
+}
