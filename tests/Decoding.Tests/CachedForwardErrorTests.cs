@@ -99,6 +99,28 @@ public sealed class CachedForwardErrorTests : IDisposable
         Assert.Equal(separate, inPlace);
     }
 
+    [Fact]
+    public void TensorForm_ReadsTheTokensFromTheShape_AndChecksIt()
+    {
+        float[] next = TestData.Uniform(Batch * 2 * M, 45);
+        var spans = new float[next.Length];
+        _layer.Forward(next, spans, _cache, 2);
+        _cache.Truncate(Past);
+        var tensors = new float[next.Length];
+        _layer.Forward(new System.Numerics.Tensors.ReadOnlyTensorSpan<float>(next, [Batch, 2, M]),
+            new System.Numerics.Tensors.TensorSpan<float>(tensors, [Batch, 2, M]), _cache);
+        Assert.Equal(spans, tensors);
+        Assert.Equal(Past + 2, _cache.Length);
+        _cache.Truncate(Past);
+
+        Array.Fill(tensors, 7f);
+        var e = Assert.Throws<ArgumentException>(() => _layer.Forward(new System.Numerics.Tensors.ReadOnlyTensorSpan<float>(next, [Batch, 2, M]),
+            new System.Numerics.Tensors.TensorSpan<float>(tensors, [Batch * 2, M]), _cache));
+        Assert.Equal("output", e.ParamName);
+        Assert.All(tensors, v => Assert.Equal(7f, v));
+        AssertCacheUnchanged();
+    }
+
     // Runs a refused call with the output filled with a marker; checks the marker and the cache survive.
     private TException Refused<TException>(float[] input, float[] output, KvCache cache, int tokens) where TException : Exception
     {

@@ -115,6 +115,19 @@ public abstract unsafe class CausalDecoderLayer<TKernels> : SelfAttentionLayer<T
         }
     }
 
+    /// <summary>
+    /// The tensor form of <see cref="Forward(ReadOnlySpan{float}, Span{float}, KvCache, int)"/>: <paramref name="input"/> and
+    /// <paramref name="output"/> are <c>[cache.Batch, tokens, ModelDim]</c> (or <c>[tokens, ModelDim]</c> for a cache of one
+    /// sequence), dense and row-major; the token count is read from the input's shape.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor's shape or density is wrong (named, with the expected and the actual shape), or as the span form.</exception>
+    public void Forward(System.Numerics.Tensors.ReadOnlyTensorSpan<float> input, System.Numerics.Tensors.TensorSpan<float> output, KvCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        int tokens = AttentionLayerTensorExtensions.DecodeTokens(input, output, cache.Batch, s_info.ModelDim, nameof(cache));
+        Forward(AttentionLayerTensorExtensions.Dense(input), AttentionLayerTensorExtensions.Dense(output), cache, tokens);
+    }
+
     // One chunk of n tokens per sequence at positions cache.Length ..: rows, attention, output rows.
     private void RunChunk(KvCache cache, float* input, float* output, int tokens, int done, int n)
     {

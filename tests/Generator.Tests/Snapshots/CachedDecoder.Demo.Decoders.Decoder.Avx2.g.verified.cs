@@ -221,7 +221,7 @@ namespace Demo.Decoders
                 }
                 switch (rows - whole)
                 {
-                    case 1: gemm_1x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
+                    case 1: gemv_16_k512__avx2(x + whole * 512, packed + j * 513, packed + j * 513 + 8192, y + whole * ldy + j); break;
                     case 2: gemm_2x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                     case 3: gemm_3x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                     case 4: gemm_4x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
@@ -242,13 +242,29 @@ namespace Demo.Decoders
                 }
                 switch (rows - whole)
                 {
-                    case 1: gemm_1x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
+                    case 1: gemv_16_k512__avx2(x + whole * 512, packed + j * 513, packed + j * 513 + 8192, y + whole * ldy + j); break;
                     case 2: gemm_2x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                     case 3: gemm_3x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                     case 4: gemm_4x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                     case 5: gemm_5x16_k512__avx2(x + whole * 512, packed + j * 513, 16, packed + j * 513 + 8192, y + whole * ldy + j, ldy, 16); break;
                 }
             }
+        }
+
+        // y = init + x·B over 512 for one row: 2 vectors, 4 partial sums each (t mod 4).
+        private static unsafe void gemv_16_k512__avx2(float* x, float* b, float* init, float* y)
+        {
+            AgVecF s0_0 = AgVecF.Zero, s0_1 = AgVecF.Zero, s1_0 = AgVecF.Zero, s1_1 = AgVecF.Zero, s2_0 = AgVecF.Zero, s2_1 = AgVecF.Zero, s3_0 = AgVecF.Zero, s3_1 = AgVecF.Zero;
+            for (int t = 0; t < 512; t += 4)
+            {
+                float* bt = b + t * 16;
+                AgVecF x0 = AgVec.Create(x[t]); s0_0 = AgOps.MultiplyAdd(x0, AgVec.Load(bt), s0_0); s0_1 = AgOps.MultiplyAdd(x0, AgVec.Load(bt + 8), s0_1);
+                AgVecF x1 = AgVec.Create(x[t + 1]); s1_0 = AgOps.MultiplyAdd(x1, AgVec.Load(bt + 16), s1_0); s1_1 = AgOps.MultiplyAdd(x1, AgVec.Load(bt + 24), s1_1);
+                AgVecF x2 = AgVec.Create(x[t + 2]); s2_0 = AgOps.MultiplyAdd(x2, AgVec.Load(bt + 32), s2_0); s2_1 = AgOps.MultiplyAdd(x2, AgVec.Load(bt + 40), s2_1);
+                AgVecF x3 = AgVec.Create(x[t + 3]); s3_0 = AgOps.MultiplyAdd(x3, AgVec.Load(bt + 48), s3_0); s3_1 = AgOps.MultiplyAdd(x3, AgVec.Load(bt + 56), s3_1);
+            }
+            AgVec.Store(AgVec.Load(init) + ((s0_0 + s1_0) + (s2_0 + s3_0)), y);
+            AgVec.Store(AgVec.Load(init + 8) + ((s0_1 + s1_1) + (s2_1 + s3_1)), y + 8);
         }
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
@@ -566,24 +582,6 @@ namespace Demo.Decoders
                     AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
                     AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
                 }
-            }
-        }
-
-        // C = init + A·B over 512: 1 rows x 2 vectors, over width in blocks of 16.
-        private static unsafe void gemm_1x16_k512__avx2(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
-        {
-            for (int j0 = 0; j0 < width; j0 += 16)
-            {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
-                AgVecF c0_0 = b0, c0_1 = b1;
-                for (int t = 0; t < 512; t++)
-                {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
             }
         }
 
