@@ -98,14 +98,10 @@ try
     }
     AnsiConsole.MarkupLine($"generation (temperature {options.Temperature}, seed {options.Seed + 2}), recomputing the prefix: " +
         $"{recomputed.TokensPerSecond:N0} chars/s ({recomputed.Tokens} chars in {recomputed.Seconds:F2} s, batch {prompts.Length})");
-#if CHARLM_KVCACHE
     GenerationResult cached = CachedGenerator.Generate(generator, vocabulary, prompts, options.Length, options.Temperature, options.Seed + 2);
     int same = Enumerable.Range(0, prompts.Length).Sum(s => cached.Texts[s].Zip(recomputed.Texts[s]).TakeWhile(p => p.First == p.Second).Count());
     AnsiConsole.MarkupLine($"generation with the key/value cache: {cached.TokensPerSecond:N0} chars/s ({cached.Tokens} chars in {cached.Seconds:F2} s), " +
         $"[bold]{cached.TokensPerSecond / recomputed.TokensPerSecond:F1}x[/] recomputing; the cached samples agree with the recomputed ones on their first {same} of {cached.Tokens} chars");
-#else
-    AnsiConsole.MarkupLine("[grey]generation with the key/value cache: not in this build (needs the attention layer's KvCache; build with -p:CharLmKvCache=true)[/]");
-#endif
 }
 finally
 {

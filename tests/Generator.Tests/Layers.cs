@@ -103,6 +103,17 @@ public static class Layers
         }
         """;
 
+    /// <summary>A grouped-query decoder with rotary positions and a key/value cache: the decoding entry points of the kernel table.</summary>
+    public const string CachedDecoder = """
+        using AttnGen;
+
+        namespace Demo.Decoders;
+
+        /// <summary>Decodes with a key/value cache of 1024 positions.</summary>
+        [AttentionLayer(heads: 8, headDim: 64, seqLen: 1024, KvHeads = 2, Causal = true, Rotary = true, KvCache = true)]
+        public partial class Decoder;
+        """;
+
     /// <summary>Every declaration above, by name.</summary>
     public static IReadOnlyList<(string Name, string Source)> All { get; } = new[]
     {
@@ -114,6 +125,7 @@ public static class Layers
         (nameof(ScaledCausalCross), ScaledCausalCross),
         (nameof(KeywordNames), KeywordNames),
         (nameof(Nested), Nested),
+        (nameof(CachedDecoder), CachedDecoder),
     };
 
     public static TheoryData<string> Names()

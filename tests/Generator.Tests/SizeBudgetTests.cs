@@ -33,6 +33,7 @@ public class SizeBudgetTests(ITestOutputHelper output)
     [InlineData("[AttentionLayer(4, 128, 128, Causal = true, KvHeads = 2)]")]
     [InlineData("[AttentionLayer(8, 64, 4096, KvSeqLen = 16384, Causal = true)]")]
     [InlineData("[AttentionLayer(16, 128, 2048, Scoring = AttentionScoring.Additive, Projections = false)]")]
+    [InlineData("[AttentionLayer(32, 128, 4096, KvHeads = 8, Causal = true, Rotary = true, KvCache = true)]")]
     public void LayerStaysWithinTheBudget(string attribute)
     {
         long bytes = GeneratedBytes(attribute);

@@ -27,6 +27,9 @@ public class SnapshotTests
     [Fact]
     public void KeywordNames() => Verify(Layers.KeywordNames);
 
+    [Fact]
+    public void CachedDecoder() => Verify(Layers.CachedDecoder);
+
     /// <summary>
     /// The shell only: every file of a layer opens its containing types with the same helper, and the
     /// kernels inside are those of <see cref="KeywordNames"/> (the same shape).

@@ -47,3 +47,15 @@ public partial class Layer_4x32x16 : IFullLayer;
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 256, Projections = false, Causal = true)]
 public partial class Core_8x256x64_Causal ;
+
+// Decoding with a key/value cache (8 query heads over 2 key/value heads of 64, ModelDim 512), and the plain causal
+// layers of the same shape that recompute a whole prefix of 128 and 512 positions.
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 1024, KvHeads = 2, Causal = true, KvCache = true)]
+public partial class Decoder_8x1024x64_Kv2 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 128, KvHeads = 2, Causal = true)]
+public partial class Causal_8x128x64_Kv2 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 512, KvHeads = 2, Causal = true)]
+public partial class Causal_8x512x64_Kv2 ;

@@ -1,9 +1,3 @@
-// Generation with the attention layer's key/value cache. It needs the layer side of cached decoding:
-//   [AttentionLayer(..., Causal = true, Rotary = true, KvCache = true)] on CharAttention, which adds
-//   KvCache CreateCache(int batch), Forward(input, output, KvCache cache, int tokens) and KvCache.Reset().
-// Until the layer has them this file is compiled only with the CHARLM_KVCACHE symbol, which
-// CharLM.csproj defines when the property CharLmKvCache is true (dotnet build -p:CharLmKvCache=true).
-#if CHARLM_KVCACHE
 using System.Diagnostics;
 using AttnGen;
 using CharLM.Data;
@@ -119,4 +113,3 @@ internal static class CachedGenerator
 
     private sealed record StepBuffers(AlignedBuffer X, AlignedBuffer Y, AlignedBuffer AttentionInput, AlignedBuffer Attended, int[] Ids, int[] Positions);
 }
-#endif

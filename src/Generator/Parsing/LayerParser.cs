@@ -52,6 +52,8 @@ namespace AttnGen.Generator.Parsing
             "GradientBlock", "ZeroGradients", "Load", "Save", "LayerInfo", "Info",
             // The runtime core's public members (AttnGen.AttentionLayer<TKernels>), which the layer inherits.
             "Forward", "ForwardTrain", "Backward", "Isa", "MaxDegreeOfParallelism", "Dispose", "ParameterSlice",
+            // Decoding: the cached layer's core (AttnGen.CausalDecoderLayer<TKernels>) and its kernel-table members.
+            "CreateCache", "ChunkTokens", "QkvWidth", "ProjectRows", "OutputRows", "Rotary",
             // The kernel table and what it declares.
             "Kernels", "s_parameters", "Layout", "HasKernels", "PackWeights", "ForwardSequence", "BackwardSequence", "PackedLength", "Rotary",
             // File-level aliases of the kernel files.

@@ -245,11 +245,7 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         _value = value;
         _output = output;
         _batch = batch;
-        if (!_weightsPacked)
-        {
-            TKernels.PackWeights(_isa, _parameters.Pointer, (_packed ??= new AlignedBuffer(s_layout.PackedLength)).Pointer);
-            _weightsPacked = true;
-        }
+        PackedWeights();
         _hasValidLengths = !validLengths.IsEmpty;
         if (_hasValidLengths)
         {
@@ -332,6 +328,23 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         }
         _packed?.Dispose();
         DisposeTraining();
+    }
+
+    /// <summary>Takes the one-call-at-a-time gate for <paramref name="operation"/> until the scope is disposed.</summary>
+    private protected CallGate.Scope EnterCall(string operation) => _gate.Enter(this, operation);
+
+    /// <summary>The parameter block, read in place by the scalar kernels.</summary>
+    private protected float* ParameterPointer => _parameters.Pointer;
+
+    /// <summary>The weights packed for the current path, packing them first when a span was handed out since.</summary>
+    private protected float* PackedWeights()
+    {
+        if (!_weightsPacked)
+        {
+            TKernels.PackWeights(_isa, _parameters.Pointer, (_packed ??= new AlignedBuffer(s_layout.PackedLength)).Pointer);
+            _weightsPacked = true;
+        }
+        return _packed!.Pointer;
     }
 
     private protected void ThrowIfDisposed() => Guard.NotDisposed(_parameters.IsDisposed, this);

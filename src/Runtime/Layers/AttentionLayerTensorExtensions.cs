@@ -86,10 +86,19 @@ public static class AttentionLayerTensorExtensions
         layer.Backward(Dense(outputGrad), Dense(queryGrad), Dense(keyGrad), Dense(valueGrad), batch, validLengths);
     }
 
-    private static ReadOnlySpan<float> Dense(ReadOnlyTensorSpan<float> tensor)
+    /// <summary>The token count of a decoding step's <c>[batch, tokens, width]</c> (or <c>[tokens, width]</c>) tensors, checked against <paramref name="batch"/>.</summary>
+    internal static int DecodeTokens(ReadOnlyTensorSpan<float> input, ReadOnlyTensorSpan<float> output, int batch, int width, string batchSource)
+    {
+        int tokens = input.Rank is 2 or 3 ? (int)Math.Min(input.Lengths[input.Rank - 2], int.MaxValue) : 0;
+        Shapes.Check(input, batch, tokens, width, nameof(input), batchSource);
+        Shapes.Check(output, batch, tokens, width, nameof(output), batchSource);
+        return tokens;
+    }
+
+    internal static ReadOnlySpan<float> Dense(ReadOnlyTensorSpan<float> tensor)
         => MemoryMarshal.CreateReadOnlySpan(in tensor.GetPinnableReference(), checked((int)tensor.FlattenedLength));
 
-    private static Span<float> Dense(TensorSpan<float> tensor)
+    internal static Span<float> Dense(TensorSpan<float> tensor)
         => MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), checked((int)tensor.FlattenedLength));
 
     /// <summary>Shape checks; every failure names the argument, the expected and the actual shape.</summary>

@@ -48,6 +48,27 @@ public unsafe interface IAttentionKernels
     /// </summary>
     static abstract KernelIsa BackwardSequence(KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad,
         float* valueGrad, float* parameters, float* gradients, float* work, int validLength);
+
+    /// <summary>
+    /// The input projections of a decoding step (layers declared with <c>KvCache = true</c>): for each of
+    /// <paramref name="rows"/> input rows <c>[rows, ModelDim]</c> (1 .. SeqLen), writes <c>q | k | v</c> into
+    /// <paramref name="qkv"/>, rows <c>(Heads + 2 · KvHeads) · HeadDim</c> floats apart, on the widest generated path not
+    /// above <paramref name="isa"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer was not declared with <c>KvCache = true</c>.</exception>
+    static virtual void ProjectRows(KernelIsa isa, float* input, int rows, float* parameters, float* packed, float* qkv)
+        => throw NoDecodingKernels();
+
+    /// <summary>
+    /// The output projection of a decoding step: <paramref name="rows"/> context rows <c>[rows, Heads · HeadDim]</c> into
+    /// output rows <c>[rows, ModelDim]</c>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer was not declared with <c>KvCache = true</c>.</exception>
+    static virtual void OutputRows(KernelIsa isa, float* context, int rows, float* parameters, float* packed, float* output)
+        => throw NoDecodingKernels();
+
+    private static NotSupportedException NoDecodingKernels()
+        => new("This layer has no decoding kernels: declare it with KvCache = true (causal self-attention with projections) to decode with a key/value cache.");
 }
 
 /// <summary>

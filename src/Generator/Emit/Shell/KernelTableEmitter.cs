@@ -60,6 +60,16 @@ namespace AttnGen.Generator.Emit.Shell
                 w.Line();
                 EmitDispatch(w, selection, "global::AttnGen.KernelIsa BackwardSequence", "float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength",
                     "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength", returnsPath: true);
+                if (s.KvCache)
+                {
+                    // The scalar path reads the weights in place; the vector paths read their packed panels.
+                    w.Line();
+                    EmitDispatch(w, selection, "void ProjectRows", "float* input, int rows, float* parameters, float* packed, float* qkv",
+                        "ProjectRows", "input, rows, packed, qkv", returnsPath: false, scalarArguments: "input, rows, parameters, qkv");
+                    w.Line();
+                    EmitDispatch(w, selection, "void OutputRows", "float* context, int rows, float* parameters, float* packed, float* output",
+                        "OutputRows", "context, rows, packed, output", returnsPath: false, scalarArguments: "context, rows, parameters, output");
+                }
             }
         }
 
@@ -100,7 +110,7 @@ namespace AttnGen.Generator.Emit.Shell
             w.Line();
         }
 
-        private static void EmitDispatch(SourceWriter w, InstructionSetSelection selection, string signature, string parameters, string kernel, string arguments, bool returnsPath)
+        private static void EmitDispatch(SourceWriter w, InstructionSetSelection selection, string signature, string parameters, string kernel, string arguments, bool returnsPath, string? scalarArguments = null)
         {
             w.Line("/// <inheritdoc/>");
             using (w.Open($"public static unsafe {signature}(global::AttnGen.KernelIsa isa, {parameters})"))
@@ -110,7 +120,7 @@ namespace AttnGen.Generator.Emit.Shell
                     string exit = returnsPath ? $"return global::AttnGen.KernelIsa.{isa.EnumName};" : "return;";
                     w.Line($"if ({Condition(isa)}) {{ {kernel}__{isa.Suffix}({arguments}); {exit} }}");
                 }
-                w.Line($"{kernel}__scalar({arguments});");
+                w.Line($"{kernel}__scalar({scalarArguments ?? arguments});");
                 if (returnsPath)
                 {
                     w.Line("return global::AttnGen.KernelIsa.Scalar;");

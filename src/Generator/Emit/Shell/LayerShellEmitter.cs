@@ -14,7 +14,8 @@ namespace AttnGen.Generator.Emit.Shell
         public static string Emit(KernelPlan plan, InstructionSetSelection selection)
         {
             var w = new SourceWriter();
-            string baseType = plan.HasSelfAttention ? "SelfAttentionLayer" : "AttentionLayer";
+            // A KvCache layer is causal self-attention with projections (the parser's diagnostics ensure it).
+            string baseType = plan.Spec.KvCache ? "CausalDecoderLayer" : plan.HasSelfAttention ? "SelfAttentionLayer" : "AttentionLayer";
             var blocks = Begin(w, plan, "layer", $"global::AttnGen.{baseType}<{Identifier(plan.Spec.TypeName)}.Kernels>");
             EmitConstants(w, plan);
             EmitLayout(w, plan);
@@ -43,6 +44,10 @@ namespace AttnGen.Generator.Emit.Shell
             Constant(w, "Number of floats in the parameter block (each parameter padded to 16 floats).", "int ParameterCount", Inv(plan.ParameterCount));
             Constant(w, "Whether query i sees only keys 0 .. i + (KvSeqLen - SeqLen).", "bool IsCausal", s.Causal ? "true" : "false");
             Constant(w, "The scoring function.", "global::AttnGen.AttentionScoring Scoring", "global::AttnGen.AttentionScoring." + s.Scoring);
+            if (s.KvCache)
+            {
+                Constant(w, "Width of one row of a decoding step's projections: q, then k, then v (QueryWidth + 2 * KvWidth).", "int QkvWidth", Inv(plan.QueryWidth + 2 * plan.KvWidth));
+            }
             if (plan.HasScale)
             {
                 Constant(w, "Factor applied to q·k before the softmax.", "float ScoreScale", plan.ScaleLiteral);

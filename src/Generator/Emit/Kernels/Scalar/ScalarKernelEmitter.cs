@@ -26,6 +26,10 @@ namespace AttnGen.Generator.Emit.Kernels.Scalar
             ForwardSequenceEmitter.Emit(w, plan, "scalar");
             ScalarBackwardEmitter.Emit(w, plan);
             BackwardSequenceEmitter.Emit(w, plan, "scalar");
+            if (plan.Spec.KvCache)
+            {
+                DecodeRowsEmitter.EmitScalar(w, plan);
+            }
             End(blocks);
             return w.ToString().TrimEnd('\n') + "\n";
         }

@@ -13,23 +13,33 @@ namespace AttnGen.Generator.Emit.Kernels.Scalar
             string biasParam = shape.Bias ? ", float* b" : "";
             using (w.Open($"private static unsafe void {shape.KernelName}__scalar(float* x, float* w{biasParam}, float* y)"))
             {
-                using (w.Open($"for (int m = 0; m < {m}; m++)"))
-                {
-                    w.Line($"float* xm = x + m * {k};");
-                    w.Line($"float* ym = y + m * {n};");
-                    using (w.Open($"for (int n = 0; n < {n}; n++)"))
-                    {
-                        w.Line($"float* wn = w + n * {k};");
-                        w.Line("float acc = 0f;");
-                        using (w.Open($"for (int k = 0; k < {k}; k++)"))
-                        {
-                            w.Line("acc += xm[k] * wn[k];");
-                        }
-                        w.Line(shape.Bias ? "ym[n] = acc + b[n];" : "ym[n] = acc;");
-                    }
-                }
+                EmitRowLoop(w, shape, m, n);
             }
             w.Line();
+        }
+
+        /// <summary>
+        /// The loop body of a scalar projection over <paramref name="rows"/> rows of X (row stride K) into Y rows
+        /// <paramref name="rowStride"/> apart; both are constants or the names of the kernel's arguments.
+        /// </summary>
+        public static void EmitRowLoop(SourceWriter w, LinearShape shape, string rows, string rowStride)
+        {
+            string n = Inv(shape.N), k = Inv(shape.K);
+            using (w.Open($"for (int m = 0; m < {rows}; m++)"))
+            {
+                w.Line($"float* xm = x + m * {k};");
+                w.Line($"float* ym = y + m * {rowStride};");
+                using (w.Open($"for (int n = 0; n < {n}; n++)"))
+                {
+                    w.Line($"float* wn = w + n * {k};");
+                    w.Line("float acc = 0f;");
+                    using (w.Open($"for (int k = 0; k < {k}; k++)"))
+                    {
+                        w.Line("acc += xm[k] * wn[k];");
+                    }
+                    w.Line(shape.Bias ? "ym[n] = acc + b[n];" : "ym[n] = acc;");
+                }
+            }
         }
 
         /// <summary>

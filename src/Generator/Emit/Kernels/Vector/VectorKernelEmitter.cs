@@ -37,6 +37,10 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             ForwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
             BackwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
             VectorBackwardEmitter.Emit(w, plan, isa);
+            if (plan.Spec.KvCache)
+            {
+                DecodeRowsEmitter.EmitVector(w, plan, isa, kernels);
+            }
             w.Line("// ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----");
             w.Line();
             kernels.EmitAll(w);
