@@ -14,7 +14,7 @@ namespace AttnGen;
 /// exact at the maximum (so the row sum is at least 1), and the backward's e^(S·scale - LSE) rounds S·scale as the
 /// forward rounded the maximum, so its argument is never above 0.
 /// </remarks>
-/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/> or <see cref="ScalarOps"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 internal static unsafe class SoftmaxRows<TOps, TVec>
