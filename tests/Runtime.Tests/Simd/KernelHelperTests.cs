@@ -70,10 +70,9 @@ public sealed unsafe class KernelHelperTests
         where TVec : unmanaged
     {
         int count = Math.Max(2 * TOps.Width, 8); // room for the maximum at index 3 on the scalar width too
-        const float scale = 0.125f;
         foreach (float magnitude in new[] { 3.5e9f, 1e20f, 1e36f })
         {
-            // Unscaled scores near the magnitude, the largest at index 3; the last key masked.
+            // Scaled scores near the magnitude, the largest at index 3; the last key masked.
             float[] scores = new float[count];
             for (int j = 0; j < count; j++)
             {
@@ -87,7 +86,7 @@ public sealed unsafe class KernelHelperTests
             fixed (float* p = row)
             {
                 SoftmaxRows<TOps, TVec>.MaskFrom(p, count, count - 1);
-                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, scale, ref max, ref sum);
+                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, ref max, ref sum);
             }
             float total = TOps.HorizontalSum(sum);
             Assert.Equal(0f, alpha); // the first block with a visible key
@@ -97,13 +96,13 @@ public sealed unsafe class KernelHelperTests
             Assert.True(total >= 1f && float.IsFinite(total), $"sum {total} at {magnitude:E0}");
 
             // The backward recomputes P from the row log-sum-exp the forward saved.
-            float lse = max * scale + MathF.Log(total);
+            float lse = max + MathF.Log(total);
             float[] p2 = (float[])scores.Clone();
             float[] ds = new float[count];
             Array.Fill(ds, 0.5f);
             fixed (float* pp = p2, pd = ds)
             {
-                SoftmaxRows<TOps, TVec>.Gradient(pp, pd, count, count - 1, scale, lse, 0.25f);
+                SoftmaxRows<TOps, TVec>.Gradient(pp, pd, count, count - 1, lse, 0.25f);
             }
             for (int j = 0; j < count; j++)
             {
