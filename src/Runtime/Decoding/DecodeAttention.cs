@@ -251,19 +251,19 @@ public sealed unsafe class DecodeAttention : IDisposable
             float* keys = cache.Keys(sequence, kvHead), values = cache.Values(sequence, kvHead);
             if (_isa == KernelIsa.Avx512 && Avx512F.IsSupported)
             {
-                DecodeKernel.Run<Vector512<float>, Float512>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                DecodeKernel.Run<Vector512Ops, Vector512<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
             }
             else if (_isa == KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported)
             {
-                DecodeKernel.Run<Vector256<float>, Float256>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                DecodeKernel.Run<Vector256Ops, Vector256<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
             }
             else if (_isa == KernelIsa.Vector128 && Vector128.IsHardwareAccelerated)
             {
-                DecodeKernel.Run<Vector128<float>, Float128>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                DecodeKernel.Run<Vector128Ops, Vector128<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
             }
             else
             {
-                DecodeKernel.Run<float, Float1>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                DecodeKernel.Run<ScalarOps, float>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
             }
 
             if (_splits == 1)

@@ -5,8 +5,8 @@ namespace AttnGen;
 /// <summary>
 /// The per-unit work of <see cref="DecodeAttention"/>: the query rows of one key/value head group of one sequence
 /// (<c>R = G · tokens</c> rows, row <c>r = t · G + g</c> is token <c>t</c> of query head <c>kvHead · G + g</c>) against
-/// one range of key blocks, with an online softmax. Written once against <see cref="IFloatVector{TVec}"/>, so
-/// each path (512, 256, 128 bits, scalar) is its own specialised code.
+/// one range of key blocks, with an online softmax. Written once against <see cref="IVectorOps{TVec}"/>, so
+/// each path (<see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, <see cref="ScalarOps"/>) is its own specialised code.
 /// </summary>
 internal static unsafe class DecodeKernel
 {
@@ -19,10 +19,10 @@ internal static unsafe class DecodeKernel
     /// row's running max, sum and unnormalised output in <paramref name="scratch"/>. Row <c>r</c> sees positions below <c>limit(r) = past + r / groups + 1</c>,
     /// clipped to the unit's end; the unit covers key blocks <paramref name="blockBegin"/> .. <paramref name="blockEnd"/> - 1.
     /// </summary>
-    public static void Run<TVec, TOps>(float* keys, float* values, int headDim, int groups, int tokens, int past,
+    public static void Run<TOps, TVec>(float* keys, float* values, int headDim, int groups, int tokens, int past,
         int blockBegin, int blockEnd, Scratch scratch)
-        where TVec : unmanaged
-        where TOps : IFloatVector<TVec>
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
     {
         const int B = KvCache.BlockSize;
         int rows = groups * tokens;
@@ -42,7 +42,7 @@ internal static unsafe class DecodeKernel
             }
             int first = firstToken * groups;
             float* kBlock = keys + (long)block * headDim * B;
-            Scores<TVec, TOps>(scratch.Queries, kBlock, s, headDim, first, rows);
+            Scores<TOps, TVec>(scratch.Queries, kBlock, s, headDim, first, rows);
 
             // Mask, online softmax: m' = max(m, max_j s_j), alpha = exp(m - m'), P_j = exp(s_j - m'), l = alpha · l + Σ P_j.
             for (int r = first; r < rows; r++)
@@ -50,17 +50,17 @@ internal static unsafe class DecodeKernel
                 int cut = Math.Min(past + r / groups + 1, end) - p0; // lanes >= cut are not visible
                 float* row = s + r * B;
                 TVec top = TOps.Create(float.NegativeInfinity);
-                for (int v = 0; v < B; v += TOps.Count)
+                for (int v = 0; v < B; v += TOps.Width)
                 {
                     TVec x = TOps.Load(row + v);
                     if (cut < B)
                     {
-                        x = TOps.NegativeInfinityFrom(x, v, cut);
+                        x = TOps.Select(TOps.LessThan(TOps.Indices, TOps.Create(cut - v)), x, TOps.Create(float.NegativeInfinity));
                         TOps.Store(x, row + v);
                     }
                     top = TOps.Max(top, x);
                 }
-                float blockMax = TOps.MaxAcross(top);
+                float blockMax = TOps.HorizontalMax(top);
                 float previous = m[r];
                 float next = Math.Max(previous, blockMax);
                 if (float.IsNegativeInfinity(next))
@@ -72,28 +72,28 @@ internal static unsafe class DecodeKernel
                 }
                 alpha[r] = MathF.Exp(previous - next); // exp(-inf) = 0 on the first block
                 TVec shift = TOps.Create(next);
-                TVec sum = TOps.Zero;
-                for (int v = 0; v < B; v += TOps.Count)
+                TVec sum = TOps.Create(0f);
+                for (int v = 0; v < B; v += TOps.Width)
                 {
-                    TVec p = TOps.Exp(TOps.Subtract(TOps.Load(row + v), shift));
+                    TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + v), shift));
                     TOps.Store(p, row + v);
                     sum = TOps.Add(sum, p);
                 }
-                l[r] = alpha[r] * l[r] + TOps.SumAcross(sum);
+                l[r] = alpha[r] * l[r] + TOps.HorizontalSum(sum);
                 m[r] = next;
             }
 
             // O[r] = alpha_r · O[r] + Σ_j P[r][j] · V[p0 + j], over the positions any active row sees (never past the unit).
             int count = Math.Min(B, end - p0);
-            WeightedSum<TVec, TOps>(s, values + (long)p0 * headDim, o, alpha, headDim, first, rows, count);
+            WeightedSum<TOps, TVec>(s, values + (long)p0 * headDim, o, alpha, headDim, first, rows, count);
         }
     }
 
     /// <summary>S[r][0..15] = Σ_d Q[r][d] · K[d][0..15] for rows first .. rows-1, four rows at a time, then the rest one at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scores<TVec, TOps>(float* q, float* kBlock, float* s, int headDim, int first, int rows)
-        where TVec : unmanaged
-        where TOps : IFloatVector<TVec>
+    private static void Scores<TOps, TVec>(float* q, float* kBlock, float* s, int headDim, int first, int rows)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
     {
         const int B = KvCache.BlockSize;
         int r = first;
@@ -101,11 +101,11 @@ internal static unsafe class DecodeKernel
         {
             int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             float* q0 = q + (long)r * headDim, q1 = q + (long)r1 * headDim, q2 = q + (long)r2 * headDim, q3 = q + (long)r3 * headDim;
-            for (int v = 0; v < B; v += TOps.Count)
+            for (int v = 0; v < B; v += TOps.Width)
             {
                 // Two accumulators per row (even and odd d): eight independent multiply-add chains.
-                TVec a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-                TVec b0 = TOps.Zero, b1 = TOps.Zero, b2 = TOps.Zero, b3 = TOps.Zero;
+                TVec a0 = TOps.Create(0f), a1 = TOps.Create(0f), a2 = TOps.Create(0f), a3 = TOps.Create(0f);
+                TVec b0 = TOps.Create(0f), b1 = TOps.Create(0f), b2 = TOps.Create(0f), b3 = TOps.Create(0f);
                 float* k = kBlock + v;
                 int d = 0;
                 for (; d + 1 < headDim; d += 2)
@@ -138,9 +138,9 @@ internal static unsafe class DecodeKernel
         for (; r < rows; r++)
         {
             float* q0 = q + (long)r * headDim;
-            for (int v = 0; v < B; v += TOps.Count)
+            for (int v = 0; v < B; v += TOps.Width)
             {
-                TVec a = TOps.Zero, b = TOps.Zero, c = TOps.Zero, e = TOps.Zero;
+                TVec a = TOps.Create(0f), b = TOps.Create(0f), c = TOps.Create(0f), e = TOps.Create(0f);
                 float* k = kBlock + v;
                 int d = 0;
                 for (; d + 3 < headDim; d += 4)
@@ -161,12 +161,12 @@ internal static unsafe class DecodeKernel
 
     /// <summary>O[r] = alpha_r · O[r] + Σ_{j &lt; count} P[r][j] · V[j] for rows first .. rows-1: four rows and two vectors of d at a time, then the rest one row and four vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WeightedSum<TVec, TOps>(float* p, float* v, float* o, float* alpha, int headDim, int first, int rows, int count)
-        where TVec : unmanaged
-        where TOps : IFloatVector<TVec>
+    private static void WeightedSum<TOps, TVec>(float* p, float* v, float* o, float* alpha, int headDim, int first, int rows, int count)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
     {
         const int B = KvCache.BlockSize;
-        int n = TOps.Count;
+        int n = TOps.Width;
         int vectorDims = headDim / n * n;
         int r = first;
         for (; r + 4 <= rows; r += 4)

@@ -146,28 +146,28 @@ public sealed unsafe class RotaryTable : IDisposable
         Guard.IsaSupported(isa);
         if (isa == KernelIsa.Avx512 && Avx512F.IsSupported)
         {
-            Apply<Vector512<float>, Float512>(x, rows, rowStride, heads, firstPosition, sign);
+            Apply<Vector512Ops, Vector512<float>>(x, rows, rowStride, heads, firstPosition, sign);
         }
         else if (isa == KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported)
         {
-            Apply<Vector256<float>, Float256>(x, rows, rowStride, heads, firstPosition, sign);
+            Apply<Vector256Ops, Vector256<float>>(x, rows, rowStride, heads, firstPosition, sign);
         }
         else if (isa == KernelIsa.Vector128 && Vector128.IsHardwareAccelerated)
         {
-            Apply<Vector128<float>, Float128>(x, rows, rowStride, heads, firstPosition, sign);
+            Apply<Vector128Ops, Vector128<float>>(x, rows, rowStride, heads, firstPosition, sign);
         }
         else
         {
-            Apply<float, Float1>(x, rows, rowStride, heads, firstPosition, sign);
+            Apply<ScalarOps, float>(x, rows, rowStride, heads, firstPosition, sign);
         }
     }
 
     // y1 = x1·c − x2·(±s), y2 = x2·c + x1·(±s): two products, then one subtraction or addition (no fused multiply-add), on every path.
-    internal void Apply<TVec, TOps>(float* x, int rows, int rowStride, int heads, int firstPosition, float sign)
-        where TVec : unmanaged
-        where TOps : IFloatVector<TVec>
+    internal void Apply<TOps, TVec>(float* x, int rows, int rowStride, int heads, int firstPosition, float sign)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : struct
     {
-        int d = HeadDim, half = d / 2, n = TOps.Count;
+        int d = HeadDim, half = d / 2, n = TOps.Width;
         int vectorEnd = half / n * n;
         TVec signs = TOps.Create(sign);
         for (int r = 0; r < rows; r++)

@@ -4,12 +4,14 @@ namespace AttnGen;
 
 /// <summary>
 /// The vector operations the shape-independent kernel helpers (<see cref="VectorMath{TOps, TVec}"/>,
-/// <see cref="SoftmaxRows{TOps, TVec}"/>) are written against, once for every width. A struct implements it per
-/// width (<see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>); as a struct type
+/// <see cref="SoftmaxRows{TOps, TVec}"/>) and the runtime's width-generic kernels (decoding attention, rotary
+/// positions) are written against, once for every width. A struct implements it per width
+/// (<see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, and <see cref="ScalarOps"/>
+/// one float at a time); as a struct type
 /// argument it makes the JIT compile each helper per width with every call inlined, so a helper costs what the
 /// same code written out for that width would.
 /// </summary>
-/// <typeparam name="TVec">The vector of floats, e.g. <c>Vector512&lt;float&gt;</c>.</typeparam>
+/// <typeparam name="TVec">The vector of floats, e.g. <c>Vector512&lt;float&gt;</c>, or <see cref="float"/> for <see cref="ScalarOps"/>.</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public unsafe interface IVectorOps<TVec>
     where TVec : struct
@@ -41,7 +43,7 @@ public unsafe interface IVectorOps<TVec>
     /// <summary>Writes the lanes of <paramref name="mask"/> to <paramref name="destination"/>; touches nothing else.</summary>
     static abstract void StoreTail(TVec value, float* destination, TVec mask);
 
-    /// <summary><c>a · b + c</c>: fused on the 512- and 256-bit paths, fused where the hardware has it on the 128-bit one.</summary>
+    /// <summary><c>a · b + c</c>: fused on the 512- and 256-bit paths, fused where the hardware has it on the 128-bit one, not fused on the scalar one.</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
     /// <summary>The scalar <c>a · b + c</c> rounded as one lane of <see cref="MultiplyAdd"/> rounds it.</summary>

@@ -10,11 +10,12 @@ namespace AttnGen;
 /// every vector width and inlined into the kernel.
 /// </summary>
 /// <remarks>
-/// Finite scores give finite results at any magnitude: probabilities are e^((S - max)·scale) with S - max
-/// exact at the maximum (so the row sum is at least 1), and the backward's e^(S·scale - LSE) rounds S·scale as the
-/// forward rounded the maximum, so its argument is never above 0.
+/// Scores arrive scaled (the drivers fold the scale into the query tile). Finite scores give finite results at any
+/// magnitude: probabilities are e^(S - max) with S - max exact at the maximum (so the row sum is at least 1), and the
+/// backward's e^(S - LSE) recomputes the forward's S bit for bit, with LSE = max + log(sum) ≥ max, so its argument is
+/// never above 0.
 /// </remarks>
-/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/> or <see cref="ScalarOps"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 internal static unsafe class SoftmaxRows<TOps, TVec>
@@ -36,14 +37,14 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
     }
 
     /// <summary>
-    /// One online-softmax step for one row of a key block of <paramref name="count"/> unscaled scores (a multiple
-    /// of the width): the new maximum, P = e^((S - max)·scale) written over the scores, the running sum rescaled
-    /// and increased by Σ P. Returns alpha = e^((old max - new max)·scale), the factor the row's output accumulator
+    /// One online-softmax step for one row of a key block of <paramref name="count"/> scores (a multiple of the
+    /// width): the new maximum, P = e^(S - max) written over the scores, the running sum rescaled and increased by
+    /// Σ P. Returns alpha = e^(old max - new max), the factor the row's output accumulator
     /// must be multiplied by: 1 while the maximum holds, 0 on the first block with a visible key. A row with no
     /// visible key yet (every score -inf) gets P = 0 and alpha = 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float OnlineStep(float* row, int count, float scale, ref float max, ref TVec sum)
+    public static float OnlineStep(float* row, int count, ref float max, ref TVec sum)
     {
         TVec blockMax = TOps.Load(row);
         for (int j = TOps.Width; j < count; j += TOps.Width)
@@ -57,37 +58,37 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
             new Span<float>(row, count).Clear();
             return 1f;
         }
-        TVec shift = TOps.Create(newMax), factor = TOps.Create(scale), blockSum = TOps.Create(0f);
+        TVec shift = TOps.Create(newMax), blockSum = TOps.Create(0f);
         for (int j = 0; j < count; j += TOps.Width)
         {
-            TVec p = VectorMath<TOps, TVec>.Exp(TOps.Multiply(TOps.Subtract(TOps.Load(row + j), shift), factor));
+            TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + j), shift));
             TOps.Store(p, row + j);
             blockSum = TOps.Add(blockSum, p);
         }
         float alpha = oldMax == newMax ? 1f
             : oldMax == float.NegativeInfinity ? 0f
-            : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create((oldMax - newMax) * scale)));
+            : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create(oldMax - newMax)));
         sum = TOps.MultiplyAdd(sum, TOps.Create(alpha), blockSum);
         max = newMax;
         return alpha;
     }
 
     /// <summary>
-    /// The backward's step for one row of a key block: <paramref name="p"/> holds the unscaled scores S and
-    /// <paramref name="ds"/> holds dP; writes P = e^(S·scale - LSE) on keys below <paramref name="limit"/> (0 on the
-    /// others) into <paramref name="p"/> and dS = P ∘ (dP - Δ)·scale into <paramref name="ds"/>.
+    /// The backward's step for one row of a key block: <paramref name="p"/> holds the scores S and
+    /// <paramref name="ds"/> holds dP; writes P = e^(S - LSE) on keys below <paramref name="limit"/> (0 on the
+    /// others) into <paramref name="p"/> and P ∘ (dP - Δ) into <paramref name="ds"/> (the gradient of the scaled score).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Gradient(float* p, float* ds, int count, int limit, float scale, float lse, float delta)
+    public static void Gradient(float* p, float* ds, int count, int limit, float lse, float delta)
     {
-        TVec visible = TOps.Create(limit), factor = TOps.Create(scale), shift = TOps.Create(lse), d = TOps.Create(delta);
+        TVec visible = TOps.Create(limit), shift = TOps.Create(lse), d = TOps.Create(delta);
         TVec index = TOps.Indices, step = TOps.Create(TOps.Width), zero = TOps.Create(0f);
         for (int j = 0; j < count; j += TOps.Width)
         {
-            TVec e = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Multiply(TOps.Load(p + j), factor), shift));
+            TVec e = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(p + j), shift));
             e = TOps.Select(TOps.LessThan(index, visible), e, zero);
             TOps.Store(e, p + j);
-            TOps.Store(TOps.Multiply(TOps.Multiply(e, TOps.Subtract(TOps.Load(ds + j), d)), factor), ds + j);
+            TOps.Store(TOps.Multiply(e, TOps.Subtract(TOps.Load(ds + j), d)), ds + j);
             index = TOps.Add(index, step);
         }
     }

@@ -68,7 +68,11 @@ public static unsafe class VectorAttention<TOps, TVec>
             m[r] = float.NegativeInfinity;
             l[r] = TOps.Create(0f);
         }
-        KernelSupport.CopyRows(q, t.QueryWidth, qt, dimPad, n, t.HeadDim);
+        // The query rows times the scale: the score tile then gives scaled scores (exactly so for a power-of-two scale).
+        for (int r = 0; r < n; r++)
+        {
+            SoftmaxRows<TOps, TVec>.ScaleInto(q + r * t.QueryWidth, qt + r * dimPad, t.HeadDim, t.Scale);
+        }
         new Span<float>(o, n * dimPad).Clear();
         bool whole = n == t.QueryRows;
         var score = whole ? kernels.Score : kernels.ScoreLast;
@@ -87,7 +91,7 @@ public static unsafe class VectorAttention<TOps, TVec>
             }
             for (int r = 0; r < n; r++)
             {
-                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, bc, t.Scale, ref m[r], ref l[r]);
+                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, bc, ref m[r], ref l[r]);
             }
             // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
             int jEnd = Math.Min(bc, keyEnd - j0);
@@ -100,7 +104,7 @@ public static unsafe class VectorAttention<TOps, TVec>
             float sum = TOps.HorizontalSum(l[r]);
             if (lse != null)
             {
-                lse[r] = sum > 0f ? m[r] * t.Scale + MathF.Log(sum) : float.NegativeInfinity;
+                lse[r] = sum > 0f ? m[r] + MathF.Log(sum) : float.NegativeInfinity;
             }
             SoftmaxRows<TOps, TVec>.ScaleInto(o + r * dimPad, output + r * t.QueryWidth, t.HeadDim, sum > 0f ? 1f / sum : 0f);
         }

@@ -5,7 +5,7 @@ namespace AttnGen;
 /// <summary>
 /// The attention core's backward on one vector width (FlashAttention-2), the same for every layer: per key/value
 /// head, keys and values packed transposed in key blocks; per query head and tile of Br rows, each visible key block
-/// recomputes S = Q·Kᵀ and dP = dO·Vᵀ (register tiles), P = e^(S·scale - LSE) and dS = P ∘ (dP - Δ)·scale per row
+/// recomputes S = (Q·scale)·Kᵀ and dP = dO·Vᵀ (register tiles), P = e^(S - LSE) and dS = P ∘ (dP - Δ) per row
 /// (<see cref="SoftmaxRows{TOps, TVec}.Gradient"/>), then dV += Pᵀ·dO, dK += dSᵀ·Q (the transposed tile) and
 /// dQ += dS·K (the accumulating tile), or the additive score's gradient. Nothing is ever S x S: the work area is
 /// O(S·HeadDim) per head.
@@ -84,10 +84,11 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int* limit = stackalloc int[VectorAttention<TOps, TVec>.MaxTileRows];
         // Q and dO rows into the tile; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
         // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-        KernelSupport.CopyRows(q, t.QueryWidth, b.Query, dimPad, n, t.HeadDim);
+        // Q times the scale, as the forward scored it; dO as it is.
         KernelSupport.CopyRows(dO, t.QueryWidth, b.OutGrad, dimPad, n, t.HeadDim);
         for (int r = 0; r < n; r++)
         {
+            SoftmaxRows<TOps, TVec>.ScaleInto(q + r * t.QueryWidth, b.Query + r * dimPad, t.HeadDim, t.Scale);
             delta[r] = SoftmaxRows<TOps, TVec>.Dot(b.OutGrad + r * dimPad, o + r * t.QueryWidth, t.HeadDim);
             rowLse[r] = lse[r];
             ones[r] = 1f;
@@ -107,7 +108,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             product(b.OutGrad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, b.ScoreGrad, bc, bc);
             for (int r = 0; r < n; r++)
             {
-                SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, bc, limit[r] - j0, t.Scale, rowLse[r], delta[r]);
+                SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, bc, limit[r] - j0, rowLse[r], delta[r]);
             }
             // dV += Pᵀ·dO for the block's keys (the reduction runs over the tile's n rows).
             kernels.Transposed(b.Prob, bc, n, b.OutGrad, dimPad, b.ValueGrad + j0 * dimPad, dimPad, bc, dimPad);
@@ -116,12 +117,15 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 AdditiveGradient(t, b, keys, keyStride, j0, n, limit);
                 continue;
             }
-            // dK += dSᵀ·Q; dQ += dS·K.
+            // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out).
             kernels.Transposed(b.ScoreGrad, bc, n, b.Query, dimPad, b.KeyGrad + j0 * dimPad, dimPad, bc, dimPad);
             float* block = keys + j0 * keyStride;
             accumulate(b.ScoreGrad, bc, block, keyStride, ones, b.QueryGrad, dimPad, dimPad);
         }
-        KernelSupport.CopyRows(b.QueryGrad, dimPad, dq, t.QueryWidth, n, t.HeadDim);
+        for (int r = 0; r < n; r++)
+        {
+            SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + r * t.QueryWidth, t.HeadDim, t.Scale);
+        }
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace AttnGen;
 /// into the kernel that calls them (a call inside an attention tile would make the JIT spill the tile's
 /// registers around it).
 /// </summary>
-/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/> or <see cref="ScalarOps"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class VectorMath<TOps, TVec>

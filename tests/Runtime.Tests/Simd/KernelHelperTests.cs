@@ -4,15 +4,15 @@ using System.Runtime.Intrinsics.X86;
 namespace AttnGen.Runtime.Tests.Simd;
 
 /// <summary>
-/// The shape-independent kernel helpers on every vector width this machine accelerates (the kernel suite runs them
-/// again under every forced path): exp against double precision, and the online-softmax step and the backward's
+/// The shape-independent kernel helpers on every vector width this machine accelerates and on the scalar width
+/// (the kernel suite runs them again under every forced path): exp against double precision, and the online-softmax step and the backward's
 /// recomputed probabilities at score magnitudes where a fused scale-and-subtract would round past exp's range.
 /// </summary>
 public sealed unsafe class KernelHelperTests
 {
     public static TheoryData<int> Widths()
     {
-        var data = new TheoryData<int>();
+        var data = new TheoryData<int> { 1 };
         if (Vector128.IsHardwareAccelerated)
         {
             data.Add(128);
@@ -36,6 +36,7 @@ public sealed unsafe class KernelHelperTests
         {
             512 => x => VectorMath<Vector512Ops, Vector512<float>>.Exp(Vector512.Create(x)).ToScalar(),
             256 => x => VectorMath<Vector256Ops, Vector256<float>>.Exp(Vector256.Create(x)).ToScalar(),
+            1 => VectorMath<ScalarOps, float>.Exp,
             _ => x => VectorMath<Vector128Ops, Vector128<float>>.Exp(Vector128.Create(x)).ToScalar(),
         };
         double worst = 0;
@@ -59,6 +60,7 @@ public sealed unsafe class KernelHelperTests
         {
             case 512: CheckHugeScores<Vector512Ops, Vector512<float>>(); break;
             case 256: CheckHugeScores<Vector256Ops, Vector256<float>>(); break;
+            case 1: CheckHugeScores<ScalarOps, float>(); break;
             default: CheckHugeScores<Vector128Ops, Vector128<float>>(); break;
         }
     }
@@ -67,11 +69,10 @@ public sealed unsafe class KernelHelperTests
         where TOps : struct, IVectorOps<TVec>
         where TVec : unmanaged
     {
-        int count = 2 * TOps.Width;
-        const float scale = 0.125f;
+        int count = Math.Max(2 * TOps.Width, 8); // room for the maximum at index 3 on the scalar width too
         foreach (float magnitude in new[] { 3.5e9f, 1e20f, 1e36f })
         {
-            // Unscaled scores near the magnitude, the largest at index 3; the last key masked.
+            // Scaled scores near the magnitude, the largest at index 3; the last key masked.
             float[] scores = new float[count];
             for (int j = 0; j < count; j++)
             {
@@ -85,7 +86,7 @@ public sealed unsafe class KernelHelperTests
             fixed (float* p = row)
             {
                 SoftmaxRows<TOps, TVec>.MaskFrom(p, count, count - 1);
-                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, scale, ref max, ref sum);
+                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, ref max, ref sum);
             }
             float total = TOps.HorizontalSum(sum);
             Assert.Equal(0f, alpha); // the first block with a visible key
@@ -95,13 +96,13 @@ public sealed unsafe class KernelHelperTests
             Assert.True(total >= 1f && float.IsFinite(total), $"sum {total} at {magnitude:E0}");
 
             // The backward recomputes P from the row log-sum-exp the forward saved.
-            float lse = max * scale + MathF.Log(total);
+            float lse = max + MathF.Log(total);
             float[] p2 = (float[])scores.Clone();
             float[] ds = new float[count];
             Array.Fill(ds, 0.5f);
             fixed (float* pp = p2, pd = ds)
             {
-                SoftmaxRows<TOps, TVec>.Gradient(pp, pd, count, count - 1, scale, lse, 0.25f);
+                SoftmaxRows<TOps, TVec>.Gradient(pp, pd, count, count - 1, lse, 0.25f);
             }
             for (int j = 0; j < count; j++)
             {
