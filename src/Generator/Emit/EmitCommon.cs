@@ -17,9 +17,12 @@ namespace AttnGen.Generator.Emit
 
         /// <summary>
         /// The address <paramref name="offset"/> floats past <paramref name="pointer"/>, written <c>&amp;p[offset]</c>
-        /// (an offset into an address already so written joins its index). The compiler binds an element address
-        /// without the operator overload resolution that <c>p + offset</c> costs it on a pointer, which across the
-        /// thousands of addresses in a layer's kernels is a large part of the user's build; both compile to the same IL.
+        /// (a constant offset into an address already so written indexes that address, <c>&amp;(&amp;p[a])[8]</c>; any
+        /// other joins its index, <c>&amp;p[a + j]</c>). The compiler
+        /// binds an element address without the operator overload resolution that <c>p + offset</c> costs it on a
+        /// pointer, which across the thousands of addresses in a layer's kernels is a large part of the user's build;
+        /// both compile to the same IL. A constant is not summed into the index: <c>a + 8</c> would be an int sum
+        /// widened once, so the constant could no longer fold into the address displacement of the load or store.
         /// </summary>
         public static string PointerAt(string pointer, string offset)
         {
@@ -29,7 +32,7 @@ namespace AttnGen.Generator.Emit
             }
             if (pointer.StartsWith("&", System.StringComparison.Ordinal) && pointer.EndsWith("]", System.StringComparison.Ordinal))
             {
-                return pointer.Substring(0, pointer.Length - 1) + " + " + offset + "]";
+                return offset.All(char.IsDigit) ? $"&({pointer})[{offset}]" : pointer.Substring(0, pointer.Length - 1) + " + " + offset + "]";
             }
             return $"&{pointer}[{offset}]";
         }

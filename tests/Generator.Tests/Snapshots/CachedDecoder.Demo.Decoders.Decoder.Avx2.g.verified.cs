@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1020; r += 6)
                 {
-                    gemm_6x16_k512__avx2(&x[r * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[r * 512 + j], 512, 16);
+                    gemm_6x16_k512__avx2(&x[r * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[r * 512 + j], 512, 16);
                 }
-                gemm_4x16_k512__avx2(&x[1020 * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[1020 * 512 + j], 512, 16);
+                gemm_4x16_k512__avx2(&x[1020 * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[1020 * 512 + j], 512, 16);
             }
         }
 
@@ -76,9 +76,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1020; r += 6)
                 {
-                    gemm_6x16_k512__avx2(&x[r * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[r * 128 + j], 128, 16);
+                    gemm_6x16_k512__avx2(&x[r * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[r * 128 + j], 128, 16);
                 }
-                gemm_4x16_k512__avx2(&x[1020 * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[1020 * 128 + j], 128, 16);
+                gemm_4x16_k512__avx2(&x[1020 * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[1020 * 128 + j], 128, 16);
             }
         }
 
@@ -299,11 +299,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -325,9 +325,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -341,11 +341,11 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 8]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -358,11 +358,11 @@ namespace Demo.Decoders
                         AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
                 }
             }
         }
@@ -377,7 +377,7 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -386,7 +386,7 @@ namespace Demo.Decoders
                         AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
                 }
             }
         }
@@ -411,11 +411,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -437,9 +437,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -463,11 +463,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -489,9 +489,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -505,15 +505,15 @@ namespace Demo.Decoders
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 8]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 8]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 8]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3;
                 AgVecF s4 = AgOps.Create(alpha[4]);
-                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&tc[4 * ldc + 8]) * s4;
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]) * s4;
                 AgVecF s5 = AgOps.Create(alpha[5]);
-                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&tc[5 * ldc + 8]) * s5;
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -526,11 +526,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -544,11 +544,11 @@ namespace Demo.Decoders
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 8]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 8]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 8]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -559,9 +559,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -575,9 +575,9 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -588,9 +588,9 @@ namespace Demo.Decoders
                         AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
                 }
             }
         }
@@ -611,7 +611,7 @@ namespace Demo.Decoders
                     AgVecF a1 = AgOps.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
             }
         }
 
@@ -632,8 +632,8 @@ namespace Demo.Decoders
                     AgVecF a2 = AgOps.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
             }
         }
 
@@ -656,10 +656,10 @@ namespace Demo.Decoders
                     AgVecF a4 = AgOps.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
             }
         }
 

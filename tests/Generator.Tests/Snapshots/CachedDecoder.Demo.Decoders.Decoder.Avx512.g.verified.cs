@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1020; r += 12)
                 {
-                    gemm_12x32_k512__avx512(&x[r * 512], &packed[j * 513], 32, &packed[j * 513 + 16384], &y[r * 512 + j], 512, 32);
+                    gemm_12x32_k512__avx512(&x[r * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[r * 512 + j], 512, 32);
                 }
-                gemm_4x32_k512__avx512(&x[1020 * 512], &packed[j * 513], 32, &packed[j * 513 + 16384], &y[1020 * 512 + j], 512, 32);
+                gemm_4x32_k512__avx512(&x[1020 * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[1020 * 512 + j], 512, 32);
             }
         }
 
@@ -76,9 +76,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1020; r += 12)
                 {
-                    gemm_12x32_k512__avx512(&x[r * 512], &packed[j * 513], 32, &packed[j * 513 + 16384], &y[r * 128 + j], 128, 32);
+                    gemm_12x32_k512__avx512(&x[r * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[r * 128 + j], 128, 32);
                 }
-                gemm_4x32_k512__avx512(&x[1020 * 512], &packed[j * 513], 32, &packed[j * 513 + 16384], &y[1020 * 128 + j], 128, 32);
+                gemm_4x32_k512__avx512(&x[1020 * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[1020 * 128 + j], 128, 32);
             }
         }
 
@@ -317,17 +317,17 @@ namespace Demo.Decoders
                     AgVecF a11 = AgOps.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -349,9 +349,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
             }
         }
 
@@ -365,17 +365,17 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&tc[6 * ldc + 16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&tc[7 * ldc + 16]);
-                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&tc[8 * ldc + 16]);
-                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&tc[9 * ldc + 16]);
-                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&tc[10 * ldc + 16]);
-                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&tc[11 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -394,17 +394,17 @@ namespace Demo.Decoders
                         AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
                 }
             }
         }
@@ -419,13 +419,13 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&tc[6 * ldc + 16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&tc[7 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -440,13 +440,13 @@ namespace Demo.Decoders
                         AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
                 }
             }
         }
@@ -477,17 +477,17 @@ namespace Demo.Decoders
                     AgVecF a11 = AgOps.Create(at[1408]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -509,9 +509,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
             }
         }
 
@@ -535,11 +535,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]); AgOps.Store(c1_2, &tc[1 * ldc + 32]); AgOps.Store(c1_3, &tc[1 * ldc + 48]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]); AgOps.Store(c2_2, &tc[2 * ldc + 32]); AgOps.Store(c2_3, &tc[2 * ldc + 48]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]); AgOps.Store(c3_2, &tc[3 * ldc + 32]); AgOps.Store(c3_3, &tc[3 * ldc + 48]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]); AgOps.Store(c4_2, &tc[4 * ldc + 32]); AgOps.Store(c4_3, &tc[4 * ldc + 48]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]); AgOps.Store(c5_2, &tc[5 * ldc + 32]); AgOps.Store(c5_3, &tc[5 * ldc + 48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]); AgOps.Store(c4_3, &(&tc[4 * ldc])[48]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]); AgOps.Store(c5_3, &(&tc[5 * ldc])[48]);
             }
         }
 
@@ -561,9 +561,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]); AgOps.Store(c1_2, &tc[1 * ldc + 32]); AgOps.Store(c1_3, &tc[1 * ldc + 48]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]); AgOps.Store(c2_2, &tc[2 * ldc + 32]); AgOps.Store(c2_3, &tc[2 * ldc + 48]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]); AgOps.Store(c3_2, &tc[3 * ldc + 32]); AgOps.Store(c3_3, &tc[3 * ldc + 48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
             }
         }
 
@@ -577,15 +577,15 @@ namespace Demo.Decoders
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[16]) * s0, c0_2 = AgOps.Load(&tc[32]) * s0, c0_3 = AgOps.Load(&tc[48]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 16]) * s1, c1_2 = AgOps.Load(&tc[1 * ldc + 32]) * s1, c1_3 = AgOps.Load(&tc[1 * ldc + 48]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[32]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[48]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 16]) * s2, c2_2 = AgOps.Load(&tc[2 * ldc + 32]) * s2, c2_3 = AgOps.Load(&tc[2 * ldc + 48]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[32]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[48]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 16]) * s3, c3_2 = AgOps.Load(&tc[3 * ldc + 32]) * s3, c3_3 = AgOps.Load(&tc[3 * ldc + 48]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[32]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[48]) * s3;
                 AgVecF s4 = AgOps.Create(alpha[4]);
-                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&tc[4 * ldc + 16]) * s4, c4_2 = AgOps.Load(&tc[4 * ldc + 32]) * s4, c4_3 = AgOps.Load(&tc[4 * ldc + 48]) * s4;
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]) * s4, c4_2 = AgOps.Load(&(&tc[4 * ldc])[32]) * s4, c4_3 = AgOps.Load(&(&tc[4 * ldc])[48]) * s4;
                 AgVecF s5 = AgOps.Create(alpha[5]);
-                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&tc[5 * ldc + 16]) * s5, c5_2 = AgOps.Load(&tc[5 * ldc + 32]) * s5, c5_3 = AgOps.Load(&tc[5 * ldc + 48]) * s5;
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]) * s5, c5_2 = AgOps.Load(&(&tc[5 * ldc])[32]) * s5, c5_3 = AgOps.Load(&(&tc[5 * ldc])[48]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -598,11 +598,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]); AgOps.Store(c1_2, &tc[1 * ldc + 32]); AgOps.Store(c1_3, &tc[1 * ldc + 48]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]); AgOps.Store(c2_2, &tc[2 * ldc + 32]); AgOps.Store(c2_3, &tc[2 * ldc + 48]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]); AgOps.Store(c3_2, &tc[3 * ldc + 32]); AgOps.Store(c3_3, &tc[3 * ldc + 48]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]); AgOps.Store(c4_2, &tc[4 * ldc + 32]); AgOps.Store(c4_3, &tc[4 * ldc + 48]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]); AgOps.Store(c5_2, &tc[5 * ldc + 32]); AgOps.Store(c5_3, &tc[5 * ldc + 48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]); AgOps.Store(c4_3, &(&tc[4 * ldc])[48]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]); AgOps.Store(c5_3, &(&tc[5 * ldc])[48]);
             }
         }
 
@@ -616,11 +616,11 @@ namespace Demo.Decoders
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[16]) * s0, c0_2 = AgOps.Load(&tc[32]) * s0, c0_3 = AgOps.Load(&tc[48]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 16]) * s1, c1_2 = AgOps.Load(&tc[1 * ldc + 32]) * s1, c1_3 = AgOps.Load(&tc[1 * ldc + 48]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[32]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[48]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 16]) * s2, c2_2 = AgOps.Load(&tc[2 * ldc + 32]) * s2, c2_3 = AgOps.Load(&tc[2 * ldc + 48]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[32]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[48]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 16]) * s3, c3_2 = AgOps.Load(&tc[3 * ldc + 32]) * s3, c3_3 = AgOps.Load(&tc[3 * ldc + 48]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[32]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[48]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -631,9 +631,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]); AgOps.Store(c1_2, &tc[1 * ldc + 32]); AgOps.Store(c1_3, &tc[1 * ldc + 48]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]); AgOps.Store(c2_2, &tc[2 * ldc + 32]); AgOps.Store(c2_3, &tc[2 * ldc + 48]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]); AgOps.Store(c3_2, &tc[3 * ldc + 32]); AgOps.Store(c3_3, &tc[3 * ldc + 48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
             }
         }
 
@@ -653,7 +653,7 @@ namespace Demo.Decoders
                     AgVecF a1 = AgOps.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
             }
         }
 
@@ -674,8 +674,8 @@ namespace Demo.Decoders
                     AgVecF a2 = AgOps.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
             }
         }
 
@@ -698,10 +698,10 @@ namespace Demo.Decoders
                     AgVecF a4 = AgOps.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
             }
         }
 
@@ -725,11 +725,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
             }
         }
 
@@ -754,12 +754,12 @@ namespace Demo.Decoders
                     AgVecF a6 = AgOps.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
             }
         }
 
@@ -785,13 +785,13 @@ namespace Demo.Decoders
                     AgVecF a7 = AgOps.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
             }
         }
 
@@ -818,14 +818,14 @@ namespace Demo.Decoders
                     AgVecF a8 = AgOps.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
             }
         }
 
@@ -853,15 +853,15 @@ namespace Demo.Decoders
                     AgVecF a9 = AgOps.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
             }
         }
 
@@ -890,16 +890,16 @@ namespace Demo.Decoders
                     AgVecF a10 = AgOps.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
             }
         }
 

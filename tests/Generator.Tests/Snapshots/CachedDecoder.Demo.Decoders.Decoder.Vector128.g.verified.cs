@@ -33,7 +33,7 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1024; r += 4)
                 {
-                    gemm_4x16_k512__v128(&x[r * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[r * 512 + j], 512, 16);
+                    gemm_4x16_k512__v128(&x[r * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[r * 512 + j], 512, 16);
                 }
             }
         }
@@ -73,7 +73,7 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 1024; r += 4)
                 {
-                    gemm_4x16_k512__v128(&x[r * 512], &packed[j * 513], 16, &packed[j * 513 + 8192], &y[r * 128 + j], 128, 16);
+                    gemm_4x16_k512__v128(&x[r * 512], &packed[j * 513], 16, &(&packed[j * 513])[8192], &y[r * 128 + j], 128, 16);
                 }
             }
         }
@@ -286,9 +286,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
             }
         }
 
@@ -302,9 +302,9 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1, b2, b3;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]), c0_3 = AgOps.Load(&tc[12]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 4]), c1_2 = AgOps.Load(&tc[1 * ldc + 8]), c1_3 = AgOps.Load(&tc[1 * ldc + 12]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 4]), c2_2 = AgOps.Load(&tc[2 * ldc + 8]), c2_3 = AgOps.Load(&tc[2 * ldc + 12]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 4]), c3_2 = AgOps.Load(&tc[3 * ldc + 8]), c3_3 = AgOps.Load(&tc[3 * ldc + 12]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]), c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]), c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]), c2_3 = AgOps.Load(&(&tc[2 * ldc])[12]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]), c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]), c3_3 = AgOps.Load(&(&tc[3 * ldc])[12]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -315,9 +315,9 @@ namespace Demo.Decoders
                         AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
                 }
             }
         }
@@ -340,9 +340,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
             }
         }
 
@@ -364,9 +364,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
             }
         }
 
@@ -380,11 +380,11 @@ namespace Demo.Decoders
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0, c0_2 = AgOps.Load(&tc[8]) * s0, c0_3 = AgOps.Load(&tc[12]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 4]) * s1, c1_2 = AgOps.Load(&tc[1 * ldc + 8]) * s1, c1_3 = AgOps.Load(&tc[1 * ldc + 12]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 4]) * s2, c2_2 = AgOps.Load(&tc[2 * ldc + 8]) * s2, c2_3 = AgOps.Load(&tc[2 * ldc + 12]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[12]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 4]) * s3, c3_2 = AgOps.Load(&tc[3 * ldc + 8]) * s3, c3_3 = AgOps.Load(&tc[3 * ldc + 12]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[12]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -395,9 +395,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
             }
         }
 
@@ -417,7 +417,7 @@ namespace Demo.Decoders
                     AgVecF a1 = AgOps.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
             }
         }
 
@@ -438,8 +438,8 @@ namespace Demo.Decoders
                     AgVecF a2 = AgOps.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
             }
         }
 

@@ -31,8 +31,8 @@ namespace Demo.Translation
         {
             for (int j = 0; j < 64; j += 16)
             {
-                gemm_6x16_k48__avx2(x, &packed[j * 49], 16, &packed[j * 49 + 768], &y[j], 64, 16);
-                gemm_4x16_k48__avx2(&x[6 * 48], &packed[j * 49], 16, &packed[j * 49 + 768], &y[6 * 64 + j], 64, 16);
+                gemm_6x16_k48__avx2(x, &packed[j * 49], 16, &(&packed[j * 49])[768], &y[j], 64, 16);
+                gemm_4x16_k48__avx2(&x[6 * 48], &packed[j * 49], 16, &(&packed[j * 49])[768], &y[6 * 64 + j], 64, 16);
             }
         }
 
@@ -70,7 +70,7 @@ namespace Demo.Translation
             {
                 for (int r = 0; r < 24; r += 6)
                 {
-                    gemm_6x16_k48__avx2(&x[r * 48], &packed[j * 49], 16, &packed[j * 49 + 768], &y[r * 64 + j], 64, 16);
+                    gemm_6x16_k48__avx2(&x[r * 48], &packed[j * 49], 16, &(&packed[j * 49])[768], &y[r * 64 + j], 64, 16);
                 }
             }
         }
@@ -109,8 +109,8 @@ namespace Demo.Translation
         {
             for (int j = 0; j < 48; j += 16)
             {
-                gemm_6x16_k64__avx2(x, &packed[j * 65], 16, &packed[j * 65 + 1024], &y[j], 48, 16);
-                gemm_4x16_k64__avx2(&x[6 * 64], &packed[j * 65], 16, &packed[j * 65 + 1024], &y[6 * 48 + j], 48, 16);
+                gemm_6x16_k64__avx2(x, &packed[j * 65], 16, &(&packed[j * 65])[1024], &y[j], 48, 16);
+                gemm_4x16_k64__avx2(&x[6 * 64], &packed[j * 65], 16, &(&packed[j * 65])[1024], &y[6 * 48 + j], 48, 16);
             }
         }
 
@@ -245,11 +245,11 @@ namespace Demo.Translation
                     AgVecF a5 = AgOps.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -271,9 +271,9 @@ namespace Demo.Translation
                     AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -297,11 +297,11 @@ namespace Demo.Translation
                     AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -323,9 +323,9 @@ namespace Demo.Translation
                     AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -339,11 +339,11 @@ namespace Demo.Translation
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 8]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -356,11 +356,11 @@ namespace Demo.Translation
                         AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
                 }
             }
         }
@@ -375,9 +375,9 @@ namespace Demo.Translation
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -388,9 +388,9 @@ namespace Demo.Translation
                         AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
                 }
             }
         }
@@ -415,11 +415,11 @@ namespace Demo.Translation
                     AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -441,9 +441,9 @@ namespace Demo.Translation
                     AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -457,15 +457,15 @@ namespace Demo.Translation
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 8]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 8]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 8]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3;
                 AgVecF s4 = AgOps.Create(alpha[4]);
-                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&tc[4 * ldc + 8]) * s4;
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]) * s4;
                 AgVecF s5 = AgOps.Create(alpha[5]);
-                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&tc[5 * ldc + 8]) * s5;
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -478,11 +478,11 @@ namespace Demo.Translation
                     AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -496,11 +496,11 @@ namespace Demo.Translation
                 AgVecF s0 = AgOps.Create(alpha[0]);
                 AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
                 AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&tc[1 * ldc + 8]) * s1;
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&tc[2 * ldc + 8]) * s2;
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2;
                 AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&tc[3 * ldc + 8]) * s3;
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
@@ -511,9 +511,9 @@ namespace Demo.Translation
                     AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 

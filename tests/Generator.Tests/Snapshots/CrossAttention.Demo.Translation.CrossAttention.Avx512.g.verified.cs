@@ -31,7 +31,7 @@ namespace Demo.Translation
         {
             for (int j = 0; j < 64; j += 32)
             {
-                gemm_10x32_k48__avx512(x, &packed[j * 49], 32, &packed[j * 49 + 1536], &y[j], 64, 32);
+                gemm_10x32_k48__avx512(x, &packed[j * 49], 32, &(&packed[j * 49])[1536], &y[j], 64, 32);
             }
         }
 
@@ -49,9 +49,9 @@ namespace Demo.Translation
             gemm_tn_4x32__avx512(&dy[60], 64, 10, x, 48, &dw[60 * 48], 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[32], 48, &dw[r * 48 + 32], 48, 12, 16);
+                gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[32], 48, &dw[60 * 48 + 32], 48, 4, 16);
+            gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
@@ -68,7 +68,7 @@ namespace Demo.Translation
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k48__avx512(&x[r * 48], &packed[j * 49], 32, &packed[j * 49 + 1536], &y[r * 64 + j], 64, 32);
+                    gemm_12x32_k48__avx512(&x[r * 48], &packed[j * 49], 32, &(&packed[j * 49])[1536], &y[r * 64 + j], 64, 32);
                 }
             }
         }
@@ -83,7 +83,7 @@ namespace Demo.Translation
             }
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x16_k64__avx512(&dy[r * 64], &w[32], 48, AgSupport.ZeroRow, &dx[r * 48 + 32], 48, 16);
+                gemm_12x16_k64__avx512(&dy[r * 64], &w[32], 48, AgSupport.ZeroRow, &(&dx[r * 48])[32], 48, 16);
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
             for (int r = 0; r < 60; r += 12)
@@ -93,9 +93,9 @@ namespace Demo.Translation
             gemm_tn_4x32__avx512(&dy[60], 64, 24, x, 48, &dw[60 * 48], 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[32], 48, &dw[r * 48 + 32], 48, 12, 16);
+                gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[32], 48, &dw[60 * 48 + 32], 48, 4, 16);
+            gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
@@ -109,7 +109,7 @@ namespace Demo.Translation
         private static unsafe void Linear_10x48x64_bias__avx512(float* x, float* packed, float* y)
         {
             gemm_10x32_k64__avx512(x, packed, 32, &packed[2048], y, 48, 32);
-            gemm_10x16_k64__avx512(x, &packed[32 * 65], 32, &packed[32 * 65 + 2048], &y[32], 48, 16);
+            gemm_10x16_k64__avx512(x, &packed[32 * 65], 32, &(&packed[32 * 65])[2048], &y[32], 48, 16);
         }
 
         // LinearBackward_10x48x64_bias__avx512: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
@@ -246,15 +246,15 @@ namespace Demo.Translation
                     AgVecF a9 = AgOps.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
             }
         }
 
@@ -282,15 +282,15 @@ namespace Demo.Translation
                     AgVecF a9 = AgOps.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
             }
         }
 
@@ -340,17 +340,17 @@ namespace Demo.Translation
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&tc[6 * ldc + 16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&tc[7 * ldc + 16]);
-                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&tc[8 * ldc + 16]);
-                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&tc[9 * ldc + 16]);
-                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&tc[10 * ldc + 16]);
-                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&tc[11 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -369,17 +369,17 @@ namespace Demo.Translation
                         AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
                 }
             }
         }
@@ -394,9 +394,9 @@ namespace Demo.Translation
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -407,9 +407,9 @@ namespace Demo.Translation
                         AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
                 }
             }
         }
@@ -524,17 +524,17 @@ namespace Demo.Translation
                     AgVecF a11 = AgOps.Create(at[528]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -564,17 +564,17 @@ namespace Demo.Translation
                     AgVecF a11 = AgOps.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -638,11 +638,11 @@ namespace Demo.Translation
                     AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
             }
         }
 
@@ -664,9 +664,9 @@ namespace Demo.Translation
                     AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
             }
         }
 

@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k128__avx512(&x[r * 128], &packed[j * 129], 32, &packed[j * 129 + 4096], &y[r * 128 + j], 128, 32);
+                    gemm_12x32_k128__avx512(&x[r * 128], &packed[j * 129], 32, &(&packed[j * 129])[4096], &y[r * 128 + j], 128, 32);
                 }
-                gemm_8x32_k128__avx512(&x[24 * 128], &packed[j * 129], 32, &packed[j * 129 + 4096], &y[24 * 128 + j], 128, 32);
+                gemm_8x32_k128__avx512(&x[24 * 128], &packed[j * 129], 32, &(&packed[j * 129])[4096], &y[24 * 128 + j], 128, 32);
             }
         }
 
@@ -216,17 +216,17 @@ namespace Demo.Decoders
                     AgVecF a11 = AgOps.Create(at[1408]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -252,13 +252,13 @@ namespace Demo.Decoders
                     AgVecF a7 = AgOps.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
             }
         }
 
@@ -272,17 +272,17 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&tc[6 * ldc + 16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&tc[7 * ldc + 16]);
-                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&tc[8 * ldc + 16]);
-                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&tc[9 * ldc + 16]);
-                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&tc[10 * ldc + 16]);
-                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&tc[11 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -301,17 +301,17 @@ namespace Demo.Decoders
                         AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
                 }
             }
         }
@@ -326,13 +326,13 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&tc[6 * ldc + 16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&tc[7 * ldc + 16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -347,13 +347,13 @@ namespace Demo.Decoders
                         AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
                 }
             }
         }
@@ -384,17 +384,17 @@ namespace Demo.Decoders
                     AgVecF a11 = AgOps.Create(at[352]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &tc[8 * ldc + 16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &tc[9 * ldc + 16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &tc[10 * ldc + 16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &tc[11 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -420,13 +420,13 @@ namespace Demo.Decoders
                     AgVecF a7 = AgOps.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &tc[6 * ldc + 16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &tc[7 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
             }
         }
 
@@ -450,11 +450,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
             }
         }
 
@@ -474,7 +474,7 @@ namespace Demo.Decoders
                     AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
             }
         }
 

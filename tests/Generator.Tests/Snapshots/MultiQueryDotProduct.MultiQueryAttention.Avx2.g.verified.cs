@@ -189,11 +189,11 @@ partial class MultiQueryAttention
                 AgVecF a5 = AgOps.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
             AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &tc[1 * ldc + 8], tail);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &tc[2 * ldc + 8], tail);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &tc[3 * ldc + 8], tail);
-            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &tc[4 * ldc + 8], tail);
-            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &tc[5 * ldc + 8], tail);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
         }
     }
 
@@ -227,11 +227,11 @@ partial class MultiQueryAttention
                 float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1;
                 AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.LoadTail(&tc[8], tail);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&tc[1 * ldc + 8], tail);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&tc[2 * ldc + 8], tail);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.LoadTail(&tc[3 * ldc + 8], tail);
-                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.LoadTail(&tc[4 * ldc + 8], tail);
-                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.LoadTail(&tc[5 * ldc + 8], tail);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&(&tc[1 * ldc])[8], tail);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&(&tc[2 * ldc])[8], tail);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.LoadTail(&(&tc[3 * ldc])[8], tail);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.LoadTail(&(&tc[4 * ldc])[8], tail);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.LoadTail(&(&tc[5 * ldc])[8], tail);
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -244,11 +244,11 @@ partial class MultiQueryAttention
                     AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &tc[1 * ldc + 8], tail);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &tc[2 * ldc + 8], tail);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &tc[3 * ldc + 8], tail);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &tc[4 * ldc + 8], tail);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &tc[5 * ldc + 8], tail);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
             }
         }
     }
@@ -322,11 +322,11 @@ partial class MultiQueryAttention
                 AgVecF a5 = AgOps.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
             AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &tc[1 * ldc + 8], tail);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &tc[2 * ldc + 8], tail);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &tc[3 * ldc + 8], tail);
-            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &tc[4 * ldc + 8], tail);
-            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &tc[5 * ldc + 8], tail);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
         }
     }
 
@@ -360,8 +360,8 @@ partial class MultiQueryAttention
                 float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1;
                 AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.LoadTail(&tc[8], tail);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&tc[1 * ldc + 8], tail);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&tc[2 * ldc + 8], tail);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&(&tc[1 * ldc])[8], tail);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&(&tc[2 * ldc])[8], tail);
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -371,8 +371,8 @@ partial class MultiQueryAttention
                     AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &tc[1 * ldc + 8], tail);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &tc[2 * ldc + 8], tail);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
             }
         }
     }
@@ -397,11 +397,11 @@ partial class MultiQueryAttention
                 AgVecF a5 = AgOps.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
         }
     }
 

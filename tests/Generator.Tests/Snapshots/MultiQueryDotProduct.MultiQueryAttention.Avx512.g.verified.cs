@@ -442,11 +442,11 @@ partial class MultiQueryAttention
                 AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 16]); AgOps.Store(c1_2, &tc[1 * ldc + 32]);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 16]); AgOps.Store(c2_2, &tc[2 * ldc + 32]);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 16]); AgOps.Store(c3_2, &tc[3 * ldc + 32]);
-            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 16]); AgOps.Store(c4_2, &tc[4 * ldc + 32]);
-            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 16]); AgOps.Store(c5_2, &tc[5 * ldc + 32]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]);
         }
     }
 

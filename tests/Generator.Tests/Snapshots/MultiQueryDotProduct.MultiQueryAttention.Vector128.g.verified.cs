@@ -185,9 +185,9 @@ partial class MultiQueryAttention
                 AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
         }
     }
 
@@ -219,9 +219,9 @@ partial class MultiQueryAttention
                 float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1, b2;
                 AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 4]), c1_2 = AgOps.Load(&tc[1 * ldc + 8]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 4]), c2_2 = AgOps.Load(&tc[2 * ldc + 8]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 4]), c3_2 = AgOps.Load(&tc[3 * ldc + 8]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]), c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]), c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]);
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -232,9 +232,9 @@ partial class MultiQueryAttention
                     AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
             }
         }
     }
@@ -301,9 +301,9 @@ partial class MultiQueryAttention
                 AgVecF a3 = AgOps.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
         }
     }
 
@@ -335,8 +335,8 @@ partial class MultiQueryAttention
                 float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1, b2;
                 AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 4]), c1_2 = AgOps.Load(&tc[1 * ldc + 8]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 4]), c2_2 = AgOps.Load(&tc[2 * ldc + 8]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]), c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]);
                 for (int t = 0; t < depth; t++)
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -346,8 +346,8 @@ partial class MultiQueryAttention
                     AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
             }
         }
     }
@@ -370,9 +370,9 @@ partial class MultiQueryAttention
                 AgVecF a3 = AgOps.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 4]); AgOps.Store(c1_2, &tc[1 * ldc + 8]); AgOps.Store(c1_3, &tc[1 * ldc + 12]);
-            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 4]); AgOps.Store(c2_2, &tc[2 * ldc + 8]); AgOps.Store(c2_3, &tc[2 * ldc + 12]);
-            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 4]); AgOps.Store(c3_2, &tc[3 * ldc + 8]); AgOps.Store(c3_3, &tc[3 * ldc + 12]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
         }
     }
 

@@ -180,9 +180,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -196,11 +196,11 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&tc[4 * ldc + 8]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&tc[5 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -213,11 +213,11 @@ namespace Demo.Decoders
                         AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
                 }
             }
         }
@@ -232,9 +232,9 @@ namespace Demo.Decoders
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
                     AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&tc[1 * ldc + 8]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&tc[2 * ldc + 8]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&tc[3 * ldc + 8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
@@ -245,9 +245,9 @@ namespace Demo.Decoders
                         AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
                 }
             }
         }
@@ -272,11 +272,11 @@ namespace Demo.Decoders
                     AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &tc[4 * ldc + 8]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &tc[5 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -298,9 +298,9 @@ namespace Demo.Decoders
                     AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &tc[1 * ldc + 8]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &tc[2 * ldc + 8]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &tc[3 * ldc + 8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 

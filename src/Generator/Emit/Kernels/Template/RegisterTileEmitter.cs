@@ -20,6 +20,8 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             string Load(string pointer, int c) => c == vectors - 1 && tail > 0 ? v.LoadTail(pointer, "tail") : v.Load(pointer);
             string Store(string value, string pointer, int c) => c == vectors - 1 && tail > 0 ? v.StoreTail(value, pointer, "tail") : v.Store(value, pointer);
             string At(string pointer, int c) => PointerAt(pointer, Inv(c * width));
+            // A tile row's address is its row's start with the column offset on it (not one summed index), so the
+            // row start is computed once and the constant folds into each load's and store's displacement.
             string Row(int r, int c) => At(r == 0 ? "tc" : PointerAt("tc", $"{Inv(r)} * ldc"), c);
 
             (string formula, string parameters) = tile.Op switch
