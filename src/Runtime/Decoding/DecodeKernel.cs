@@ -12,7 +12,7 @@ internal static unsafe class DecodeKernel
 {
     /// <summary>Scratch floats one worker needs for <paramref name="rows"/> query rows of <paramref name="headDim"/>.</summary>
     public static long ScratchFloats(int rows, int headDim)
-        => 2 * Pad((long)rows * headDim) + Pad((long)rows * KvCache.BlockSize) + 3 * Pad(rows);
+        => 2 * Pad((long)rows * headDim) + Pad((long)rows * KvCache.BlockSize) + 3 * Pad(rows) + Pad((long)PrefillKernel.TileRows * headDim);
 
     /// <summary>
     /// One unit, reading the scaled query rows <c>[R][headDim]</c> from <see cref="Scratch.Queries"/> and leaving each
@@ -302,6 +302,7 @@ internal static unsafe class DecodeKernel
             Max = Scores + Pad((long)rows * KvCache.BlockSize);
             Sum = Max + Pad(rows);
             Alpha = Sum + Pad(rows);
+            Spare = Alpha + Pad(rows);
         }
 
         /// <summary>Scaled query rows [R][headDim].</summary>
@@ -321,5 +322,8 @@ internal static unsafe class DecodeKernel
 
         /// <summary>This block's rescale factor per row.</summary>
         public float* Alpha { get; }
+
+        /// <summary>Output rows [TileRows][headDim] for the missing rows of a partial query tile (<see cref="PrefillKernel"/>).</summary>
+        public float* Spare { get; }
     }
 }
