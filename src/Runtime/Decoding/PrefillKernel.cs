@@ -21,10 +21,12 @@ namespace AttnGen;
 /// 4 multiply-adds for 5 loads in the one-row-at-a-time decode kernel.
 /// </para>
 /// <para>
-/// A step covers <c>max(16, 2 · Width)</c> key positions: one 16-position cache block on the 256-bit, 128-bit and
-/// scalar paths (2 vectors wide, or 2 and 8 column pairs), two blocks on the 512-bit path (one vector each).
-/// Column vectors past the tile's last visible position are pointed at the step's first block and masked, so
-/// nothing past the written rows is read. Causality is per row: row <c>r</c> sees positions below
+/// A step covers <c>max(32, 2 · Width)</c> = 32 key positions, two 16-position cache blocks, so the online softmax
+/// (block max, exponentials, rescale) runs once per 32 keys per row: 2 column pairs of 2 vectors on the 256-bit
+/// path, 4 on the 128-bit one, 16 on the scalar one, 1 pair of one vector per block on the 512-bit one (16 keys
+/// per step: the attention of a 512-token prefill took 4.3 ms on AVX2 against 4.0 ms with 32, as the per-row softmax
+/// is paid twice as often). Column vectors past the tile's last visible position are pointed at the step's first
+/// block and masked, so nothing past the written rows is read. Causality is per row: row <c>r</c> sees positions below
 /// <c>past + r / G + 1</c> (clipped to the unit's range); steps wholly past the tile's last row are never visited,
 /// and a row with no visible position in a step keeps its state (alpha = 1, P = 0).
 /// </para>
@@ -47,7 +49,7 @@ internal static unsafe class PrefillKernel
         where TVec : unmanaged
     {
         const int B = KvCache.BlockSize;
-        int step = Math.Max(B, 2 * TOps.Width);
+        int step = Math.Max(2 * B, 2 * TOps.Width);
         int rows = groups * tokens;
         int unitBegin = blockBegin * B, unitEnd = Math.Min(blockEnd * B, past + tokens);
         float* m = stackalloc float[TileRows];
