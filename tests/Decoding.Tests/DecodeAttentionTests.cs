@@ -104,6 +104,8 @@ public sealed unsafe class DecodeAttentionTests
     [InlineData(5, 21, 7, false)]
     [InlineData(3, 37, 1, true)]
     [InlineData(17, 50, 3, true)]
+    [InlineData(6, 70, 66, false)]   // the query-tiled kernel: whole and partial tiles, the last block partial
+    [InlineData(128, 45, 45, true)]
     public void GuardedBuffers_AreNeverReadOrWrittenOutside(int headDim, int capacity, int tokens, bool guardBefore)
     {
         Assert.SkipUnless(GuardedMemory.IsAvailable, "guard pages need mmap/mprotect (Linux)");

@@ -45,7 +45,7 @@ public unsafe class ReadBandwidth : IReadByteCount
     }
 
     /// <summary>Four independent 256-bit accumulators: two loads a cycle is far above what memory delivers.</summary>
-    private static float Sum(float* p, int count)
+    internal static float Sum(float* p, int count)
     {
         Vector256<float> a = default, b = default, c = default, d = default;
         for (int i = 0; i < count; i += 32)

@@ -249,21 +249,22 @@ public sealed unsafe class DecodeAttention : IDisposable
             }
 
             float* keys = cache.Keys(sequence, kvHead), values = cache.Values(sequence, kvHead);
+            bool tiled = _tokens > 1 && rows >= PrefillKernel.MinRows;
             if (_isa == KernelIsa.Avx512 && Avx512F.IsSupported)
             {
-                DecodeKernel.Run<Vector512Ops, Vector512<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                RunUnit<Vector512Ops, Vector512<float>>(tiled, keys, values, groups, blockBegin, blockEnd, scratch);
             }
             else if (_isa == KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported)
             {
-                DecodeKernel.Run<Vector256Ops, Vector256<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                RunUnit<Vector256Ops, Vector256<float>>(tiled, keys, values, groups, blockBegin, blockEnd, scratch);
             }
             else if (_isa == KernelIsa.Vector128 && Vector128.IsHardwareAccelerated)
             {
-                DecodeKernel.Run<Vector128Ops, Vector128<float>>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                RunUnit<Vector128Ops, Vector128<float>>(tiled, keys, values, groups, blockBegin, blockEnd, scratch);
             }
             else
             {
-                DecodeKernel.Run<ScalarOps, float>(keys, values, d, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+                RunUnit<ScalarOps, float>(tiled, keys, values, groups, blockBegin, blockEnd, scratch);
             }
 
             if (_splits == 1)
@@ -282,6 +283,21 @@ public sealed unsafe class DecodeAttention : IDisposable
                 new ReadOnlySpan<float>(scratch.Max, rows).CopyTo(new Span<float>(partial + Pad((long)_rows * d), rows));
                 new ReadOnlySpan<float>(scratch.Sum, rows).CopyTo(new Span<float>(partial + Pad((long)_rows * d) + Pad(_rows), rows));
             }
+        }
+    }
+
+    // One unit on one width: the query-tiled kernel for chunks of several tokens, the row kernel for one-token steps and short chunks.
+    private void RunUnit<TOps, TVec>(bool tiled, float* keys, float* values, int groups, int blockBegin, int blockEnd, DecodeKernel.Scratch scratch)
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : unmanaged
+    {
+        if (tiled)
+        {
+            PrefillKernel.Run<TOps, TVec>(keys, values, HeadDim, groups, _tokens, _past, blockBegin, blockEnd, scratch);
+        }
+        else
+        {
+            DecodeKernel.Run<TOps, TVec>(keys, values, HeadDim, groups, _tokens, _past, blockBegin, blockEnd, scratch);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace AttnGen;
 
@@ -12,7 +13,7 @@ internal static unsafe class DecodeKernel
 {
     /// <summary>Scratch floats one worker needs for <paramref name="rows"/> query rows of <paramref name="headDim"/>.</summary>
     public static long ScratchFloats(int rows, int headDim)
-        => 2 * Pad((long)rows * headDim) + Pad((long)rows * KvCache.BlockSize) + 3 * Pad(rows);
+        => 2 * Pad((long)rows * headDim) + Pad((long)rows * KvCache.BlockSize) + 3 * Pad(rows) + Pad((long)PrefillKernel.TileRows * headDim);
 
     /// <summary>
     /// One unit, reading the scaled query rows <c>[R][headDim]</c> from <see cref="Scratch.Queries"/> and leaving each
@@ -42,6 +43,10 @@ internal static unsafe class DecodeKernel
             }
             int first = firstToken * groups;
             float* kBlock = keys + (long)block * headDim * B;
+            if (block + PrefetchBlocks < blockEnd)
+            {
+                Prefetch(keys + (long)(block + PrefetchBlocks) * headDim * B, values + (long)(block + PrefetchBlocks) * B * headDim, headDim);
+            }
             Scores<TOps, TVec>(scratch.Queries, kBlock, s, headDim, first, rows);
 
             // Mask, online softmax: m' = max(m, max_j s_j), alpha = exp(m - m'), P_j = exp(s_j - m'), l = alpha · l + Σ P_j.
@@ -70,7 +75,10 @@ internal static unsafe class DecodeKernel
                     new Span<float>(row, B).Clear();
                     continue;
                 }
-                alpha[r] = MathF.Exp(previous - next); // exp(-inf) = 0 on the first block
+                // 1 while the maximum holds (most blocks of a long context), 0 on the first block, else the vector exponential (no call).
+                alpha[r] = previous == next ? 1f
+                    : float.IsNegativeInfinity(previous) ? 0f
+                    : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create(previous - next)));
                 TVec shift = TOps.Create(next);
                 TVec sum = TOps.Create(0f);
                 for (int v = 0; v < B; v += TOps.Width)
@@ -89,6 +97,30 @@ internal static unsafe class DecodeKernel
         }
     }
 
+    /// <summary>
+    /// Key blocks ahead of the one being scored whose keys and values are requested from memory (x86 only): a step
+    /// streams the context once, alternating one key block and one value block (each HeadDim · 64 bytes), and the
+    /// hardware prefetchers restart at every 4 KiB page, so without a request ahead the two streams wait on memory
+    /// at each block. Four blocks ahead into L1 measured slightly faster than two ahead into L2 (8 heads of 64, batch 8:
+    /// 0.82-0.85x against 0.86-0.93x ORT's time in one sitting).
+    /// </summary>
+    internal const int PrefetchBlocks = 4;
+
+    /// <summary>Requests the cache lines of one key block and its value rows (each <c>16 · headDim</c> floats) into the caches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(float* keyBlock, float* valueRows, int headDim)
+    {
+        if (Sse.IsSupported)
+        {
+            // 16 floats per 64-byte line: a block of 16 · headDim floats is headDim lines.
+            for (int line = 0; line < headDim; line++)
+            {
+                Sse.Prefetch0(keyBlock + line * KvCache.BlockSize);
+                Sse.Prefetch0(valueRows + line * KvCache.BlockSize);
+            }
+        }
+    }
+
     /// <summary>S[r][0..15] = Σ_d Q[r][d] · K[d][0..15] for rows first .. rows-1, four rows at a time, then the rest one at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Scores<TOps, TVec>(float* q, float* kBlock, float* s, int headDim, int first, int rows)
@@ -101,9 +133,40 @@ internal static unsafe class DecodeKernel
         {
             int r1 = r + 1, r2 = r + 2, r3 = r + 3;
             float* q0 = q + (long)r * headDim, q1 = q + (long)r1 * headDim, q2 = q + (long)r2 * headDim, q3 = q + (long)r3 * headDim;
-            for (int v = 0; v < B; v += TOps.Width)
+            int v = 0;
+            for (; v + 2 * TOps.Width <= B; v += 2 * TOps.Width)
             {
-                // Two accumulators per row (even and odd d): eight independent multiply-add chains.
+                // A 4 x 2 register tile: per d two key vectors and four broadcasts feed eight multiply-adds.
+                TVec a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                float* k = kBlock + v, k1 = kBlock + v + TOps.Width;
+                for (int d = 0; d < headDim; d++)
+                {
+                    TVec x = TOps.Load(k + d * B), y = TOps.Load(k1 + d * B);
+                    TVec w = TOps.Create(q0[d]);
+                    a0 = TOps.MultiplyAdd(w, x, a0);
+                    b0 = TOps.MultiplyAdd(w, y, b0);
+                    w = TOps.Create(q1[d]);
+                    a1 = TOps.MultiplyAdd(w, x, a1);
+                    b1 = TOps.MultiplyAdd(w, y, b1);
+                    w = TOps.Create(q2[d]);
+                    a2 = TOps.MultiplyAdd(w, x, a2);
+                    b2 = TOps.MultiplyAdd(w, y, b2);
+                    w = TOps.Create(q3[d]);
+                    a3 = TOps.MultiplyAdd(w, x, a3);
+                    b3 = TOps.MultiplyAdd(w, y, b3);
+                }
+                TOps.Store(a0, s + r * B + v);
+                TOps.Store(b0, s + r * B + v + TOps.Width);
+                TOps.Store(a1, s + r1 * B + v);
+                TOps.Store(b1, s + r1 * B + v + TOps.Width);
+                TOps.Store(a2, s + r2 * B + v);
+                TOps.Store(b2, s + r2 * B + v + TOps.Width);
+                TOps.Store(a3, s + r3 * B + v);
+                TOps.Store(b3, s + r3 * B + v + TOps.Width);
+            }
+            for (; v < B; v += TOps.Width)
+            {
+                // One vector (the 512-bit path's block): two accumulators per row (even and odd d), eight chains.
                 TVec a0 = TOps.Create(0f), a1 = TOps.Create(0f), a2 = TOps.Create(0f), a3 = TOps.Create(0f);
                 TVec b0 = TOps.Create(0f), b1 = TOps.Create(0f), b2 = TOps.Create(0f), b3 = TOps.Create(0f);
                 float* k = kBlock + v;
@@ -134,11 +197,40 @@ internal static unsafe class DecodeKernel
                 TOps.Store(TOps.Add(a3, b3), s + r3 * B + v);
             }
         }
-        // The last rows one at a time (G · tokens = 1 is plain multi-head decoding): four chains over d.
+        // The last rows one at a time (G · tokens = 1 is plain multi-head decoding): two column vectors at a time
+        // with four chains over d each, so eight multiply-adds are in flight (two ports x four cycles of latency).
         for (; r < rows; r++)
         {
             float* q0 = q + (long)r * headDim;
-            for (int v = 0; v < B; v += TOps.Width)
+            int v = 0;
+            for (; v + 2 * TOps.Width <= B; v += 2 * TOps.Width)
+            {
+                TVec a = TOps.Create(0f), b = a, c = a, e = a, a1 = a, b1 = a, c1 = a, e1 = a;
+                float* k = kBlock + v, k1 = kBlock + v + TOps.Width;
+                int d = 0;
+                for (; d + 3 < headDim; d += 4)
+                {
+                    TVec x0 = TOps.Create(q0[d]), x1 = TOps.Create(q0[d + 1]), x2 = TOps.Create(q0[d + 2]), x3 = TOps.Create(q0[d + 3]);
+                    a = TOps.MultiplyAdd(x0, TOps.Load(k + d * B), a);
+                    a1 = TOps.MultiplyAdd(x0, TOps.Load(k1 + d * B), a1);
+                    b = TOps.MultiplyAdd(x1, TOps.Load(k + (d + 1) * B), b);
+                    b1 = TOps.MultiplyAdd(x1, TOps.Load(k1 + (d + 1) * B), b1);
+                    c = TOps.MultiplyAdd(x2, TOps.Load(k + (d + 2) * B), c);
+                    c1 = TOps.MultiplyAdd(x2, TOps.Load(k1 + (d + 2) * B), c1);
+                    e = TOps.MultiplyAdd(x3, TOps.Load(k + (d + 3) * B), e);
+                    e1 = TOps.MultiplyAdd(x3, TOps.Load(k1 + (d + 3) * B), e1);
+                }
+                for (; d < headDim; d++)
+                {
+                    TVec x0 = TOps.Create(q0[d]);
+                    a = TOps.MultiplyAdd(x0, TOps.Load(k + d * B), a);
+                    a1 = TOps.MultiplyAdd(x0, TOps.Load(k1 + d * B), a1);
+                }
+                TOps.Store(TOps.Add(TOps.Add(a, b), TOps.Add(c, e)), s + r * B + v);
+                TOps.Store(TOps.Add(TOps.Add(a1, b1), TOps.Add(c1, e1)), s + r * B + v + TOps.Width);
+            }
+            // One vector (the 512-bit path's block): four chains.
+            for (; v < B; v += TOps.Width)
             {
                 TVec a = TOps.Create(0f), b = TOps.Create(0f), c = TOps.Create(0f), e = TOps.Create(0f);
                 float* k = kBlock + v;
@@ -242,12 +334,42 @@ internal static unsafe class DecodeKernel
                 o3[d] = x3;
             }
         }
-        // The last rows one at a time: four vectors of d per pass over the block's value rows.
+        // The last rows one at a time: eight, then four vectors of d per pass over the block's value rows (eight
+        // independent chains keep both multiply-add ports busy).
         for (; r < rows; r++)
         {
             float* p0 = p + r * B, o0 = o + (long)r * headDim;
             TVec s0 = TOps.Create(alpha[r]);
             int d = 0;
+            for (; d + 8 * n <= vectorDims; d += 8 * n)
+            {
+                float* od = o0 + d;
+                TVec x0 = TOps.Multiply(TOps.Load(od), s0), x1 = TOps.Multiply(TOps.Load(od + n), s0);
+                TVec x2 = TOps.Multiply(TOps.Load(od + 2 * n), s0), x3 = TOps.Multiply(TOps.Load(od + 3 * n), s0);
+                TVec x4 = TOps.Multiply(TOps.Load(od + 4 * n), s0), x5 = TOps.Multiply(TOps.Load(od + 5 * n), s0);
+                TVec x6 = TOps.Multiply(TOps.Load(od + 6 * n), s0), x7 = TOps.Multiply(TOps.Load(od + 7 * n), s0);
+                float* vj = v + d;
+                for (int j = 0; j < count; j++, vj += headDim)
+                {
+                    TVec w = TOps.Create(p0[j]);
+                    x0 = TOps.MultiplyAdd(w, TOps.Load(vj), x0);
+                    x1 = TOps.MultiplyAdd(w, TOps.Load(vj + n), x1);
+                    x2 = TOps.MultiplyAdd(w, TOps.Load(vj + 2 * n), x2);
+                    x3 = TOps.MultiplyAdd(w, TOps.Load(vj + 3 * n), x3);
+                    x4 = TOps.MultiplyAdd(w, TOps.Load(vj + 4 * n), x4);
+                    x5 = TOps.MultiplyAdd(w, TOps.Load(vj + 5 * n), x5);
+                    x6 = TOps.MultiplyAdd(w, TOps.Load(vj + 6 * n), x6);
+                    x7 = TOps.MultiplyAdd(w, TOps.Load(vj + 7 * n), x7);
+                }
+                TOps.Store(x0, od);
+                TOps.Store(x1, od + n);
+                TOps.Store(x2, od + 2 * n);
+                TOps.Store(x3, od + 3 * n);
+                TOps.Store(x4, od + 4 * n);
+                TOps.Store(x5, od + 5 * n);
+                TOps.Store(x6, od + 6 * n);
+                TOps.Store(x7, od + 7 * n);
+            }
             for (; d + 4 * n <= vectorDims; d += 4 * n)
             {
                 TVec x0 = TOps.Multiply(TOps.Load(o0 + d), s0), x1 = TOps.Multiply(TOps.Load(o0 + d + n), s0);
@@ -302,6 +424,7 @@ internal static unsafe class DecodeKernel
             Max = Scores + Pad((long)rows * KvCache.BlockSize);
             Sum = Max + Pad(rows);
             Alpha = Sum + Pad(rows);
+            Spare = Alpha + Pad(rows);
         }
 
         /// <summary>Scaled query rows [R][headDim].</summary>
@@ -321,5 +444,8 @@ internal static unsafe class DecodeKernel
 
         /// <summary>This block's rescale factor per row.</summary>
         public float* Alpha { get; }
+
+        /// <summary>Output rows [TileRows][headDim] for the missing rows of a partial query tile (<see cref="PrefillKernel"/>).</summary>
+        public float* Spare { get; }
     }
 }
