@@ -8,15 +8,15 @@ public class SizeBudgetTests(ITestOutputHelper output)
 {
     /// <summary>
     /// Total generated source per layer, all files (the shell, the scalar kernels and the three vector paths'
-    /// kernels). The largest of the seven snapshot declarations generates 169 KB, of which 133 KB are kernels: every
-    /// register-tile kernel is emitted once per file however many products use it, and what does not vary between
-    /// layers (the attention drivers, exp, tanh, the softmax row steps) lives in the runtime. Code unrolled over the
-    /// sequence would run to megabytes at these lengths.
+    /// kernels). The largest declaration here, the rotary grouped-query decoder with a key/value cache, generates
+    /// 184.6 KB; the seven snapshot declarations together generate 731 KB. Every register-tile kernel is emitted once per file however many
+    /// products use it, and what does not vary between layers (the attention drivers, exp, tanh, the softmax row steps)
+    /// lives in the runtime. Code unrolled over the sequence would run to megabytes at these lengths.
     /// </summary>
-    private const long BudgetBytes = 180 * 1024;
+    private const long BudgetBytes = 192 * 1024;
 
     /// <summary>
-    /// The kernel files (scalar and vector) of the seven snapshot declarations together: 643 KB (628 KiB) measured,
+    /// The kernel files (scalar and vector) of the seven snapshot declarations together: 648 KB (633 KiB) measured,
     /// from 1.72 MB before the kernels were rendered from one register-tile template around the runtime's drivers.
     /// </summary>
     private const long SnapshotKernelBudgetBytes = 660 * 1024;

@@ -10,8 +10,14 @@ namespace AttnGen;
 /// </summary>
 internal sealed class WorkerGroup
 {
+    // How often the caller spins (yielding, never sleeping) for the other workers before it blocks.
+    private const int SpinsBeforeBlocking = 35;
+
     private readonly Action<int> _body;
-    private readonly ManualResetEventSlim _done = new(false);
+    // The caller blocks on this lock when spinning was not enough. It exists from the start: a lazily made wait
+    // object (ManualResetEventSlim makes its lock on the first wait that blocks) would allocate in the steady state.
+    private readonly object _gate = new();
+    private bool _finished;
     private WorkItem[] _items = [];
     private int _pending;
     private Exception? _failure;
@@ -37,14 +43,14 @@ internal sealed class WorkerGroup
             _items = items;
         }
         _failure = null;
-        _done.Reset();
+        Volatile.Write(ref _finished, false);
         Volatile.Write(ref _pending, workers);
         for (int i = 0; i < workers - 1; i++)
         {
             ThreadPool.UnsafeQueueUserWorkItem(_items[i], preferLocal: false);
         }
         Execute(0);
-        _done.Wait();
+        WaitForAll();
         if (_failure is { } failure)
         {
             ExceptionDispatchInfo.Capture(failure).Throw();
@@ -63,7 +69,28 @@ internal sealed class WorkerGroup
         }
         if (Interlocked.Decrement(ref _pending) == 0)
         {
-            _done.Set();
+            lock (_gate)
+            {
+                _finished = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    // Spins briefly (the workers usually finish close together), then blocks until the last one is done.
+    private void WaitForAll()
+    {
+        var spinner = default(SpinWait);
+        while (!Volatile.Read(ref _finished) && spinner.Count < SpinsBeforeBlocking)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        lock (_gate)
+        {
+            while (!_finished)
+            {
+                Monitor.Wait(_gate);
+            }
         }
     }
 

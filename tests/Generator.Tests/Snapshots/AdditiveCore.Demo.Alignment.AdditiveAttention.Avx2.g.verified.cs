@@ -2,7 +2,7 @@
 // AttnGen Avx2 kernels for Demo.Alignment.AdditiveAttention.
 //   heads 2 x headDim 5, seqLen 7, kvHeads 2, kvSeqLen 11, modelDim 10
 //   scoring Additive, not causal, no projections
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector256;
@@ -83,7 +83,7 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
                 AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
                 AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero;
@@ -93,22 +93,22 @@ namespace Demo.Alignment
                 AgVecF c5_0 = AgVecF.Zero, c5_1 = AgVecF.Zero;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF vt = AgVec.Create(va[t]);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1);
-                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1);
-                    AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b0), c4_0); c4_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b1), c4_1);
-                    AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b0), c5_0); c5_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b1), c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF vt = AgOps.Create(va[t]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1);
+                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1);
+                    AgVecF a4 = AgOps.Create(at[32]); c4_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b0), c4_0); c4_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a4 + b1), c4_1);
+                    AgVecF a5 = AgOps.Create(at[40]); c5_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b0), c5_0); c5_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a5 + b1), c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -117,17 +117,17 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
                 AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF vt = AgVec.Create(va[t]);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF vt = AgOps.Create(va[t]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
             }
         }
 
@@ -136,26 +136,26 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -164,16 +164,16 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
             }
         }
 
@@ -182,37 +182,37 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
-                AgVecF s4 = AgVec.Create(alpha[4]);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
-                AgVecF s5 = AgVec.Create(alpha[5]);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
+                AgVecF s4 = AgOps.Create(alpha[4]);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4;
+                AgVecF s5 = AgOps.Create(alpha[5]);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
             }
         }
 
@@ -221,17 +221,17 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
                 }
-                AgVec.Store(c0_0, tc);
+                AgOps.Store(c0_0, tc);
             }
         }
 
@@ -242,25 +242,25 @@ namespace Demo.Alignment
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Alignment.AdditiveAttention.
 //   heads 2 x headDim 5, seqLen 7, kvHeads 2, kvSeqLen 11, modelDim 10
 //   scoring Additive, not causal, no projections
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Alignment

@@ -2,7 +2,7 @@
 // AttnGen Vector128 kernels for Demo.Alignment.AdditiveAttention.
 //   heads 2 x headDim 5, seqLen 7, kvHeads 2, kvSeqLen 11, modelDim 10
 //   scoring Additive, not causal, no projections
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector128;
@@ -83,7 +83,7 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1, b2;
                 AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
                 AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
@@ -91,18 +91,18 @@ namespace Demo.Alignment
                 AgVecF c3_0 = AgVecF.Zero, c3_1 = AgVecF.Zero, c3_2 = AgVecF.Zero;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF vt = AgVec.Create(va[t]);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
-                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1); c3_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b2), c3_2);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF vt = AgOps.Create(va[t]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b0), c3_0); c3_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b1), c3_1); c3_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a3 + b2), c3_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -111,23 +111,23 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1, b2;
                 AgVecF c0_0 = AgVecF.Zero, c0_1 = AgVecF.Zero, c0_2 = AgVecF.Zero;
                 AgVecF c1_0 = AgVecF.Zero, c1_1 = AgVecF.Zero, c1_2 = AgVecF.Zero;
                 AgVecF c2_0 = AgVecF.Zero, c2_1 = AgVecF.Zero, c2_2 = AgVecF.Zero;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF vt = AgVec.Create(va[t]);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF vt = AgOps.Create(va[t]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b0), c0_0); c0_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b1), c0_1); c0_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a0 + b2), c0_2);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b0), c1_0); c1_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b1), c1_1); c1_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a1 + b2), c1_2);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b0), c2_0); c2_1 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b1), c2_1); c2_2 = AgOps.MultiplyAdd(vt, AgMath.Tanh(a2 + b2), c2_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
             }
         }
 
@@ -136,22 +136,22 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -160,20 +160,20 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
                 for (int t = 0; t < 5; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
             }
         }
 
@@ -182,29 +182,29 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 4) * s3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
             }
         }
 
@@ -213,25 +213,25 @@ namespace Demo.Alignment
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 4) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 4) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 4) * s2;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
             }
         }
 
@@ -242,25 +242,25 @@ namespace Demo.Alignment
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
                 }
             }
         }

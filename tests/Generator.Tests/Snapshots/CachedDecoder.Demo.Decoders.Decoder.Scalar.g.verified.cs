@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Decoders.Decoder.
 //   heads 8 x headDim 64, seqLen 1024, kvHeads 2, kvSeqLen 1024, modelDim 512
 //   scoring ScaledDotProduct (scale 0.125f), causal, projections with bias, rotary positions (base 10000)
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Decoders

@@ -2,7 +2,7 @@
 // AttnGen Avx512 kernels for Demo.Decoders.CausalSelfAttention.
 //   heads 8 x headDim 64, seqLen 128, kvHeads 8, kvSeqLen 128, modelDim 512
 //   scoring ScaledDotProduct (scale 0.125f), causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_12x32_k512__avx512(x + r * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + r * 512 + j, 512, 32);
+                    gemm_12x32_k512__avx512(&x[r * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[r * 512 + j], 512, 32);
                 }
-                gemm_8x32_k512__avx512(x + 120 * 512, packed + j * 513, 32, packed + j * 513 + 16384, y + 120 * 512 + j, 512, 32);
+                gemm_8x32_k512__avx512(&x[120 * 512], &packed[j * 513], 32, &(&packed[j * 513])[16384], &y[120 * 512 + j], 512, 32);
             }
         }
 
@@ -47,25 +47,25 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_12x32_k512__avx512(dy + r * 512, w + j, 512, AgSupport.ZeroRow, dx + r * 512 + j, 512, 32);
+                    gemm_12x32_k512__avx512(&dy[r * 512], &w[j], 512, AgSupport.ZeroRow, &dx[r * 512 + j], 512, 32);
                 }
-                gemm_8x32_k512__avx512(dy + 120 * 512, w + j, 512, AgSupport.ZeroRow, dx + 120 * 512 + j, 512, 32);
+                gemm_8x32_k512__avx512(&dy[120 * 512], &w[j], 512, AgSupport.ZeroRow, &dx[120 * 512 + j], 512, 32);
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
             for (int j = 0; j < 512; j += 32)
             {
                 for (int r = 0; r < 504; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 512, 128, x + j, 512, dw + r * 512 + j, 512, 12, 32);
+                    gemm_tn_12x32__avx512(&dy[r], 512, 128, &x[j], 512, &dw[r * 512 + j], 512, 12, 32);
                 }
-                gemm_tn_8x32__avx512(dy + 504, 512, 128, x + j, 512, dw + 504 * 512 + j, 512, 8, 32);
+                gemm_tn_8x32__avx512(&dy[504], 512, 128, &x[j], 512, &dw[504 * 512 + j], 512, 8, 32);
             }
             // db[0..511] += Σ_m dY[m, :]
             for (int j = 0; j < 512; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 128; i++) s += AgVec.Load(dy + i * 512 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 128; i++) s += AgOps.Load(dy + i * 512 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -159,38 +159,38 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
                 for (int t = 0; t < 512; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgVec.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgVec.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                    AgVecF a10 = AgVec.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                    AgVecF a11 = AgVec.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgOps.Create(at[4096]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgOps.Create(at[4608]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgOps.Create(at[5120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgOps.Create(at[5632]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
-                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
-                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -199,30 +199,30 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
                 for (int t = 0; t < 512; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[512]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[1024]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[1536]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[2048]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[2560]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[3072]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[3584]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
             }
         }
 
@@ -233,49 +233,49 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 32)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
-                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
-                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
-                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
-                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
-                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
-                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
                 }
             }
         }
@@ -287,37 +287,37 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 32)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
                 }
             }
         }
@@ -327,26 +327,26 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]), b3 = AgOps.Load(&ti[48]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3, c4_0 = b0, c4_1 = b1, c4_2 = b2, c4_3 = b3, c5_0 = b0, c5_1 = b1, c5_2 = b2, c5_3 = b3;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]); b3 = AgOps.Load(&bt[48]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]); AgOps.Store(c4_3, &(&tc[4 * ldc])[48]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]); AgOps.Store(c5_3, &(&tc[5 * ldc])[48]);
             }
         }
 
@@ -355,18 +355,18 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32), b3 = AgVec.Load(ti + 48);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]), b3 = AgOps.Load(&ti[48]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]); b3 = AgOps.Load(&bt[48]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
             }
         }
 
@@ -375,37 +375,37 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1, b2, b3;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 16) * s2, c2_2 = AgVec.Load(tc + 2 * ldc + 32) * s2, c2_3 = AgVec.Load(tc + 2 * ldc + 48) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 16) * s3, c3_2 = AgVec.Load(tc + 3 * ldc + 32) * s3, c3_3 = AgVec.Load(tc + 3 * ldc + 48) * s3;
-                AgVecF s4 = AgVec.Create(alpha[4]);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4, c4_1 = AgVec.Load(tc + 4 * ldc + 16) * s4, c4_2 = AgVec.Load(tc + 4 * ldc + 32) * s4, c4_3 = AgVec.Load(tc + 4 * ldc + 48) * s4;
-                AgVecF s5 = AgVec.Create(alpha[5]);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5, c5_1 = AgVec.Load(tc + 5 * ldc + 16) * s5, c5_2 = AgVec.Load(tc + 5 * ldc + 32) * s5, c5_3 = AgVec.Load(tc + 5 * ldc + 48) * s5;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[16]) * s0, c0_2 = AgOps.Load(&tc[32]) * s0, c0_3 = AgOps.Load(&tc[48]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[32]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[48]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[32]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[48]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[32]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[48]) * s3;
+                AgVecF s4 = AgOps.Create(alpha[4]);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]) * s4, c4_2 = AgOps.Load(&(&tc[4 * ldc])[32]) * s4, c4_3 = AgOps.Load(&(&tc[4 * ldc])[48]) * s4;
+                AgVecF s5 = AgOps.Create(alpha[5]);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]) * s5, c5_2 = AgOps.Load(&(&tc[5 * ldc])[32]) * s5, c5_3 = AgOps.Load(&(&tc[5 * ldc])[48]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]); b3 = AgOps.Load(&bt[48]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2); c4_3 = AgOps.MultiplyAdd(a4, b3, c4_3);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2); c5_3 = AgOps.MultiplyAdd(a5, b3, c5_3);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32); AgVec.Store(c2_3, tc + 2 * ldc + 48);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32); AgVec.Store(c3_3, tc + 3 * ldc + 48);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32); AgVec.Store(c4_3, tc + 4 * ldc + 48);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32); AgVec.Store(c5_3, tc + 5 * ldc + 48);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]); AgOps.Store(c4_3, &(&tc[4 * ldc])[48]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]); AgOps.Store(c5_3, &(&tc[5 * ldc])[48]);
             }
         }
 
@@ -414,21 +414,21 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 64)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1, b2, b3;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 16) * s0, c0_2 = AgVec.Load(tc + 32) * s0, c0_3 = AgVec.Load(tc + 48) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 16) * s1, c1_2 = AgVec.Load(tc + 1 * ldc + 32) * s1, c1_3 = AgVec.Load(tc + 1 * ldc + 48) * s1;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[16]) * s0, c0_2 = AgOps.Load(&tc[32]) * s0, c0_3 = AgOps.Load(&tc[48]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[32]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[48]) * s1;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32); b3 = AgVec.Load(bt + 48);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]); b3 = AgOps.Load(&bt[48]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32); AgVec.Store(c0_3, tc + 48);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32); AgVec.Store(c1_3, tc + 1 * ldc + 48);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
             }
         }
 

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Decoders.CausalSelfAttention.
 //   heads 8 x headDim 64, seqLen 128, kvHeads 8, kvSeqLen 128, modelDim 512
 //   scoring ScaledDotProduct (scale 0.125f), causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Decoders

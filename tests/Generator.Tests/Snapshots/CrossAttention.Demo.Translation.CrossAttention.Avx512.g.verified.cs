@@ -2,7 +2,7 @@
 // AttnGen Avx512 kernels for Demo.Translation.CrossAttention.
 //   heads 4 x headDim 16, seqLen 10, kvHeads 4, kvSeqLen 24, modelDim 48
 //   scoring ScaledDotProduct (scale 0.25f), not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
@@ -31,7 +31,7 @@ namespace Demo.Translation
         {
             for (int j = 0; j < 64; j += 32)
             {
-                gemm_10x32_k48__avx512(x, packed + j * 49, 32, packed + j * 49 + 1536, y + j, 64, 32);
+                gemm_10x32_k48__avx512(x, &packed[j * 49], 32, &(&packed[j * 49])[1536], &y[j], 64, 32);
             }
         }
 
@@ -40,24 +40,24 @@ namespace Demo.Translation
         {
             // dX[10, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
             gemm_10x32_k64__avx512(dy, w, 48, AgSupport.ZeroRow, dx, 48, 32);
-            gemm_10x16_k64__avx512(dy, w + 32, 48, AgSupport.ZeroRow, dx + 32, 48, 16);
+            gemm_10x16_k64__avx512(dy, &w[32], 48, AgSupport.ZeroRow, &dx[32], 48, 16);
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x32__avx512(dy + r, 64, 10, x, 48, dw + r * 48, 48, 12, 32);
+                gemm_tn_12x32__avx512(&dy[r], 64, 10, x, 48, &dw[r * 48], 48, 12, 32);
             }
-            gemm_tn_4x32__avx512(dy + 60, 64, 10, x, 48, dw + 60 * 48, 48, 4, 32);
+            gemm_tn_4x32__avx512(&dy[60], 64, 10, x, 48, &dw[60 * 48], 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(dy + r, 64, 10, x + 32, 48, dw + r * 48 + 32, 48, 12, 16);
+                gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(dy + 60, 64, 10, x + 32, 48, dw + 60 * 48 + 32, 48, 4, 16);
+            gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 64 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 64 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -68,7 +68,7 @@ namespace Demo.Translation
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k48__avx512(x + r * 48, packed + j * 49, 32, packed + j * 49 + 1536, y + r * 64 + j, 64, 32);
+                    gemm_12x32_k48__avx512(&x[r * 48], &packed[j * 49], 32, &(&packed[j * 49])[1536], &y[r * 64 + j], 64, 32);
                 }
             }
         }
@@ -79,37 +79,37 @@ namespace Demo.Translation
             // dX[24, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x32_k64__avx512(dy + r * 64, w, 48, AgSupport.ZeroRow, dx + r * 48, 48, 32);
+                gemm_12x32_k64__avx512(&dy[r * 64], w, 48, AgSupport.ZeroRow, &dx[r * 48], 48, 32);
             }
             for (int r = 0; r < 24; r += 12)
             {
-                gemm_12x16_k64__avx512(dy + r * 64, w + 32, 48, AgSupport.ZeroRow, dx + r * 48 + 32, 48, 16);
+                gemm_12x16_k64__avx512(&dy[r * 64], &w[32], 48, AgSupport.ZeroRow, &(&dx[r * 48])[32], 48, 16);
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x32__avx512(dy + r, 64, 24, x, 48, dw + r * 48, 48, 12, 32);
+                gemm_tn_12x32__avx512(&dy[r], 64, 24, x, 48, &dw[r * 48], 48, 12, 32);
             }
-            gemm_tn_4x32__avx512(dy + 60, 64, 24, x, 48, dw + 60 * 48, 48, 4, 32);
+            gemm_tn_4x32__avx512(&dy[60], 64, 24, x, 48, &dw[60 * 48], 48, 4, 32);
             for (int r = 0; r < 60; r += 12)
             {
-                gemm_tn_12x16__avx512(dy + r, 64, 24, x + 32, 48, dw + r * 48 + 32, 48, 12, 16);
+                gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
             }
-            gemm_tn_4x16__avx512(dy + 60, 64, 24, x + 32, 48, dw + 60 * 48 + 32, 48, 4, 16);
+            gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             // db[0..63] += Σ_m dY[m, :]
             for (int j = 0; j < 64; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 24; i++) s += AgVec.Load(dy + i * 64 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 24; i++) s += AgOps.Load(dy + i * 64 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
         // Linear_10x48x64_bias__avx512: Y[10, 48] = X[10, 64] · Wᵀ + b on 2 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_10x48x64_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_10x32_k64__avx512(x, packed, 32, packed + 2048, y, 48, 32);
-            gemm_10x16_k64__avx512(x, packed + 32 * 65, 32, packed + 32 * 65 + 2048, y + 32, 48, 16);
+            gemm_10x32_k64__avx512(x, packed, 32, &packed[2048], y, 48, 32);
+            gemm_10x16_k64__avx512(x, &packed[32 * 65], 32, &(&packed[32 * 65])[2048], &y[32], 48, 16);
         }
 
         // LinearBackward_10x48x64_bias__avx512: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
@@ -118,22 +118,22 @@ namespace Demo.Translation
             // dX[10, 64] = dY · W: tile rows are rows of dY, the reduction runs over its 48 columns.
             for (int j = 0; j < 64; j += 32)
             {
-                gemm_10x32_k48__avx512(dy, w + j, 64, AgSupport.ZeroRow, dx + j, 64, 32);
+                gemm_10x32_k48__avx512(dy, &w[j], 64, AgSupport.ZeroRow, &dx[j], 64, 32);
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int j = 0; j < 64; j += 32)
             {
                 for (int r = 0; r < 48; r += 12)
                 {
-                    gemm_tn_12x32__avx512(dy + r, 48, 10, x + j, 64, dw + r * 64 + j, 64, 12, 32);
+                    gemm_tn_12x32__avx512(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 12, 32);
                 }
             }
             // db[0..47] += Σ_m dY[m, :]
             for (int j = 0; j < 48; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 48 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 48 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -227,34 +227,34 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
                 for (int t = 0; t < 48; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgOps.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgOps.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
             }
         }
 
@@ -263,34 +263,34 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgOps.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgOps.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
             }
         }
 
@@ -299,34 +299,34 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
-                AgVec.Store(c6_0, tc + 6 * ldc);
-                AgVec.Store(c7_0, tc + 7 * ldc);
-                AgVec.Store(c8_0, tc + 8 * ldc);
-                AgVec.Store(c9_0, tc + 9 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
             }
         }
 
@@ -337,49 +337,49 @@ namespace Demo.Translation
             {
                 for (int j0 = 0; j0 < width; j0 += 32)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 16);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 16);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc), c6_1 = AgVec.Load(tc + 6 * ldc + 16);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc), c7_1 = AgVec.Load(tc + 7 * ldc + 16);
-                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc), c8_1 = AgVec.Load(tc + 8 * ldc + 16);
-                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc), c9_1 = AgVec.Load(tc + 9 * ldc + 16);
-                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc), c10_1 = AgVec.Load(tc + 10 * ldc + 16);
-                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc), c11_1 = AgVec.Load(tc + 11 * ldc + 16);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                    AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                    AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                    AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                    AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
-                    AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
-                    AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
                 }
             }
         }
@@ -391,25 +391,25 @@ namespace Demo.Translation
             {
                 for (int j0 = 0; j0 < width; j0 += 32)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 16);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 16);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 16);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 16);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
                 }
             }
         }
@@ -421,49 +421,49 @@ namespace Demo.Translation
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
-                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
-                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
-                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
-                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
-                    AgVec.Store(c4_0, tc + 4 * ldc);
-                    AgVec.Store(c5_0, tc + 5 * ldc);
-                    AgVec.Store(c6_0, tc + 6 * ldc);
-                    AgVec.Store(c7_0, tc + 7 * ldc);
-                    AgVec.Store(c8_0, tc + 8 * ldc);
-                    AgVec.Store(c9_0, tc + 9 * ldc);
-                    AgVec.Store(c10_0, tc + 10 * ldc);
-                    AgVec.Store(c11_0, tc + 11 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]);
                 }
             }
         }
@@ -475,25 +475,25 @@ namespace Demo.Translation
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
                 }
             }
         }
@@ -503,38 +503,38 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
                 for (int t = 0; t < 48; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgVec.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgVec.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                    AgVecF a10 = AgVec.Create(at[480]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                    AgVecF a11 = AgVec.Create(at[528]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[288]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[336]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgOps.Create(at[384]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgOps.Create(at[432]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgOps.Create(at[480]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgOps.Create(at[528]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
-                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
-                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -543,38 +543,38 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                    AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                    AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a6 = AgOps.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
+                    AgVecF a7 = AgOps.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    AgVecF a8 = AgOps.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
+                    AgVecF a9 = AgOps.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
+                    AgVecF a10 = AgOps.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
+                    AgVecF a11 = AgOps.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
-                AgVec.Store(c6_0, tc + 6 * ldc); AgVec.Store(c6_1, tc + 6 * ldc + 16);
-                AgVec.Store(c7_0, tc + 7 * ldc); AgVec.Store(c7_1, tc + 7 * ldc + 16);
-                AgVec.Store(c8_0, tc + 8 * ldc); AgVec.Store(c8_1, tc + 8 * ldc + 16);
-                AgVec.Store(c9_0, tc + 9 * ldc); AgVec.Store(c9_1, tc + 9 * ldc + 16);
-                AgVec.Store(c10_0, tc + 10 * ldc); AgVec.Store(c10_1, tc + 10 * ldc + 16);
-                AgVec.Store(c11_0, tc + 11 * ldc); AgVec.Store(c11_1, tc + 11 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
+                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
+                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
+                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
+                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
             }
         }
 
@@ -583,38 +583,38 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
                 for (int t = 0; t < 64; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                    AgVecF a6 = AgVec.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                    AgVecF a7 = AgVec.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    AgVecF a8 = AgVec.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                    AgVecF a9 = AgVec.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                    AgVecF a10 = AgVec.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                    AgVecF a11 = AgVec.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[384]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[448]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[512]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[576]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgOps.Create(at[640]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgOps.Create(at[704]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
-                AgVec.Store(c6_0, tc + 6 * ldc);
-                AgVec.Store(c7_0, tc + 7 * ldc);
-                AgVec.Store(c8_0, tc + 8 * ldc);
-                AgVec.Store(c9_0, tc + 9 * ldc);
-                AgVec.Store(c10_0, tc + 10 * ldc);
-                AgVec.Store(c11_0, tc + 11 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
+                AgOps.Store(c10_0, &tc[10 * ldc]);
+                AgOps.Store(c11_0, &tc[11 * ldc]);
             }
         }
 
@@ -623,26 +623,26 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
             }
         }
 
@@ -651,22 +651,22 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 32)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
             }
         }
 
@@ -675,37 +675,37 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
-                AgVecF s4 = AgVec.Create(alpha[4]);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
-                AgVecF s5 = AgVec.Create(alpha[5]);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
+                AgVecF s4 = AgOps.Create(alpha[4]);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4;
+                AgVecF s5 = AgOps.Create(alpha[5]);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
             }
         }
 
@@ -714,29 +714,29 @@ namespace Demo.Translation
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 
@@ -747,37 +747,37 @@ namespace Demo.Translation
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
-                    AgVec.Store(c4_0, tc + 4 * ldc);
-                    AgVec.Store(c5_0, tc + 5 * ldc);
-                    AgVec.Store(c6_0, tc + 6 * ldc);
-                    AgVec.Store(c7_0, tc + 7 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Translation.CrossAttention.
 //   heads 4 x headDim 16, seqLen 10, kvHeads 4, kvSeqLen 24, modelDim 48
 //   scoring ScaledDotProduct (scale 0.25f), not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Translation

@@ -2,7 +2,7 @@
 // AttnGen Avx2 kernels for Demo.Decoders.GroupedQueryAttention.
 //   heads 8 x headDim 16, seqLen 32, kvHeads 2, kvSeqLen 32, modelDim 128
 //   scoring ScaledDotProduct (scale 0.25f), causal, projections without bias, rotary positions (base 500000)
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector256;
@@ -33,9 +33,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 30; r += 6)
                 {
-                    gemm_6x16_k128__avx2(x + r * 128, packed + j * 129, 16, packed + j * 129 + 2048, y + r * 128 + j, 128, 16);
+                    gemm_6x16_k128__avx2(&x[r * 128], &packed[j * 129], 16, &(&packed[j * 129])[2048], &y[r * 128 + j], 128, 16);
                 }
-                gemm_2x16_k128__avx2(x + 30 * 128, packed + j * 129, 16, packed + j * 129 + 2048, y + 30 * 128 + j, 128, 16);
+                gemm_2x16_k128__avx2(&x[30 * 128], &packed[j * 129], 16, &(&packed[j * 129])[2048], &y[30 * 128 + j], 128, 16);
             }
         }
 
@@ -47,18 +47,18 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 30; r += 6)
                 {
-                    gemm_6x16_k128__avx2(dy + r * 128, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128, 16);
+                    gemm_6x16_k128__avx2(&dy[r * 128], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
-                gemm_2x16_k128__avx2(dy + 30 * 128, w + j, 128, AgSupport.ZeroRow, dx + 30 * 128 + j, 128, 16);
+                gemm_2x16_k128__avx2(&dy[30 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[30 * 128 + j], 128, 16);
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
             for (int j = 0; j < 128; j += 16)
             {
                 for (int r = 0; r < 126; r += 6)
                 {
-                    gemm_tn_6x16__avx2(dy + r, 128, 32, x + j, 128, dw + r * 128 + j, 128, 6, 16);
+                    gemm_tn_6x16__avx2(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
                 }
-                gemm_tn_2x16__avx2(dy + 126, 128, 32, x + j, 128, dw + 126 * 128 + j, 128, 2, 16);
+                gemm_tn_2x16__avx2(&dy[126], 128, 32, &x[j], 128, &dw[126 * 128 + j], 128, 2, 16);
             }
         }
 
@@ -69,9 +69,9 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 30; r += 6)
                 {
-                    gemm_6x16_k128__avx2(x + r * 128, packed + j * 129, 16, packed + j * 129 + 2048, y + r * 32 + j, 32, 16);
+                    gemm_6x16_k128__avx2(&x[r * 128], &packed[j * 129], 16, &(&packed[j * 129])[2048], &y[r * 32 + j], 32, 16);
                 }
-                gemm_2x16_k128__avx2(x + 30 * 128, packed + j * 129, 16, packed + j * 129 + 2048, y + 30 * 32 + j, 32, 16);
+                gemm_2x16_k128__avx2(&x[30 * 128], &packed[j * 129], 16, &(&packed[j * 129])[2048], &y[30 * 32 + j], 32, 16);
             }
         }
 
@@ -83,18 +83,18 @@ namespace Demo.Decoders
             {
                 for (int r = 0; r < 30; r += 6)
                 {
-                    gemm_6x16_k32__avx2(dy + r * 32, w + j, 128, AgSupport.ZeroRow, dx + r * 128 + j, 128, 16);
+                    gemm_6x16_k32__avx2(&dy[r * 32], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
-                gemm_2x16_k32__avx2(dy + 30 * 32, w + j, 128, AgSupport.ZeroRow, dx + 30 * 128 + j, 128, 16);
+                gemm_2x16_k32__avx2(&dy[30 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[30 * 128 + j], 128, 16);
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
             for (int j = 0; j < 128; j += 16)
             {
                 for (int r = 0; r < 30; r += 6)
                 {
-                    gemm_tn_6x16__avx2(dy + r, 32, 32, x + j, 128, dw + r * 128 + j, 128, 6, 16);
+                    gemm_tn_6x16__avx2(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
                 }
-                gemm_tn_2x16__avx2(dy + 30, 32, 32, x + j, 128, dw + 30 * 128 + j, 128, 2, 16);
+                gemm_tn_2x16__avx2(&dy[30], 32, 32, &x[j], 128, &dw[30 * 128 + j], 128, 2, 16);
             }
         }
 
@@ -198,26 +198,26 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 128; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -226,18 +226,18 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1;
                 for (int t = 0; t < 128; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
             }
         }
 
@@ -248,31 +248,31 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 8);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 8);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
                 }
             }
         }
@@ -284,19 +284,19 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
                 }
             }
         }
@@ -306,26 +306,26 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 32; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -334,18 +334,18 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1;
                 for (int t = 0; t < 32; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
             }
         }
 
@@ -354,26 +354,26 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -382,18 +382,18 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
             }
         }
 
@@ -402,37 +402,37 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 8) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 8) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2, c2_1 = AgVec.Load(tc + 2 * ldc + 8) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3, c3_1 = AgVec.Load(tc + 3 * ldc + 8) * s3;
-                AgVecF s4 = AgVec.Create(alpha[4]);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4, c4_1 = AgVec.Load(tc + 4 * ldc + 8) * s4;
-                AgVecF s5 = AgVec.Create(alpha[5]);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5, c5_1 = AgVec.Load(tc + 5 * ldc + 8) * s5;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3;
+                AgVecF s4 = AgOps.Create(alpha[4]);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4, c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]) * s4;
+                AgVecF s5 = AgOps.Create(alpha[5]);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5, c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]) * s5;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -441,21 +441,21 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0, b1;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0, c0_1 = AgVec.Load(tc + 8) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1, c1_1 = AgVec.Load(tc + 1 * ldc + 8) * s1;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[8]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
             }
         }
 
@@ -466,25 +466,25 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Decoders.GroupedQueryAttention.
 //   heads 8 x headDim 16, seqLen 32, kvHeads 2, kvSeqLen 32, modelDim 128
 //   scoring ScaledDotProduct (scale 0.25f), causal, projections without bias, rotary positions (base 500000)
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Decoders

@@ -2,7 +2,7 @@
 // AttnGen Avx512 kernels for event.class.operator.
 //   heads 2 x headDim 4, seqLen 3, kvHeads 2, kvSeqLen 3, modelDim 8
 //   scoring ScaledDotProduct (scale 0.5f), not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
@@ -29,7 +29,7 @@ namespace @event.@class
         // Linear_3x8x8_bias__avx512: Y[3, 8] = X[3, 8] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_3x8x8_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_3x8_k8__avx512(x, packed, 32, packed + 256, y, 8, 8);
+            gemm_3x8_k8__avx512(x, packed, 32, &packed[256], y, 8, 8);
         }
 
         // LinearBackward_3x8x8_bias__avx512: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b.
@@ -131,20 +131,20 @@ namespace @event.@class
             AgVecF tail = AgOps.TailMask(8);
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.LoadTail(ti, tail);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
                 for (int t = 0; t < 8; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
+                    float* at = &a[t], bt = &tb[t * ldb];
                     b0 = AgOps.LoadTail(bt, tail);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
                 AgOps.StoreTail(c0_0, tc, tail);
-                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+                AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+                AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
             }
         }
 
@@ -156,37 +156,37 @@ namespace @event.@class
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
                     AgVecF c0_0 = AgOps.LoadTail(tc, tail);
-                    AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
-                    AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
-                    AgVecF c3_0 = AgOps.LoadTail(tc + 3 * ldc, tail);
-                    AgVecF c4_0 = AgOps.LoadTail(tc + 4 * ldc, tail);
-                    AgVecF c5_0 = AgOps.LoadTail(tc + 5 * ldc, tail);
-                    AgVecF c6_0 = AgOps.LoadTail(tc + 6 * ldc, tail);
-                    AgVecF c7_0 = AgOps.LoadTail(tc + 7 * ldc, tail);
+                    AgVecF c1_0 = AgOps.LoadTail(&tc[1 * ldc], tail);
+                    AgVecF c2_0 = AgOps.LoadTail(&tc[2 * ldc], tail);
+                    AgVecF c3_0 = AgOps.LoadTail(&tc[3 * ldc], tail);
+                    AgVecF c4_0 = AgOps.LoadTail(&tc[4 * ldc], tail);
+                    AgVecF c5_0 = AgOps.LoadTail(&tc[5 * ldc], tail);
+                    AgVecF c6_0 = AgOps.LoadTail(&tc[6 * ldc], tail);
+                    AgVecF c7_0 = AgOps.LoadTail(&tc[7 * ldc], tail);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
                         b0 = AgOps.LoadTail(bt, tail);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                     }
                     AgOps.StoreTail(c0_0, tc, tail);
-                    AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-                    AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-                    AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-                    AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-                    AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
-                    AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
-                    AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
+                    AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+                    AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+                    AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+                    AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+                    AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
+                    AgOps.StoreTail(c6_0, &tc[6 * ldc], tail);
+                    AgOps.StoreTail(c7_0, &tc[7 * ldc], tail);
                 }
             }
         }
@@ -196,20 +196,20 @@ namespace @event.@class
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
                 for (int t = 0; t < 4; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
             }
         }
 
@@ -218,25 +218,25 @@ namespace @event.@class
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
             }
         }
 
@@ -247,37 +247,37 @@ namespace @event.@class
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
-                    AgVec.Store(c4_0, tc + 4 * ldc);
-                    AgVec.Store(c5_0, tc + 5 * ldc);
-                    AgVec.Store(c6_0, tc + 6 * ldc);
-                    AgVec.Store(c7_0, tc + 7 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for event.class.operator.
 //   heads 2 x headDim 4, seqLen 3, kvHeads 2, kvSeqLen 3, modelDim 8
 //   scoring ScaledDotProduct (scale 0.5f), not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace @event.@class

@@ -2,7 +2,7 @@
 // AttnGen Vector128 kernels for event.class.operator.
 //   heads 2 x headDim 4, seqLen 3, kvHeads 2, kvSeqLen 3, modelDim 8
 //   scoring ScaledDotProduct (scale 0.5f), not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector128;
@@ -29,7 +29,7 @@ namespace @event.@class
         // Linear_3x8x8_bias__v128: Y[3, 8] = X[3, 8] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
         private static unsafe void Linear_3x8x8_bias__v128(float* x, float* packed, float* y)
         {
-            gemm_3x8_k8__v128(x, packed, 16, packed + 128, y, 8, 8);
+            gemm_3x8_k8__v128(x, packed, 16, &packed[128], y, 8, 8);
         }
 
         // LinearBackward_3x8x8_bias__v128: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b.
@@ -40,14 +40,14 @@ namespace @event.@class
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
             for (int r = 0; r < 8; r += 4)
             {
-                gemm_tn_4x8__v128(dy + r, 8, 3, x, 8, dw + r * 8, 8, 4, 8);
+                gemm_tn_4x8__v128(&dy[r], 8, 3, x, 8, &dw[r * 8], 8, 4, 8);
             }
             // db[0..7] += Σ_m dY[m, :]
             for (int j = 0; j < 8; j += 4)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 3; i++) s += AgVec.Load(dy + i * 8 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 3; i++) s += AgOps.Load(dy + i * 8 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -138,20 +138,20 @@ namespace @event.@class
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1;
                 for (int t = 0; t < 8; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
             }
         }
 
@@ -162,25 +162,25 @@ namespace @event.@class
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
                 }
             }
         }
@@ -190,20 +190,20 @@ namespace @event.@class
         {
             for (int j0 = 0; j0 < width; j0 += 4)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
                 for (int t = 0; t < 4; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
             }
         }
 
@@ -212,25 +212,25 @@ namespace @event.@class
         {
             for (int j0 = 0; j0 < width; j0 += 4)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
             }
         }
 
@@ -241,25 +241,25 @@ namespace @event.@class
             {
                 for (int j0 = 0; j0 < width; j0 += 4)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
                 }
             }
         }

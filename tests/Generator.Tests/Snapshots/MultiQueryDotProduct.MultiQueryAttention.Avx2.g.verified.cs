@@ -2,7 +2,7 @@
 // AttnGen Avx2 kernels for MultiQueryAttention.
 //   heads 4 x headDim 3, seqLen 37, kvHeads 1, kvSeqLen 37, modelDim 12
 //   scoring DotProduct, not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector256;
@@ -29,9 +29,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 12, 12, 12);
+            gemm_6x12_k12__avx2(&x[r * 12], packed, 16, &packed[192], &y[r * 12], 12, 12);
         }
-        gemm_1x12_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12, 12);
+        gemm_1x12_k12__avx2(&x[36 * 12], packed, 16, &packed[192], &y[36 * 12], 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__avx2: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -40,20 +40,20 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k12__avx2(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_6x12_k12__avx2(&dy[r * 12], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k12__avx2(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k12__avx2(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         for (int r = 0; r < 12; r += 6)
         {
-            gemm_tn_6x12__avx2(dy + r, 12, 37, x, 12, dw + r * 12, 12, 6, 12);
+            gemm_tn_6x12__avx2(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 6, 12);
         }
         // db[0..11] += Σ_m dY[m, :]
         for (int j = 0; j < 8; j += 8)
         {
-            AgVecF s = AgVec.Load(db + j);
-            for (int i = 0; i < 37; i++) s += AgVec.Load(dy + i * 12 + j);
-            AgVec.Store(s, db + j);
+            AgVecF s = AgOps.Load(db + j);
+            for (int i = 0; i < 37; i++) s += AgOps.Load(dy + i * 12 + j);
+            AgOps.Store(s, db + j);
         }
         for (int j = 8; j < 12; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 12 + j];
     }
@@ -63,9 +63,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x3_k12__avx2(x + r * 12, packed, 16, packed + 192, y + r * 3, 3, 3);
+            gemm_6x3_k12__avx2(&x[r * 12], packed, 16, &packed[192], &y[r * 3], 3, 3);
         }
-        gemm_1x3_k12__avx2(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3, 3);
+        gemm_1x3_k12__avx2(&x[36 * 12], packed, 16, &packed[192], &y[36 * 3], 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__avx2: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -74,9 +74,9 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
         for (int r = 0; r < 36; r += 6)
         {
-            gemm_6x12_k3__avx2(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_6x12_k3__avx2(&dy[r * 3], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k3__avx2(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k3__avx2(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         gemm_tn_3x12__avx2(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
@@ -174,26 +174,26 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(4);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.LoadTail(&ti[8], tail);
             AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgOps.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgOps.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
-            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
-            AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
-            AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
+            AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
         }
     }
 
@@ -203,16 +203,16 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(4);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.LoadTail(&ti[8], tail);
             AgVecF c0_0 = b0, c0_1 = b1;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
             }
-            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+            AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
         }
     }
 
@@ -224,31 +224,31 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1;
-                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgOps.LoadTail(tc + 8, tail);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgOps.LoadTail(tc + 1 * ldc + 8, tail);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgOps.LoadTail(tc + 2 * ldc + 8, tail);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgOps.LoadTail(tc + 3 * ldc + 8, tail);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgOps.LoadTail(tc + 4 * ldc + 8, tail);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgOps.LoadTail(tc + 5 * ldc + 8, tail);
+                AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.LoadTail(&tc[8], tail);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&(&tc[1 * ldc])[8], tail);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&(&tc[2 * ldc])[8], tail);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.LoadTail(&(&tc[3 * ldc])[8], tail);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.LoadTail(&(&tc[4 * ldc])[8], tail);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.LoadTail(&(&tc[5 * ldc])[8], tail);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
+                AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
             }
         }
     }
@@ -259,26 +259,26 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
-            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
+            AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+            AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+            AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+            AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+            AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
         }
     }
 
@@ -288,14 +288,14 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -307,26 +307,26 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(4);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.LoadTail(&ti[8], tail);
             AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgOps.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgOps.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgOps.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgOps.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgOps.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
-            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgOps.StoreTail(c3_1, tc + 3 * ldc + 8, tail);
-            AgVec.Store(c4_0, tc + 4 * ldc); AgOps.StoreTail(c4_1, tc + 4 * ldc + 8, tail);
-            AgVec.Store(c5_0, tc + 5 * ldc); AgOps.StoreTail(c5_1, tc + 5 * ldc + 8, tail);
+            AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.StoreTail(c3_1, &(&tc[3 * ldc])[8], tail);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.StoreTail(c4_1, &(&tc[4 * ldc])[8], tail);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.StoreTail(c5_1, &(&tc[5 * ldc])[8], tail);
         }
     }
 
@@ -336,16 +336,16 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(4);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgOps.LoadTail(ti + 8, tail);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.LoadTail(&ti[8], tail);
             AgVecF c0_0 = b0, c0_1 = b1;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
             }
-            AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
+            AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
         }
     }
 
@@ -357,22 +357,22 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1;
-                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgOps.LoadTail(tc + 8, tail);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgOps.LoadTail(tc + 1 * ldc + 8, tail);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgOps.LoadTail(tc + 2 * ldc + 8, tail);
+                AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.LoadTail(&tc[8], tail);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.LoadTail(&(&tc[1 * ldc])[8], tail);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.LoadTail(&(&tc[2 * ldc])[8], tail);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgOps.LoadTail(bt + 8, tail);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.LoadTail(&bt[8], tail);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
-                AgVec.Store(c0_0, tc); AgOps.StoreTail(c0_1, tc + 8, tail);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgOps.StoreTail(c1_1, tc + 1 * ldc + 8, tail);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgOps.StoreTail(c2_1, tc + 2 * ldc + 8, tail);
+                AgOps.Store(c0_0, tc); AgOps.StoreTail(c0_1, &tc[8], tail);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.StoreTail(c1_1, &(&tc[1 * ldc])[8], tail);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.StoreTail(c2_1, &(&tc[2 * ldc])[8], tail);
             }
         }
     }
@@ -382,26 +382,26 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                AgVecF a4 = AgVec.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                AgVecF a5 = AgVec.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                AgVecF a4 = AgOps.Create(at[32]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                AgVecF a5 = AgOps.Create(at[40]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-            AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-            AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
         }
     }
 
@@ -410,16 +410,16 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
         }
     }
 
@@ -428,37 +428,37 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 8)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
+            AgVecF s1 = AgOps.Create(alpha[1]);
+            AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+            AgVecF s2 = AgOps.Create(alpha[2]);
+            AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+            AgVecF s3 = AgOps.Create(alpha[3]);
+            AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
+            AgVecF s4 = AgOps.Create(alpha[4]);
+            AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4;
+            AgVecF s5 = AgOps.Create(alpha[5]);
+            AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
             }
-            AgVec.Store(c0_0, tc);
-            AgVec.Store(c1_0, tc + 1 * ldc);
-            AgVec.Store(c2_0, tc + 2 * ldc);
-            AgVec.Store(c3_0, tc + 3 * ldc);
-            AgVec.Store(c4_0, tc + 4 * ldc);
-            AgVec.Store(c5_0, tc + 5 * ldc);
+            AgOps.Store(c0_0, tc);
+            AgOps.Store(c1_0, &tc[1 * ldc]);
+            AgOps.Store(c2_0, &tc[2 * ldc]);
+            AgOps.Store(c3_0, &tc[3 * ldc]);
+            AgOps.Store(c4_0, &tc[4 * ldc]);
+            AgOps.Store(c5_0, &tc[5 * ldc]);
         }
     }
 
@@ -467,17 +467,17 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 8)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
-            AgVec.Store(c0_0, tc);
+            AgOps.Store(c0_0, tc);
         }
     }
 
@@ -488,25 +488,25 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0;
-                AgVecF c0_0 = AgVec.Load(tc);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                AgVecF c0_0 = AgOps.Load(tc);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
     }

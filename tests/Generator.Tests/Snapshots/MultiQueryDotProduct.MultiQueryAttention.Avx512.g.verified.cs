@@ -2,7 +2,7 @@
 // AttnGen Avx512 kernels for MultiQueryAttention.
 //   heads 4 x headDim 3, seqLen 37, kvHeads 1, kvSeqLen 37, modelDim 12
 //   scoring DotProduct, not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
@@ -29,9 +29,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 12)
         {
-            gemm_12x12_k12__avx512(x + r * 12, packed, 32, packed + 384, y + r * 12, 12, 12);
+            gemm_12x12_k12__avx512(&x[r * 12], packed, 32, &packed[384], &y[r * 12], 12, 12);
         }
-        gemm_1x12_k12__avx512(x + 36 * 12, packed, 32, packed + 384, y + 36 * 12, 12, 12);
+        gemm_1x12_k12__avx512(&x[36 * 12], packed, 32, &packed[384], &y[36 * 12], 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__avx512: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -40,9 +40,9 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
         for (int r = 0; r < 36; r += 12)
         {
-            gemm_12x12_k12__avx512(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_12x12_k12__avx512(&dy[r * 12], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k12__avx512(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k12__avx512(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         gemm_tn_12x12__avx512(dy, 12, 37, x, 12, dw, 12, 12, 12);
         // db[0..11] += Σ_m dY[m, :]
@@ -54,9 +54,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 12)
         {
-            gemm_12x3_k12__avx512(x + r * 12, packed, 32, packed + 384, y + r * 3, 3, 3);
+            gemm_12x3_k12__avx512(&x[r * 12], packed, 32, &packed[384], &y[r * 3], 3, 3);
         }
-        gemm_1x3_k12__avx512(x + 36 * 12, packed, 32, packed + 384, y + 36 * 3, 3, 3);
+        gemm_1x3_k12__avx512(&x[36 * 12], packed, 32, &packed[384], &y[36 * 3], 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__avx512: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -65,9 +65,9 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
         for (int r = 0; r < 36; r += 12)
         {
-            gemm_12x12_k3__avx512(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_12x12_k3__avx512(&dy[r * 3], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k3__avx512(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k3__avx512(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         gemm_tn_3x12__avx512(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
@@ -165,38 +165,38 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(12);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgOps.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgOps.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgOps.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgOps.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgOps.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgOps.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
-            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
-            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
-            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
-            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
-            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
-            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
-            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+            AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+            AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+            AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+            AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+            AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
+            AgOps.StoreTail(c6_0, &tc[6 * ldc], tail);
+            AgOps.StoreTail(c7_0, &tc[7 * ldc], tail);
+            AgOps.StoreTail(c8_0, &tc[8 * ldc], tail);
+            AgOps.StoreTail(c9_0, &tc[9 * ldc], tail);
+            AgOps.StoreTail(c10_0, &tc[10 * ldc], tail);
+            AgOps.StoreTail(c11_0, &tc[11 * ldc], tail);
         }
     }
 
@@ -206,14 +206,14 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(12);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -227,49 +227,49 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0;
                 AgVecF c0_0 = AgOps.LoadTail(tc, tail);
-                AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
-                AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
-                AgVecF c3_0 = AgOps.LoadTail(tc + 3 * ldc, tail);
-                AgVecF c4_0 = AgOps.LoadTail(tc + 4 * ldc, tail);
-                AgVecF c5_0 = AgOps.LoadTail(tc + 5 * ldc, tail);
-                AgVecF c6_0 = AgOps.LoadTail(tc + 6 * ldc, tail);
-                AgVecF c7_0 = AgOps.LoadTail(tc + 7 * ldc, tail);
-                AgVecF c8_0 = AgOps.LoadTail(tc + 8 * ldc, tail);
-                AgVecF c9_0 = AgOps.LoadTail(tc + 9 * ldc, tail);
-                AgVecF c10_0 = AgOps.LoadTail(tc + 10 * ldc, tail);
-                AgVecF c11_0 = AgOps.LoadTail(tc + 11 * ldc, tail);
+                AgVecF c1_0 = AgOps.LoadTail(&tc[1 * ldc], tail);
+                AgVecF c2_0 = AgOps.LoadTail(&tc[2 * ldc], tail);
+                AgVecF c3_0 = AgOps.LoadTail(&tc[3 * ldc], tail);
+                AgVecF c4_0 = AgOps.LoadTail(&tc[4 * ldc], tail);
+                AgVecF c5_0 = AgOps.LoadTail(&tc[5 * ldc], tail);
+                AgVecF c6_0 = AgOps.LoadTail(&tc[6 * ldc], tail);
+                AgVecF c7_0 = AgOps.LoadTail(&tc[7 * ldc], tail);
+                AgVecF c8_0 = AgOps.LoadTail(&tc[8 * ldc], tail);
+                AgVecF c9_0 = AgOps.LoadTail(&tc[9 * ldc], tail);
+                AgVecF c10_0 = AgOps.LoadTail(&tc[10 * ldc], tail);
+                AgVecF c11_0 = AgOps.LoadTail(&tc[11 * ldc], tail);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
                     b0 = AgOps.LoadTail(bt, tail);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                    AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                    AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                    AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                    AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                    AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                 }
                 AgOps.StoreTail(c0_0, tc, tail);
-                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-                AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-                AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-                AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
-                AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
-                AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
-                AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
-                AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
-                AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
-                AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+                AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+                AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+                AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+                AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+                AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
+                AgOps.StoreTail(c6_0, &tc[6 * ldc], tail);
+                AgOps.StoreTail(c7_0, &tc[7 * ldc], tail);
+                AgOps.StoreTail(c8_0, &tc[8 * ldc], tail);
+                AgOps.StoreTail(c9_0, &tc[9 * ldc], tail);
+                AgOps.StoreTail(c10_0, &tc[10 * ldc], tail);
+                AgOps.StoreTail(c11_0, &tc[11 * ldc], tail);
             }
         }
     }
@@ -280,38 +280,38 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[48]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[60]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgOps.Create(at[72]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgOps.Create(at[84]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgOps.Create(at[96]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgOps.Create(at[108]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgOps.Create(at[120]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgOps.Create(at[132]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
-            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
-            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
-            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
-            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
-            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
-            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
-            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+            AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+            AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+            AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+            AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+            AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
+            AgOps.StoreTail(c6_0, &tc[6 * ldc], tail);
+            AgOps.StoreTail(c7_0, &tc[7 * ldc], tail);
+            AgOps.StoreTail(c8_0, &tc[8 * ldc], tail);
+            AgOps.StoreTail(c9_0, &tc[9 * ldc], tail);
+            AgOps.StoreTail(c10_0, &tc[10 * ldc], tail);
+            AgOps.StoreTail(c11_0, &tc[11 * ldc], tail);
         }
     }
 
@@ -321,14 +321,14 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -340,38 +340,38 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(12);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                AgVecF a6 = AgVec.Create(at[18]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                AgVecF a7 = AgVec.Create(at[21]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                AgVecF a8 = AgVec.Create(at[24]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                AgVecF a9 = AgVec.Create(at[27]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                AgVecF a10 = AgVec.Create(at[30]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                AgVecF a11 = AgVec.Create(at[33]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[12]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[15]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a6 = AgOps.Create(at[18]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                AgVecF a7 = AgOps.Create(at[21]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                AgVecF a8 = AgOps.Create(at[24]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                AgVecF a9 = AgOps.Create(at[27]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                AgVecF a10 = AgOps.Create(at[30]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                AgVecF a11 = AgOps.Create(at[33]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
-            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
-            AgOps.StoreTail(c4_0, tc + 4 * ldc, tail);
-            AgOps.StoreTail(c5_0, tc + 5 * ldc, tail);
-            AgOps.StoreTail(c6_0, tc + 6 * ldc, tail);
-            AgOps.StoreTail(c7_0, tc + 7 * ldc, tail);
-            AgOps.StoreTail(c8_0, tc + 8 * ldc, tail);
-            AgOps.StoreTail(c9_0, tc + 9 * ldc, tail);
-            AgOps.StoreTail(c10_0, tc + 10 * ldc, tail);
-            AgOps.StoreTail(c11_0, tc + 11 * ldc, tail);
+            AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+            AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+            AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
+            AgOps.StoreTail(c4_0, &tc[4 * ldc], tail);
+            AgOps.StoreTail(c5_0, &tc[5 * ldc], tail);
+            AgOps.StoreTail(c6_0, &tc[6 * ldc], tail);
+            AgOps.StoreTail(c7_0, &tc[7 * ldc], tail);
+            AgOps.StoreTail(c8_0, &tc[8 * ldc], tail);
+            AgOps.StoreTail(c9_0, &tc[9 * ldc], tail);
+            AgOps.StoreTail(c10_0, &tc[10 * ldc], tail);
+            AgOps.StoreTail(c11_0, &tc[11 * ldc], tail);
         }
     }
 
@@ -381,14 +381,14 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(12);
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -402,22 +402,22 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0;
                 AgVecF c0_0 = AgOps.LoadTail(tc, tail);
-                AgVecF c1_0 = AgOps.LoadTail(tc + 1 * ldc, tail);
-                AgVecF c2_0 = AgOps.LoadTail(tc + 2 * ldc, tail);
+                AgVecF c1_0 = AgOps.LoadTail(&tc[1 * ldc], tail);
+                AgVecF c2_0 = AgOps.LoadTail(&tc[2 * ldc], tail);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
                     b0 = AgOps.LoadTail(bt, tail);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
                 AgOps.StoreTail(c0_0, tc, tail);
-                AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-                AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
+                AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+                AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
             }
         }
     }
@@ -427,26 +427,26 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 48)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2, c4_0 = b0, c4_1 = b1, c4_2 = b2, c5_0 = b0, c5_1 = b1, c5_2 = b2;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
-                AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2);
-                AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1); c4_2 = AgOps.MultiplyAdd(a4, b2, c4_2);
+                AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1); c5_2 = AgOps.MultiplyAdd(a5, b2, c5_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 16); AgVec.Store(c1_2, tc + 1 * ldc + 32);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 16); AgVec.Store(c2_2, tc + 2 * ldc + 32);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 16); AgVec.Store(c3_2, tc + 3 * ldc + 32);
-            AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 16); AgVec.Store(c4_2, tc + 4 * ldc + 32);
-            AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 16); AgVec.Store(c5_2, tc + 5 * ldc + 32);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]);
+            AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]);
+            AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]);
         }
     }
 
@@ -455,16 +455,16 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 48)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 16), b2 = AgVec.Load(ti + 32);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 16); b2 = AgVec.Load(bt + 32);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]); b2 = AgOps.Load(&bt[32]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 16); AgVec.Store(c0_2, tc + 32);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]);
         }
     }
 
@@ -473,37 +473,37 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
-            AgVecF s4 = AgVec.Create(alpha[4]);
-            AgVecF c4_0 = AgVec.Load(tc + 4 * ldc) * s4;
-            AgVecF s5 = AgVec.Create(alpha[5]);
-            AgVecF c5_0 = AgVec.Load(tc + 5 * ldc) * s5;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
+            AgVecF s1 = AgOps.Create(alpha[1]);
+            AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+            AgVecF s2 = AgOps.Create(alpha[2]);
+            AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+            AgVecF s3 = AgOps.Create(alpha[3]);
+            AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
+            AgVecF s4 = AgOps.Create(alpha[4]);
+            AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]) * s4;
+            AgVecF s5 = AgOps.Create(alpha[5]);
+            AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]) * s5;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgVec.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgVec.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
             }
-            AgVec.Store(c0_0, tc);
-            AgVec.Store(c1_0, tc + 1 * ldc);
-            AgVec.Store(c2_0, tc + 2 * ldc);
-            AgVec.Store(c3_0, tc + 3 * ldc);
-            AgVec.Store(c4_0, tc + 4 * ldc);
-            AgVec.Store(c5_0, tc + 5 * ldc);
+            AgOps.Store(c0_0, tc);
+            AgOps.Store(c1_0, &tc[1 * ldc]);
+            AgOps.Store(c2_0, &tc[2 * ldc]);
+            AgOps.Store(c3_0, &tc[3 * ldc]);
+            AgOps.Store(c4_0, &tc[4 * ldc]);
+            AgOps.Store(c5_0, &tc[5 * ldc]);
         }
     }
 
@@ -512,17 +512,17 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
-            AgVec.Store(c0_0, tc);
+            AgOps.Store(c0_0, tc);
         }
     }
 
@@ -533,49 +533,49 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0;
-                AgVecF c0_0 = AgVec.Load(tc);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
-                AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
-                AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
-                AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
-                AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                AgVecF c0_0 = AgOps.Load(tc);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
+                AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]);
+                AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]);
+                AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]);
+                AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                    AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                    AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                    AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                    AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                    AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
-                AgVec.Store(c6_0, tc + 6 * ldc);
-                AgVec.Store(c7_0, tc + 7 * ldc);
-                AgVec.Store(c8_0, tc + 8 * ldc);
-                AgVec.Store(c9_0, tc + 9 * ldc);
-                AgVec.Store(c10_0, tc + 10 * ldc);
-                AgVec.Store(c11_0, tc + 11 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
+                AgOps.Store(c10_0, &tc[10 * ldc]);
+                AgOps.Store(c11_0, &tc[11 * ldc]);
             }
         }
     }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for MultiQueryAttention.
 //   heads 4 x headDim 3, seqLen 37, kvHeads 1, kvSeqLen 37, modelDim 12
 //   scoring DotProduct, not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 partial class MultiQueryAttention

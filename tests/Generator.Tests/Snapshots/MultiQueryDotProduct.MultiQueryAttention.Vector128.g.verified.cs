@@ -2,7 +2,7 @@
 // AttnGen Vector128 kernels for MultiQueryAttention.
 //   heads 4 x headDim 3, seqLen 37, kvHeads 1, kvSeqLen 37, modelDim 12
 //   scoring DotProduct, not causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector128;
@@ -29,9 +29,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 12, 12, 12);
+            gemm_4x12_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 12], 12, 12);
         }
-        gemm_1x12_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 12, 12, 12);
+        gemm_1x12_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 12], 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__v128: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -40,20 +40,20 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k12__v128(dy + r * 12, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_4x12_k12__v128(&dy[r * 12], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k12__v128(dy + 36 * 12, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k12__v128(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         for (int r = 0; r < 12; r += 4)
         {
-            gemm_tn_4x12__v128(dy + r, 12, 37, x, 12, dw + r * 12, 12, 4, 12);
+            gemm_tn_4x12__v128(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 4, 12);
         }
         // db[0..11] += Σ_m dY[m, :]
         for (int j = 0; j < 12; j += 4)
         {
-            AgVecF s = AgVec.Load(db + j);
-            for (int i = 0; i < 37; i++) s += AgVec.Load(dy + i * 12 + j);
-            AgVec.Store(s, db + j);
+            AgVecF s = AgOps.Load(db + j);
+            for (int i = 0; i < 37; i++) s += AgOps.Load(dy + i * 12 + j);
+            AgOps.Store(s, db + j);
         }
     }
 
@@ -62,9 +62,9 @@ partial class MultiQueryAttention
     {
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x3_k12__v128(x + r * 12, packed, 16, packed + 192, y + r * 3, 3, 3);
+            gemm_4x3_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 3], 3, 3);
         }
-        gemm_1x3_k12__v128(x + 36 * 12, packed, 16, packed + 192, y + 36 * 3, 3, 3);
+        gemm_1x3_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 3], 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__v128: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -73,9 +73,9 @@ partial class MultiQueryAttention
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
         for (int r = 0; r < 36; r += 4)
         {
-            gemm_4x12_k3__v128(dy + r * 3, w, 12, AgSupport.ZeroRow, dx + r * 12, 12, 12);
+            gemm_4x12_k3__v128(&dy[r * 3], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
         }
-        gemm_1x12_k3__v128(dy + 36 * 3, w, 12, AgSupport.ZeroRow, dx + 36 * 12, 12, 12);
+        gemm_1x12_k3__v128(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
         gemm_tn_3x12__v128(dy, 3, 37, x, 12, dw, 12, 3, 12);
         // db[0..2] += Σ_m dY[m, :]
@@ -172,22 +172,22 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
         }
     }
 
@@ -196,16 +196,16 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
         }
     }
 
@@ -216,25 +216,25 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1, b2;
-                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 4), c3_2 = AgVec.Load(tc + 3 * ldc + 8);
+                AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]), c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]), c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
             }
         }
     }
@@ -245,22 +245,22 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
-            AgOps.StoreTail(c1_0, tc + 1 * ldc, tail);
-            AgOps.StoreTail(c2_0, tc + 2 * ldc, tail);
-            AgOps.StoreTail(c3_0, tc + 3 * ldc, tail);
+            AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
+            AgOps.StoreTail(c2_0, &tc[2 * ldc], tail);
+            AgOps.StoreTail(c3_0, &tc[3 * ldc], tail);
         }
     }
 
@@ -270,14 +270,14 @@ partial class MultiQueryAttention
         AgVecF tail = AgOps.TailMask(3);
         for (int j0 = 0; j0 < width; j0 += 3)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
             for (int t = 0; t < 12; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
+                float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -288,22 +288,22 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgVec.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgVec.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgVec.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgOps.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]);
         }
     }
 
@@ -312,16 +312,16 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 12)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
         }
     }
 
@@ -332,22 +332,22 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0, b1, b2;
-                AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 4), c0_2 = AgVec.Load(tc + 8);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 4), c1_2 = AgVec.Load(tc + 1 * ldc + 8);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 4), c2_2 = AgVec.Load(tc + 2 * ldc + 8);
+                AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]), c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
             }
         }
     }
@@ -357,22 +357,22 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgVec.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgVec.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgVec.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                AgVecF a3 = AgOps.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
-            AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 4); AgVec.Store(c1_2, tc + 1 * ldc + 8); AgVec.Store(c1_3, tc + 1 * ldc + 12);
-            AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 4); AgVec.Store(c2_2, tc + 2 * ldc + 8); AgVec.Store(c2_3, tc + 2 * ldc + 12);
-            AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 4); AgVec.Store(c3_2, tc + 3 * ldc + 8); AgVec.Store(c3_3, tc + 3 * ldc + 12);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+            AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
         }
     }
 
@@ -381,16 +381,16 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 16)
         {
-            float* tb = b + j0, tc = c + j0, ti = init + j0;
-            AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 4), b2 = AgVec.Load(ti + 8), b3 = AgVec.Load(ti + 12);
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
             for (int t = 0; t < 3; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 4); b2 = AgVec.Load(bt + 8); b3 = AgVec.Load(bt + 12);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
             }
-            AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 4); AgVec.Store(c0_2, tc + 8); AgVec.Store(c0_3, tc + 12);
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
         }
     }
 
@@ -399,29 +399,29 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 4)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
-            AgVecF s1 = AgVec.Create(alpha[1]);
-            AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-            AgVecF s2 = AgVec.Create(alpha[2]);
-            AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-            AgVecF s3 = AgVec.Create(alpha[3]);
-            AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
+            AgVecF s1 = AgOps.Create(alpha[1]);
+            AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+            AgVecF s2 = AgOps.Create(alpha[2]);
+            AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+            AgVecF s3 = AgOps.Create(alpha[3]);
+            AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgVec.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgVec.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgVec.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
             }
-            AgVec.Store(c0_0, tc);
-            AgVec.Store(c1_0, tc + 1 * ldc);
-            AgVec.Store(c2_0, tc + 2 * ldc);
-            AgVec.Store(c3_0, tc + 3 * ldc);
+            AgOps.Store(c0_0, tc);
+            AgOps.Store(c1_0, &tc[1 * ldc]);
+            AgOps.Store(c2_0, &tc[2 * ldc]);
+            AgOps.Store(c3_0, &tc[3 * ldc]);
         }
     }
 
@@ -430,17 +430,17 @@ partial class MultiQueryAttention
     {
         for (int j0 = 0; j0 < width; j0 += 4)
         {
-            float* tb = b + j0, tc = c + j0;
+            float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
-            AgVecF s0 = AgVec.Create(alpha[0]);
-            AgVecF c0_0 = AgVec.Load(tc) * s0;
+            AgVecF s0 = AgOps.Create(alpha[0]);
+            AgVecF c0_0 = AgOps.Load(tc) * s0;
             for (int t = 0; t < depth; t++)
             {
-                float* at = a + t, bt = tb + t * ldb;
-                b0 = AgVec.Load(bt);
-                AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
-            AgVec.Store(c0_0, tc);
+            AgOps.Store(c0_0, tc);
         }
     }
 
@@ -451,25 +451,25 @@ partial class MultiQueryAttention
         {
             for (int j0 = 0; j0 < width; j0 += 4)
             {
-                float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                 AgVecF b0;
-                AgVecF c0_0 = AgVec.Load(tc);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                AgVecF c0_0 = AgOps.Load(tc);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = ta + t * lda, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
     }

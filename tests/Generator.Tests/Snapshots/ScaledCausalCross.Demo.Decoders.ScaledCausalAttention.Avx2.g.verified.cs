@@ -2,7 +2,7 @@
 // AttnGen Avx2 kernels for Demo.Decoders.ScaledCausalAttention.
 //   heads 2 x headDim 8, seqLen 4, kvHeads 2, kvSeqLen 10, modelDim 16
 //   scoring ScaledDotProduct (scale 0.3f), causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector256;
@@ -29,7 +29,7 @@ namespace Demo.Decoders
         // Linear_4x16x16_bias__avx2: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_4x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            gemm_4x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
+            gemm_4x16_k16__avx2(x, packed, 16, &packed[256], y, 16, 16);
         }
 
         // LinearBackward_4x16x16_bias__avx2: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
@@ -40,23 +40,23 @@ namespace Demo.Decoders
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
             for (int r = 0; r < 12; r += 6)
             {
-                gemm_tn_6x16__avx2(dy + r, 16, 4, x, 16, dw + r * 16, 16, 6, 16);
+                gemm_tn_6x16__avx2(&dy[r], 16, 4, x, 16, &dw[r * 16], 16, 6, 16);
             }
-            gemm_tn_4x16__avx2(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16, 4, 16);
+            gemm_tn_4x16__avx2(&dy[12], 16, 4, x, 16, &dw[12 * 16], 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 4; i++) s += AgVec.Load(dy + i * 16 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 4; i++) s += AgOps.Load(dy + i * 16 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
         // Linear_10x16x16_bias__avx2: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
         private static unsafe void Linear_10x16x16_bias__avx2(float* x, float* packed, float* y)
         {
-            gemm_6x16_k16__avx2(x, packed, 16, packed + 256, y, 16, 16);
-            gemm_4x16_k16__avx2(x + 6 * 16, packed, 16, packed + 256, y + 6 * 16, 16, 16);
+            gemm_6x16_k16__avx2(x, packed, 16, &packed[256], y, 16, 16);
+            gemm_4x16_k16__avx2(&x[6 * 16], packed, 16, &packed[256], &y[6 * 16], 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__avx2: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
@@ -64,19 +64,19 @@ namespace Demo.Decoders
         {
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
             gemm_6x16_k16__avx2(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
-            gemm_4x16_k16__avx2(dy + 6 * 16, w, 16, AgSupport.ZeroRow, dx + 6 * 16, 16, 16);
+            gemm_4x16_k16__avx2(&dy[6 * 16], w, 16, AgSupport.ZeroRow, &dx[6 * 16], 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             for (int r = 0; r < 12; r += 6)
             {
-                gemm_tn_6x16__avx2(dy + r, 16, 10, x, 16, dw + r * 16, 16, 6, 16);
+                gemm_tn_6x16__avx2(&dy[r], 16, 10, x, 16, &dw[r * 16], 16, 6, 16);
             }
-            gemm_tn_4x16__avx2(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16, 4, 16);
+            gemm_tn_4x16__avx2(&dy[12], 16, 10, x, 16, &dw[12 * 16], 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 8)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 16 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 16 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -167,22 +167,22 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -193,31 +193,31 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc), c4_1 = AgVec.Load(tc + 4 * ldc + 8);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc), c5_1 = AgVec.Load(tc + 5 * ldc + 8);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[8]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                    AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                    AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
                 }
             }
         }
@@ -229,25 +229,25 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0, b1;
-                    AgVecF c0_0 = AgVec.Load(tc), c0_1 = AgVec.Load(tc + 8);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc), c1_1 = AgVec.Load(tc + 1 * ldc + 8);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc), c2_1 = AgVec.Load(tc + 2 * ldc + 8);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc), c3_1 = AgVec.Load(tc + 3 * ldc + 8);
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[8]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[8]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[8]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                     }
-                    AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                    AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                    AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                    AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
                 }
             }
         }
@@ -257,26 +257,26 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
-                AgVec.Store(c4_0, tc + 4 * ldc); AgVec.Store(c4_1, tc + 4 * ldc + 8);
-                AgVec.Store(c5_0, tc + 5 * ldc); AgVec.Store(c5_1, tc + 5 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
+                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[8]);
+                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[8]);
             }
         }
 
@@ -285,22 +285,22 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti), b1 = AgVec.Load(ti + 8);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1;
                 for (int t = 0; t < 8; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt); b1 = AgVec.Load(bt + 8);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgVec.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgVec.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgVec.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
                 }
-                AgVec.Store(c0_0, tc); AgVec.Store(c0_1, tc + 8);
-                AgVec.Store(c1_0, tc + 1 * ldc); AgVec.Store(c1_1, tc + 1 * ldc + 8);
-                AgVec.Store(c2_0, tc + 2 * ldc); AgVec.Store(c2_1, tc + 2 * ldc + 8);
-                AgVec.Store(c3_0, tc + 3 * ldc); AgVec.Store(c3_1, tc + 3 * ldc + 8);
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[8]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[8]);
             }
         }
 
@@ -309,29 +309,29 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 8)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 
@@ -342,25 +342,25 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen Avx512 kernels for Demo.Decoders.ScaledCausalAttention.
 //   heads 2 x headDim 8, seqLen 4, kvHeads 2, kvSeqLen 10, modelDim 16
 //   scoring ScaledDotProduct (scale 0.3f), causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 using AgVec = global::System.Runtime.Intrinsics.Vector512;
@@ -29,7 +29,7 @@ namespace Demo.Decoders
         // Linear_4x16x16_bias__avx512: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_4x16x16_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_4x16_k16__avx512(x, packed, 32, packed + 512, y, 16, 16);
+            gemm_4x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
         }
 
         // LinearBackward_4x16x16_bias__avx512: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
@@ -39,20 +39,20 @@ namespace Demo.Decoders
             gemm_4x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
             gemm_tn_12x16__avx512(dy, 16, 4, x, 16, dw, 16, 12, 16);
-            gemm_tn_4x16__avx512(dy + 12, 16, 4, x, 16, dw + 12 * 16, 16, 4, 16);
+            gemm_tn_4x16__avx512(&dy[12], 16, 4, x, 16, &dw[12 * 16], 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 4; i++) s += AgVec.Load(dy + i * 16 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 4; i++) s += AgOps.Load(dy + i * 16 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
         // Linear_10x16x16_bias__avx512: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
         private static unsafe void Linear_10x16x16_bias__avx512(float* x, float* packed, float* y)
         {
-            gemm_10x16_k16__avx512(x, packed, 32, packed + 512, y, 16, 16);
+            gemm_10x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__avx512: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
@@ -62,13 +62,13 @@ namespace Demo.Decoders
             gemm_10x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
             gemm_tn_12x16__avx512(dy, 16, 10, x, 16, dw, 16, 12, 16);
-            gemm_tn_4x16__avx512(dy + 12, 16, 10, x, 16, dw + 12 * 16, 16, 4, 16);
+            gemm_tn_4x16__avx512(&dy[12], 16, 10, x, 16, &dw[12 * 16], 16, 4, 16);
             // db[0..15] += Σ_m dY[m, :]
             for (int j = 0; j < 16; j += 16)
             {
-                AgVecF s = AgVec.Load(db + j);
-                for (int i = 0; i < 10; i++) s += AgVec.Load(dy + i * 16 + j);
-                AgVec.Store(s, db + j);
+                AgVecF s = AgOps.Load(db + j);
+                for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 16 + j);
+                AgOps.Store(s, db + j);
             }
         }
 
@@ -159,22 +159,22 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 
@@ -185,49 +185,49 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
-                    AgVecF c8_0 = AgVec.Load(tc + 8 * ldc);
-                    AgVecF c9_0 = AgVec.Load(tc + 9 * ldc);
-                    AgVecF c10_0 = AgVec.Load(tc + 10 * ldc);
-                    AgVecF c11_0 = AgVec.Load(tc + 11 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                        AgVecF a8 = AgVec.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                        AgVecF a9 = AgVec.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
-                        AgVecF a10 = AgVec.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
-                        AgVecF a11 = AgVec.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
-                    AgVec.Store(c4_0, tc + 4 * ldc);
-                    AgVec.Store(c5_0, tc + 5 * ldc);
-                    AgVec.Store(c6_0, tc + 6 * ldc);
-                    AgVec.Store(c7_0, tc + 7 * ldc);
-                    AgVec.Store(c8_0, tc + 8 * ldc);
-                    AgVec.Store(c9_0, tc + 9 * ldc);
-                    AgVec.Store(c10_0, tc + 10 * ldc);
-                    AgVec.Store(c11_0, tc + 11 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]);
                 }
             }
         }
@@ -239,25 +239,25 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
                 }
             }
         }
@@ -267,34 +267,34 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0;
                 for (int t = 0; t < 16; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                    AgVecF a4 = AgVec.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                    AgVecF a5 = AgVec.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                    AgVecF a6 = AgVec.Create(at[96]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                    AgVecF a7 = AgVec.Create(at[112]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    AgVecF a8 = AgVec.Create(at[128]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
-                    AgVecF a9 = AgVec.Create(at[144]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[96]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[112]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[128]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[144]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
-                AgVec.Store(c4_0, tc + 4 * ldc);
-                AgVec.Store(c5_0, tc + 5 * ldc);
-                AgVec.Store(c6_0, tc + 6 * ldc);
-                AgVec.Store(c7_0, tc + 7 * ldc);
-                AgVec.Store(c8_0, tc + 8 * ldc);
-                AgVec.Store(c9_0, tc + 9 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
             }
         }
 
@@ -303,22 +303,22 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0, ti = init + j0;
-                AgVecF b0 = AgVec.Load(ti);
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
                 for (int t = 0; t < 8; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 
@@ -327,29 +327,29 @@ namespace Demo.Decoders
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
-                float* tb = b + j0, tc = c + j0;
+                float* tb = &b[j0], tc = &c[j0];
                 AgVecF b0;
-                AgVecF s0 = AgVec.Create(alpha[0]);
-                AgVecF c0_0 = AgVec.Load(tc) * s0;
-                AgVecF s1 = AgVec.Create(alpha[1]);
-                AgVecF c1_0 = AgVec.Load(tc + 1 * ldc) * s1;
-                AgVecF s2 = AgVec.Create(alpha[2]);
-                AgVecF c2_0 = AgVec.Load(tc + 2 * ldc) * s2;
-                AgVecF s3 = AgVec.Create(alpha[3]);
-                AgVecF c3_0 = AgVec.Load(tc + 3 * ldc) * s3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
                 for (int t = 0; t < depth; t++)
                 {
-                    float* at = a + t, bt = tb + t * ldb;
-                    b0 = AgVec.Load(bt);
-                    AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgVec.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgVec.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgVec.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
                 }
-                AgVec.Store(c0_0, tc);
-                AgVec.Store(c1_0, tc + 1 * ldc);
-                AgVec.Store(c2_0, tc + 2 * ldc);
-                AgVec.Store(c3_0, tc + 3 * ldc);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 
@@ -360,37 +360,37 @@ namespace Demo.Decoders
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
                 {
-                    float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
                     AgVecF b0;
-                    AgVecF c0_0 = AgVec.Load(tc);
-                    AgVecF c1_0 = AgVec.Load(tc + 1 * ldc);
-                    AgVecF c2_0 = AgVec.Load(tc + 2 * ldc);
-                    AgVecF c3_0 = AgVec.Load(tc + 3 * ldc);
-                    AgVecF c4_0 = AgVec.Load(tc + 4 * ldc);
-                    AgVecF c5_0 = AgVec.Load(tc + 5 * ldc);
-                    AgVecF c6_0 = AgVec.Load(tc + 6 * ldc);
-                    AgVecF c7_0 = AgVec.Load(tc + 7 * ldc);
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
-                        float* at = ta + t * lda, bt = tb + t * ldb;
-                        b0 = AgVec.Load(bt);
-                        AgVecF a0 = AgVec.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgVec.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgVec.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgVec.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgVec.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgVec.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgVec.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgVec.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                     }
-                    AgVec.Store(c0_0, tc);
-                    AgVec.Store(c1_0, tc + 1 * ldc);
-                    AgVec.Store(c2_0, tc + 2 * ldc);
-                    AgVec.Store(c3_0, tc + 3 * ldc);
-                    AgVec.Store(c4_0, tc + 4 * ldc);
-                    AgVec.Store(c5_0, tc + 5 * ldc);
-                    AgVec.Store(c6_0, tc + 6 * ldc);
-                    AgVec.Store(c7_0, tc + 7 * ldc);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 // AttnGen scalar kernels for Demo.Decoders.ScaledCausalAttention.
 //   heads 2 x headDim 8, seqLen 4, kvHeads 2, kvSeqLen 10, modelDim 16
 //   scoring ScaledDotProduct (scale 0.3f), causal, projections with bias
-#nullable enable
+#nullable disable
 #pragma warning disable CS1591 // every public member is documented; this covers private kernels in user projects that require docs
 
 namespace Demo.Decoders

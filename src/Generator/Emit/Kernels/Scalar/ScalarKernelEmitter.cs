@@ -10,7 +10,7 @@ namespace AttnGen.Generator.Emit.Kernels.Scalar
         public static string Emit(KernelPlan plan)
         {
             var w = new SourceWriter();
-            var blocks = Begin(w, plan, "scalar kernels");
+            var blocks = Begin(w, plan, "scalar kernels", nullable: false);
             w.Line("// ---- Scalar kernels: plain C# loops, every bound a constant ----");
             w.Line();
             var emitted = new HashSet<LinearShape>();

@@ -19,8 +19,10 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             string name = tile.Name(v.Isa);
             string Load(string pointer, int c) => c == vectors - 1 && tail > 0 ? v.LoadTail(pointer, "tail") : v.Load(pointer);
             string Store(string value, string pointer, int c) => c == vectors - 1 && tail > 0 ? v.StoreTail(value, pointer, "tail") : v.Store(value, pointer);
-            string At(string pointer, int c) => c == 0 ? pointer : $"{pointer} + {Inv(c * width)}";
-            string Row(int r, int c) => At(r == 0 ? "tc" : $"tc + {Inv(r)} * ldc", c);
+            string At(string pointer, int c) => PointerAt(pointer, Inv(c * width));
+            // A tile row's address is its row's start with the column offset on it (not one summed index), so the
+            // row start is computed once and the constant folds into each load's and store's displacement.
+            string Row(int r, int c) => At(r == 0 ? "tc" : PointerAt("tc", $"{Inv(r)} * ldc"), c);
 
             (string formula, string parameters) = tile.Op switch
             {
@@ -42,13 +44,13 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 using (w.Open($"for (int j0 = 0; j0 < width; j0 += {Inv(columns)})"))
                 {
                     w.Line(transposed
-                        ? "float* ta = a + i0, tb = b + j0, tc = c + i0 * ldc + j0;"
-                        : tile.Op == TileOp.Gemm ? "float* tb = b + j0, tc = c + j0, ti = init + j0;" : "float* tb = b + j0, tc = c + j0;");
+                        ? "float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];"
+                        : tile.Op == TileOp.Gemm ? "float* tb = &b[j0], tc = &c[j0], ti = &init[j0];" : "float* tb = &b[j0], tc = &c[j0];");
                     EmitInit(w, tile, v, vectors, Load, Row);
                     string depth = tile.Op is TileOp.Gemm or TileOp.Additive ? Inv(tile.Depth) : "depth";
                     using (w.Open($"for (int t = 0; t < {depth}; t++)"))
                     {
-                        w.Line(transposed ? "float* at = ta + t * lda, bt = tb + t * ldb;" : "float* at = a + t, bt = tb + t * ldb;");
+                        w.Line(transposed ? "float* at = &ta[t * lda], bt = &tb[t * ldb];" : "float* at = &a[t], bt = &tb[t * ldb];");
                         var loads = new List<string>();
                         for (int c = 0; c < vectors; c++)
                         {
@@ -94,7 +96,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             var bs = new List<string>();
             for (int c = 0; c < vectors; c++)
             {
-                bs.Add(tile.Op == TileOp.Gemm ? $"b{c} = {load(c == 0 ? "ti" : $"ti + {Inv(c * v.Isa.Width)}", c)}" : $"b{c}");
+                bs.Add(tile.Op == TileOp.Gemm ? $"b{c} = {load(PointerAt("ti", Inv(c * v.Isa.Width)), c)}" : $"b{c}");
             }
             w.Line($"{v.Type} {string.Join(", ", bs)};");
             if (tile.Op == TileOp.Gemm)

@@ -54,8 +54,8 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             }
         }
 
-        /// <summary><paramref name="pointer"/> + <paramref name="index"/> · <paramref name="stride"/>, without the zero terms.</summary>
+        /// <summary>The address <paramref name="index"/> · <paramref name="stride"/> past <paramref name="pointer"/>, without the zero terms.</summary>
         public static string Offset(string pointer, string index, int stride)
-            => index == "0" ? pointer : stride == 1 ? $"{pointer} + {index}" : $"{pointer} + {index} * {Inv(stride)}";
+            => PointerAt(pointer, index == "0" || stride == 1 ? index : $"{index} * {Inv(stride)}");
     }
 }

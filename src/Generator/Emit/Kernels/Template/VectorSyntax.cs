@@ -18,11 +18,14 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>The vector type, through the file's alias.</summary>
         public string Type => "AgVecF";
 
-        public string Load(string pointer) => $"AgVec.Load({pointer})";
+        // Load, store and broadcast go through the width's ops struct (one overload each, inlined to the same
+        // instruction) rather than the vector class, whose generic and overloaded Load, Store and Create make the
+        // compiler run overload resolution at each of the thousands of call sites in a layer's kernels.
+        public string Load(string pointer) => $"AgOps.Load({pointer})";
 
-        public string Store(string value, string pointer) => $"AgVec.Store({value}, {pointer})";
+        public string Store(string value, string pointer) => $"AgOps.Store({value}, {pointer})";
 
-        public string Broadcast(string scalar) => $"AgVec.Create({scalar})";
+        public string Broadcast(string scalar) => $"AgOps.Create({scalar})";
 
         /// <summary>A partial vector: the lanes of <paramref name="mask"/> from <paramref name="pointer"/>, nothing past them read.</summary>
         public string LoadTail(string pointer, string mask) => $"AgOps.LoadTail({pointer}, {mask})";

@@ -17,7 +17,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             var w = new SourceWriter();
             var syntax = new VectorSyntax(isa);
             var kernels = new KernelSet(syntax);
-            var blocks = Begin(w, plan, $"{isa.EnumName} kernels", usings: syntax.Aliases);
+            var blocks = Begin(w, plan, $"{isa.EnumName} kernels", usings: syntax.Aliases, nullable: false);
             w.Line($"// ---- {isa.EnumName} kernels: {Inv(isa.Width)} floats per vector; tiles from IsaProfile ----");
             w.Line();
             if (plan.Spec.Projections)

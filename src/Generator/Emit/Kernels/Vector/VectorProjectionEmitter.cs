@@ -24,7 +24,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                     // Column j starts panel j / NR, (K + 1)·NR floats each: j·(K + 1).
                     string panel = TileLoops.Offset("packed", column, k + 1);
                     string kernel = kernels.Use(TileProduct.Gemm(rows, columns, k, k));
-                    return $"{kernel}({TileLoops.Offset("x", row, k)}, {panel}, {Inv(nr)}, {panel} + {Inv(k * nr)}, {TileLoops.Offset(TileLoops.Offset("y", row, n), column, 1)}, {Inv(n)}, {Inv(columns)});";
+                    return $"{kernel}({TileLoops.Offset("x", row, k)}, {panel}, {Inv(nr)}, {PointerAt(panel, Inv(k * nr))}, {TileLoops.Offset(TileLoops.Offset("y", row, n), column, 1)}, {Inv(n)}, {Inv(columns)});";
                 });
             }
             w.Line();
