@@ -3,15 +3,34 @@
 # a console project with 0, 10 and 30 [AttentionLayer] declarations of assorted shapes. Prints the median of
 # a few rebuilds per project and the cost per layer above the project with none.
 #
-#   benchmarks/build-cost/run.sh [repeats]        (default 3 rebuilds per project)
+#   benchmarks/build-cost/run.sh [repeats] [server|no-server]
+#
+# repeats: rebuilds per project (default 3). The second argument chooses the compiler: `server` builds through
+# the shared compiler server (VBCSCompiler, the SDK's default: the compiler and the generator stay loaded and
+# compiled between builds), `no-server` starts a fresh compiler process for every build (what a machine with
+# UseSharedCompilation=false gets, and what CI machines often do). Default: whatever the environment says.
 #
 # The projects are written to a temporary folder outside the repository and reference src/ by
 # ProjectReference, as the repository's own samples do.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 repeats="${1:-3}"
+compiler="${2:-}"
+server_flag=()
+case "$compiler" in
+  server) server_flag=(-p:UseSharedCompilation=true) ;;
+  no-server) server_flag=(-p:UseSharedCompilation=false) ;;
+  "") ;;
+  *) echo "second argument: server or no-server, not '$compiler'" >&2; exit 2 ;;
+esac
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  rm -rf "$work"
+  # The compiler server this script started would otherwise stay up for its idle timeout.
+  [[ "$compiler" == server ]] && dotnet build-server shutdown --vbcscompiler > /dev/null 2>&1
+  return 0
+}
+trap cleanup EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 # Layer i: a deterministic spread of head counts, widths, lengths and options.
@@ -59,13 +78,13 @@ PROJ
 
 measure() {
   local dir=$1
-  dotnet build "$dir" -c Release -v quiet -nologo > "$dir/first.log" 2>&1 || { cat "$dir/first.log"; exit 1; }
+  dotnet build "$dir" -c Release -v quiet -nologo "${server_flag[@]}" > "$dir/first.log" 2>&1 || { cat "$dir/first.log"; exit 1; }
   local times=()
   for ((r = 0; r < repeats; r++)); do
     echo "namespace Consumer; public static class Other { public const int Value = $r; }" > "$dir/Other.cs"
     local start end
     start=$(date +%s.%N)
-    dotnet build "$dir" -c Release -v quiet -nologo --no-restore > "$dir/rebuild.log" 2>&1 || { cat "$dir/rebuild.log"; exit 1; }
+    dotnet build "$dir" -c Release -v quiet -nologo --no-restore "${server_flag[@]}" > "$dir/rebuild.log" 2>&1 || { cat "$dir/rebuild.log"; exit 1; }
     end=$(date +%s.%N)
     times+=("$(echo "$end - $start" | bc)")
   done
