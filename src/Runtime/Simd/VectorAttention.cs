@@ -9,8 +9,8 @@ namespace AttnGen;
 /// each row's running max and sum (<see cref="SoftmaxRows{TOps, TVec}.OnlineStep"/>), and accumulated as
 /// O = alpha ∘ O + P·V by another register tile. Blocks wholly above the causal diagonal or past the valid length
 /// are never visited, and a block the tile sees only in part (the sequence's last, the causal diagonal) is scored
-/// only up to the score tile holding its last visible key (<see cref="AttentionTiling.BlockKeys"/>). The layer supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels
-/// (<see cref="AttentionKernels"/>).
+/// only up to the score tile holding its last visible key (<see cref="AttentionTiling.BlockKeys"/>). The layer
+/// supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels (<see cref="AttentionKernels"/>).
 /// </summary>
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
