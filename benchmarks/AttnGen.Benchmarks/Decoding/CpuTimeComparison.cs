@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AttnGen.Benchmarks.Layers;
 using AttnGen.Benchmarks.Onnx;
 
@@ -105,18 +104,5 @@ internal static unsafe class CpuTimeComparison
         return rates[rates.Length / 2];
     }
 
-    private static double ThreadMilliseconds()
-    {
-        long* spec = stackalloc long[2];
-        if (clock_gettime(ClockThreadCpuTime, spec) != 0)
-        {
-            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed (the CPU-time mode needs Linux).");
-        }
-        return spec[0] * 1e3 + spec[1] / 1e6;
-    }
-
-    private const int ClockThreadCpuTime = 3;
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int clock_gettime(int clock, long* spec);
+    private static double ThreadMilliseconds() => Infrastructure.ThreadCpuClock.Instance.GetTimestamp() / 1e6;
 }

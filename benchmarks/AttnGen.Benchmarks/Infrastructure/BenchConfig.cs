@@ -22,7 +22,18 @@ public static class BenchConfig
         .WithIterationTime(TimeInterval.FromMilliseconds(100))
         .WithId("Quick");
 
-    public static IConfig Create(bool quick)
+    /// <summary>
+    /// In process, three warm-ups and nine iterations timed in the benchmark thread's CPU time
+    /// (<see cref="ThreadCpuClock"/>): for before/after comparisons of one-thread benchmarks on a loaded machine.
+    /// </summary>
+    public static Job ThreadCpuJob { get; } = Job.Default
+        .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)
+        .WithClock(ThreadCpuClock.Instance)
+        .WithWarmupCount(3)
+        .WithIterationCount(9)
+        .WithId("ThreadCpu");
+
+    public static IConfig Create(bool quick, bool threadCpu = false)
     {
         ManualConfig config = ManualConfig.Create(DefaultConfig.Instance)
             .AddDiagnoser(MemoryDiagnoser.Default)
@@ -30,6 +41,6 @@ public static class BenchConfig
             .AddColumn(new GflopsColumn(), new PercentOfPeakColumn(), new FlopNoteColumn(), new TokensPerSecondColumn(), new ReadRateColumn())
             .AddFilter(new KernelAvailabilityFilter())
             .WithOrderer(new ContenderOrderer());
-        return quick ? config.AddJob(QuickJob) : config;
+        return quick ? config.AddJob(QuickJob) : threadCpu ? config.AddJob(ThreadCpuJob) : config;
     }
 }

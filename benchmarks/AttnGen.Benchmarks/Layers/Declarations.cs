@@ -32,6 +32,45 @@ public partial class Core_16x1024x64 ;
 [AttentionLayer(heads: 16, headDim: 64, seqLen: 1024, Projections = false, Causal = true)]
 public partial class Core_16x1024x64_Causal ;
 
+// Head dims past the 6 x 64 P·V tile and not a power of two, and sequence lengths that are not multiples of 64 next
+// to the nearest multiples (320 and 384 around 333; 128 next to 100 is above).
+
+[AttentionLayer(heads: 8, headDim: 128, seqLen: 256, Projections = false)]
+public partial class Core_8x256x128 ;
+
+[AttentionLayer(heads: 8, headDim: 128, seqLen: 256, Projections = false, Causal = true)]
+public partial class Core_8x256x128_Causal ;
+
+[AttentionLayer(heads: 8, headDim: 80, seqLen: 256, Projections = false)]
+public partial class Core_8x256x80 ;
+
+[AttentionLayer(heads: 8, headDim: 80, seqLen: 256, Projections = false, Causal = true)]
+public partial class Core_8x256x80_Causal ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 100, Projections = false)]
+public partial class Core_8x100x64 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 100, Projections = false, Causal = true)]
+public partial class Core_8x100x64_Causal ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 320, Projections = false)]
+public partial class Core_8x320x64 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 320, Projections = false, Causal = true)]
+public partial class Core_8x320x64_Causal ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 333, Projections = false)]
+public partial class Core_8x333x64 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 333, Projections = false, Causal = true)]
+public partial class Core_8x333x64_Causal ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 384, Projections = false)]
+public partial class Core_8x384x64 ;
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 384, Projections = false, Causal = true)]
+public partial class Core_8x384x64_Causal ;
+
 // Full layers with q/k/v and output projections and biases.
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 128, ModelDim = 512)]

@@ -31,10 +31,10 @@ namespace AttnGen.Generator.Planning
             InPlace = s.KvSeqLen % KeyBlock == 0 && s.HeadDim % isa.Width == 0;
             Scale = s.Scoring == ScoringKind.ScaledDotProduct ? "ScoreScale" : "1f";
             // P·V and dS·K tiles: PvRows x up to PvVectors vectors, as many as divide the padded head (so one kernel covers
-            // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the key block and
+            // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the score tile and
             // the padded head.
             ValueColumns = LargestDivisor(DimPad / isa.Width, isa.PvVectors) * isa.Width;
-            UpdateRows = LargestDivisor(KeyBlock, isa.GemmRows);
+            UpdateRows = LargestDivisor(SubTileWidth, isa.GemmRows);
             UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.GemmVectors) * isa.Width;
         }
 
@@ -44,7 +44,10 @@ namespace AttnGen.Generator.Planning
         /// <summary>Columns of the P·V and dS·K register tiles; divides <see cref="DimPad"/>.</summary>
         public int ValueColumns { get; }
 
-        /// <summary>Keys per dV and dK register tile; divides <see cref="KeyBlock"/>.</summary>
+        /// <summary>
+        /// Keys per dV and dK register tile; divides <see cref="SubTileWidth"/> (so <see cref="KeyBlock"/>), since the
+        /// backward updates a key block only as far as its score tiles reach.
+        /// </summary>
         public int UpdateRows { get; }
 
         /// <summary>Columns of the dV and dK register tiles; divides <see cref="DimPad"/>.</summary>
@@ -64,7 +67,7 @@ namespace AttnGen.Generator.Planning
         /// <summary>Keys per online-softmax step (Bc).</summary>
         public int KeyBlock { get; }
 
-        /// <summary>Keys per score register tile (at most the profile's ScoreVectors · Width).</summary>
+        /// <summary>Keys per score register tile (at most the profile's ScoreVectors · Width); divides <see cref="KeyBlock"/>.</summary>
         public int SubTileWidth { get; }
 
         /// <summary>Key/value rows after padding to whole key blocks.</summary>

@@ -13,8 +13,13 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int dimPad, bool inPlace)
+        int queryRows, int keyBlock, int scoreColumns, int dimPad, bool inPlace)
     {
+        if (scoreColumns <= 0 || keyBlock % scoreColumns != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(scoreColumns), scoreColumns,
+                $"Expected a positive divisor of the key block ({keyBlock}); got {scoreColumns}.");
+        }
         Heads = heads;
         KvHeads = kvHeads;
         HeadDim = headDim;
@@ -24,6 +29,7 @@ public sealed class AttentionTiling
         Scale = scale;
         QueryRows = queryRows;
         KeyBlock = keyBlock;
+        ScoreColumns = scoreColumns;
         InPlace = inPlace;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
@@ -60,6 +66,9 @@ public sealed class AttentionTiling
     /// <summary>Keys per online-softmax step (Bc), a whole number of score register tiles.</summary>
     public int KeyBlock { get; }
 
+    /// <summary>Keys per score register tile (NR of the Score and Product kernels); divides <see cref="KeyBlock"/>.</summary>
+    public int ScoreColumns { get; }
+
     /// <summary>Whether values (and the backward's keys) are read in place rather than packed with padding.</summary>
     public bool InPlace { get; }
 
@@ -80,6 +89,14 @@ public sealed class AttentionTiling
 
     /// <summary>HeadDim padded to whole vectors: the row stride of every attention tile.</summary>
     public int DimPad { get; }
+
+    /// <summary>
+    /// The keys of a key block a tile scores when <paramref name="keysLeft"/> keys from the block's start are visible to
+    /// its last row: all of them rounded up to whole score tiles, at most the block. The boundary block of a length that
+    /// is not a multiple of the block, and the causal diagonal block, are scored only as far as some row sees; the
+    /// masks then cover the keys past each row's limit within those tiles.
+    /// </summary>
+    public int BlockKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + ScoreColumns - 1) / ScoreColumns * ScoreColumns);
 
     /// <summary>The keys query row <paramref name="row"/> of the sequence sees: below the result.</summary>
     public int VisibleKeys(int row, int validLength) => Causal ? Math.Min(validLength, row + CausalOffset + 1) : validLength;

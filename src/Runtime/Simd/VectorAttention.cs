@@ -8,8 +8,9 @@ namespace AttnGen;
 /// tile of Br rows, each visible key block is scored by a register tile, masked where a mask can apply, folded into
 /// each row's running max and sum (<see cref="SoftmaxRows{TOps, TVec}.OnlineStep"/>), and accumulated as
 /// O = alpha ∘ O + P·V by another register tile. Blocks wholly above the causal diagonal or past the valid length
-/// are never visited. The layer supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels
-/// (<see cref="AttentionKernels"/>).
+/// are never visited, and a block the tile sees only in part (the sequence's last, the causal diagonal) is scored
+/// only up to the score tile holding its last visible key (<see cref="AttentionTiling.BlockKeys"/>). The layer
+/// supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels (<see cref="AttentionKernels"/>).
 /// </summary>
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
 /// <typeparam name="TVec">Its vector type.</typeparam>
@@ -81,17 +82,20 @@ public static unsafe class VectorAttention<TOps, TVec>
         int keyEnd = t.VisibleKeys(i0 + n - 1, validLength), maskFrom = t.VisibleKeys(i0, validLength);
         for (int j0 = 0; j0 < keyEnd; j0 += bc)
         {
-            score(qt, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, bc);
-            if (j0 + bc > maskFrom)
+            // Only the score tiles that hold a key some row sees: the last block of the sequence and the causal
+            // diagonal block stop at the tile's last visible key, rounded up to a score tile.
+            int count = t.BlockKeys(keyEnd - j0);
+            score(qt, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, count);
+            if (j0 + count > maskFrom)
             {
                 for (int r = 0; r < n; r++)
                 {
-                    SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, bc, t.VisibleKeys(i0 + r, validLength) - j0);
+                    SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, count, t.VisibleKeys(i0 + r, validLength) - j0);
                 }
             }
             for (int r = 0; r < n; r++)
             {
-                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, bc, ref m[r], ref l[r]);
+                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, count, ref m[r], ref l[r]);
             }
             // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
             int jEnd = Math.Min(bc, keyEnd - j0);

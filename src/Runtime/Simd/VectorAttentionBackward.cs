@@ -103,24 +103,27 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int keyEnd = t.VisibleKeys(i0 + n - 1, validLength); // blocks above the tile's last row are skipped
         for (int j0 = 0; j0 < keyEnd; j0 += bc)
         {
+            // The block's keys up to the score tile holding the tile's last visible key, as the forward scored them
+            // (a multiple of the dV/dK tile's rows): past them P and dS would be 0.
+            int count = t.BlockKeys(keyEnd - j0);
             // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.
-            score(b.Query, b.KeysT + j0 * t.HeadDim, bc, init, b.Prob, bc, bc);
-            product(b.OutGrad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, b.ScoreGrad, bc, bc);
+            score(b.Query, b.KeysT + j0 * t.HeadDim, bc, init, b.Prob, bc, count);
+            product(b.OutGrad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, b.ScoreGrad, bc, count);
             for (int r = 0; r < n; r++)
             {
-                SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, bc, limit[r] - j0, rowLse[r], delta[r]);
+                SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, count, limit[r] - j0, rowLse[r], delta[r]);
             }
             // dV += Pᵀ·dO for the block's keys (the reduction runs over the tile's n rows).
-            kernels.Transposed(b.Prob, bc, n, b.OutGrad, dimPad, b.ValueGrad + j0 * dimPad, dimPad, bc, dimPad);
+            kernels.Transposed(b.Prob, bc, n, b.OutGrad, dimPad, b.ValueGrad + j0 * dimPad, dimPad, count, dimPad);
             if (additive)
             {
                 AdditiveGradient(t, b, keys, keyStride, j0, n, limit);
                 continue;
             }
             // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out).
-            kernels.Transposed(b.ScoreGrad, bc, n, b.Query, dimPad, b.KeyGrad + j0 * dimPad, dimPad, bc, dimPad);
+            kernels.Transposed(b.ScoreGrad, bc, n, b.Query, dimPad, b.KeyGrad + j0 * dimPad, dimPad, count, dimPad);
             float* block = keys + j0 * keyStride;
-            accumulate(b.ScoreGrad, bc, block, keyStride, ones, b.QueryGrad, dimPad, dimPad);
+            accumulate(b.ScoreGrad, Math.Min(bc, keyEnd - j0), block, keyStride, ones, b.QueryGrad, dimPad, dimPad);
         }
         for (int r = 0; r < n; r++)
         {

@@ -152,7 +152,7 @@ namespace Demo.Translation
 
         // The attention core on this path: query tiles of 4 rows (2 whole, then one of 2), key blocks of 32,
         // heads padded to 16; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 4, 32, 16, false);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 4, 32, 16, 16, false);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()

@@ -22,7 +22,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             w.Line($"// The attention core on this path: query tiles of {Inv(t.QueryRows)} rows ({Inv(t.FullTiles)} whole{(t.LastRows > 0 ? ", then one of " + Inv(t.LastRows) : "")}), key blocks of {Inv(t.KeyBlock)},");
             w.Line($"// heads padded to {Inv(t.DimPad)}; {(t.InPlace ? "values and keys read in place" : "values and keys copied with padding")}.");
             w.Line($"private static readonly global::AttnGen.AttentionTiling AttentionTiling__{suffix} = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, " +
-                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.DimPad)}, {(t.InPlace ? "true" : "false")});");
+                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.SubTileWidth)}, {Inv(t.DimPad)}, {(t.InPlace ? "true" : "false")});");
             w.Line();
 
             var fields = new List<string>();
