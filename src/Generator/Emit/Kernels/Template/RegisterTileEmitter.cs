@@ -125,7 +125,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     {
                         TileOp.GemmScaled => $"{load(row(r, c), c)} * s{r}",
                         TileOp.GemmTransposed => load(row(r, c), c),
-                        _ => $"{v.Type}.Zero",
+                        _ => v.Zero,
                     });
                 }
                 w.Line($"{v.Type} {string.Join(", ", parts)};");
