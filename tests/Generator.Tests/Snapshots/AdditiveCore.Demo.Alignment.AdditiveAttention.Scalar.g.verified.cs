@@ -77,7 +77,7 @@ namespace Demo.Alignment
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 2 rows x 4 vectors, over width in blocks of 4.
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void additive_2x4_k5__scalar(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -99,7 +99,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 1 rows x 4 vectors, over width in blocks of 4.
+        // C = Σ_t<5 v[t]·tanh(A[r, t] + B[t, :]): 1 rows x 4 columns, over width in blocks of 4.
         private static unsafe void additive_1x4_k5__scalar(float* a, float* b, int ldb, float* va, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -118,7 +118,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C = init + A·B over 5: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 5: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_2x4_k5__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -138,7 +138,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C = init + A·B over 5: 1 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 5: 1 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_1x4_k5__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -156,7 +156,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 2 rows x 1 vectors, over width in blocks of 1.
+        // C = alpha[r]·C + A·B over depth: 2 rows x 1 columns, over width in blocks of 1.
         private static unsafe void gemm_scaled_2x1_lda12__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 1)
@@ -179,7 +179,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 1.
+        // C = alpha[r]·C + A·B over depth: 1 rows x 1 columns, over width in blocks of 1.
         private static unsafe void gemm_scaled_1x1_lda12__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 1)
@@ -198,7 +198,7 @@ namespace Demo.Alignment
             }
         }
 
-        // C += Aᵀ·B over depth: 2 rows x 1 vectors, over height x width in tiles of 2 x 1.
+        // C += Aᵀ·B over depth: 2 rows x 1 columns, over height x width in tiles of 2 x 1.
         private static unsafe void gemm_tn_2x1__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 2)

@@ -227,7 +227,7 @@ namespace Demo.Translation
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 48: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 48: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_2x4_k48__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -247,7 +247,7 @@ namespace Demo.Translation
             }
         }
 
-        // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 64: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_2x4_k64__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -267,7 +267,7 @@ namespace Demo.Translation
             }
         }
 
-        // C += Aᵀ·B over depth: 2 rows x 4 vectors, over height x width in tiles of 2 x 4.
+        // C += Aᵀ·B over depth: 2 rows x 4 columns, over height x width in tiles of 2 x 4.
         private static unsafe void gemm_tn_2x4__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 2)
@@ -291,7 +291,7 @@ namespace Demo.Translation
             }
         }
 
-        // C = init + A·B over 16: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 16: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_2x4_k16__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -311,7 +311,7 @@ namespace Demo.Translation
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_scaled_2x4_lda24__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)

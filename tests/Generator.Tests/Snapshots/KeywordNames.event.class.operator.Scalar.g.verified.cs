@@ -146,7 +146,7 @@ namespace @event.@class
 
         // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-        // C = init + A·B over 8: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 8: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_2x4_k8__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -166,7 +166,7 @@ namespace @event.@class
             }
         }
 
-        // C = init + A·B over 8: 1 rows x 4 vectors, over width in blocks of 4.
+        // C = init + A·B over 8: 1 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_1x4_k8__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -184,7 +184,7 @@ namespace @event.@class
             }
         }
 
-        // C += Aᵀ·B over depth: 2 rows x 4 vectors, over height x width in tiles of 2 x 4.
+        // C += Aᵀ·B over depth: 2 rows x 4 columns, over height x width in tiles of 2 x 4.
         private static unsafe void gemm_tn_2x4__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 2)
@@ -208,7 +208,7 @@ namespace @event.@class
             }
         }
 
-        // C = init + A·B over 4: 2 rows x 3 vectors, over width in blocks of 3.
+        // C = init + A·B over 4: 2 rows x 3 columns, over width in blocks of 3.
         private static unsafe void gemm_2x3_k4__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 3)
@@ -228,7 +228,7 @@ namespace @event.@class
             }
         }
 
-        // C = init + A·B over 4: 1 rows x 3 vectors, over width in blocks of 3.
+        // C = init + A·B over 4: 1 rows x 3 columns, over width in blocks of 3.
         private static unsafe void gemm_1x3_k4__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 3)
@@ -246,7 +246,7 @@ namespace @event.@class
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 4.
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_scaled_2x4_lda3__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -269,7 +269,7 @@ namespace @event.@class
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 1 rows x 4 vectors, over width in blocks of 4.
+        // C = alpha[r]·C + A·B over depth: 1 rows x 4 columns, over width in blocks of 4.
         private static unsafe void gemm_scaled_1x4_lda3__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -288,7 +288,7 @@ namespace @event.@class
             }
         }
 
-        // C += Aᵀ·B over depth: 1 rows x 4 vectors, over height x width in tiles of 1 x 4.
+        // C += Aᵀ·B over depth: 1 rows x 4 columns, over height x width in tiles of 1 x 4.
         private static unsafe void gemm_tn_1x4__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 1)

@@ -187,7 +187,7 @@ partial class MultiQueryAttention
 
     // ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----
 
-    // C = init + A·B over 12: 2 rows x 4 vectors, over width in blocks of 4.
+    // C = init + A·B over 12: 2 rows x 4 columns, over width in blocks of 4.
     private static unsafe void gemm_2x4_k12__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 4)
@@ -207,7 +207,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 12: 1 rows x 4 vectors, over width in blocks of 4.
+    // C = init + A·B over 12: 1 rows x 4 columns, over width in blocks of 4.
     private static unsafe void gemm_1x4_k12__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 4)
@@ -225,7 +225,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C += Aᵀ·B over depth: 2 rows x 4 vectors, over height x width in tiles of 2 x 4.
+    // C += Aᵀ·B over depth: 2 rows x 4 columns, over height x width in tiles of 2 x 4.
     private static unsafe void gemm_tn_2x4__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
         for (int i0 = 0; i0 < height; i0 += 2)
@@ -249,7 +249,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 12: 2 rows x 3 vectors, over width in blocks of 3.
+    // C = init + A·B over 12: 2 rows x 3 columns, over width in blocks of 3.
     private static unsafe void gemm_2x3_k12__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 3)
@@ -269,7 +269,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 12: 1 rows x 3 vectors, over width in blocks of 3.
+    // C = init + A·B over 12: 1 rows x 3 columns, over width in blocks of 3.
     private static unsafe void gemm_1x3_k12__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 3)
@@ -287,7 +287,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 3: 2 rows x 4 vectors, over width in blocks of 4.
+    // C = init + A·B over 3: 2 rows x 4 columns, over width in blocks of 4.
     private static unsafe void gemm_2x4_k3__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 4)
@@ -307,7 +307,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 3: 1 rows x 4 vectors, over width in blocks of 4.
+    // C = init + A·B over 3: 1 rows x 4 columns, over width in blocks of 4.
     private static unsafe void gemm_1x4_k3__scalar(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 4)
@@ -325,7 +325,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C += Aᵀ·B over depth: 1 rows x 4 vectors, over height x width in tiles of 1 x 4.
+    // C += Aᵀ·B over depth: 1 rows x 4 columns, over height x width in tiles of 1 x 4.
     private static unsafe void gemm_tn_1x4__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
         for (int i0 = 0; i0 < height; i0 += 1)
@@ -346,7 +346,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = alpha[r]·C + A·B over depth: 2 rows x 3 vectors, over width in blocks of 3.
+    // C = alpha[r]·C + A·B over depth: 2 rows x 3 columns, over width in blocks of 3.
     private static unsafe void gemm_scaled_2x3_lda40__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 3)
@@ -369,7 +369,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = alpha[r]·C + A·B over depth: 1 rows x 3 vectors, over width in blocks of 3.
+    // C = alpha[r]·C + A·B over depth: 1 rows x 3 columns, over width in blocks of 3.
     private static unsafe void gemm_scaled_1x3_lda40__scalar(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 3)
@@ -388,7 +388,7 @@ partial class MultiQueryAttention
         }
     }
 
-    // C += Aᵀ·B over depth: 2 rows x 3 vectors, over height x width in tiles of 2 x 3.
+    // C += Aᵀ·B over depth: 2 rows x 3 columns, over height x width in tiles of 2 x 3.
     private static unsafe void gemm_tn_2x3__scalar(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
         for (int i0 = 0; i0 < height; i0 += 2)
