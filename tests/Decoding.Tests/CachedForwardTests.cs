@@ -144,7 +144,7 @@ public sealed class CachedForwardTests
     }
 
     private static unsafe void ProjectRowsOf<TKernels>() where TKernels : struct, IAttentionKernels
-        => TKernels.ProjectRows(KernelIsa.Scalar, null, 1, null, null, null);
+        => TKernels.ProjectRows(KernelIsa.Scalar, null, 1, null, null);
 
     // Every chunk schedule, batch 1 and 3, 1 and 2 threads: each step's rows against the full causal Forward's.
     private static void CheckEverySchedule<TKernels>(CausalDecoderLayer<TKernels> layer, KernelIsa isa, int seed)

@@ -69,9 +69,9 @@ public class PlannerTests
             AssertRegion(plan.Scratch, "Context", seqLen * queryWidth);
         }
 
-        // Every path's tiling fits the tiles the layouts reserve.
-        Assert.Equal(IsaProfile.Vector.Select(p => p.EnumName), plan.Tilings.Select(t => t.Isa));
-        foreach (IsaProfile isa in IsaProfile.Vector)
+        // Every path's tiling, the scalar profile's too, fits the tiles the layouts reserve.
+        Assert.Equal(new[] { "Avx512", "Avx2", "Vector128", "Scalar" }, plan.Tilings.Select(t => t.Isa));
+        foreach (IsaProfile isa in IsaProfile.All)
         {
             VectorTiling t = plan.Tiling(isa);
             AssertRegion(plan.Scratch, "KeyPack", headDim * t.KeyPad);
@@ -102,7 +102,7 @@ public class PlannerTests
     {
         KernelPlan plan = KernelPlanner.Plan(Spec(heads, kvHeads, headDim, seqLen, kvSeqLen, scoring, causal, projections));
 
-        foreach (IsaProfile isa in IsaProfile.Vector)
+        foreach (IsaProfile isa in IsaProfile.All)
         {
             VectorTiling t = plan.Tiling(isa);
             Assert.True(t.KeyBlock > 0 && t.KeyBlock % isa.Width == 0 && t.KeyBlock <= isa.KeyBlock, $"{isa.EnumName}: key block {t.KeyBlock}");
@@ -115,6 +115,40 @@ public class PlannerTests
             Assert.True(t.KeyBlock % t.UpdateRows == 0 && t.UpdateRows <= isa.GemmRows);
             Assert.True(t.DimPad % t.UpdateColumns == 0 && t.UpdateColumns <= isa.GemmVectors * isa.Width);
             Assert.Equal(kvSeqLen % t.KeyBlock == 0 && headDim % isa.Width == 0, t.InPlace);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ScalarProfileIsPlannedAtWidthOne(int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, int scoring, bool causal, bool projections)
+    {
+        KernelPlan plan = KernelPlanner.Plan(Spec(heads, kvHeads, headDim, seqLen, kvSeqLen, scoring, causal, projections));
+        IsaProfile scalar = IsaProfile.Scalar;
+        VectorTiling t = plan.Tiling(scalar);
+
+        // Width 1: nothing is padded to a vector, so no tile has a tail; keys are padded to whole 4-key score tiles only.
+        Assert.Equal(1, scalar.Width);
+        Assert.Equal(headDim, t.DimPad);
+        int keyTiles = (kvSeqLen + 3) / 4 * 4;
+        Assert.Equal(kvSeqLen <= 4 ? kvSeqLen : System.Math.Min(64, keyTiles), t.KeyBlock);
+        Assert.Equal(System.Math.Min(4, t.KeyBlock), t.SubTileWidth);
+        Assert.Equal(System.Math.Min(2, seqLen), t.QueryRows);
+        Assert.Equal(seqLen / t.QueryRows, t.FullTiles);
+        Assert.Equal(seqLen % t.QueryRows, t.LastRows);
+        Assert.Equal(kvSeqLen % t.KeyBlock == 0, t.InPlace);
+        // Register tiles: the widest divisor of the head (and of the key block for dV, dK) up to the 2 x 4 tile.
+        int expectedColumns = headDim % 4 == 0 ? 4 : headDim % 3 == 0 ? 3 : headDim % 2 == 0 ? 2 : 1;
+        Assert.Equal(expectedColumns, t.ValueColumns);
+        Assert.Equal(expectedColumns, t.UpdateColumns);
+        Assert.Equal(t.KeyBlock % 2 == 0 ? 2 : 1, t.UpdateRows);
+
+        // The scalar path packs its weights like the others: panels of 4 columns fit the packed buffer.
+        if (projections)
+        {
+            Assert.Equal(4, scalar.PanelWidth);
+            int m = heads * headDim + 5; // the ModelDim Spec declares with projections
+            Assert.True(plan.PackedLength >= KernelPlanner.PanelLength(heads * headDim, m, 4) + 2 * KernelPlanner.PanelLength(kvHeads * headDim, m, 4)
+                + KernelPlanner.PanelLength(m, heads * headDim, 4));
         }
     }
 

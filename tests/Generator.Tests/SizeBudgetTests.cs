@@ -9,17 +9,20 @@ public class SizeBudgetTests(ITestOutputHelper output)
     /// <summary>
     /// Total generated source per layer, all files (the shell, the scalar kernels and the three vector paths'
     /// kernels). The largest declaration here, the rotary grouped-query decoder with a key/value cache, generates
-    /// 184.6 KB; the seven snapshot declarations together generate 731 KB. Every register-tile kernel is emitted once per file however many
+    /// 190.4 KB (186 KiB); the seven snapshot declarations together generate 766 KB (731 KB while the scalar path was
+    /// plain loops rather than the register-tile template at width 1). Every register-tile kernel is emitted once per file however many
     /// products use it, and what does not vary between layers (the attention drivers, exp, tanh, the softmax row steps)
     /// lives in the runtime. Code unrolled over the sequence would run to megabytes at these lengths.
     /// </summary>
     private const long BudgetBytes = 192 * 1024;
 
     /// <summary>
-    /// The kernel files (scalar and vector) of the seven snapshot declarations together: 648 KB (633 KiB) measured,
-    /// from 1.72 MB before the kernels were rendered from one register-tile template around the runtime's drivers.
+    /// The kernel files (scalar and vector) of the seven snapshot declarations together: 683 KB (667 KiB) measured,
+    /// from 1.72 MB before the kernels were rendered from one register-tile template around the runtime's drivers
+    /// (648 KB before the scalar path became a profile of that template: its tiles and their remainders are 35 KB
+    /// more than the plain loops were).
     /// </summary>
-    private const long SnapshotKernelBudgetBytes = 660 * 1024;
+    private const long SnapshotKernelBudgetBytes = 680 * 1024;
 
     /// <summary>
     /// How much two layers that differ only in sequence length may differ in size: the constants are written

@@ -4,7 +4,7 @@ using AttnGen.Generator.Model;
 
 namespace AttnGen.Generator.Emit
 {
-    /// <summary>All files of one layer: the shell and one file per kernel set (scalar, and each selected vector path).</summary>
+    /// <summary>All files of one layer: the shell and one file per kernel set (the scalar profile, and each selected vector path).</summary>
     internal static class LayerEmitter
     {
         /// <param name="plan">The layer.</param>
@@ -13,7 +13,8 @@ namespace AttnGen.Generator.Emit
         public static IEnumerable<(string HintName, string Source)> Emit(KernelPlan plan, string stem, InstructionSetSelection selection)
         {
             yield return (stem + ".g.cs", LayerShellEmitter.Emit(plan, selection));
-            yield return (stem + ".Scalar.g.cs", ScalarKernelEmitter.Emit(plan));
+            // Every path from the one template: the scalar profile always, then each selected vector path.
+            yield return (stem + "." + IsaProfile.Scalar.EnumName + ".g.cs", VectorKernelEmitter.Emit(plan, IsaProfile.Scalar));
             foreach (IsaProfile isa in selection.Profiles)
             {
                 yield return (stem + "." + isa.EnumName + ".g.cs", VectorKernelEmitter.Emit(plan, isa));

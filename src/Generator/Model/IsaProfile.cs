@@ -1,14 +1,17 @@
+using System.Linq;
+
 namespace AttnGen.Generator.Model
 {
     /// <summary>
-    /// One vector instruction set the generator emits kernels for: names, the JIT-time support check, the
-    /// vector width, and the register tiles chosen for it. Every tile is sized by the register budget
-    /// written next to it; one register-tile template (Emit/Kernels/Template) is rendered per profile.
+    /// One instruction-set path the generator emits kernels for: names, the JIT-time support check, the vector width,
+    /// and the register tiles chosen for it. Every tile is sized by the register budget written next to it; one
+    /// register-tile template (Emit/Kernels/Template) is rendered per profile. The scalar path is a profile too
+    /// (<see cref="Scalar"/>: width 1, <c>float</c> as its vector), rendered by the same template.
     /// </summary>
     internal sealed class IsaProfile
     {
         private IsaProfile(
-            string enumName, string suffix, string supportCheck, string vectorClass, string opsStruct, int width,
+            string enumName, string suffix, string supportCheck, string? vectorClass, string opsStruct, int width,
             int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors)
         {
             EnumName = enumName;
@@ -35,8 +38,14 @@ namespace AttnGen.Generator.Model
         /// <summary>Expression that is true when the path can run; the JIT folds it to a constant.</summary>
         public string SupportCheck { get; }
 
-        /// <summary><c>global::System.Runtime.Intrinsics.Vector512</c> and so on.</summary>
-        public string VectorClass { get; }
+        /// <summary>
+        /// <c>global::System.Runtime.Intrinsics.Vector512</c> and so on; null on the scalar path, whose vector is a
+        /// <c>float</c> (see <see cref="VectorType"/>).
+        /// </summary>
+        public string? VectorClass { get; }
+
+        /// <summary>The vector of floats: <c>{VectorClass}&lt;float&gt;</c>, or <c>global::System.Single</c> at width 1.</summary>
+        public string VectorType => VectorClass is null ? "global::System.Single" : $"{VectorClass}<float>";
 
         /// <summary>
         /// The runtime's <c>IVectorOps</c> struct of this width (<c>AttnGen.Vector512Ops</c> and so on); its multiply-add is
@@ -101,5 +110,20 @@ namespace AttnGen.Generator.Model
                 "global::System.Runtime.Intrinsics.Vector128", "Vector128Ops", 4,
                 gemmRows: 4, gemmVectors: 4, scoreRows: 4, scoreVectors: 4, keyBlock: 32, pvRows: 4, pvVectors: 4),
         };
+
+        /// <summary>
+        /// The scalar path, one float per "vector" (<c>AttnGen.ScalarOps</c>), always generated and always supported:
+        /// the dispatcher's last path. Scalar floats live in vector registers, 16 on x64 (xmm, SSE2) and 32 on Arm64.
+        /// GEMM 2x4: 8 accumulators + 4 values of the B row + 1 broadcast A element + 1 product temporary (the scalar
+        /// multiply-add is not fused) = 14 of x64's 16, so the tile does not spill on either machine (4x4 would need
+        /// 22: it fits Arm64 but spills on x64, and renders twice the source per tile). Scores 2 rows x 4 keys and
+        /// P·V 2 x 4 alike. Key block 64: the softmax bookkeeping (a max, an exp per row) is paid once per 64 keys.
+        /// </summary>
+        public static IsaProfile Scalar { get; } = new IsaProfile("Scalar", "scalar", "true", null, "ScalarOps", 1,
+            gemmRows: 2, gemmVectors: 4, scoreRows: 2, scoreVectors: 4, keyBlock: 64, pvRows: 2, pvVectors: 4);
+
+        /// <summary>Every path, widest first, the scalar one last: what the planner plans and the dispatcher tries.</summary>
+        // After Vector: static initialisers run in declaration order.
+        public static IsaProfile[] All { get; } = Vector.Concat(new[] { Scalar }).ToArray();
     }
 }

@@ -37,7 +37,6 @@ namespace AttnGen.Generator.Model
         int GroupSize,
         float Scale,
         string ScaleLiteral,
-        int KeyBlock,
         EquatableArray<ParameterSlot> Parameters,
         int ParameterCount,
         LinearShape? QueryProjection,
@@ -47,20 +46,20 @@ namespace AttnGen.Generator.Model
     {
         /// <summary>
         /// The forward scratch of one sequence on one worker: projected q, k, v and the attention output (with
-        /// projections), then the vector paths' key and value packs and tiles, sized for the largest path.
+        /// projections), then the attention core's key and value packs and tiles, sized for the largest path.
         /// </summary>
         public BufferLayout Scratch { get; init; } = null!;
 
         /// <summary>The state ForwardTrain keeps per sequence after its scratch: row log-sum-exp, inputs, output.</summary>
         public BufferLayout Saved { get; init; } = null!;
 
-        /// <summary>The backward work area of one worker: gradients of the attention output, q, k, v and the key/value inputs, then the vector tiles.</summary>
+        /// <summary>The backward work area of one worker: gradients of the attention output, q, k, v and the key/value inputs, then the attention tiles.</summary>
         public BufferLayout Work { get; init; } = null!;
 
-        /// <summary>The attention tiling of every vector path, widest first (as <see cref="IsaProfile.Vector"/>).</summary>
+        /// <summary>The attention tiling of every path, widest first and the scalar one last (as <see cref="IsaProfile.All"/>).</summary>
         public EquatableArray<Planning.VectorTiling> Tilings { get; init; }
 
-        /// <summary>The tiling of one vector path.</summary>
+        /// <summary>The tiling of one path.</summary>
         public Planning.VectorTiling Tiling(IsaProfile isa)
         {
             foreach (Planning.VectorTiling t in Tilings)

@@ -8,13 +8,6 @@ namespace AttnGen.Generator.Planning
     /// <summary>Turns a checked <see cref="LayerSpec"/> into a <see cref="KernelPlan"/>.</summary>
     internal static class KernelPlanner
     {
-        /// <summary>
-        /// Keys scored per online-softmax step on the scalar path. 64 scores (256 bytes) stay in L1 next to
-        /// the HeadDim-long accumulator, and the running max and sum are rescaled once per 64 keys
-        /// instead of once per key.
-        /// </summary>
-        public const int ScalarKeyBlock = 64;
-
         public static KernelPlan Plan(LayerSpec spec)
         {
             int queryWidth = spec.Heads * spec.HeadDim;
@@ -67,11 +60,11 @@ namespace AttnGen.Generator.Planning
                     $"Additive scoring vectors v_h, one per head: [{spec.Heads}, {spec.HeadDim}].");
             }
 
-            // Packed projection weights: the largest any vector path needs.
+            // Packed projection weights: the largest any path needs (the scalar one packs too).
             int packed = 0;
             if (spec.Projections)
             {
-                foreach (IsaProfile isa in IsaProfile.Vector)
+                foreach (IsaProfile isa in IsaProfile.All)
                 {
                     int nr = isa.PanelWidth;
                     packed = Math.Max(packed,
@@ -79,11 +72,11 @@ namespace AttnGen.Generator.Planning
                 }
             }
             var tilings = new List<VectorTiling>();
-            foreach (IsaProfile isa in IsaProfile.Vector)
+            foreach (IsaProfile isa in IsaProfile.All)
             {
                 tilings.Add(new VectorTiling(spec, isa));
             }
-            BufferLayout scratch = ScratchLayout(spec, queryWidth, kvWidth);
+            BufferLayout scratch = ScratchLayout(spec, queryWidth, kvWidth, tilings);
             BufferLayout saved = BufferLayout.Sequential("Train", "per-sequence state of ForwardTrain, after the forward scratch", scratch.Length,
                 ("Lse", spec.Heads * spec.SeqLen),
                 ("Query", spec.SeqLen * queryInputWidth),
@@ -101,7 +94,6 @@ namespace AttnGen.Generator.Planning
                 spec.Heads / spec.KvHeads,
                 scale,
                 FloatLiteral(scale),
-                Math.Min(ScalarKeyBlock, spec.KvSeqLen),
                 new EquatableArray<ParameterSlot>(slots),
                 offset,
                 spec.Projections ? new LinearShape(spec.SeqLen, queryWidth, spec.ModelDim, spec.Bias) : null,
@@ -119,20 +111,13 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>
         /// The forward scratch of one sequence: with projections the projected q, k, v and the attention output
-        /// (context) before the output projection; then the vector paths' tiles, sized for the largest profile:
+        /// (context) before the output projection; then the attention tiles, sized for the largest path's tiling:
         /// one key/value head's keys transposed and padded [HeadDim, KeyPad], its values [KeyPad, HeadDimPad], and
         /// the output, probability and query tiles of one query tile.
         /// </summary>
-        private static BufferLayout ScratchLayout(LayerSpec spec, int queryWidth, int kvWidth)
+        private static BufferLayout ScratchLayout(LayerSpec spec, int queryWidth, int kvWidth, List<VectorTiling> tilings)
         {
-            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
-            foreach (IsaProfile isa in IsaProfile.Vector)
-            {
-                keyPad = Math.Max(keyPad, RoundUp(spec.KvSeqLen, isa.KeyBlock));
-                dimPad = Math.Max(dimPad, RoundUp(spec.HeadDim, isa.Width));
-                rows = Math.Max(rows, isa.ScoreRows);
-                block = Math.Max(block, isa.KeyBlock);
-            }
+            (int keyPad, int dimPad, int rows, int block) = LargestTiles(tilings);
             var regions = new List<(string, int)>();
             if (spec.Projections)
             {
@@ -151,20 +136,13 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>
         /// The backward work area of one worker: gradients of the attention output, q, k, v and of the key/value
-        /// inputs, then the vector backward's tiles, sized for the largest path: per key/value head Kᵀ and Vᵀ in key
-        /// blocks, K rows and the dK, dV accumulators [KeyPad, HeadDimPad]; per query tile the Q, dO and dQ rows and
-        /// P and dS; with additive scoring v and its gradient.
+        /// inputs, then the attention backward's tiles, sized for the largest path's tiling: per key/value head Kᵀ and
+        /// Vᵀ in key blocks, K rows and the dK, dV accumulators [KeyPad, HeadDimPad]; per query tile the Q, dO and dQ
+        /// rows and P and dS; with additive scoring v and its gradient.
         /// </summary>
         private static BufferLayout WorkLayout(LayerSpec spec, int queryWidth, int kvWidth, int kvInputWidth, List<VectorTiling> tilings)
         {
-            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
-            foreach (VectorTiling t in tilings)
-            {
-                keyPad = Math.Max(keyPad, t.KeyPad);
-                dimPad = Math.Max(dimPad, t.DimPad);
-                rows = Math.Max(rows, t.QueryRows);
-                block = Math.Max(block, t.KeyBlock);
-            }
+            (int keyPad, int dimPad, int rows, int block) = LargestTiles(tilings);
             var regions = new List<(string, int)>
             {
                 ("Context", spec.SeqLen * queryWidth),
@@ -190,6 +168,20 @@ namespace AttnGen.Generator.Planning
                 regions.Add(("TileAdditiveVGrad", dimPad));
             }
             return BufferLayout.Sequential("Work", "backward work area of one worker", 0, regions.ToArray());
+        }
+
+        /// <summary>The largest key pad, padded head, query tile and key block over every path's tiling.</summary>
+        private static (int KeyPad, int DimPad, int Rows, int Block) LargestTiles(List<VectorTiling> tilings)
+        {
+            int keyPad = 0, dimPad = 0, rows = 0, block = 0;
+            foreach (VectorTiling t in tilings)
+            {
+                keyPad = Math.Max(keyPad, t.KeyPad);
+                dimPad = Math.Max(dimPad, t.DimPad);
+                rows = Math.Max(rows, t.QueryRows);
+                block = Math.Max(block, t.KeyBlock);
+            }
+            return (keyPad, dimPad, rows, block);
         }
 
         public static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;

@@ -4,9 +4,9 @@ using Planner = AttnGen.Generator.Planning.KernelPlanner;
 namespace AttnGen.Generator.Planning
 {
     /// <summary>
-    /// The attention tiling of one layer on one vector path, from its profile and shape: query rows per tile, keys
-    /// per online-softmax step, padded sizes, and which operands are read in place. The forward and the backward
-    /// read the same numbers from here. Computed once by <see cref="KernelPlanner"/> and kept in the plan (a record,
+    /// The attention tiling of one layer on one path (a vector one or the scalar one), from its profile and shape:
+    /// query rows per tile, keys per online-softmax step, padded sizes, and which operands are read in place. The
+    /// forward and the backward read the same numbers from here. Computed once by <see cref="KernelPlanner"/> and kept in the plan (a record,
     /// so the plan stays value-equal for the incremental pipeline).
     /// </summary>
     internal sealed record VectorTiling

@@ -333,9 +333,6 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     /// <summary>Takes the one-call-at-a-time gate for <paramref name="operation"/> until the scope is disposed.</summary>
     private protected CallGate.Scope EnterCall(string operation) => _gate.Enter(this, operation);
 
-    /// <summary>The parameter block, read in place by the scalar kernels.</summary>
-    private protected float* ParameterPointer => _parameters.Pointer;
-
     /// <summary>The weights packed for the current path, packing them first when a span was handed out since.</summary>
     private protected float* PackedWeights()
     {

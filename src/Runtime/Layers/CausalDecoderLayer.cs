@@ -172,7 +172,7 @@ public abstract unsafe class CausalDecoderLayer<TKernels> : SelfAttentionLayer<T
             float* qkv = _qkv!.Pointer + (long)b * n * s_qkvWidth;
             if (_projecting)
             {
-                TKernels.ProjectRows(isa, _input + firstRow * modelDim, n, ParameterPointer, _packed, qkv);
+                TKernels.ProjectRows(isa, _input + firstRow * modelDim, n, _packed, qkv);
                 if (TKernels.Rotary is { } rotary)
                 {
                     rotary.Rotate(qkv, n, s_qkvWidth, s_info.Heads, _position, isa);
@@ -182,7 +182,7 @@ public abstract unsafe class CausalDecoderLayer<TKernels> : SelfAttentionLayer<T
             }
             else
             {
-                TKernels.OutputRows(isa, _context!.Pointer + (long)b * n * s_queryWidth, n, ParameterPointer, _packed, _output + firstRow * modelDim);
+                TKernels.OutputRows(isa, _context!.Pointer + (long)b * n * s_queryWidth, n, _packed, _output + firstRow * modelDim);
             }
         }
     }

@@ -53,18 +53,18 @@ public unsafe interface IAttentionKernels
     /// The input projections of a decoding step (layers declared with <c>KvCache = true</c>): for each of
     /// <paramref name="rows"/> input rows <c>[rows, ModelDim]</c> (1 .. SeqLen), writes <c>q | k | v</c> into
     /// <paramref name="qkv"/>, rows <c>(Heads + 2 · KvHeads) · HeadDim</c> floats apart, on the widest generated path not
-    /// above <paramref name="isa"/>.
+    /// above <paramref name="isa"/>, from the weights <see cref="PackWeights"/> packed for that path into <paramref name="packed"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">The layer was not declared with <c>KvCache = true</c>.</exception>
-    static virtual void ProjectRows(KernelIsa isa, float* input, int rows, float* parameters, float* packed, float* qkv)
+    static virtual void ProjectRows(KernelIsa isa, float* input, int rows, float* packed, float* qkv)
         => throw NoDecodingKernels();
 
     /// <summary>
     /// The output projection of a decoding step: <paramref name="rows"/> context rows <c>[rows, Heads · HeadDim]</c> into
-    /// output rows <c>[rows, ModelDim]</c>.
+    /// output rows <c>[rows, ModelDim]</c>, from the packed weights as <see cref="ProjectRows"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">The layer was not declared with <c>KvCache = true</c>.</exception>
-    static virtual void OutputRows(KernelIsa isa, float* context, int rows, float* parameters, float* packed, float* output)
+    static virtual void OutputRows(KernelIsa isa, float* context, int rows, float* packed, float* output)
         => throw NoDecodingKernels();
 
     private static NotSupportedException NoDecodingKernels()

@@ -7,7 +7,7 @@ namespace AttnGen;
 /// <summary>The instruction-set paths a generated layer carries.</summary>
 public enum KernelIsa
 {
-    /// <summary>Plain C# loops: the fallback on any machine.</summary>
+    /// <summary>One float at a time (the register-tile kernels at width 1): the fallback on any machine.</summary>
     Scalar = 0,
 
     /// <summary>128-bit vectors: Arm AdvSimd (Neon) on Arm64; SSE (with FMA when present) on x64.</summary>

@@ -4,9 +4,13 @@ using System.Runtime.CompilerServices;
 namespace AttnGen;
 
 /// <summary>
-/// <see cref="IVectorOps{TVec}"/> one float at a time: the scalar path of the width-generic runtime kernels
-/// (decoding attention, rotary positions), for machines or processes without hardware vectors. A mask is a float
-/// whose bits are all set (true) or all clear (false), as one lane of a hardware mask is.
+/// <see cref="IVectorOps{TVec}"/> one float at a time: the scalar path, for machines or processes without hardware
+/// vectors. The generated scalar kernels are the register-tile template rendered at width 1 with this struct and
+/// <see cref="float"/> as their vector (driven by <see cref="VectorAttention{TOps, TVec}"/> and
+/// <see cref="VectorAttentionBackward{TOps, TVec}"/> like every other width); the width-generic runtime kernels
+/// (decoding attention, rotary positions) use it the same way. At width 1 a column count is always a whole number
+/// of vectors, so the generated code never asks for a tail mask. A mask is a float whose bits are all set (true)
+/// or all clear (false), as one lane of a hardware mask is.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly unsafe struct ScalarOps : IVectorOps<float>

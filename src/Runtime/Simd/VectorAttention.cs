@@ -12,8 +12,8 @@ namespace AttnGen;
 /// only up to the score tile holding its last visible key (<see cref="AttentionTiling.BlockKeys"/>). The layer
 /// supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels (<see cref="AttentionKernels"/>).
 /// </summary>
-/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
-/// <typeparam name="TVec">Its vector type.</typeparam>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, or <see cref="ScalarOps"/> (the scalar path, one float per vector).</typeparam>
+/// <typeparam name="TVec">Its vector type (<see cref="float"/> for <see cref="ScalarOps"/>).</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class VectorAttention<TOps, TVec>
     where TOps : struct, IVectorOps<TVec>

@@ -10,8 +10,8 @@ namespace AttnGen;
 /// dQ += dS·K (the accumulating tile), or the additive score's gradient. Nothing is ever S x S: the work area is
 /// O(S·HeadDim) per head.
 /// </summary>
-/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/> or <see cref="Vector128Ops"/>.</typeparam>
-/// <typeparam name="TVec">Its vector type.</typeparam>
+/// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, or <see cref="ScalarOps"/> (the scalar path, one float per vector).</typeparam>
+/// <typeparam name="TVec">Its vector type (<see cref="float"/> for <see cref="ScalarOps"/>).</typeparam>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class VectorAttentionBackward<TOps, TVec>
     where TOps : struct, IVectorOps<TVec>

@@ -43,22 +43,20 @@ namespace Demo.Alignment
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 11;
         // Forward scratch of one sequence on one worker.
         private const int ScratchKeyPack = 0;
-        private const int ScratchValuePack = 320;
-        private const int ScratchOutTile = 1344;
-        private const int ScratchProbTile = 1440;
-        private const int ScratchQueryTile = 1824;
-        private const int ScratchLength = 1920;
+        private const int ScratchValuePack = 80;
+        private const int ScratchOutTile = 336;
+        private const int ScratchProbTile = 432;
+        private const int ScratchQueryTile = 528;
+        private const int ScratchLength = 624;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 1920;
-        private const int TrainQuery = 1936;
-        private const int TrainKey = 2016;
-        private const int TrainValue = 2128;
-        private const int TrainOutput = 2240;
-        private const int TrainLength = 2320;
+        private const int TrainLse = 624;
+        private const int TrainQuery = 640;
+        private const int TrainKey = 720;
+        private const int TrainValue = 832;
+        private const int TrainOutput = 944;
+        private const int TrainLength = 1024;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 80;
@@ -79,7 +77,7 @@ namespace Demo.Alignment
         private const int WorkTileAdditiveV = 2016;
         private const int WorkTileAdditiveVGrad = 2032;
         private const int WorkLength = 2048;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 16;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----

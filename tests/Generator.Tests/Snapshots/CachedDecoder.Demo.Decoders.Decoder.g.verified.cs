@@ -47,8 +47,6 @@ namespace Demo.Decoders
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 64;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 0;
         // Forward scratch of one sequence on one worker.
@@ -87,7 +85,7 @@ namespace Demo.Decoders
         private const int WorkTileProb = 2688128;
         private const int WorkTileScoreGrad = 2688512;
         private const int WorkLength = 2688896;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 656640;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -158,7 +156,7 @@ namespace Demo.Decoders
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-                // The scalar path reads the weights in place.
+                PackWeights__scalar(parameters, packed);
             }
 
             /// <inheritdoc/>
@@ -181,21 +179,21 @@ namespace Demo.Decoders
             }
 
             /// <inheritdoc/>
-            public static unsafe void ProjectRows(global::AttnGen.KernelIsa isa, float* input, int rows, float* parameters, float* packed, float* qkv)
+            public static unsafe void ProjectRows(global::AttnGen.KernelIsa isa, float* input, int rows, float* packed, float* qkv)
             {
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ProjectRows__avx512(input, rows, packed, qkv); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ProjectRows__avx2(input, rows, packed, qkv); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { ProjectRows__v128(input, rows, packed, qkv); return; }
-                ProjectRows__scalar(input, rows, parameters, qkv);
+                ProjectRows__scalar(input, rows, packed, qkv);
             }
 
             /// <inheritdoc/>
-            public static unsafe void OutputRows(global::AttnGen.KernelIsa isa, float* context, int rows, float* parameters, float* packed, float* output)
+            public static unsafe void OutputRows(global::AttnGen.KernelIsa isa, float* context, int rows, float* packed, float* output)
             {
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { OutputRows__avx512(context, rows, packed, output); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { OutputRows__avx2(context, rows, packed, output); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { OutputRows__v128(context, rows, packed, output); return; }
-                OutputRows__scalar(context, rows, parameters, output);
+                OutputRows__scalar(context, rows, packed, output);
             }
         }
     }

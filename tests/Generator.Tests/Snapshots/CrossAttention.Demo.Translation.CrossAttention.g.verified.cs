@@ -45,26 +45,24 @@ namespace Demo.Translation
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 24;
         // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 640;
         private const int ScratchValue = 2176;
         private const int ScratchContext = 3712;
         private const int ScratchKeyPack = 4352;
-        private const int ScratchValuePack = 5376;
-        private const int ScratchOutTile = 6400;
-        private const int ScratchProbTile = 6496;
-        private const int ScratchQueryTile = 6880;
-        private const int ScratchLength = 6976;
+        private const int ScratchValuePack = 4864;
+        private const int ScratchOutTile = 5376;
+        private const int ScratchProbTile = 5472;
+        private const int ScratchQueryTile = 5664;
+        private const int ScratchLength = 5760;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 6976;
-        private const int TrainQuery = 7024;
-        private const int TrainKey = 7504;
-        private const int TrainValue = 8656;
-        private const int TrainOutput = 9808;
-        private const int TrainLength = 10288;
+        private const int TrainLse = 5760;
+        private const int TrainQuery = 5808;
+        private const int TrainKey = 6288;
+        private const int TrainValue = 7440;
+        private const int TrainOutput = 8592;
+        private const int TrainLength = 9072;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 640;
@@ -83,7 +81,7 @@ namespace Demo.Translation
         private const int WorkTileProb = 9504;
         private const int WorkTileScoreGrad = 9696;
         private const int WorkLength = 9888;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 13568;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -151,7 +149,7 @@ namespace Demo.Translation
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-                // The scalar path reads the weights in place.
+                PackWeights__scalar(parameters, packed);
             }
 
             /// <inheritdoc/>

@@ -45,8 +45,6 @@ namespace Demo.Decoders
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 32;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 0;
         // Forward scratch of one sequence on one worker.
@@ -55,18 +53,18 @@ namespace Demo.Decoders
         private const int ScratchValue = 5120;
         private const int ScratchContext = 6144;
         private const int ScratchKeyPack = 10240;
-        private const int ScratchValuePack = 11264;
-        private const int ScratchOutTile = 12288;
-        private const int ScratchProbTile = 12384;
-        private const int ScratchQueryTile = 12768;
-        private const int ScratchLength = 12864;
+        private const int ScratchValuePack = 10752;
+        private const int ScratchOutTile = 11264;
+        private const int ScratchProbTile = 11360;
+        private const int ScratchQueryTile = 11552;
+        private const int ScratchLength = 11648;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 12864;
-        private const int TrainQuery = 13120;
-        private const int TrainKey = 17216;
-        private const int TrainValue = 21312;
-        private const int TrainOutput = 25408;
-        private const int TrainLength = 29504;
+        private const int TrainLse = 11648;
+        private const int TrainQuery = 11904;
+        private const int TrainKey = 16000;
+        private const int TrainValue = 20096;
+        private const int TrainOutput = 24192;
+        private const int TrainLength = 28288;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 4096;
@@ -85,7 +83,7 @@ namespace Demo.Decoders
         private const int WorkTileProb = 21280;
         private const int WorkTileScoreGrad = 21472;
         private const int WorkLength = 21664;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 41280;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -144,7 +142,7 @@ namespace Demo.Decoders
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-                // The scalar path reads the weights in place.
+                PackWeights__scalar(parameters, packed);
             }
 
             /// <inheritdoc/>

@@ -45,26 +45,24 @@ namespace @event.@class
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 3;
         // Forward scratch of one sequence on one worker.
         private const int ScratchQuery = 0;
         private const int ScratchKey = 32;
         private const int ScratchValue = 64;
         private const int ScratchContext = 96;
         private const int ScratchKeyPack = 128;
-        private const int ScratchValuePack = 384;
-        private const int ScratchOutTile = 1408;
-        private const int ScratchProbTile = 1504;
-        private const int ScratchQueryTile = 1888;
-        private const int ScratchLength = 1984;
+        private const int ScratchValuePack = 192;
+        private const int ScratchOutTile = 448;
+        private const int ScratchProbTile = 496;
+        private const int ScratchQueryTile = 544;
+        private const int ScratchLength = 592;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 1984;
-        private const int TrainQuery = 2000;
-        private const int TrainKey = 2032;
-        private const int TrainValue = 2064;
-        private const int TrainOutput = 2096;
-        private const int TrainLength = 2128;
+        private const int TrainLse = 592;
+        private const int TrainQuery = 608;
+        private const int TrainKey = 640;
+        private const int TrainValue = 672;
+        private const int TrainOutput = 704;
+        private const int TrainLength = 736;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 32;
@@ -83,7 +81,7 @@ namespace @event.@class
         private const int WorkTileProb = 1232;
         private const int WorkTileScoreGrad = 1280;
         private const int WorkLength = 1328;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 1152;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -151,7 +149,7 @@ namespace @event.@class
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-                // The scalar path reads the weights in place.
+                PackWeights__scalar(parameters, packed);
             }
 
             /// <inheritdoc/>

@@ -41,8 +41,6 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
 
     // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-    // Keys scored per online-softmax step on the scalar path.
-    private const int KeyBlock = 37;
     // Forward scratch of one sequence on one worker.
     private const int ScratchQuery = 0;
     private const int ScratchKey = 448;
@@ -52,15 +50,15 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
     private const int ScratchValuePack = 1312;
     private const int ScratchOutTile = 2336;
     private const int ScratchProbTile = 2432;
-    private const int ScratchQueryTile = 2816;
-    private const int ScratchLength = 2912;
+    private const int ScratchQueryTile = 2720;
+    private const int ScratchLength = 2816;
     // Per-sequence state of ForwardTrain, after the forward scratch.
-    private const int TrainLse = 2912;
-    private const int TrainQuery = 3072;
-    private const int TrainKey = 3520;
-    private const int TrainValue = 3968;
-    private const int TrainOutput = 4416;
-    private const int TrainLength = 4864;
+    private const int TrainLse = 2816;
+    private const int TrainQuery = 2976;
+    private const int TrainKey = 3424;
+    private const int TrainValue = 3872;
+    private const int TrainOutput = 4320;
+    private const int TrainLength = 4768;
     // Backward work area of one worker.
     private const int WorkContext = 0;
     private const int WorkQuery = 448;
@@ -79,7 +77,7 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
     private const int WorkTileProb = 5760;
     private const int WorkTileScoreGrad = 6048;
     private const int WorkLength = 6336;
-    // Packed projection weights, the largest any vector path needs.
+    // Packed projection weights, the largest any path needs.
     private const int PackedLength = 1664;
 
     // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -147,7 +145,7 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
             if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
             if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
             if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-            // The scalar path reads the weights in place.
+            PackWeights__scalar(parameters, packed);
         }
 
         /// <inheritdoc/>

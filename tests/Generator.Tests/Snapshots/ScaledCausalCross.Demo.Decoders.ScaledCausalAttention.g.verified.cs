@@ -45,8 +45,6 @@ namespace Demo.Decoders
 
         // ---- Buffer layout: offsets, in floats, that the kernels address ----
 
-        // Keys scored per online-softmax step on the scalar path.
-        private const int KeyBlock = 10;
         // Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.
         private const int CausalOffset = 6;
         // Forward scratch of one sequence on one worker.
@@ -55,18 +53,18 @@ namespace Demo.Decoders
         private const int ScratchValue = 224;
         private const int ScratchContext = 384;
         private const int ScratchKeyPack = 448;
-        private const int ScratchValuePack = 960;
-        private const int ScratchOutTile = 1984;
-        private const int ScratchProbTile = 2080;
-        private const int ScratchQueryTile = 2464;
-        private const int ScratchLength = 2560;
+        private const int ScratchValuePack = 576;
+        private const int ScratchOutTile = 832;
+        private const int ScratchProbTile = 896;
+        private const int ScratchQueryTile = 960;
+        private const int ScratchLength = 1024;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 2560;
-        private const int TrainQuery = 2576;
-        private const int TrainKey = 2640;
-        private const int TrainValue = 2800;
-        private const int TrainOutput = 2960;
-        private const int TrainLength = 3024;
+        private const int TrainLse = 1024;
+        private const int TrainQuery = 1040;
+        private const int TrainKey = 1104;
+        private const int TrainValue = 1264;
+        private const int TrainOutput = 1424;
+        private const int TrainLength = 1488;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 64;
@@ -85,7 +83,7 @@ namespace Demo.Decoders
         private const int WorkTileProb = 1984;
         private const int WorkTileScoreGrad = 2048;
         private const int WorkLength = 2112;
-        // Packed projection weights, the largest any vector path needs.
+        // Packed projection weights, the largest any path needs.
         private const int PackedLength = 2176;
 
         // ---- Parameters: one 64-byte-aligned block, PyTorch nn.MultiheadAttention names and layout ----
@@ -153,7 +151,7 @@ namespace Demo.Decoders
                 if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx512(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { PackWeights__avx2(parameters, packed); return; }
                 if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { PackWeights__v128(parameters, packed); return; }
-                // The scalar path reads the weights in place.
+                PackWeights__scalar(parameters, packed);
             }
 
             /// <inheritdoc/>

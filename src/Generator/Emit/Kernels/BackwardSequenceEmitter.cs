@@ -4,7 +4,7 @@ namespace AttnGen.Generator.Emit.Kernels
 {
     /// <summary>
     /// Emits <c>BackwardSequence__{suffix}</c> for every path: the output projection's backward, the attention core's
-    /// backward (<c>BackwardCore__{suffix}</c>, from the scalar or the vector backward emitter), the input projections'
+    /// backward (<c>BackwardCore__{suffix}</c>, from <see cref="Vector.VectorBackwardEmitter"/>), the input projections'
     /// backward. The projection parts are separate methods so every path's sequence emits them the same way.
     /// </summary>
     internal static class BackwardSequenceEmitter
@@ -12,11 +12,12 @@ namespace AttnGen.Generator.Emit.Kernels
         /// <summary>
         /// <c>BackwardSequence__{suffix}</c>: one sequence's backward with the projection GEMMs of that path
         /// (<c>LinearBackward_*__{suffix}</c>) around the attention core's backward, <c>BackwardCore__{suffix}</c>
-        /// (which on a vector path, <paramref name="isa"/> not null, also takes the work area for its tiles).
+        /// (which also takes the work area for its tiles).
         /// </summary>
-        public static void Emit(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
             LayerSpec s = plan.Spec;
+            string suffix = isa.Suffix;
             w.Line($"// BackwardSequence__{suffix}: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
             using (w.Open($"private static unsafe void BackwardSequence__{suffix}(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)"))
             {
@@ -46,7 +47,7 @@ namespace AttnGen.Generator.Emit.Kernels
                 }
                 w.Line();
                 w.Line("// Attention core: dC -> dQ, dK, dV (overwritten)");
-                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength{(isa is not null ? ", work" : "")});");
+                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);");
                 if (s.Projections)
                 {
                     w.Line();

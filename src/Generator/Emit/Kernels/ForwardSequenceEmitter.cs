@@ -5,49 +5,37 @@ namespace AttnGen.Generator.Emit.Kernels
 {
     /// <summary>
     /// Emits <c>ForwardSequence__{isa}</c>: one sequence through the projections, the attention core and the
-    /// output projection, calling that path's kernels (the scalar path passes no profile: it reads the weights in place).
+    /// output projection, calling that path's kernels on its packed weights (every path, the scalar one too).
     /// </summary>
     internal static class ForwardSequenceEmitter
     {
-        public static void Emit(SourceWriter w, KernelPlan plan, string suffix, IsaProfile? isa = null)
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
             LayerSpec s = plan.Spec;
+            string suffix = isa.Suffix;
             string additive = plan.IsAdditive ? ", parameters + AdditiveVOffset" : "";
             w.Line($"// ForwardSequence__{suffix}: one sequence through projections, attention core and output projection.");
             using (w.Open($"private static unsafe void ForwardSequence__{suffix}(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)"))
             {
                 if (s.Projections)
                 {
-                    string bias(string offset) => s.Bias ? $", parameters + InProjBiasOffset{offset}" : "";
                     w.Line("float* q = scratch + ScratchQuery;");
                     w.Line("float* k = scratch + ScratchKey;");
                     w.Line("float* v = scratch + ScratchValue;");
                     w.Line("float* context = scratch + ScratchContext;");
                     w.Line();
                     w.Line("// q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v");
-                    if (isa is null)
-                    {
-                        w.Line("_ = packed; // the scalar path reads the weights in place");
-                        w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, parameters + InProjWeightOffset{bias("")}, q);");
-                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, parameters + InProjWeightOffset + QueryWidth * ModelDim{bias(" + QueryWidth")}, k);");
-                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim{bias(" + QueryWidth + KvWidth")}, v);");
-                    }
-                    else
-                    {
-                        PackedOffsets o = PackedOffsets.For(plan, isa);
-                        w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, packed + {EmitCommon.Inv(o.Query)}, q);");
-                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, packed + {EmitCommon.Inv(o.Key)}, k);");
-                        w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, packed + {EmitCommon.Inv(o.Value)}, v);");
-                    }
+                    PackedOffsets o = PackedOffsets.For(plan, isa);
+                    w.Line($"{plan.QueryProjection!.KernelName}__{suffix}(query, packed + {EmitCommon.Inv(o.Query)}, q);");
+                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(key, packed + {EmitCommon.Inv(o.Key)}, k);");
+                    w.Line($"{plan.KvProjection!.KernelName}__{suffix}(value, packed + {EmitCommon.Inv(o.Value)}, v);");
                     w.Line();
                     RotaryEmitter.EmitRotate(w, plan, isa, "q", "k");
                     w.Line("// context = softmax(score(q, k)) · v, per head");
                     w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, scratch, lse);");
                     w.Line();
                     w.Line("// output = context · W_oᵀ + b_o");
-                    w.Line(isa is null
-                        ? $"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);"
-                        : $"{plan.OutputProjection!.KernelName}__{suffix}(context, packed + {EmitCommon.Inv(PackedOffsets.For(plan, isa).Output)}, output);");
+                    w.Line($"{plan.OutputProjection!.KernelName}__{suffix}(context, packed + {EmitCommon.Inv(o.Output)}, output);");
                 }
                 else
                 {

@@ -11,22 +11,22 @@ namespace AttnGen.Generator.Emit.Kernels
     internal static class RotaryEmitter
     {
         /// <summary>Rotates <paramref name="q"/> (Heads per row) and <paramref name="k"/> (KvHeads per row) forward.</summary>
-        public static void EmitRotate(SourceWriter w, KernelPlan plan, IsaProfile? isa, string q, string k)
+        public static void EmitRotate(SourceWriter w, KernelPlan plan, IsaProfile isa, string q, string k)
             => Emit(w, plan, isa, q, k, "Rotate",
                 "// Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)");
 
         /// <summary>Turns the gradients <paramref name="dq"/> and <paramref name="dk"/> of the rotated q and k back by −r·θ_i.</summary>
-        public static void EmitRotateBack(SourceWriter w, KernelPlan plan, IsaProfile? isa, string dq, string dk)
+        public static void EmitRotateBack(SourceWriter w, KernelPlan plan, IsaProfile isa, string dq, string dk)
             => Emit(w, plan, isa, dq, dk, "RotateBack",
                 "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)");
 
-        private static void Emit(SourceWriter w, KernelPlan plan, IsaProfile? isa, string q, string k, string method, string comment)
+        private static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa, string q, string k, string method, string comment)
         {
             if (!plan.Spec.Rotary)
             {
                 return;
             }
-            string path = "global::AttnGen.KernelIsa." + (isa?.EnumName ?? "Scalar");
+            string path = "global::AttnGen.KernelIsa." + isa.EnumName;
             w.Line(comment);
             w.Line("global::AttnGen.RotaryTable rotary = Kernels.Rotary!;");
             w.Line($"rotary.{method}({q}, SeqLen, QueryWidth, Heads, 0, {path});");

@@ -62,13 +62,13 @@ namespace AttnGen.Generator.Emit.Shell
                     "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength", returnsPath: true);
                 if (s.KvCache)
                 {
-                    // The scalar path reads the weights in place; the vector paths read their packed panels.
+                    // Every path reads the panels PackWeights packed for it.
                     w.Line();
-                    EmitDispatch(w, selection, "void ProjectRows", "float* input, int rows, float* parameters, float* packed, float* qkv",
-                        "ProjectRows", "input, rows, packed, qkv", returnsPath: false, scalarArguments: "input, rows, parameters, qkv");
+                    EmitDispatch(w, selection, "void ProjectRows", "float* input, int rows, float* packed, float* qkv",
+                        "ProjectRows", "input, rows, packed, qkv", returnsPath: false);
                     w.Line();
-                    EmitDispatch(w, selection, "void OutputRows", "float* context, int rows, float* parameters, float* packed, float* output",
-                        "OutputRows", "context, rows, packed, output", returnsPath: false, scalarArguments: "context, rows, parameters, output");
+                    EmitDispatch(w, selection, "void OutputRows", "float* context, int rows, float* packed, float* output",
+                        "OutputRows", "context, rows, packed, output", returnsPath: false);
                 }
             }
         }
@@ -80,7 +80,7 @@ namespace AttnGen.Generator.Emit.Shell
         private static void EmitHasKernels(SourceWriter w, InstructionSetSelection selection)
         {
             w.Line("/// <inheritdoc/>");
-            var paths = new System.Collections.Generic.List<string> { "global::AttnGen.KernelIsa.Scalar" };
+            var paths = new System.Collections.Generic.List<string> { "global::AttnGen.KernelIsa." + IsaProfile.Scalar.EnumName };
             foreach (IsaProfile isa in selection.Profiles)
             {
                 paths.Add("global::AttnGen.KernelIsa." + isa.EnumName);
@@ -104,13 +104,13 @@ namespace AttnGen.Generator.Emit.Shell
                     {
                         w.Line($"if ({Condition(isa)}) {{ PackWeights__{isa.Suffix}(parameters, packed); return; }}");
                     }
-                    w.Line("// The scalar path reads the weights in place.");
+                    w.Line($"PackWeights__{IsaProfile.Scalar.Suffix}(parameters, packed);");
                 }
             }
             w.Line();
         }
 
-        private static void EmitDispatch(SourceWriter w, InstructionSetSelection selection, string signature, string parameters, string kernel, string arguments, bool returnsPath, string? scalarArguments = null)
+        private static void EmitDispatch(SourceWriter w, InstructionSetSelection selection, string signature, string parameters, string kernel, string arguments, bool returnsPath)
         {
             w.Line("/// <inheritdoc/>");
             using (w.Open($"public static unsafe {signature}(global::AttnGen.KernelIsa isa, {parameters})"))
@@ -120,10 +120,11 @@ namespace AttnGen.Generator.Emit.Shell
                     string exit = returnsPath ? $"return global::AttnGen.KernelIsa.{isa.EnumName};" : "return;";
                     w.Line($"if ({Condition(isa)}) {{ {kernel}__{isa.Suffix}({arguments}); {exit} }}");
                 }
-                w.Line($"{kernel}__scalar({scalarArguments ?? arguments});");
+                // The scalar path, always generated and always supported, is the last.
+                w.Line($"{kernel}__{IsaProfile.Scalar.Suffix}({arguments});");
                 if (returnsPath)
                 {
-                    w.Line("return global::AttnGen.KernelIsa.Scalar;");
+                    w.Line($"return global::AttnGen.KernelIsa.{IsaProfile.Scalar.EnumName};");
                 }
             }
         }

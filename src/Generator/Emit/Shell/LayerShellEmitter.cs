@@ -66,8 +66,6 @@ namespace AttnGen.Generator.Emit.Shell
             LayerSpec s = plan.Spec;
             w.Line("// ---- Buffer layout: offsets, in floats, that the kernels address ----");
             w.Line();
-            w.Line("// Keys scored per online-softmax step on the scalar path.");
-            w.Line($"private const int KeyBlock = {Inv(plan.KeyBlock)};");
             if (s.Causal)
             {
                 w.Line("// Bottom-right causal alignment: query i sees keys j <= i + CausalOffset.");
@@ -82,7 +80,7 @@ namespace AttnGen.Generator.Emit.Shell
                 }
                 w.Line($"private const int {layout.Prefix}Length = {Inv(layout.Length)};");
             }
-            w.Line("// Packed projection weights, the largest any vector path needs.");
+            w.Line("// Packed projection weights, the largest any path needs.");
             w.Line($"private const int PackedLength = {Inv(plan.PackedLength)};");
             w.Line();
         }

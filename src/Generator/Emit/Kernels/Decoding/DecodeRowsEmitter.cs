@@ -9,13 +9,13 @@ namespace AttnGen.Generator.Emit.Kernels.Decoding
     /// Emits the projections a decoding step needs for a layer declared with <c>KvCache = true</c>, with the row
     /// count known only at run time (1 .. SeqLen new tokens): <c>ProjectRows__{isa}</c> writes each row's
     /// <c>[q | k | v]</c> (row stride QueryWidth + 2·KvWidth) and <c>OutputRows__{isa}</c> applies the output
-    /// projection to context rows. The vector paths reuse the layer's projection register tiles: whole tiles of MR
-    /// rows, then the rows left through the smaller instance of the same tile (one row is a 1 x NR tile, a
-    /// matrix-vector product that streams each weight panel once).
+    /// projection to context rows. Every path (the scalar one, at width 1, too) reuses the layer's projection register
+    /// tiles on its packed weights: whole tiles of MR rows, then the rows left through the smaller instance of the same
+    /// tile (one row is a 1 x NR tile, a matrix-vector product that streams each weight panel once).
     /// </summary>
     internal static class DecodeRowsEmitter
     {
-        public static void EmitVector(SourceWriter w, KernelPlan plan, IsaProfile isa, KernelSet kernels)
+        public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa, KernelSet kernels)
         {
             PackedOffsets o = PackedOffsets.For(plan, isa);
             string s = isa.Suffix;
@@ -31,32 +31,12 @@ namespace AttnGen.Generator.Emit.Kernels.Decoding
             {
                 if (emitted.Add(RowsName(shape)))
                 {
-                    EmitVectorLinear(w, shape, kernels, rowKernels);
+                    EmitLinear(w, shape, kernels, rowKernels);
                 }
             }
             foreach ((int columns, int depth) in rowKernels)
             {
                 EmitOneRow(w, kernels.Syntax, columns, depth);
-            }
-        }
-
-        public static void EmitScalar(SourceWriter w, KernelPlan plan)
-        {
-            LinearShape q = plan.QueryProjection!, kv = plan.KvProjection!, output = plan.OutputProjection!;
-            bool bias = plan.Spec.Bias;
-            string b(string offset) => bias ? $"parameters + InProjBiasOffset{offset}, " : "";
-            EmitEntryPoints(w, "scalar", "float* parameters",
-                $"{RowsName(q)}__scalar(x, rows, parameters + InProjWeightOffset, {b("")}qkv, QkvWidth);",
-                $"{RowsName(kv)}__scalar(x, rows, parameters + InProjWeightOffset + QueryWidth * ModelDim, {b(" + QueryWidth")}qkv + QueryWidth, QkvWidth);",
-                $"{RowsName(kv)}__scalar(x, rows, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, {b(" + QueryWidth + KvWidth")}qkv + QueryWidth + KvWidth, QkvWidth);",
-                $"{RowsName(output)}__scalar(context, rows, parameters + OutProjWeightOffset, {(bias ? "parameters + OutProjBiasOffset, " : "")}output, ModelDim);");
-            var emitted = new System.Collections.Generic.HashSet<string>();
-            foreach (LinearShape shape in new[] { q, kv, output })
-            {
-                if (emitted.Add(RowsName(shape)))
-                {
-                    EmitScalarLinear(w, shape);
-                }
             }
         }
 
@@ -81,7 +61,7 @@ namespace AttnGen.Generator.Emit.Kernels.Decoding
             w.Line();
         }
 
-        private static void EmitVectorLinear(SourceWriter w, LinearShape shape, KernelSet kernels, System.Collections.Generic.ISet<(int, int)> rowKernels)
+        private static void EmitLinear(SourceWriter w, LinearShape shape, KernelSet kernels, System.Collections.Generic.ISet<(int, int)> rowKernels)
         {
             IsaProfile isa = kernels.Syntax.Isa;
             int nr = isa.PanelWidth, mr = isa.GemmRows, k = shape.K, n = shape.N;
@@ -157,7 +137,7 @@ namespace AttnGen.Generator.Emit.Kernels.Decoding
                 {
                     for (int c = 0; c < vectors; c++)
                     {
-                        sums.Add($"s{p}_{c} = {v.Type}.Zero");
+                        sums.Add($"s{p}_{c} = {v.Zero}");
                     }
                 }
                 w.Line($"{v.Type} {string.Join(", ", sums)};");
@@ -194,18 +174,6 @@ namespace AttnGen.Generator.Emit.Kernels.Decoding
                     string total = $"{Load(At("init", c * width), c)} + ((s0_{c} + s1_{c}) + (s2_{c} + s3_{c}))";
                     w.Line((c == vectors - 1 && tail > 0 ? v.StoreTail(total, At("y", c * width), "tail") : v.Store(total, At("y", c * width))) + ";");
                 }
-            }
-            w.Line();
-        }
-
-        private static void EmitScalarLinear(SourceWriter w, LinearShape shape)
-        {
-            string n = Inv(shape.N), k = Inv(shape.K);
-            string name = $"{RowsName(shape)}__scalar";
-            w.Line($"// {name}: Y[rows, {n}] = X[rows, {k}] · W[{n}, {k}]ᵀ{(shape.Bias ? " + b" : "")} (Y's row stride ldy)");
-            using (w.Open($"private static unsafe void {name}(float* x, int rows, float* w, {(shape.Bias ? "float* b, " : "")}float* y, int ldy)"))
-            {
-                Scalar.ScalarProjectionEmitter.EmitRowLoop(w, shape, "rows", "ldy");
             }
             w.Line();
         }

@@ -31,7 +31,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 TileOp.GemmTransposed => ("C += Aᵀ·B over depth", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width"),
                 _ => ($"C = Σ_t<{Inv(tile.Depth)} v[t]·tanh(A[r, t] + B[t, :])", "float* a, float* b, int ldb, float* va, float* c, int ldc, int width"),
             };
-            w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} vectors" + (tail > 0 ? $", the last {Inv(tail)} lanes" : "") +
+            w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} {(width == 1 ? "columns" : "vectors")}" + (tail > 0 ? $", the last {Inv(tail)} lanes" : "") +
                 (tile.Op == TileOp.GemmTransposed ? $", over height x width in tiles of {Inv(rows)} x {Inv(columns)}." : $", over width in blocks of {Inv(columns)}."));
             using (w.Open($"private static unsafe void {name}({parameters})"))
             {
@@ -125,7 +125,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     {
                         TileOp.GemmScaled => $"{load(row(r, c), c)} * s{r}",
                         TileOp.GemmTransposed => load(row(r, c), c),
-                        _ => $"{v.Type}.Zero",
+                        _ => v.Zero,
                     });
                 }
                 w.Line($"{v.Type} {string.Join(", ", parts)};");

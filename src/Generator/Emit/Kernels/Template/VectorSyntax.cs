@@ -3,9 +3,13 @@ using AttnGen.Generator.Model;
 namespace AttnGen.Generator.Emit.Kernels.Template
 {
     /// <summary>
-    /// The spelling of vector operations on one path, through aliases every vector kernel file declares: the
-    /// vector class and type, the width's <c>IVectorOps</c> struct, the runtime's shape-independent math
-    /// (<c>VectorMath</c>: exp, tanh, horizontal max and sum, inlined into the kernels) and its <c>KernelSupport</c>.
+    /// The spelling of vector operations on one path, through aliases every kernel file declares: the vector class
+    /// and type, the width's <c>IVectorOps</c> struct, the runtime's shape-independent math (<c>VectorMath</c>: exp,
+    /// tanh, horizontal max and sum, inlined into the kernels) and its <c>KernelSupport</c>. On the scalar path the
+    /// vector type is <c>float</c> and <c>ScalarOps</c> its ops struct; it has no vector class, so no <c>AgVec</c> alias,
+    /// and load, store, broadcast and multiply-add are spelled as the plain float expressions <c>ScalarOps</c> inlines
+    /// to (<c>p[i]</c>, <c>a * b + c</c>, not fused), so the template's output at width 1 reads, and compiles, as
+    /// scalar code.
     /// </summary>
     internal sealed class VectorSyntax
     {
@@ -21,11 +25,14 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         // Load, store and broadcast go through the width's ops struct (one overload each, inlined to the same
         // instruction) rather than the vector class, whose generic and overloaded Load, Store and Create make the
         // compiler run overload resolution at each of the thousands of call sites in a layer's kernels.
-        public string Load(string pointer) => $"AgOps.Load({pointer})";
+        public string Load(string pointer) => IsScalar ? Element(pointer) : $"AgOps.Load({pointer})";
 
-        public string Store(string value, string pointer) => $"AgOps.Store({value}, {pointer})";
+        public string Store(string value, string pointer) => IsScalar ? $"{Element(pointer)} = {value}" : $"AgOps.Store({value}, {pointer})";
 
-        public string Broadcast(string scalar) => $"AgOps.Create({scalar})";
+        public string Broadcast(string scalar) => IsScalar ? scalar : $"AgOps.Create({scalar})";
+
+        /// <summary>A vector of zeros (<c>AgVecF.Zero</c>; <c>0f</c> at width 1).</summary>
+        public string Zero => IsScalar ? "0f" : $"{Type}.Zero";
 
         /// <summary>A partial vector: the lanes of <paramref name="mask"/> from <paramref name="pointer"/>, nothing past them read.</summary>
         public string LoadTail(string pointer, string mask) => $"AgOps.LoadTail({pointer}, {mask})";
@@ -37,7 +44,27 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         public string TailMask(string count) => $"AgOps.TailMask({count})";
 
         /// <summary><c>a * b + c</c>: fused on the AVX paths, fused where the hardware has it on the 128-bit one (the width's <c>IVectorOps.MultiplyAdd</c>).</summary>
-        public string Fma(string a, string b, string c) => $"AgOps.MultiplyAdd({a}, {b}, {c})";
+        public string Fma(string a, string b, string c) => IsScalar ? $"{a} * {b} + {c}" : $"AgOps.MultiplyAdd({a}, {b}, {c})";
+
+        // Width 1: the vector is a float (ScalarOps), and a column count never leaves a tail.
+        private bool IsScalar => _isa.Width == 1;
+
+        // The float a pointer expression addresses: &x[i] is x[i], a name p is *p, anything else *(...).
+        private static string Element(string pointer)
+        {
+            if (pointer.StartsWith("&", System.StringComparison.Ordinal))
+            {
+                return pointer.Substring(1);
+            }
+            foreach (char c in pointer)
+            {
+                if (!char.IsLetterOrDigit(c) && c != '_')
+                {
+                    return $"*({pointer})";
+                }
+            }
+            return "*" + pointer;
+        }
 
         /// <summary>tanh through the runtime's inlined helper.</summary>
         public string Tanh(string x) => $"AgMath.Tanh({x})";
@@ -47,16 +74,18 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         {
             get
             {
-                string vector = $"{_isa.VectorClass}<float>";
+                string vector = _isa.VectorType;
                 string generic = $"<global::AttnGen.{_isa.OpsStruct}, {vector}>";
-                return new[]
+                var aliases = new System.Collections.Generic.List<string>();
+                if (_isa.VectorClass is not null)
                 {
-                    $"using AgVec = {_isa.VectorClass};",
-                    $"using AgVecF = {vector};",
-                    $"using AgOps = global::AttnGen.{_isa.OpsStruct};",
-                    $"using AgMath = global::AttnGen.VectorMath{generic};",
-                    "using AgSupport = global::AttnGen.KernelSupport;",
-                };
+                    aliases.Add($"using AgVec = {_isa.VectorClass};");
+                }
+                aliases.Add($"using AgVecF = {vector};");
+                aliases.Add($"using AgOps = global::AttnGen.{_isa.OpsStruct};");
+                aliases.Add($"using AgMath = global::AttnGen.VectorMath{generic};");
+                aliases.Add("using AgSupport = global::AttnGen.KernelSupport;");
+                return aliases.ToArray();
             }
         }
     }

@@ -2,7 +2,7 @@ using AttnGen.Generator.Model;
 
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
-    /// <summary>Where each projection's panels sit in the packed-weight buffer of one vector path.</summary>
+    /// <summary>Where each projection's panels sit in the packed-weight buffer of one path.</summary>
     internal readonly struct PackedOffsets
     {
         public PackedOffsets(int query, int key, int value, int output)

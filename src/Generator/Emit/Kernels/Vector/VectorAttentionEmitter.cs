@@ -6,7 +6,7 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
     /// <summary>
-    /// Emits the attention core of one vector path: the layer's tiling and the register-tile kernels it hands the
+    /// Emits the attention core of one path (vector or scalar): the layer's tiling and the register-tile kernels it hands the
     /// runtime's drivers (<c>VectorAttention</c> and <c>VectorAttentionBackward</c>, written once for every layer), and
     /// <c>Attention__{isa}</c>, which calls the forward driver on the layer's scratch.
     /// </summary>

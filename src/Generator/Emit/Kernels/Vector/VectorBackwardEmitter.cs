@@ -5,7 +5,7 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
     /// <summary>
-    /// Emits one vector path's <c>BackwardCore__{isa}</c>, the FlashAttention-2 backward of the attention core that
+    /// Emits one path's <c>BackwardCore__{isa}</c>, the FlashAttention-2 backward of the attention core that
     /// <c>BackwardSequence__{isa}</c> (<see cref="BackwardSequenceEmitter"/>) calls between the projections' backward,
     /// and the work-area layout its tiles use.
     /// Per key/value head, keys and values are packed so every inner loop is a unit-stride vector load; per query

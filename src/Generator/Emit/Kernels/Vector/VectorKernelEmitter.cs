@@ -6,9 +6,10 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
     /// <summary>
-    /// Emits one vector path's file: the weight packing, the projection GEMMs and their backward, the fused
-    /// attention core and the per-sequence forward and backward drivers, then every register-tile kernel they
-    /// call, each once (<see cref="KernelSet"/>), all rendered from the same templates for every <see cref="IsaProfile"/>.
+    /// Emits one path's file: the weight packing, the projection GEMMs and their backward, the fused attention core
+    /// and the per-sequence forward and backward drivers, then every register-tile kernel they call, each once
+    /// (<see cref="KernelSet"/>), all rendered from the same templates for every <see cref="IsaProfile"/>: the vector
+    /// paths and the scalar one (<see cref="IsaProfile.Scalar"/>, width 1) alike.
     /// </summary>
     internal static class VectorKernelEmitter
     {
@@ -18,7 +19,9 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             var syntax = new VectorSyntax(isa);
             var kernels = new KernelSet(syntax);
             var blocks = Begin(w, plan, $"{isa.EnumName} kernels", usings: syntax.Aliases, nullable: false);
-            w.Line($"// ---- {isa.EnumName} kernels: {Inv(isa.Width)} floats per vector; tiles from IsaProfile ----");
+            w.Line(isa.Width == 1
+                ? $"// ---- {isa.EnumName} kernels: the register-tile template at width 1 (one float per vector); tiles from IsaProfile ----"
+                : $"// ---- {isa.EnumName} kernels: {Inv(isa.Width)} floats per vector; tiles from IsaProfile ----");
             w.Line();
             if (plan.Spec.Projections)
             {
@@ -34,12 +37,12 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
                 }
             }
             VectorAttentionEmitter.Emit(w, plan, kernels);
-            ForwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
-            BackwardSequenceEmitter.Emit(w, plan, isa.Suffix, isa);
+            ForwardSequenceEmitter.Emit(w, plan, isa);
+            BackwardSequenceEmitter.Emit(w, plan, isa);
             VectorBackwardEmitter.Emit(w, plan, isa);
             if (plan.Spec.KvCache)
             {
-                DecodeRowsEmitter.EmitVector(w, plan, isa, kernels);
+                DecodeRowsEmitter.Emit(w, plan, isa, kernels);
             }
             w.Line("// ---- Register-tile kernels (Emit/Kernels/Template), each emitted once for every product that uses it ----");
             w.Line();

@@ -5,7 +5,7 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
     /// <summary>
-    /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one vector path,
+    /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one path,
     /// <c>LinearBackward_{M}x{N}x{K}[_bias]__{isa}</c>: <c>dX = dY · W</c> (overwritten) through the Gemm tile (the
     /// forward's tile when N = K, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
     /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place.

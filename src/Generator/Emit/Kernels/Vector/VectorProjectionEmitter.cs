@@ -5,7 +5,7 @@ using static AttnGen.Generator.Emit.EmitCommon;
 namespace AttnGen.Generator.Emit.Kernels.Vector
 {
     /// <summary>
-    /// Emits a projection GEMM of one vector path, <c>Y[M, N] = X[M, K] · Wᵀ + b</c> over weights packed in panels of
+    /// Emits a projection GEMM of one path (the scalar one at width 1 too), <c>Y[M, N] = X[M, K] · Wᵀ + b</c> over weights packed in panels of
     /// NR columns with the bias row after them (see <c>KernelSupport.PackPanels</c>): loops over panels and row tiles
     /// calling the Gemm register tile, which starts its accumulators at the panel's bias row.
     /// </summary>
