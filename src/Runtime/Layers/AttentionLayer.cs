@@ -316,6 +316,11 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
             {
                 int first = TeamStart(team, teams, _workers);
                 var split = new SequenceSplit(worker - first, TeamStart(team + 1, teams, _workers) - first, _barriers[team]);
+                if (_wholeSequences > 0)
+                {
+                    // The team's q, k and v go to its first worker's scratch: wait until that worker's own sequences are done.
+                    split.Sync();
+                }
                 RunSequence(_wholeSequences + team, _scratch[first]!.Pointer, scratch, split);
             }
         }

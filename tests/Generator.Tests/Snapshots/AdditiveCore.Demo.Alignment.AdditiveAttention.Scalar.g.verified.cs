@@ -92,8 +92,11 @@ namespace Demo.Alignment
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
+            // The scalar path runs the whole sequence on the first of its workers.
+            if (split.Part != 0) return;
+            _ = tiles;
             // output = softmax(score(query, key)) · value, per head (no projections)
             _ = packed;
             Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);

@@ -144,8 +144,12 @@ namespace Demo.Decoders
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
+            // The scalar path runs the whole sequence on the first of its workers.
+            if (split.Part != 0) return;
+            split = global::AttnGen.SequenceSplit.Whole; // the rotation below then turns every row
+            _ = tiles;
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
@@ -157,10 +161,11 @@ namespace Demo.Decoders
             Linear_32x32x128__scalar(key, parameters + InProjWeightOffset + QueryWidth * ModelDim, k);
             Linear_32x32x128__scalar(value, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, v);
 
-            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)
+            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.Rotate(q, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Scalar);
-            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Scalar);
+            rotary.Rotate(q, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Scalar, split);
+            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Scalar, split);
+            split.Sync();
 
             // context = softmax(score(q, k)) · v, per head
             Attention__scalar(q, k, v, context, validLength, scratch, lse);

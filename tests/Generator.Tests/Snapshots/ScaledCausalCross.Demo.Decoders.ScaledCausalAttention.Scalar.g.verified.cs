@@ -144,8 +144,11 @@ namespace Demo.Decoders
             }
         }
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
+            // The scalar path runs the whole sequence on the first of its workers.
+            if (split.Part != 0) return;
+            _ = tiles;
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;

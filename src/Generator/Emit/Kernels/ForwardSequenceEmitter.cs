@@ -62,17 +62,15 @@ namespace AttnGen.Generator.Emit.Kernels
                         ? "// context = softmax(score(q, k)) · v, per head"
                         : "// context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)");
                     w.Line($"Attention__{suffix}(q, k, v, context, validLength{additive}, {(isa is null ? "scratch" : "tiles")}, lse{share});");
-                    w.Line();
-                    w.Line("// output = context · W_oᵀ + b_o");
-                    if (isa is null)
-                    {
-                        w.Line($"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);");
-                    }
-                    else
+                    if (isa is not null)
                     {
                         w.Line("split.Sync();");
-                        w.Line($"{plan.OutputProjection!.KernelName}__{suffix}(context, packed + {EmitCommon.Inv(PackedOffsets.For(plan, isa).Output)}, output, split);");
                     }
+                    w.Line();
+                    w.Line("// output = context · W_oᵀ + b_o");
+                    w.Line(isa is null
+                        ? $"{plan.OutputProjection!.KernelName}__{suffix}(context, parameters + OutProjWeightOffset{(s.Bias ? ", parameters + OutProjBiasOffset" : "")}, output);"
+                        : $"{plan.OutputProjection!.KernelName}__{suffix}(context, packed + {EmitCommon.Inv(PackedOffsets.For(plan, isa).Output)}, output, split);");
                 }
                 else
                 {
