@@ -26,8 +26,8 @@ public static unsafe class VectorAttention<TOps, TVec>
     /// the visible keys; with <paramref name="lse"/> the row log-sum-exp [Heads, SeqLen] (scaled units) for the backward.
     /// <paramref name="additiveV"/> is the layer's v block for additive scoring, else null. The work units are the
     /// query tiles of every head, head by head; <paramref name="split"/> picks a contiguous range of them (whole heads
-    /// when the heads divide evenly, so a key/value group's keys are packed once per worker that uses it). Each tile is
-    /// computed alone, so the result does not depend on the split.
+    /// when the heads divide evenly, so a key/value group's keys are packed once per worker that uses it; causal tiles
+    /// in an order that mixes short and long rows). Each tile is computed alone, so the result does not depend on the split.
     /// </summary>
     public static void Forward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
         float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* lse, SequenceSplit split)
@@ -54,13 +54,19 @@ public static unsafe class VectorAttention<TOps, TVec>
             float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
             for (int headEnd = Math.Min(end, (h + 1) * tiles); u < headEnd; u++)
             {
-                int i0 = (u - h * tiles) * t.QueryRows;
+                int i0 = TileOf(u - h * tiles, tiles, t.Causal) * t.QueryRows;
                 int at = i0 * t.QueryWidth + h * t.HeadDim;
                 Rows(t, kernels, buffers, q + at, values, valueStride, context + at, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
                     validLength, init, lse == null ? null : lse + h * t.SeqLen + i0);
             }
         }
     }
+
+    // The query tile of a head's k-th unit. Causal tiles cost more the later they sit, so their units alternate
+    // between the first and the last tile left (0, T-1, 1, T-2, ...): a contiguous share of a head's units then
+    // holds cheap and dear tiles alike.
+    private static int TileOf(int k, int tiles, bool causal)
+        => !causal ? k : (k & 1) == 0 ? k >> 1 : tiles - 1 - (k >> 1);
 
     /// <summary>Query rows i0 .. i0 + n - 1 of one head against every visible key block.</summary>
     private static void Rows(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,
