@@ -12,7 +12,7 @@ namespace AttnGen;
 /// <typeparam name="TKernels">The layer's generated kernel table.</typeparam>
 /// <remarks>
 /// A layer instance owns its scratch memory, so it serves one call at a time: use one instance per thread, or
-/// one call with a batch (the sequences of a batch run on up to <see cref="MaxDegreeOfParallelism"/> threads).
+/// one call with a batch (a batch, or a single sequence, runs on up to <see cref="MaxDegreeOfParallelism"/> threads).
 /// </remarks>
 public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer, IKernelPathReport
     where TKernels : struct, IAttentionKernels
@@ -159,8 +159,11 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     }
 
     /// <summary>
-    /// Most threads one call uses; defaults to the processor count. Sequences of a batch are independent work
-    /// items with a fixed assignment to threads, so Forward's result is the same for every value.
+    /// Most threads one call uses; defaults to the processor count. Forward gives whole sequences to the threads
+    /// while at least as many are left as threads, and shares each remaining sequence among several threads (a
+    /// single sequence on two threads runs on both). The assignment is fixed and a shared sequence is computed the
+    /// same way as on one thread, so Forward's result is bit-identical for every value. ForwardTrain and Backward
+    /// split the batch only.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
     public int MaxDegreeOfParallelism
