@@ -140,6 +140,7 @@ public sealed class MisuseTests
     [Fact]
     public void Forward_OneSequenceOnTwoThreads_AllocatesNothing_InTheSteadyState()
     {
+        TestData.AllowThreeSharingWorkers();
         using var layer = new SelfProj_4x24x37_m80 { MaxDegreeOfParallelism = 2 };
         TestData.Inputs x = TestData.For(SelfProj_4x24x37_m80.LayerInfo, 1, seed: 5);
         int[] valid = [20];

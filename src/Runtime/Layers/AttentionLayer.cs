@@ -160,8 +160,8 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
 
     /// <summary>
     /// Most threads one call uses; defaults to the processor count. Forward gives whole sequences to the threads
-    /// while at least as many are left as threads, and shares each remaining sequence among several threads (a
-    /// single sequence on two threads runs on both). The assignment is fixed and a shared sequence is computed the
+    /// while at least as many are left as threads, and shares each remaining sequence among several threads, up to
+    /// the processor count (a single sequence on two threads runs on both). The assignment is fixed and a shared sequence is computed the
     /// same way as on one thread, so Forward's result is bit-identical for every value. ForwardTrain and Backward
     /// split the batch only.
     /// </summary>
@@ -263,7 +263,10 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
             validLengths.CopyTo(_validLengths);
         }
         // Training keeps whole sequences: each has its own saved state (ForwardTrain and Backward split the batch only).
-        int workers = _training ? Math.Min(_maxDegreeOfParallelism, batch) : _maxDegreeOfParallelism;
+        // The workers of a shared sequence must run at once (they meet between phases), so sharing is limited to as
+        // many workers as processors: more would only wait for thread-pool threads that do not exist yet.
+        int sharing = _training ? 1 : Math.Min(_maxDegreeOfParallelism, SequenceSplit.MaxSharingWorkers);
+        int workers = batch >= _maxDegreeOfParallelism ? _maxDegreeOfParallelism : Math.Max(batch, sharing);
         if (_scratch.Length < workers)
         {
             Array.Resize(ref _scratch, workers);
@@ -273,7 +276,7 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         {
             _scratch[w] ??= new AlignedBuffer(s_layout.ScratchLength);
         }
-        _wholeSequences = _training ? batch : batch - batch % workers;
+        _wholeSequences = workers <= sharing ? batch - batch % workers : batch;
         int teams = batch - _wholeSequences;
         if (_barriers.Length < teams)
         {

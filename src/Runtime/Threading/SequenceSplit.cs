@@ -32,6 +32,12 @@ public readonly struct SequenceSplit
         _barrier = parts > 1 ? barrier : null;
     }
 
+    /// <summary>
+    /// Most workers that share one sequence: the processor count. They meet between phases, so they must all run at
+    /// once; tests raise it to exercise uneven splits on a small machine.
+    /// </summary>
+    internal static int MaxSharingWorkers { get; set; } = Environment.ProcessorCount;
+
     /// <summary>The whole sequence on one worker.</summary>
     public static SequenceSplit Whole => default;
 

@@ -18,12 +18,15 @@ public sealed class AttentionLayerCoreTests : IDisposable
     {
         FakeKernels<CrossShape>.Reset();
         FakeKernels<SelfShape>.Reset();
+        // Three workers may share a sequence even on a smaller machine, so the uneven splits run here too.
+        SequenceSplit.MaxSharingWorkers = Math.Max(3, Environment.ProcessorCount);
     }
 
     public void Dispose()
     {
         FakeKernels<CrossShape>.Reset();
         FakeKernels<SelfShape>.Reset();
+        SequenceSplit.MaxSharingWorkers = Environment.ProcessorCount;
     }
 
     private static FakeLayer NewLayer(int threads = 1)
@@ -148,6 +151,29 @@ public sealed class AttentionLayerCoreTests : IDisposable
         Assert.Equal(Enumerable.Range(0, threads), calls.Select(c => c.Part).Order());
         Assert.All(calls, c => Assert.Equal(threads, c.Parts));
         Assert.Equal(threads, calls.Select(c => c.Thread).Distinct().Count());
+    }
+
+    [Fact]
+    public void Forward_SharesASequenceAmongNoMoreWorkersThanProcessors_AndAboveThatRunsSequencesWhole()
+    {
+        // Workers of a shared sequence meet between phases, so all must run at once: no more than the limit (the
+        // processor count by default) share one, whatever MaxDegreeOfParallelism says.
+        SequenceSplit.MaxSharingWorkers = 2;
+        using FakeLayer layer = NewLayer(8);
+        var one = Batch.Create(1);
+        float[] output = NaNs(S * W);
+        layer.Forward(one.Q, one.K, one.V, output);
+        AssertClose(one.Expected(), output);
+        Assert.Equal([(0, 2), (1, 2)], FakeKernels<CrossShape>.ForwardCalls.Select(c => (c.Part, c.Parts)).Order());
+
+        // Batch 9 on 8 threads: 8 whole sequences, and the ninth whole too (8 workers are more than may share it).
+        FakeKernels<CrossShape>.ForwardCalls.Clear();
+        var nine = Batch.Create(9);
+        float[] outputs = NaNs(9 * S * W);
+        layer.Forward(nine.Q, nine.K, nine.V, outputs, 9);
+        AssertClose(nine.Expected(), outputs);
+        Assert.Equal(9, FakeKernels<CrossShape>.ForwardCalls.Count);
+        Assert.All(FakeKernels<CrossShape>.ForwardCalls, c => Assert.Equal(1, c.Parts));
     }
 
     [Theory]
