@@ -34,6 +34,16 @@ public sealed class RotaryForwardTests
 
     [Theory]
     [MemberData(nameof(RotaryLayers.NamesAndPaths), MemberType = typeof(RotaryLayers))]
+    public void Forward_SequencesSharedByTwoOrThreeThreads_GiveTheBitsOfOneThread(string layerName, KernelIsa isa)
+    {
+        using ISelfAttentionLayer layer = RotaryLayers.Create(layerName);
+        layer.Isa = isa;
+        TestData.RandomParameters(layer, seed: 227);
+        TestData.AssertSharedSequencesGiveTheBitsOfOneThread(layer, seed: 229);
+    }
+
+    [Theory]
+    [MemberData(nameof(RotaryLayers.NamesAndPaths), MemberType = typeof(RotaryLayers))]
     public void ForwardOfThreeInputs_MatchesTheFloat64Reference(string layerName, KernelIsa isa)
     {
         using ISelfAttentionLayer layer = RotaryLayers.Create(layerName);

@@ -22,8 +22,8 @@ public class RotaryEmissionTests
             string text = run.Files.Single(f => f.HintName.EndsWith(suffix, StringComparison.Ordinal)).Text;
             string isa = "global::AttnGen.KernelIsa." + path;
             string forward = Method(text, "ForwardSequence__");
-            int rotateQ = forward.IndexOf($"rotary.Rotate(q, SeqLen, QueryWidth, Heads, 0, {isa});", StringComparison.Ordinal);
-            int rotateK = forward.IndexOf($"rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, 0, {isa});", StringComparison.Ordinal);
+            int rotateQ = forward.IndexOf($"rotary.Rotate(q, SeqLen, QueryWidth, Heads, {isa}, split);", StringComparison.Ordinal);
+            int rotateK = forward.IndexOf($"rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, {isa}, split);", StringComparison.Ordinal);
             Assert.True(rotateQ > 0 && rotateK > rotateQ, $"{path}: no forward rotation of q then k on its own path");
             Assert.True(forward.IndexOf("(value, ", StringComparison.Ordinal) < rotateQ, $"{path}: q rotated before the projections ended");
             Assert.True(forward.IndexOf("Attention__", StringComparison.Ordinal) > rotateK, $"{path}: the core runs before the rotation");

@@ -96,6 +96,16 @@ public sealed class ForwardTests
     }
 
     [Theory]
+    [MemberData(nameof(LayersAndPaths))]
+    public void Forward_SequencesSharedByTwoOrThreeThreads_GiveTheBitsOfOneThread(string layerName, KernelIsa isa)
+    {
+        using IAttentionLayer layer = TestLayers.Create(layerName);
+        layer.Isa = isa;
+        TestData.RandomParameters(layer, seed: 59);
+        TestData.AssertSharedSequencesGiveTheBitsOfOneThread(layer, seed: 61);
+    }
+
+    [Theory]
     [MemberData(nameof(Layers))]
     public void Forward_ASequenceGivesTheSameBits_AloneOrInABatch(string layerName)
     {

@@ -137,6 +137,26 @@ public sealed class MisuseTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void Forward_OneSequenceOnTwoThreads_AllocatesNothing_InTheSteadyState()
+    {
+        TestData.AllowThreeSharingWorkers();
+        using var layer = new SelfProj_4x24x37_m80 { MaxDegreeOfParallelism = 2 };
+        TestData.Inputs x = TestData.For(SelfProj_4x24x37_m80.LayerInfo, 1, seed: 5);
+        int[] valid = [20];
+        void Calls()
+        {
+            layer.Forward(x.Query, x.Output, 1);
+            layer.Forward(x.Query, x.Key, x.Value, x.Output, 1, valid);
+        }
+        Calls(); // sizes the buffers, makes the barrier and compiles the code
+        Calls();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Calls();
+        Calls();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     // ---- Overlapping spans ----
 
     [Theory]

@@ -104,5 +104,9 @@ internal static unsafe class CpuTimeComparison
         return rates[rates.Length / 2];
     }
 
-    private static double ThreadMilliseconds() => Infrastructure.ThreadCpuClock.Instance.GetTimestamp() / 1e6;
+    /// <summary>The calling thread's CPU time in milliseconds.</summary>
+    internal static double ThreadMilliseconds() => Infrastructure.ThreadCpuClock.Instance.GetTimestamp() / 1e6;
+
+    /// <summary>The CPU time of every thread of the process in milliseconds.</summary>
+    internal static double ProcessMilliseconds() => Infrastructure.ThreadCpuClock.ProcessTimestamp() / 1e6;
 }

@@ -12,7 +12,7 @@ public sealed unsafe class ThreadCpuClock : IClock
 {
     public static readonly ThreadCpuClock Instance = new();
 
-    private const int ClockThreadCpuTime = 3;
+    private const int ClockProcessCpuTime = 2, ClockThreadCpuTime = 3;
 
     public string Title => "Thread CPU time";
 
@@ -20,12 +20,17 @@ public sealed unsafe class ThreadCpuClock : IClock
 
     public Frequency Frequency => Frequency.GHz;
 
-    public long GetTimestamp()
+    public long GetTimestamp() => Read(ClockThreadCpuTime, "CLOCK_THREAD_CPUTIME_ID");
+
+    /// <summary>The CPU time of every thread of the process, in nanoseconds.</summary>
+    public static long ProcessTimestamp() => Read(ClockProcessCpuTime, "CLOCK_PROCESS_CPUTIME_ID");
+
+    private static long Read(int clock, string name)
     {
         long* spec = stackalloc long[2];
-        if (clock_gettime(ClockThreadCpuTime, spec) != 0)
+        if (clock_gettime(clock, spec) != 0)
         {
-            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed (the thread CPU clock needs Linux).");
+            throw new InvalidOperationException($"clock_gettime({name}) failed (the CPU clocks need Linux).");
         }
         return spec[0] * 1_000_000_000L + spec[1];
     }

@@ -98,3 +98,8 @@ public partial class Causal_8x128x64_Kv2 ;
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 512, KvHeads = 2, Causal = true)]
 public partial class Causal_8x512x64_Kv2 ;
+
+// A longer full layer for one sequence on two threads.
+
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 512, ModelDim = 512)]
+public partial class Layer_8x512x64 : IFullLayer;

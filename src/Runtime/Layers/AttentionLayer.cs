@@ -12,7 +12,7 @@ namespace AttnGen;
 /// <typeparam name="TKernels">The layer's generated kernel table.</typeparam>
 /// <remarks>
 /// A layer instance owns its scratch memory, so it serves one call at a time: use one instance per thread, or
-/// one call with a batch (the sequences of a batch run on up to <see cref="MaxDegreeOfParallelism"/> threads).
+/// one call with a batch (a batch, or a single sequence, runs on up to <see cref="MaxDegreeOfParallelism"/> threads).
 /// </remarks>
 public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer, IKernelPathReport
     where TKernels : struct, IAttentionKernels
@@ -35,7 +35,9 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     private float* _query, _key, _value, _output;
     private int[] _validLengths = [];
     private bool _hasValidLengths, _training;
-    private int _batch, _workers = 1;
+    private int _batch, _workers = 1, _wholeSequences;
+    // One per team of workers sharing a sequence; reset per call, so the steady state allocates nothing.
+    private PhaseBarrier?[] _barriers = [];
 
     /// <summary>Allocates the parameter block (all zeros; see <see cref="ResetParameters"/> and <see cref="Load"/>).</summary>
     protected AttentionLayer()
@@ -157,8 +159,11 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     }
 
     /// <summary>
-    /// Most threads one call uses; defaults to the processor count. Sequences of a batch are independent work
-    /// items with a fixed assignment to threads, so Forward's result is the same for every value.
+    /// Most threads one call uses; defaults to the processor count. Forward gives whole sequences to the threads
+    /// while at least as many are left as threads, and shares each remaining sequence among several threads, up to
+    /// the processor count (a single sequence on two threads runs on both). The assignment is fixed and a shared sequence is computed the
+    /// same way as on one thread, so Forward's result is bit-identical for every value. ForwardTrain and Backward
+    /// split the batch only.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
     public int MaxDegreeOfParallelism
@@ -237,7 +242,9 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         Guard.ValidLengths(validLengths, batch, s_info.KvSeqLen, "validLengths");
     }
 
-    // Packs the weights when stale, then spreads the sequences over up to MaxDegreeOfParallelism workers.
+    // Packs the weights when stale, then spreads the sequences over up to MaxDegreeOfParallelism workers: whole
+    // sequences while there are at least as many as workers, then (inference only) the sequences left, fewer than
+    // the workers, each shared by a team of workers (a batch of one on two threads: both on the one sequence).
     private void RunBatch(float* query, float* key, float* value, float* output, int batch, ReadOnlySpan<int> validLengths)
     {
         _query = query;
@@ -255,10 +262,29 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
             }
             validLengths.CopyTo(_validLengths);
         }
-        int workers = Math.Min(_maxDegreeOfParallelism, batch);
+        // Training keeps whole sequences: each has its own saved state (ForwardTrain and Backward split the batch only).
+        // The workers of a shared sequence must run at once (they meet between phases), so sharing is limited to as
+        // many workers as processors: more would only wait for thread-pool threads that do not exist yet.
+        int sharing = _training ? 1 : Math.Min(_maxDegreeOfParallelism, SequenceSplit.MaxSharingWorkers);
+        int workers = batch >= _maxDegreeOfParallelism ? _maxDegreeOfParallelism : Math.Max(batch, sharing);
         if (_scratch.Length < workers)
         {
             Array.Resize(ref _scratch, workers);
+        }
+        // Made here, not by the workers: a team reads its first worker's scratch.
+        for (int w = 0; w < workers; w++)
+        {
+            _scratch[w] ??= new AlignedBuffer(s_layout.ScratchLength);
+        }
+        _wholeSequences = workers <= sharing ? batch - batch % workers : batch;
+        int teams = batch - _wholeSequences;
+        if (_barriers.Length < teams)
+        {
+            Array.Resize(ref _barriers, teams);
+        }
+        for (int t = 0; t < teams; t++)
+        {
+            (_barriers[t] ??= new PhaseBarrier()).Reset(TeamStart(t + 1, teams, workers) - TeamStart(t, teams, workers));
         }
         if (workers == 1)
         {
@@ -276,32 +302,77 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         }
     }
 
-    // Worker w runs sequences w, w + workers, ...: a fixed assignment, so results never depend on timing.
+    // The first worker of team t when `teams` teams share `workers` workers (team sizes differ by at most one).
+    private static int TeamStart(int team, int teams, int workers) => team * workers / teams;
+
+    // Worker w runs sequences w, w + workers, ... below _wholeSequences, then its part of its team's sequence: a fixed
+    // assignment, so results never depend on timing.
     private void RunWorker(int worker)
+    {
+        int teams = _batch - _wholeSequences;
+        int team = teams > 0 ? TeamOf(worker, teams) : -1;
+        try
+        {
+            float* scratch = _scratch[worker]!.Pointer;
+            for (int b = worker; b < _wholeSequences; b += _workers)
+            {
+                RunSequence(b, scratch, scratch, SequenceSplit.Whole);
+            }
+            if (team >= 0)
+            {
+                int first = TeamStart(team, teams, _workers);
+                var split = new SequenceSplit(worker - first, TeamStart(team + 1, teams, _workers) - first, _barriers[team]);
+                if (_wholeSequences > 0)
+                {
+                    // The team's q, k and v go to its first worker's scratch: wait until that worker's own sequences are done.
+                    split.Sync();
+                }
+                RunSequence(_wholeSequences + team, _scratch[first]!.Pointer, scratch, split);
+            }
+        }
+        catch (PhaseBarrier.BrokenException)
+        {
+            // A teammate failed; the batch driver reports its exception.
+        }
+        catch when (team >= 0)
+        {
+            // Teammates waiting for this worker's share would wait forever: release them, then report the failure.
+            _barriers[team]!.Break();
+            throw;
+        }
+    }
+
+    // The team of a worker: the last team whose first worker is not after it.
+    private int TeamOf(int worker, int teams)
+    {
+        int team = 0;
+        while (TeamStart(team + 1, teams, _workers) <= worker)
+        {
+            team++;
+        }
+        return team;
+    }
+
+    // One sequence, or this worker's part of it; scratch holds the sequence's q, k, v and context, tiles this worker's tiles.
+    private void RunSequence(int b, float* scratch, float* tiles, SequenceSplit split)
     {
         float* parameters = _parameters.Pointer;
         float* packed = _packed!.Pointer;
-        float* scratch = (_scratch[worker] ??= new AlignedBuffer(s_layout.ScratchLength)).Pointer;
-        int queryStride = s_info.SeqLen * s_info.QueryInputWidth;
-        int kvStride = s_info.KvSeqLen * s_info.KvInputWidth;
-        int outputStride = s_info.SeqLen * s_info.ModelDim;
-        for (int b = worker; b < _batch; b += _workers)
+        int validLength = _hasValidLengths ? _validLengths[b] : s_info.KvSeqLen;
+        float* query = _query + (long)b * s_info.SeqLen * s_info.QueryInputWidth;
+        float* key = _key + (long)b * s_info.KvSeqLen * s_info.KvInputWidth;
+        float* value = _value + (long)b * s_info.KvSeqLen * s_info.KvInputWidth;
+        float* output = _output + (long)b * s_info.SeqLen * s_info.ModelDim;
+        if (_training)
         {
-            int validLength = _hasValidLengths ? _validLengths[b] : s_info.KvSeqLen;
-            float* query = _query + (long)b * queryStride;
-            float* key = _key + (long)b * kvStride;
-            float* value = _value + (long)b * kvStride;
-            float* output = _output + (long)b * outputStride;
-            if (_training)
-            {
-                // Training: each sequence keeps its own scratch (projected q, k, v, context), row log-sum-exp and inputs.
-                float* saved = _saved!.Pointer + (long)b * s_layout.SavedLength;
-                TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, saved, saved + s_layout.SavedLse);
-                SaveSequence(saved, query, key, value, output);
-                continue;
-            }
-            TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, scratch, null);
+            // Training: each sequence keeps its own scratch (projected q, k, v, context), row log-sum-exp and inputs.
+            float* saved = _saved!.Pointer + (long)b * s_layout.SavedLength;
+            TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, saved, saved + s_layout.SavedLse,
+                saved, SequenceSplit.Whole);
+            SaveSequence(saved, query, key, value, output);
+            return;
         }
+        TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, scratch, null, tiles, split);
     }
 
     // ---- Disposal ----

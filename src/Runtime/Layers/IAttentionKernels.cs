@@ -37,10 +37,14 @@ public unsafe interface IAttentionKernels
     /// <summary>
     /// One sequence forward on the widest generated path not above <paramref name="isa"/>: projections, attention
     /// core, output projection. <paramref name="scratch"/> holds <see cref="LayerBufferLayout.ScratchLength"/> floats;
-    /// <paramref name="lse"/> receives each row's log-sum-exp when it is not null (training).
+    /// <paramref name="lse"/> receives each row's log-sum-exp when it is not null (training). When several workers
+    /// share the sequence, each calls this with the same arguments but its own <paramref name="split"/> part and its
+    /// own <paramref name="tiles"/> (a scratch of the same length, for its attention tiles; <paramref name="scratch"/>
+    /// is the first worker's, holding the shared q, k, v and context), does its share of every phase and meets the
+    /// others between phases (<see cref="SequenceSplit.Sync"/>); the result is bit-identical to one worker's.
     /// </summary>
     static abstract void ForwardSequence(KernelIsa isa, float* query, float* key, float* value, float* output, int validLength,
-        float* parameters, float* packed, float* scratch, float* lse);
+        float* parameters, float* packed, float* scratch, float* lse, float* tiles, SequenceSplit split);
 
     /// <summary>
     /// One sequence backward from the state <c>ForwardSequence</c> left in <paramref name="saved"/>: writes the input

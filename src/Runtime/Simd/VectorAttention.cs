@@ -25,34 +25,49 @@ public static unsafe class VectorAttention<TOps, TVec>
     /// <summary>
     /// One sequence: <c>context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]</c> over
     /// the visible keys; with <paramref name="lse"/> the row log-sum-exp [Heads, SeqLen] (scaled units) for the backward.
-    /// <paramref name="additiveV"/> is the layer's v block for additive scoring, else null.
+    /// <paramref name="additiveV"/> is the layer's v block for additive scoring, else null. The work units are the
+    /// query tiles of every head, head by head; <paramref name="split"/> picks a contiguous range of them (whole heads
+    /// when the heads divide evenly, so a key/value group's keys are packed once per worker that uses it; causal tiles
+    /// in an order that mixes short and long rows). Each tile is computed alone, so the result does not depend on the split.
     /// </summary>
     public static void Forward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
-        float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* lse)
+        float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* lse, SequenceSplit split)
     {
-        for (int g = 0; g < t.KvHeads; g++)
+        int tiles = (t.SeqLen + t.QueryRows - 1) / t.QueryRows, units = t.Heads * tiles;
+        int end = split.End(units), packedGroup = -1;
+        float* values = null;
+        int valueStride = t.KvWidth;
+        for (int u = split.Start(units); u < end;)
         {
-            KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
-            float* values = v + g * t.HeadDim;
-            int valueStride = t.KvWidth;
-            if (!t.InPlace)
+            int h = u / tiles, g = h / t.GroupSize;
+            if (g != packedGroup)
             {
-                KernelSupport.PackValues(values, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
-                values = buffers.Values;
-                valueStride = t.DimPad;
-            }
-            for (int h = g * t.GroupSize; h < (g + 1) * t.GroupSize; h++)
-            {
-                float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
-                for (int i0 = 0; i0 < t.SeqLen; i0 += t.QueryRows)
+                KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
+                values = v + g * t.HeadDim;
+                if (!t.InPlace)
                 {
-                    int at = i0 * t.QueryWidth + h * t.HeadDim;
-                    Rows(t, kernels, buffers, q + at, values, valueStride, context + at, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
-                        validLength, init, lse == null ? null : lse + h * t.SeqLen + i0);
+                    KernelSupport.PackValues(values, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
+                    values = buffers.Values;
+                    valueStride = t.DimPad;
                 }
+                packedGroup = g;
+            }
+            float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
+            for (int headEnd = Math.Min(end, (h + 1) * tiles); u < headEnd; u++)
+            {
+                int i0 = TileOf(u - h * tiles, tiles, t.Causal) * t.QueryRows;
+                int at = i0 * t.QueryWidth + h * t.HeadDim;
+                Rows(t, kernels, buffers, q + at, values, valueStride, context + at, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
+                    validLength, init, lse == null ? null : lse + h * t.SeqLen + i0);
             }
         }
     }
+
+    // The query tile of a head's k-th unit. Causal tiles cost more the later they sit, so their units alternate
+    // between the first and the last tile left (0, T-1, 1, T-2, ...): a contiguous share of a head's units then
+    // holds cheap and dear tiles alike.
+    private static int TileOf(int k, int tiles, bool causal)
+        => !causal ? k : (k & 1) == 0 ? k >> 1 : tiles - 1 - (k >> 1);
 
     /// <summary>Query rows i0 .. i0 + n - 1 of one head against every visible key block.</summary>
     private static void Rows(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,

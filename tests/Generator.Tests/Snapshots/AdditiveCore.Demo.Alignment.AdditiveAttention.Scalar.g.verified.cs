@@ -33,18 +33,19 @@ namespace Demo.Alignment
         };
 
         // Attention__scalar: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
+        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, additiveV, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, additiveV, lse, split);
         }
 
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             // output = softmax(score(query, key)) · value, per head (no projections)
             _ = packed;
-            Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
+            _ = scratch;
+            Attention__scalar(query, key, value, output, validLength, parameters + AdditiveVOffset, tiles, lse, split);
         }
 
         // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -34,18 +34,19 @@ namespace Demo.Alignment
         };
 
         // Attention__v128: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* additiveV, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, additiveV, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, additiveV, lse, split);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             // output = softmax(score(query, key)) · value, per head (no projections)
             _ = packed;
-            Attention__v128(query, key, value, output, validLength, parameters + AdditiveVOffset, scratch, lse);
+            _ = scratch;
+            Attention__v128(query, key, value, output, validLength, parameters + AdditiveVOffset, tiles, lse, split);
         }
 
         // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -27,9 +27,9 @@ namespace Demo.Decoders
         }
 
         // Linear_1024x512x512_bias__avx512: Y[1024, 512] = X[1024, 512] · Wᵀ + b on 16 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_1024x512x512_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_1024x512x512_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 512; j += 32)
+            for (int j = split.Start(16) * 32, jEnd = split.End(16) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 1020; r += 12)
                 {
@@ -70,9 +70,9 @@ namespace Demo.Decoders
         }
 
         // Linear_1024x128x512_bias__avx512: Y[1024, 128] = X[1024, 512] · Wᵀ + b on 4 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_1024x128x512_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_1024x128x512_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 1020; r += 12)
                 {
@@ -129,35 +129,38 @@ namespace Demo.Decoders
         };
 
         // Attention__avx512: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_1024x512x512_bias__avx512(query, packed + 0, q);
-            Linear_1024x128x512_bias__avx512(key, packed + 262656, k);
-            Linear_1024x128x512_bias__avx512(value, packed + 328320, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_1024x512x512_bias__avx512(query, packed + 0, q, split);
+            Linear_1024x128x512_bias__avx512(key, packed + 262656, k, split);
+            Linear_1024x128x512_bias__avx512(value, packed + 328320, v, split);
+            split.Sync();
 
-            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)
+            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.Rotate(q, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Avx512);
-            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Avx512);
+            rotary.Rotate(q, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Avx512, split);
+            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Avx512, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx512(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx512(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_1024x512x512_bias__avx512(context, packed + 393984, output);
+            Linear_1024x512x512_bias__avx512(context, packed + 393984, output, split);
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -160,12 +160,12 @@ namespace Demo.Decoders
             }
 
             /// <inheritdoc/>
-            public static unsafe void ForwardSequence(global::AttnGen.KernelIsa isa, float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+            public static unsafe void ForwardSequence(global::AttnGen.KernelIsa isa, float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
             {
-                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
-                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
-                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch, lse); return; }
-                ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse);
+                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx512(query, key, value, output, validLength, parameters, packed, scratch, lse, tiles, split); return; }
+                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { ForwardSequence__avx2(query, key, value, output, validLength, parameters, packed, scratch, lse, tiles, split); return; }
+                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { ForwardSequence__v128(query, key, value, output, validLength, parameters, packed, scratch, lse, tiles, split); return; }
+                ForwardSequence__scalar(query, key, value, output, validLength, parameters, packed, scratch, lse, tiles, split);
             }
 
             /// <inheritdoc/>

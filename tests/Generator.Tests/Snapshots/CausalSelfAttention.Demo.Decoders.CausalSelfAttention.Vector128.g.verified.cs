@@ -27,9 +27,9 @@ namespace Demo.Decoders
         }
 
         // Linear_128x512x512_bias__v128: Y[128, 512] = X[128, 512] · Wᵀ + b on 32 packed panels of 16 columns, register tiles of 4 rows.
-        private static unsafe void Linear_128x512x512_bias__v128(float* x, float* packed, float* y)
+        private static unsafe void Linear_128x512x512_bias__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 512; j += 16)
+            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 128; r += 4)
                 {
@@ -80,30 +80,32 @@ namespace Demo.Decoders
         };
 
         // Attention__v128: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_128x512x512_bias__v128(query, packed + 0, q);
-            Linear_128x512x512_bias__v128(key, packed + 262656, k);
-            Linear_128x512x512_bias__v128(value, packed + 525312, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_128x512x512_bias__v128(query, packed + 0, q, split);
+            Linear_128x512x512_bias__v128(key, packed + 262656, k, split);
+            Linear_128x512x512_bias__v128(value, packed + 525312, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__v128(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__v128(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_128x512x512_bias__v128(context, packed + 787968, output);
+            Linear_128x512x512_bias__v128(context, packed + 787968, output, split);
         }
 
         // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -27,9 +27,9 @@ namespace Demo.Translation
         }
 
         // Linear_10x64x48_bias__avx2: Y[10, 64] = X[10, 48] · Wᵀ + b on 4 packed panels of 16 columns, register tiles of 6 rows.
-        private static unsafe void Linear_10x64x48_bias__avx2(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x64x48_bias__avx2(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 64; j += 16)
+            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
             {
                 gemm_6x16_k48__avx2(x, &packed[j * 49], 16, &(&packed[j * 49])[768], &y[j], 64, 16);
                 gemm_4x16_k48__avx2(&x[6 * 48], &packed[j * 49], 16, &(&packed[j * 49])[768], &y[6 * 64 + j], 64, 16);
@@ -64,9 +64,9 @@ namespace Demo.Translation
         }
 
         // Linear_24x64x48_bias__avx2: Y[24, 64] = X[24, 48] · Wᵀ + b on 4 packed panels of 16 columns, register tiles of 6 rows.
-        private static unsafe void Linear_24x64x48_bias__avx2(float* x, float* packed, float* y)
+        private static unsafe void Linear_24x64x48_bias__avx2(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 64; j += 16)
+            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 24; r += 6)
                 {
@@ -105,9 +105,9 @@ namespace Demo.Translation
         }
 
         // Linear_10x48x64_bias__avx2: Y[10, 48] = X[10, 64] · Wᵀ + b on 3 packed panels of 16 columns, register tiles of 6 rows.
-        private static unsafe void Linear_10x48x64_bias__avx2(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x48x64_bias__avx2(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 48; j += 16)
+            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
             {
                 gemm_6x16_k64__avx2(x, &packed[j * 65], 16, &(&packed[j * 65])[1024], &y[j], 48, 16);
                 gemm_4x16_k64__avx2(&x[6 * 64], &packed[j * 65], 16, &(&packed[j * 65])[1024], &y[6 * 48 + j], 48, 16);
@@ -157,30 +157,32 @@ namespace Demo.Translation
         };
 
         // Attention__avx2: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_10x64x48_bias__avx2(query, packed + 0, q);
-            Linear_24x64x48_bias__avx2(key, packed + 3136, k);
-            Linear_24x64x48_bias__avx2(value, packed + 6272, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_10x64x48_bias__avx2(query, packed + 0, q, split);
+            Linear_24x64x48_bias__avx2(key, packed + 3136, k, split);
+            Linear_24x64x48_bias__avx2(value, packed + 6272, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx2(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx2(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_10x48x64_bias__avx2(context, packed + 9408, output);
+            Linear_10x48x64_bias__avx2(context, packed + 9408, output, split);
         }
 
         // BackwardSequence__avx2: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

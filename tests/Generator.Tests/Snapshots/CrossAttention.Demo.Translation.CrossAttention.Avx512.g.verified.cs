@@ -27,9 +27,9 @@ namespace Demo.Translation
         }
 
         // Linear_10x64x48_bias__avx512: Y[10, 64] = X[10, 48] · Wᵀ + b on 2 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_10x64x48_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x64x48_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 64; j += 32)
+            for (int j = split.Start(2) * 32, jEnd = split.End(2) * 32; j < jEnd; j += 32)
             {
                 gemm_10x32_k48__avx512(x, &packed[j * 49], 32, &(&packed[j * 49])[1536], &y[j], 64, 32);
             }
@@ -62,9 +62,9 @@ namespace Demo.Translation
         }
 
         // Linear_24x64x48_bias__avx512: Y[24, 64] = X[24, 48] · Wᵀ + b on 2 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_24x64x48_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_24x64x48_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 64; j += 32)
+            for (int j = split.Start(2) * 32, jEnd = split.End(2) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
@@ -106,10 +106,16 @@ namespace Demo.Translation
         }
 
         // Linear_10x48x64_bias__avx512: Y[10, 48] = X[10, 64] · Wᵀ + b on 2 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_10x48x64_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x48x64_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            gemm_10x32_k64__avx512(x, packed, 32, &packed[2048], y, 48, 32);
-            gemm_10x16_k64__avx512(x, &packed[32 * 65], 32, &(&packed[32 * 65])[2048], &y[32], 48, 16);
+            for (int j = split.Start(2) * 32, jEnd = global::System.Math.Min(split.End(2), 1) * 32; j < jEnd; j += 32)
+            {
+                gemm_10x32_k64__avx512(x, &packed[j * 65], 32, &(&packed[j * 65])[2048], &y[j], 48, 32);
+            }
+            if (split.IsLast)
+            {
+                gemm_10x16_k64__avx512(x, &packed[32 * 65], 32, &(&packed[32 * 65])[2048], &y[32], 48, 16);
+            }
         }
 
         // LinearBackward_10x48x64_bias__avx512: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
@@ -154,30 +160,32 @@ namespace Demo.Translation
         };
 
         // Attention__avx512: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_10x64x48_bias__avx512(query, packed + 0, q);
-            Linear_24x64x48_bias__avx512(key, packed + 3136, k);
-            Linear_24x64x48_bias__avx512(value, packed + 6272, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_10x64x48_bias__avx512(query, packed + 0, q, split);
+            Linear_24x64x48_bias__avx512(key, packed + 3136, k, split);
+            Linear_24x64x48_bias__avx512(value, packed + 6272, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx512(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx512(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_10x48x64_bias__avx512(context, packed + 9408, output);
+            Linear_10x48x64_bias__avx512(context, packed + 9408, output, split);
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

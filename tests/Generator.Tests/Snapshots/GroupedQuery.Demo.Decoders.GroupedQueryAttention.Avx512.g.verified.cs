@@ -27,9 +27,9 @@ namespace Demo.Decoders
         }
 
         // Linear_32x128x128__avx512: Y[32, 128] = X[32, 128] · Wᵀ + b on 4 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_32x128x128__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_32x128x128__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
@@ -63,13 +63,16 @@ namespace Demo.Decoders
         }
 
         // Linear_32x32x128__avx512: Y[32, 32] = X[32, 128] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_32x32x128__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_32x32x128__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int r = 0; r < 24; r += 12)
+            for (int j = split.Start(1) * 32, jEnd = split.End(1) * 32; j < jEnd; j += 32)
             {
-                gemm_12x32_k128__avx512(&x[r * 128], packed, 32, &packed[4096], &y[r * 32], 32, 32);
+                for (int r = 0; r < 24; r += 12)
+                {
+                    gemm_12x32_k128__avx512(&x[r * 128], &packed[j * 129], 32, &(&packed[j * 129])[4096], &y[r * 32 + j], 32, 32);
+                }
+                gemm_8x32_k128__avx512(&x[24 * 128], &packed[j * 129], 32, &(&packed[j * 129])[4096], &y[24 * 32 + j], 32, 32);
             }
-            gemm_8x32_k128__avx512(&x[24 * 128], packed, 32, &packed[4096], &y[24 * 32], 32, 32);
         }
 
         // LinearBackward_32x32x128__avx512: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ.
@@ -112,35 +115,38 @@ namespace Demo.Decoders
         };
 
         // Attention__avx512: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_32x128x128__avx512(query, packed + 0, q);
-            Linear_32x32x128__avx512(key, packed + 16512, k);
-            Linear_32x32x128__avx512(value, packed + 20640, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_32x128x128__avx512(query, packed + 0, q, split);
+            Linear_32x32x128__avx512(key, packed + 16512, k, split);
+            Linear_32x32x128__avx512(value, packed + 20640, v, split);
+            split.Sync();
 
-            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)
+            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.Rotate(q, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Avx512);
-            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Avx512);
+            rotary.Rotate(q, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Avx512, split);
+            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Avx512, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx512(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx512(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_32x128x128__avx512(context, packed + 24768, output);
+            Linear_32x128x128__avx512(context, packed + 24768, output, split);
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -27,9 +27,9 @@ namespace Demo.Decoders
         }
 
         // Linear_32x128x128__v128: Y[32, 128] = X[32, 128] · Wᵀ + b on 8 packed panels of 16 columns, register tiles of 4 rows.
-        private static unsafe void Linear_32x128x128__v128(float* x, float* packed, float* y)
+        private static unsafe void Linear_32x128x128__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 128; j += 16)
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 32; r += 4)
                 {
@@ -60,9 +60,9 @@ namespace Demo.Decoders
         }
 
         // Linear_32x32x128__v128: Y[32, 32] = X[32, 128] · Wᵀ + b on 2 packed panels of 16 columns, register tiles of 4 rows.
-        private static unsafe void Linear_32x32x128__v128(float* x, float* packed, float* y)
+        private static unsafe void Linear_32x32x128__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 32; j += 16)
+            for (int j = split.Start(2) * 16, jEnd = split.End(2) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 32; r += 4)
                 {
@@ -106,35 +106,38 @@ namespace Demo.Decoders
         };
 
         // Attention__v128: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_32x128x128__v128(query, packed + 0, q);
-            Linear_32x32x128__v128(key, packed + 16512, k);
-            Linear_32x32x128__v128(value, packed + 20640, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_32x128x128__v128(query, packed + 0, q, split);
+            Linear_32x32x128__v128(key, packed + 16512, k, split);
+            Linear_32x32x128__v128(value, packed + 20640, v, split);
+            split.Sync();
 
-            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)
+            // Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.Rotate(q, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Vector128);
-            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Vector128);
+            rotary.Rotate(q, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Vector128, split);
+            rotary.Rotate(k, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Vector128, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__v128(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__v128(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_32x128x128__v128(context, packed + 24768, output);
+            Linear_32x128x128__v128(context, packed + 24768, output, split);
         }
 
         // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

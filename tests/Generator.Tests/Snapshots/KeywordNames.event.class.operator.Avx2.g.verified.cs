@@ -27,9 +27,12 @@ namespace @event.@class
         }
 
         // Linear_3x8x8_bias__avx2: Y[3, 8] = X[3, 8] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
-        private static unsafe void Linear_3x8x8_bias__avx2(float* x, float* packed, float* y)
+        private static unsafe void Linear_3x8x8_bias__avx2(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            gemm_3x8_k8__avx2(x, packed, 16, &packed[128], y, 8, 8);
+            if (split.IsLast)
+            {
+                gemm_3x8_k8__avx2(x, packed, 16, &packed[128], y, 8, 8);
+            }
         }
 
         // LinearBackward_3x8x8_bias__avx2: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b.
@@ -63,30 +66,32 @@ namespace @event.@class
         };
 
         // Attention__avx2: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx2(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx2: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx2(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_3x8x8_bias__avx2(query, packed + 0, q);
-            Linear_3x8x8_bias__avx2(key, packed + 144, k);
-            Linear_3x8x8_bias__avx2(value, packed + 288, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_3x8x8_bias__avx2(query, packed + 0, q, split);
+            Linear_3x8x8_bias__avx2(key, packed + 144, k, split);
+            Linear_3x8x8_bias__avx2(value, packed + 288, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx2(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx2(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_3x8x8_bias__avx2(context, packed + 432, output);
+            Linear_3x8x8_bias__avx2(context, packed + 432, output, split);
         }
 
         // BackwardSequence__avx2: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -26,9 +26,9 @@ namespace @event.@class
         }
 
         // Linear_3x8x8_bias__scalar: Y[3, 8] = X[3, 8] · Wᵀ + b on 2 packed panels of 4 columns, register tiles of 2 rows.
-        private static unsafe void Linear_3x8x8_bias__scalar(float* x, float* packed, float* y)
+        private static unsafe void Linear_3x8x8_bias__scalar(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int j = 0; j < 8; j += 4)
+            for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
             {
                 gemm_2x4_k8__scalar(x, &packed[j * 9], 4, &(&packed[j * 9])[32], &y[j], 8, 4);
                 gemm_1x4_k8__scalar(&x[2 * 8], &packed[j * 9], 4, &(&packed[j * 9])[32], &y[2 * 8 + j], 8, 4);
@@ -78,30 +78,32 @@ namespace @event.@class
         };
 
         // Attention__scalar: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_3x8x8_bias__scalar(query, packed + 0, q);
-            Linear_3x8x8_bias__scalar(key, packed + 72, k);
-            Linear_3x8x8_bias__scalar(value, packed + 144, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_3x8x8_bias__scalar(query, packed + 0, q, split);
+            Linear_3x8x8_bias__scalar(key, packed + 72, k, split);
+            Linear_3x8x8_bias__scalar(value, packed + 144, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__scalar(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__scalar(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_3x8x8_bias__scalar(context, packed + 216, output);
+            Linear_3x8x8_bias__scalar(context, packed + 216, output, split);
         }
 
         // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -24,9 +24,9 @@ partial class MultiQueryAttention
     }
 
     // Linear_37x12x12_bias__scalar: Y[37, 12] = X[37, 12] · Wᵀ + b on 3 packed panels of 4 columns, register tiles of 2 rows.
-    private static unsafe void Linear_37x12x12_bias__scalar(float* x, float* packed, float* y)
+    private static unsafe void Linear_37x12x12_bias__scalar(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
     {
-        for (int j = 0; j < 12; j += 4)
+        for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
         {
             for (int r = 0; r < 36; r += 2)
             {
@@ -66,13 +66,16 @@ partial class MultiQueryAttention
     }
 
     // Linear_37x3x12_bias__scalar: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 4 columns, register tiles of 2 rows.
-    private static unsafe void Linear_37x3x12_bias__scalar(float* x, float* packed, float* y)
+    private static unsafe void Linear_37x3x12_bias__scalar(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
     {
-        for (int r = 0; r < 36; r += 2)
+        if (split.IsLast)
         {
-            gemm_2x3_k12__scalar(&x[r * 12], packed, 4, &packed[48], &y[r * 3], 3, 3);
+            for (int r = 0; r < 36; r += 2)
+            {
+                gemm_2x3_k12__scalar(&x[r * 12], packed, 4, &packed[48], &y[r * 3], 3, 3);
+            }
+            gemm_1x3_k12__scalar(&x[36 * 12], packed, 4, &packed[48], &y[36 * 3], 3, 3);
         }
-        gemm_1x3_k12__scalar(&x[36 * 12], packed, 4, &packed[48], &y[36 * 3], 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__scalar: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -119,30 +122,32 @@ partial class MultiQueryAttention
     };
 
     // Attention__scalar: the forward driver over this layer's heads and tiles.
-    private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+    private static unsafe void Attention__scalar(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
     {
         var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-        global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, null, lse);
+        global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, context, validLength, null, lse, split);
     }
 
     // ForwardSequence__scalar: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+    private static unsafe void ForwardSequence__scalar(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
         float* v = scratch + ScratchValue;
         float* context = scratch + ScratchContext;
 
-        // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-        Linear_37x12x12_bias__scalar(query, packed + 0, q);
-        Linear_37x3x12_bias__scalar(key, packed + 156, k);
-        Linear_37x3x12_bias__scalar(value, packed + 208, v);
+        // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+        Linear_37x12x12_bias__scalar(query, packed + 0, q, split);
+        Linear_37x3x12_bias__scalar(key, packed + 156, k, split);
+        Linear_37x3x12_bias__scalar(value, packed + 208, v, split);
+        split.Sync();
 
-        // context = softmax(score(q, k)) · v, per head
-        Attention__scalar(q, k, v, context, validLength, scratch, lse);
+        // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+        Attention__scalar(q, k, v, context, validLength, tiles, lse, split);
+        split.Sync();
 
         // output = context · W_oᵀ + b_o
-        Linear_37x12x12_bias__scalar(context, packed + 260, output);
+        Linear_37x12x12_bias__scalar(context, packed + 260, output, split);
     }
 
     // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

@@ -25,13 +25,16 @@ partial class MultiQueryAttention
     }
 
     // Linear_37x12x12_bias__v128: Y[37, 12] = X[37, 12] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
-    private static unsafe void Linear_37x12x12_bias__v128(float* x, float* packed, float* y)
+    private static unsafe void Linear_37x12x12_bias__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
     {
-        for (int r = 0; r < 36; r += 4)
+        if (split.IsLast)
         {
-            gemm_4x12_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 12], 12, 12);
+            for (int r = 0; r < 36; r += 4)
+            {
+                gemm_4x12_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 12], 12, 12);
+            }
+            gemm_1x12_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 12], 12, 12);
         }
-        gemm_1x12_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 12], 12, 12);
     }
 
     // LinearBackward_37x12x12_bias__v128: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
@@ -58,13 +61,16 @@ partial class MultiQueryAttention
     }
 
     // Linear_37x3x12_bias__v128: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
-    private static unsafe void Linear_37x3x12_bias__v128(float* x, float* packed, float* y)
+    private static unsafe void Linear_37x3x12_bias__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
     {
-        for (int r = 0; r < 36; r += 4)
+        if (split.IsLast)
         {
-            gemm_4x3_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 3], 3, 3);
+            for (int r = 0; r < 36; r += 4)
+            {
+                gemm_4x3_k12__v128(&x[r * 12], packed, 16, &packed[192], &y[r * 3], 3, 3);
+            }
+            gemm_1x3_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 3], 3, 3);
         }
-        gemm_1x3_k12__v128(&x[36 * 12], packed, 16, &packed[192], &y[36 * 3], 3, 3);
     }
 
     // LinearBackward_37x3x12_bias__v128: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
@@ -99,30 +105,32 @@ partial class MultiQueryAttention
     };
 
     // Attention__v128: the forward driver over this layer's heads and tiles.
-    private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+    private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
     {
         var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-        global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
+        global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse, split);
     }
 
     // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-    private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+    private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
     {
         float* q = scratch + ScratchQuery;
         float* k = scratch + ScratchKey;
         float* v = scratch + ScratchValue;
         float* context = scratch + ScratchContext;
 
-        // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-        Linear_37x12x12_bias__v128(query, packed + 0, q);
-        Linear_37x3x12_bias__v128(key, packed + 208, k);
-        Linear_37x3x12_bias__v128(value, packed + 416, v);
+        // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+        Linear_37x12x12_bias__v128(query, packed + 0, q, split);
+        Linear_37x3x12_bias__v128(key, packed + 208, k, split);
+        Linear_37x3x12_bias__v128(value, packed + 416, v, split);
+        split.Sync();
 
-        // context = softmax(score(q, k)) · v, per head
-        Attention__v128(q, k, v, context, validLength, scratch, lse);
+        // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+        Attention__v128(q, k, v, context, validLength, tiles, lse, split);
+        split.Sync();
 
         // output = context · W_oᵀ + b_o
-        Linear_37x12x12_bias__v128(context, packed + 624, output);
+        Linear_37x12x12_bias__v128(context, packed + 624, output, split);
     }
 
     // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

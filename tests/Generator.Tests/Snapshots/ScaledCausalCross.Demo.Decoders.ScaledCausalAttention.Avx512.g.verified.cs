@@ -27,9 +27,12 @@ namespace Demo.Decoders
         }
 
         // Linear_4x16x16_bias__avx512: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_4x16x16_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_4x16x16_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            gemm_4x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
+            if (split.IsLast)
+            {
+                gemm_4x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
+            }
         }
 
         // LinearBackward_4x16x16_bias__avx512: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
@@ -50,9 +53,12 @@ namespace Demo.Decoders
         }
 
         // Linear_10x16x16_bias__avx512: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 32 columns, register tiles of 12 rows.
-        private static unsafe void Linear_10x16x16_bias__avx512(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x16x16_bias__avx512(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            gemm_10x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
+            if (split.IsLast)
+            {
+                gemm_10x16_k16__avx512(x, packed, 32, &packed[512], y, 16, 16);
+            }
         }
 
         // LinearBackward_10x16x16_bias__avx512: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
@@ -86,30 +92,32 @@ namespace Demo.Decoders
         };
 
         // Attention__avx512: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__avx512(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__avx512: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__avx512(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_4x16x16_bias__avx512(query, packed + 0, q);
-            Linear_10x16x16_bias__avx512(key, packed + 544, k);
-            Linear_10x16x16_bias__avx512(value, packed + 1088, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_4x16x16_bias__avx512(query, packed + 0, q, split);
+            Linear_10x16x16_bias__avx512(key, packed + 544, k, split);
+            Linear_10x16x16_bias__avx512(value, packed + 1088, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__avx512(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__avx512(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_4x16x16_bias__avx512(context, packed + 1632, output);
+            Linear_4x16x16_bias__avx512(context, packed + 1632, output, split);
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

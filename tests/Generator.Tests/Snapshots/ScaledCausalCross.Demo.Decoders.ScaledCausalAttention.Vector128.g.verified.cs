@@ -27,9 +27,12 @@ namespace Demo.Decoders
         }
 
         // Linear_4x16x16_bias__v128: Y[4, 16] = X[4, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
-        private static unsafe void Linear_4x16x16_bias__v128(float* x, float* packed, float* y)
+        private static unsafe void Linear_4x16x16_bias__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            gemm_4x16_k16__v128(x, packed, 16, &packed[256], y, 16, 16);
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            {
+                gemm_4x16_k16__v128(x, &packed[j * 17], 16, &(&packed[j * 17])[256], &y[j], 16, 16);
+            }
         }
 
         // LinearBackward_4x16x16_bias__v128: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
@@ -52,13 +55,16 @@ namespace Demo.Decoders
         }
 
         // Linear_10x16x16_bias__v128: Y[10, 16] = X[10, 16] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 4 rows.
-        private static unsafe void Linear_10x16x16_bias__v128(float* x, float* packed, float* y)
+        private static unsafe void Linear_10x16x16_bias__v128(float* x, float* packed, float* y, global::AttnGen.SequenceSplit split)
         {
-            for (int r = 0; r < 8; r += 4)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_4x16_k16__v128(&x[r * 16], packed, 16, &packed[256], &y[r * 16], 16, 16);
+                for (int r = 0; r < 8; r += 4)
+                {
+                    gemm_4x16_k16__v128(&x[r * 16], &packed[j * 17], 16, &(&packed[j * 17])[256], &y[r * 16 + j], 16, 16);
+                }
+                gemm_2x16_k16__v128(&x[8 * 16], &packed[j * 17], 16, &(&packed[j * 17])[256], &y[8 * 16 + j], 16, 16);
             }
-            gemm_2x16_k16__v128(&x[8 * 16], packed, 16, &packed[256], &y[8 * 16], 16, 16);
         }
 
         // LinearBackward_10x16x16_bias__v128: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
@@ -98,30 +104,32 @@ namespace Demo.Decoders
         };
 
         // Attention__v128: the forward driver over this layer's heads and tiles.
-        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse)
+        private static unsafe void Attention__v128(float* q, float* k, float* v, float* context, int validLength, float* scratch, float* lse, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers { KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile };
-            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse);
+            global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, context, validLength, null, lse, split);
         }
 
         // ForwardSequence__v128: one sequence through projections, attention core and output projection.
-        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse)
+        private static unsafe void ForwardSequence__v128(float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* q = scratch + ScratchQuery;
             float* k = scratch + ScratchKey;
             float* v = scratch + ScratchValue;
             float* context = scratch + ScratchContext;
 
-            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v
-            Linear_4x16x16_bias__v128(query, packed + 0, q);
-            Linear_10x16x16_bias__v128(key, packed + 272, k);
-            Linear_10x16x16_bias__v128(value, packed + 544, v);
+            // q = query · W_qᵀ + b_q;  k = key · W_kᵀ + b_k;  v = value · W_vᵀ + b_v (each worker its share of the panels)
+            Linear_4x16x16_bias__v128(query, packed + 0, q, split);
+            Linear_10x16x16_bias__v128(key, packed + 272, k, split);
+            Linear_10x16x16_bias__v128(value, packed + 544, v, split);
+            split.Sync();
 
-            // context = softmax(score(q, k)) · v, per head
-            Attention__v128(q, k, v, context, validLength, scratch, lse);
+            // context = softmax(score(q, k)) · v, per head (each worker its share of the heads' query tiles)
+            Attention__v128(q, k, v, context, validLength, tiles, lse, split);
+            split.Sync();
 
             // output = context · W_oᵀ + b_o
-            Linear_4x16x16_bias__v128(context, packed + 816, output);
+            Linear_4x16x16_bias__v128(context, packed + 816, output, split);
         }
 
         // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.

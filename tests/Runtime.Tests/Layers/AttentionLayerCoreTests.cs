@@ -18,12 +18,15 @@ public sealed class AttentionLayerCoreTests : IDisposable
     {
         FakeKernels<CrossShape>.Reset();
         FakeKernels<SelfShape>.Reset();
+        // Three workers may share a sequence even on a smaller machine, so the uneven splits run here too.
+        SequenceSplit.MaxSharingWorkers = Math.Max(3, Environment.ProcessorCount);
     }
 
     public void Dispose()
     {
         FakeKernels<CrossShape>.Reset();
         FakeKernels<SelfShape>.Reset();
+        SequenceSplit.MaxSharingWorkers = Environment.ProcessorCount;
     }
 
     private static FakeLayer NewLayer(int threads = 1)
@@ -80,6 +83,7 @@ public sealed class AttentionLayerCoreTests : IDisposable
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public void Forward_RunsEverySequenceOnce_WithItsValidLength_OnTheLayersPath(int threads)
     {
         using FakeLayer layer = NewLayer(threads);
@@ -92,7 +96,6 @@ public sealed class AttentionLayerCoreTests : IDisposable
             KernelCall[] calls = [.. FakeKernels<CrossShape>.ForwardCalls];
             nint first = Address(batch.Q, 0);
             int SequenceOf(KernelCall call) => (int)((call.Query - first) / sizeof(float)) / (S * W);
-            Assert.Equal([0, 1, 2, 3, 4], calls.Select(SequenceOf).Order());
             foreach (KernelCall call in calls)
             {
                 int b = SequenceOf(call);
@@ -100,10 +103,29 @@ public sealed class AttentionLayerCoreTests : IDisposable
                 Assert.Equal(batch.ValidLengths[b], call.ValidLength);
                 Assert.Equal(layer.Isa, call.Isa);
             }
-            // A fixed assignment: worker w takes sequences w, w + threads, ...
-            int[][] byThread = [.. calls.GroupBy(c => c.Thread).Select(g => g.Select(SequenceOf).Order().ToArray()).OrderBy(s => s[0])];
-            int[][] expected = threads == 1 ? [[0, 1, 2, 3, 4]] : [[0, 2, 4], [1, 3]];
-            Assert.Equal(expected, byThread);
+            // Whole sequences while there are at least as many as threads (worker w takes w, w + threads, ...); the
+            // sequences left are each shared by a team of workers, every part once, on threads of their own.
+            (int Sequence, int Part, int Parts)[] expected = threads switch
+            {
+                1 => [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 1)],
+                2 => [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 2), (4, 1, 2)],
+                _ => [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 2), (4, 1, 2)],
+            };
+            Assert.Equal(expected, calls.Select(c => (SequenceOf(c), c.Part, c.Parts)).Order());
+            int[][] byThread = [.. calls.GroupBy(c => c.Thread).Select(g => g.Select(SequenceOf).Order().ToArray()).OrderBy(s => s[0]).ThenBy(s => s.Length)];
+            int[][] expectedByThread = threads switch
+            {
+                1 => [[0, 1, 2, 3, 4]],
+                2 => [[0, 2, 4], [1, 3, 4]],
+                _ => [[0, 3], [1, 4], [2, 4]],
+            };
+            Assert.Equal(expectedByThread, byThread);
+            // The parts of a shared sequence use the first part's scratch for the sequence and their own for their tiles.
+            KernelCall[] shared = [.. calls.Where(c => c.Parts > 1).OrderBy(c => c.Part)];
+            Assert.Equal(threads == 1 ? 0 : 2, shared.Length);
+            Assert.All(shared, c => Assert.Equal(shared[0].Scratch, c.Scratch));
+            Assert.All(shared, c => Assert.Equal(c.Part == 0, c.Tiles == c.Scratch));
+            Assert.Equal(shared.Length, shared.Select(c => c.Tiles).Distinct().Count());
         }
         finally
         {
@@ -111,6 +133,102 @@ public sealed class AttentionLayerCoreTests : IDisposable
         }
         AssertClose(batch.Expected(), output);
         Assert.Single(FakeKernels<CrossShape>.PackCalls, layer.Isa);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Forward_OneSequence_IsSharedByEveryThread_EvenInPlace(int threads)
+    {
+        using var layer = new FakeSelfLayer { MaxDegreeOfParallelism = threads };
+        SetAB(layer, A, B);
+        float[] x = Random(S * W, 31);
+        double[] expected = FakeMath.Forward(x, x, x, S, S, 1, [S], A, B);
+        float[] inPlace = (float[])x.Clone();
+        layer.Forward(inPlace, inPlace);
+        AssertClose(expected, inPlace);
+        KernelCall[] calls = [.. FakeKernels<SelfShape>.ForwardCalls];
+        Assert.Equal(Enumerable.Range(0, threads), calls.Select(c => c.Part).Order());
+        Assert.All(calls, c => Assert.Equal(threads, c.Parts));
+        Assert.Equal(threads, calls.Select(c => c.Thread).Distinct().Count());
+    }
+
+    [Fact]
+    public void Forward_SharesASequenceAmongNoMoreWorkersThanProcessors_AndAboveThatRunsSequencesWhole()
+    {
+        // Workers of a shared sequence meet between phases, so all must run at once: no more than the limit (the
+        // processor count by default) share one, whatever MaxDegreeOfParallelism says.
+        SequenceSplit.MaxSharingWorkers = 2;
+        using FakeLayer layer = NewLayer(8);
+        var one = Batch.Create(1);
+        float[] output = NaNs(S * W);
+        layer.Forward(one.Q, one.K, one.V, output);
+        AssertClose(one.Expected(), output);
+        Assert.Equal([(0, 2), (1, 2)], FakeKernels<CrossShape>.ForwardCalls.Select(c => (c.Part, c.Parts)).Order());
+
+        // Batch 9 on 8 threads: 8 whole sequences, and the ninth whole too (8 workers are more than may share it).
+        FakeKernels<CrossShape>.ForwardCalls.Clear();
+        var nine = Batch.Create(9);
+        float[] outputs = NaNs(9 * S * W);
+        layer.Forward(nine.Q, nine.K, nine.V, outputs, 9);
+        AssertClose(nine.Expected(), outputs);
+        Assert.Equal(9, FakeKernels<CrossShape>.ForwardCalls.Count);
+        Assert.All(FakeKernels<CrossShape>.ForwardCalls, c => Assert.Equal(1, c.Parts));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Forward_AFailureInOnePartOfASharedSequence_SurfacesOnce_AndTheLayerRunsAgain(int failingPart)
+    {
+        using FakeLayer layer = NewLayer(2);
+        var batch = Batch.Create(1);
+        float[] output = NaNs(S * W);
+        FakeKernels<CrossShape>.OnSplitPhase = part =>
+        {
+            if (part == failingPart)
+            {
+                throw new InvalidOperationException($"part {part} failed");
+            }
+        };
+        var e = Assert.Throws<InvalidOperationException>(() => layer.Forward(batch.Q, batch.K, batch.V, output));
+        Assert.Equal($"part {failingPart} failed", e.Message);
+        Assert.Null(e.InnerException);
+
+        FakeKernels<CrossShape>.OnSplitPhase = null;
+        layer.Forward(batch.Q, batch.K, batch.V, output);
+        AssertClose(batch.Expected(), output);
+    }
+
+    [Fact]
+    public void Forward_AWorkerFailingBeforeItJoinsItsTeam_ReleasesTheTeam_AndTheFailureSurfaces()
+    {
+        // Batch 3 on 2 threads: worker 1 fails on its whole sequence (1), so it never reaches its part of sequence 2,
+        // where worker 0 would otherwise wait for it forever.
+        using FakeLayer layer = NewLayer(2);
+        var batch = Batch.Create(3);
+        float[] output = NaNs(3 * S * W);
+        GCHandle pin = GCHandle.Alloc(batch.Q, GCHandleType.Pinned);
+        try
+        {
+            nint failing = Address(batch.Q, S * W);
+            FakeKernels<CrossShape>.OnForward = query =>
+            {
+                if (query == failing)
+                {
+                    throw new InvalidOperationException("sequence 1 failed");
+                }
+            };
+            var e = Assert.Throws<InvalidOperationException>(() => layer.Forward(batch.Q, batch.K, batch.V, output, 3));
+            Assert.Equal("sequence 1 failed", e.Message);
+        }
+        finally
+        {
+            pin.Free();
+        }
+        FakeKernels<CrossShape>.OnForward = null;
+        layer.Forward(batch.Q, batch.K, batch.V, output, 3);
+        AssertClose(batch.Expected(), output);
     }
 
     [Fact]

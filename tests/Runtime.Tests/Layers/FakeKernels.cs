@@ -32,7 +32,11 @@ public struct SelfShape : IFakeShape
 /// <param name="ValidLength">The valid length passed in.</param>
 /// <param name="Isa">The path asked for.</param>
 /// <param name="Thread">The managed thread that ran it.</param>
-public readonly record struct KernelCall(nint Query, int ValidLength, KernelIsa Isa, int Thread);
+/// <param name="Part">The worker's part of the sequence.</param>
+/// <param name="Parts">How many workers shared the sequence.</param>
+/// <param name="Scratch">The sequence's shared scratch.</param>
+/// <param name="Tiles">The worker's own scratch.</param>
+public readonly record struct KernelCall(nint Query, int ValidLength, KernelIsa Isa, int Thread, int Part = 0, int Parts = 1, nint Scratch = 0, nint Tiles = 0);
 
 /// <summary>
 /// A hand-written kernel table for the layer core's tests: no attention, but a small computation whose every
@@ -57,12 +61,16 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
     /// <summary>Runs first in every ForwardSequence with the query address: lets a test hold a call open.</summary>
     public static Action<nint>? OnForward { get; set; }
 
+    /// <summary>Runs in every ForwardSequence with the part, before the parts meet: lets a test fail one part.</summary>
+    public static Action<int>? OnSplitPhase { get; set; }
+
     public static void Reset()
     {
         ForwardCalls.Clear();
         BackwardCalls.Clear();
         PackCalls.Clear();
         OnForward = null;
+        OnSplitPhase = null;
     }
 
     public static AttentionLayerInfo Info { get; } = new(
@@ -89,15 +97,21 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
         packed[0] = parameters[0];
     }
 
+    /// <summary>
+    /// Shares a sequence out as a generated layer does: every part sums the keys and values into its own tiles, the
+    /// parts meet, then each writes its rows of the output (in place, a part writing its rows before another read
+    /// them as keys would be wrong: the meeting point keeps that from happening).
+    /// </summary>
     public static void ForwardSequence(KernelIsa isa, float* query, float* key, float* value, float* output, int validLength,
-        float* parameters, float* packed, float* scratch, float* lse)
+        float* parameters, float* packed, float* scratch, float* lse, float* tiles, SequenceSplit split)
     {
         OnForward?.Invoke((nint)query);
-        ForwardCalls.Enqueue(new KernelCall((nint)query, validLength, isa, Environment.CurrentManagedThreadId));
+        ForwardCalls.Enqueue(new KernelCall((nint)query, validLength, isa, Environment.CurrentManagedThreadId, split.Part, split.Parts,
+            (nint)scratch, (nint)tiles));
         const int w = FakeMath.Width;
         float a = packed[0], b = parameters[1];
-        // The key/value sums go to scratch before any output row is written, so output may be the query (in place).
-        float* sums = scratch + 1;
+        // The key/value sums go to this part's tiles before any output row is written, so output may be the query (in place).
+        float* sums = tiles + 1;
         for (int c = 0; c < w; c++)
         {
             float sum = 0f;
@@ -107,8 +121,13 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
             }
             sums[c] = sum;
         }
-        scratch[0] = validLength;
-        for (int i = 0; i < TShape.SeqLen; i++)
+        if (split.Part == 0)
+        {
+            scratch[0] = validLength;
+        }
+        OnSplitPhase?.Invoke(split.Part);
+        split.Sync();
+        for (int i = split.Start(TShape.SeqLen); i < split.End(TShape.SeqLen); i++)
         {
             for (int c = 0; c < w; c++)
             {

@@ -10,28 +10,36 @@ namespace AttnGen.Generator.Emit.Kernels
     /// </summary>
     internal static class RotaryEmitter
     {
-        /// <summary>Rotates <paramref name="q"/> (Heads per row) and <paramref name="k"/> (KvHeads per row) forward.</summary>
+        /// <summary>
+        /// Rotates <paramref name="q"/> (Heads per row) and <paramref name="k"/> (KvHeads per row) forward, each worker of
+        /// the sequence its share of the rows (<c>split</c>), then waits for the others.
+        /// </summary>
         public static void EmitRotate(SourceWriter w, KernelPlan plan, IsaProfile isa, string q, string k)
-            => Emit(w, plan, isa, q, k, "Rotate",
-                "// Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2)");
+            => Emit(w, plan, "// Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out",
+                $"Rotate({q}, SeqLen, QueryWidth, Heads, {Path(isa)}, split)", $"Rotate({k}, KvSeqLen, KvWidth, KvHeads, {Path(isa)}, split)", "split.Sync();");
 
         /// <summary>Turns the gradients <paramref name="dq"/> and <paramref name="dk"/> of the rotated q and k back by −r·θ_i.</summary>
         public static void EmitRotateBack(SourceWriter w, KernelPlan plan, IsaProfile isa, string dq, string dk)
-            => Emit(w, plan, isa, dq, dk, "RotateBack",
-                "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)");
+            => Emit(w, plan, "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)",
+                $"RotateBack({dq}, SeqLen, QueryWidth, Heads, 0, {Path(isa)})", $"RotateBack({dk}, KvSeqLen, KvWidth, KvHeads, 0, {Path(isa)})", null);
 
-        private static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa, string q, string k, string method, string comment)
+        private static void Emit(SourceWriter w, KernelPlan plan, string comment, string q, string k, string? then)
         {
             if (!plan.Spec.Rotary)
             {
                 return;
             }
-            string path = "global::AttnGen.KernelIsa." + isa.EnumName;
             w.Line(comment);
             w.Line("global::AttnGen.RotaryTable rotary = Kernels.Rotary!;");
-            w.Line($"rotary.{method}({q}, SeqLen, QueryWidth, Heads, 0, {path});");
-            w.Line($"rotary.{method}({k}, KvSeqLen, KvWidth, KvHeads, 0, {path});");
+            w.Line($"rotary.{q};");
+            w.Line($"rotary.{k};");
+            if (then is not null)
+            {
+                w.Line(then);
+            }
             w.Line();
         }
+
+        private static string Path(IsaProfile isa) => "global::AttnGen.KernelIsa." + isa.EnumName;
     }
 }

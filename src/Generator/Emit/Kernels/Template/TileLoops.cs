@@ -11,9 +11,12 @@ namespace AttnGen.Generator.Emit.Kernels.Template
     {
         /// <summary>
         /// <paramref name="call"/> gets the row and column expressions of a tile's corner (<c>r</c>, <c>j</c> or
-        /// constants) and the tile's rows and columns, and returns the statement that computes it.
+        /// constants) and the tile's rows and columns, and returns the statement that computes it. With
+        /// <paramref name="split"/> (the name of a <c>SequenceSplit</c>) the column blocks are shared out among the
+        /// workers of a sequence: each runs a contiguous range of them, the last one also the partial block.
         /// </summary>
-        public static void Emit(SourceWriter w, int rows, int columns, int tileRows, int tileColumns, System.Func<string, string, int, int, string> call)
+        public static void Emit(SourceWriter w, int rows, int columns, int tileRows, int tileColumns, System.Func<string, string, int, int, string> call,
+            string? split = null)
         {
             int fullBlocks = columns / tileColumns, lastColumns = columns % tileColumns;
             int fullTiles = rows / tileRows, lastRows = rows % tileRows;
@@ -37,6 +40,26 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 }
             }
 
+            if (split is not null)
+            {
+                int blocks = fullBlocks + (lastColumns > 0 ? 1 : 0);
+                string end = lastColumns > 0 ? $"global::System.Math.Min({split}.End({Inv(blocks)}), {Inv(fullBlocks)})" : $"{split}.End({Inv(blocks)})";
+                if (fullBlocks > 0)
+                {
+                    using (w.Open($"for (int j = {split}.Start({Inv(blocks)}) * {Inv(tileColumns)}, jEnd = {end} * {Inv(tileColumns)}; j < jEnd; j += {Inv(tileColumns)})"))
+                    {
+                        Block("j", tileColumns);
+                    }
+                }
+                if (lastColumns > 0)
+                {
+                    using (w.Open($"if ({split}.IsLast)"))
+                    {
+                        Block(Inv(fullBlocks * tileColumns), lastColumns);
+                    }
+                }
+                return;
+            }
             if (fullBlocks == 1)
             {
                 Block("0", tileColumns);

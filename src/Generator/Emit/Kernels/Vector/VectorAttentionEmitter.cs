@@ -8,7 +8,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// <summary>
     /// Emits the attention core of one path (vector or scalar): the layer's tiling and the register-tile kernels it hands the
     /// runtime's drivers (<c>VectorAttention</c> and <c>VectorAttentionBackward</c>, written once for every layer), and
-    /// <c>Attention__{isa}</c>, which calls the forward driver on the layer's scratch.
+    /// <c>Attention__{isa}</c>, which calls the forward driver on a worker's scratch with its share of the query tiles.
     /// </summary>
     internal static class VectorAttentionEmitter
     {
@@ -55,10 +55,10 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
 
             string additiveParam = plan.IsAdditive ? ", float* additiveV" : "";
             w.Line($"// Attention__{suffix}: the forward driver over this layer's heads and tiles.");
-            using (w.Open($"private static unsafe void Attention__{suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse)"))
+            using (w.Open($"private static unsafe void Attention__{suffix}(float* q, float* k, float* v, float* context, int validLength{additiveParam}, float* scratch, float* lse, global::AttnGen.SequenceSplit split)"))
             {
                 w.Line($"var buffers = new global::AttnGen.AttentionBuffers {{ KeysT = scratch + ScratchKeyPack, Values = scratch + ScratchValuePack, Out = scratch + ScratchOutTile, Prob = scratch + ScratchProbTile, Query = scratch + ScratchQueryTile }};");
-                w.Line($"global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__{suffix}, AttentionKernels__{suffix}, buffers, q, k, v, context, validLength, {(plan.IsAdditive ? "additiveV" : "null")}, lse);");
+                w.Line($"global::AttnGen.VectorAttention<AgOps, AgVecF>.Forward(AttentionTiling__{suffix}, AttentionKernels__{suffix}, buffers, q, k, v, context, validLength, {(plan.IsAdditive ? "additiveV" : "null")}, lse, split);");
             }
             w.Line();
         }
