@@ -14,10 +14,10 @@ namespace AttnGen.Generator.Emit
         {
             yield return (stem + ".g.cs", LayerShellEmitter.Emit(plan, selection));
             // Every path from the one template: the scalar profile always, then each selected vector path.
-            yield return (stem + "." + IsaProfile.Scalar.EnumName + ".g.cs", VectorKernelEmitter.Emit(plan, IsaProfile.Scalar));
+            yield return (stem + "." + IsaProfile.Scalar.EnumName + ".g.cs", PathKernelEmitter.Emit(plan, IsaProfile.Scalar));
             foreach (IsaProfile isa in selection.Profiles)
             {
-                yield return (stem + "." + isa.EnumName + ".g.cs", VectorKernelEmitter.Emit(plan, isa));
+                yield return (stem + "." + isa.EnumName + ".g.cs", PathKernelEmitter.Emit(plan, isa));
             }
         }
     }

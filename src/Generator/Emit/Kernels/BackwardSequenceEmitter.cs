@@ -4,7 +4,7 @@ namespace AttnGen.Generator.Emit.Kernels
 {
     /// <summary>
     /// Emits <c>BackwardSequence__{suffix}</c> for every path: the output projection's backward, the attention core's
-    /// backward (<c>BackwardCore__{suffix}</c>, from <see cref="Vector.VectorBackwardEmitter"/>), the input projections'
+    /// backward (<c>BackwardCore__{suffix}</c>, from <see cref="Path.AttentionBackwardEmitter"/>), the input projections'
     /// backward. The projection parts are separate methods so every path's sequence emits them the same way.
     /// </summary>
     internal static class BackwardSequenceEmitter

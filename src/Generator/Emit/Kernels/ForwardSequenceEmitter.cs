@@ -1,4 +1,4 @@
-using AttnGen.Generator.Emit.Kernels.Vector;
+using AttnGen.Generator.Emit.Kernels.Path;
 using AttnGen.Generator.Model;
 
 namespace AttnGen.Generator.Emit.Kernels

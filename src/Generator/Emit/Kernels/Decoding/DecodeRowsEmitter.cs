@@ -1,5 +1,5 @@
 using AttnGen.Generator.Emit.Kernels.Template;
-using AttnGen.Generator.Emit.Kernels.Vector;
+using AttnGen.Generator.Emit.Kernels.Path;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 

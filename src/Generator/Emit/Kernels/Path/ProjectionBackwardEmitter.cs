@@ -2,7 +2,7 @@ using AttnGen.Generator.Emit.Kernels.Template;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one path,
@@ -10,7 +10,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// forward's tile when N = K, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
     /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place.
     /// </summary>
-    internal static class VectorProjectionBackwardEmitter
+    internal static class ProjectionBackwardEmitter
     {
         public static void Emit(SourceWriter w, LinearShape shape, KernelSet kernels)
         {

@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits one path's <c>BackwardCore__{isa}</c>, the FlashAttention-2 backward of the attention core that
@@ -27,7 +27,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// P and dS of one tile are Br x Bc floats each (3 KB on AVX-512), the dK and dV rows of one key block
     /// Bc x HeadDim: all of it stays in L1 while the tile works on it.
     /// </remarks>
-    internal static class VectorBackwardEmitter
+    internal static class AttentionBackwardEmitter
     {
         /// <summary><c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on the work area.</summary>
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)

@@ -3,14 +3,14 @@ using AttnGen.Generator.Emit.Kernels.Template;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits the attention core of one path (vector or scalar): the layer's tiling and the register-tile kernels it hands the
     /// runtime's drivers (<c>VectorAttention</c> and <c>VectorAttentionBackward</c>, written once for every layer), and
     /// <c>Attention__{isa}</c>, which calls the forward driver on a worker's scratch with its share of the query tiles.
     /// </summary>
-    internal static class VectorAttentionEmitter
+    internal static class AttentionCoreEmitter
     {
         public static void Emit(SourceWriter w, KernelPlan plan, KernelSet kernels)
         {

@@ -3,7 +3,7 @@ using AttnGen.Generator.Emit.Kernels.Template;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits one path's file: the weight packing, the projection GEMMs and their backward, the fused attention core
@@ -11,7 +11,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// (<see cref="KernelSet"/>), all rendered from the same templates for every <see cref="IsaProfile"/>: the vector
     /// paths and the scalar one (<see cref="IsaProfile.Scalar"/>, width 1) alike.
     /// </summary>
-    internal static class VectorKernelEmitter
+    internal static class PathKernelEmitter
     {
         public static string Emit(KernelPlan plan, IsaProfile isa)
         {
@@ -25,21 +25,21 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
             w.Line();
             if (plan.Spec.Projections)
             {
-                VectorPackEmitter.Emit(w, plan, isa);
+                WeightPackEmitter.Emit(w, plan, isa);
                 var emitted = new HashSet<LinearShape>();
                 foreach (LinearShape? shape in new[] { plan.QueryProjection, plan.KvProjection, plan.OutputProjection })
                 {
                     if (shape is not null && emitted.Add(shape))
                     {
-                        VectorProjectionEmitter.Emit(w, shape, kernels);
-                        VectorProjectionBackwardEmitter.Emit(w, shape, kernels);
+                        ProjectionEmitter.Emit(w, shape, kernels);
+                        ProjectionBackwardEmitter.Emit(w, shape, kernels);
                     }
                 }
             }
-            VectorAttentionEmitter.Emit(w, plan, kernels);
+            AttentionCoreEmitter.Emit(w, plan, kernels);
             ForwardSequenceEmitter.Emit(w, plan, isa);
             BackwardSequenceEmitter.Emit(w, plan, isa);
-            VectorBackwardEmitter.Emit(w, plan, isa);
+            AttentionBackwardEmitter.Emit(w, plan, isa);
             if (plan.Spec.KvCache)
             {
                 DecodeRowsEmitter.Emit(w, plan, isa, kernels);

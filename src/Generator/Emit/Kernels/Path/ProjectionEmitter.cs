@@ -2,7 +2,7 @@ using AttnGen.Generator.Emit.Kernels.Template;
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits a projection GEMM of one path (the scalar one at width 1 too), <c>Y[M, N] = X[M, K] · Wᵀ + b</c> over weights packed in panels of
@@ -10,7 +10,7 @@ namespace AttnGen.Generator.Emit.Kernels.Vector
     /// calling the Gemm register tile, which starts its accumulators at the panel's bias row. The workers of one
     /// sequence share the panels out (<c>split</c>); each output element is computed the same way whatever the split.
     /// </summary>
-    internal static class VectorProjectionEmitter
+    internal static class ProjectionEmitter
     {
         public static void Emit(SourceWriter w, LinearShape shape, KernelSet kernels)
         {

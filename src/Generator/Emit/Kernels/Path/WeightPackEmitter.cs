@@ -1,10 +1,10 @@
 using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>Emits <c>PackWeights__{isa}</c>: the projection weights and biases into the panels the Gemm tiles read.</summary>
-    internal static class VectorPackEmitter
+    internal static class WeightPackEmitter
     {
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {

@@ -1,6 +1,6 @@
 using AttnGen.Generator.Model;
 
-namespace AttnGen.Generator.Emit.Kernels.Vector
+namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>Where each projection's panels sit in the packed-weight buffer of one path.</summary>
     internal readonly struct PackedOffsets
