@@ -15,6 +15,7 @@ public partial class MhaDecoder;
 /// the full causal Forward, on every path this process supports (tests/run.sh runs the suite again with instruction
 /// sets switched off and under Arm64 emulation).
 /// </summary>
+[Collection(nameof(SteadyStateAllocation))]
 public sealed class CachedForwardTests
 {
     // Both paths compute the same projections (the same register tiles in the same order on the vector paths, the

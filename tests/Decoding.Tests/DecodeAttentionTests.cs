@@ -2,6 +2,7 @@ using AttnGen.Kernels.Tests;
 
 namespace AttnGen.Decoding.Tests;
 
+[Collection(nameof(SteadyStateAllocation))]
 public sealed unsafe class DecodeAttentionTests
 {
     private const double Tolerance = 1e-5;

@@ -6,6 +6,7 @@ namespace AttnGen.Kernels.Tests;
 /// the self-attention Forward may run in place (output and input the same span); every other overlap between a
 /// span a call writes and any other span of the call is an ArgumentException, raised before anything is written.
 /// </summary>
+[Collection(nameof(SteadyStateAllocation))]
 public sealed class MisuseTests
 {
     private delegate void SelfForward(IAttentionLayer layer, ReadOnlySpan<float> input, Span<float> output, int batch);
