@@ -10,10 +10,8 @@ namespace AttnGen;
 /// </summary>
 internal sealed class PhaseBarrier
 {
-    // How often a waiter spins (yielding, never sleeping) before it blocks.
-    private const int SpinsBeforeBlocking = 35;
-
-    private readonly object _gate = new();
+    // Waiters spin, then block on a lock made up front, until the phase ends or the barrier breaks.
+    private readonly SpinThenBlock _phaseEnd = new();
     private int _participants;
     private int _remaining;
     private int _phase;
@@ -27,13 +25,10 @@ internal sealed class PhaseBarrier
         {
             throw new ArgumentOutOfRangeException(nameof(participants), participants, $"'{nameof(participants)}' is {participants}; expected at least 1.");
         }
-        lock (_gate)
-        {
-            _participants = participants;
-            _remaining = participants;
-            _broken = false;
-            Volatile.Write(ref _phase, 0);
-        }
+        _participants = participants;
+        _remaining = participants;
+        Volatile.Write(ref _broken, false);
+        Volatile.Write(ref _phase, 0);
     }
 
     /// <summary>Phases completed since the last <see cref="Reset"/>.</summary>
@@ -55,40 +50,28 @@ internal sealed class PhaseBarrier
         {
             // The others cannot arrive at the next phase before they see this one end, so the count is reset first.
             _remaining = _participants;
-            lock (_gate)
-            {
-                Volatile.Write(ref _phase, phase + 1);
-                Monitor.PulseAll(_gate);
-            }
+            Volatile.Write(ref _phase, phase + 1);
+            _phaseEnd.WakeAll();
             return;
         }
-        var spinner = default(SpinWait);
-        while (Volatile.Read(ref _phase) == phase && !Volatile.Read(ref _broken) && spinner.Count < SpinsBeforeBlocking)
+        _phaseEnd.WaitUntil(new PhaseEnded(this, phase));
+        // A phase that ended before the break counts: only a waiter still in it leaves by the exception.
+        if (Volatile.Read(ref _phase) == phase)
         {
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-        lock (_gate)
-        {
-            while (_phase == phase && !_broken)
-            {
-                Monitor.Wait(_gate);
-            }
-            // A phase that ended before the break counts: only a waiter still in it leaves by the exception.
-            if (_phase == phase)
-            {
-                throw new BrokenException();
-            }
+            throw new BrokenException();
         }
     }
 
     /// <summary>Releases every waiter with <see cref="BrokenException"/>; called by a participant that failed.</summary>
     public void Break()
     {
-        lock (_gate)
-        {
-            _broken = true;
-            Monitor.PulseAll(_gate);
-        }
+        Volatile.Write(ref _broken, true);
+        _phaseEnd.WakeAll();
+    }
+
+    private readonly struct PhaseEnded(PhaseBarrier barrier, int phase) : SpinThenBlock.ICondition
+    {
+        public bool IsMet => Volatile.Read(ref barrier._phase) != phase || Volatile.Read(ref barrier._broken);
     }
 
     /// <summary>Thrown to a waiter when another participant failed; the batch driver reports that failure instead.</summary>

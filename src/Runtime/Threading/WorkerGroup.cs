@@ -10,13 +10,9 @@ namespace AttnGen;
 /// </summary>
 internal sealed class WorkerGroup
 {
-    // How often the caller spins (yielding, never sleeping) for the other workers before it blocks.
-    private const int SpinsBeforeBlocking = 35;
-
     private readonly Action<int> _body;
-    // The caller blocks on this lock when spinning was not enough. It exists from the start: a lazily made wait
-    // object (ManualResetEventSlim makes its lock on the first wait that blocks) would allocate in the steady state.
-    private readonly object _gate = new();
+    // The caller waits here for the other workers, spinning, then blocking on a lock made up front.
+    private readonly SpinThenBlock _done = new();
     private bool _finished;
     private WorkItem[] _items = [];
     private int _pending;
@@ -50,7 +46,7 @@ internal sealed class WorkerGroup
             ThreadPool.UnsafeQueueUserWorkItem(_items[i], preferLocal: false);
         }
         Execute(0);
-        WaitForAll();
+        _done.WaitUntil(new Finished(this));
         if (_failure is { } failure)
         {
             ExceptionDispatchInfo.Capture(failure).Throw();
@@ -69,29 +65,14 @@ internal sealed class WorkerGroup
         }
         if (Interlocked.Decrement(ref _pending) == 0)
         {
-            lock (_gate)
-            {
-                _finished = true;
-                Monitor.PulseAll(_gate);
-            }
+            Volatile.Write(ref _finished, true);
+            _done.WakeAll();
         }
     }
 
-    // Spins briefly (the workers usually finish close together), then blocks until the last one is done.
-    private void WaitForAll()
+    private readonly struct Finished(WorkerGroup group) : SpinThenBlock.ICondition
     {
-        var spinner = default(SpinWait);
-        while (!Volatile.Read(ref _finished) && spinner.Count < SpinsBeforeBlocking)
-        {
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-        lock (_gate)
-        {
-            while (!_finished)
-            {
-                Monitor.Wait(_gate);
-            }
-        }
+        public bool IsMet => Volatile.Read(ref group._finished);
     }
 
     private sealed class WorkItem(WorkerGroup group, int index) : IThreadPoolWorkItem
