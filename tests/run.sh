@@ -2,7 +2,7 @@
 # Builds the solution and runs every test suite, printing one line of real counts at the end:
 #   N passed, N failed, N skipped
 # The kernel suites (Kernels.Tests, Decoding.Tests) run once per instruction-set path: natively, then in child processes with
-# AVX-512, AVX2 and all hardware intrinsics switched off, then published for linux-arm64 and run
+# AVX-512, AVX2, AVX (SSE only) and all hardware intrinsics switched off, then published for linux-arm64 and run
 # under qemu-aarch64-static (the Neon path) with Debian's arm64 multiarch libraries. (Do not mix those with
 # `-L /usr/aarch64-linux-gnu` from the *-arm64-cross packages: a loader and a libc from two glibc builds
 # spin forever in pthread_create.) Each forced run sets ATTNGEN_EXPECT_ISA, which a test
@@ -85,6 +85,12 @@ if [[ "$(uname -m)" == "x86_64" ]]; then
     fi
     if [[ "$flags" == *" avx2 "* ]]; then
       run_suite "$suite-no-avx2" DOTNET_EnableAVX2=0 ATTNGEN_EXPECT_ISA=Vector128 -- "$exe"
+    fi
+    # The 128-bit path as an SSE-only machine runs it. With AVX2 off the tiles already take their SSE row passes
+    # (sized to 16 xmm registers), but the JIT still encodes them with VEX and the partial vectors use AVX's masked
+    # loads and stores; with AVX off the code is legacy two-operand SSE and the tails go element by element.
+    if [[ "$flags" == *" avx "* ]]; then
+      run_suite "$suite-sse" DOTNET_EnableAVX=0 ATTNGEN_EXPECT_ISA=Vector128 -- "$exe"
     fi
     run_suite "$suite-scalar" DOTNET_EnableHWIntrinsic=0 ATTNGEN_EXPECT_ISA=Scalar -- "$exe"
   done

@@ -13,16 +13,20 @@ public class SizeBudgetTests(ITestOutputHelper output)
     /// plain loops rather than the register-tile template at width 1). Every register-tile kernel is emitted once per file however many
     /// products use it, and what does not vary between layers (the attention drivers, exp, tanh, the softmax row steps)
     /// lives in the runtime. Code unrolled over the sequence would run to megabytes at these lengths.
+    /// The 128-bit path's two register files raised it from 192 KiB: the Arm64 by-lane loop (four reduction steps
+    /// unrolled, the inner loops' fmla share from 47% to 77%) and the broadcast-only row passes x64's SSE takes
+    /// (no accumulator spilled) bring that declaration to 216.5 KB (211.5 KiB), the seven together to 896 KB.
     /// </summary>
-    private const long BudgetBytes = 192 * 1024;
+    private const long BudgetBytes = 216 * 1024;
 
     /// <summary>
     /// The kernel files (scalar and vector) of the seven snapshot declarations together: 683 KB (667 KiB) measured,
     /// from 1.72 MB before the kernels were rendered from one register-tile template around the runtime's drivers
     /// (648 KB before the scalar path became a profile of that template: its tiles and their remainders are 35 KB
-    /// more than the plain loops were).
+    /// more than the plain loops were). 813 KB (794 KiB) since the 128-bit tiles got their Arm64 by-lane loop and
+    /// their SSE row passes (see <see cref="BudgetBytes"/>).
     /// </summary>
-    private const long SnapshotKernelBudgetBytes = 680 * 1024;
+    private const long SnapshotKernelBudgetBytes = 800 * 1024;
 
     /// <summary>
     /// How much two layers that differ only in sequence length may differ in size: the constants are written

@@ -12,8 +12,11 @@ namespace AttnGen.Generator.Model
     {
         private IsaProfile(
             string enumName, string suffix, string supportCheck, string? vectorClass, string opsStruct, int width,
-            int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors)
+            int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors,
+            bool byLane = false, int passRegisters = 0)
         {
+            ByLane = byLane;
+            PassRegisters = passRegisters;
             EnumName = enumName;
             Suffix = suffix;
             SupportCheck = supportCheck;
@@ -77,6 +80,43 @@ namespace AttnGen.Generator.Model
         /// <summary>Vectors across the P·V register tile.</summary>
         public int PvVectors { get; }
 
+        /// <summary>
+        /// Whether the register tiles also carry a by-lane body (the 128-bit path on Arm64): A is loaded four
+        /// reduction steps at a time as one vector and multiplied by lane (<c>Vector128Ops.MultiplyAddByLane</c>, one
+        /// <c>fmla</c> by element) instead of broadcast element by element. The tile body tests
+        /// <c>Vector128Ops.HasMultiplyAddByLane</c>, a JIT-time constant, so each machine compiles one of the two bodies.
+        /// </summary>
+        public bool ByLane { get; }
+
+        /// <summary>
+        /// The register file the broadcast body is sized to when it is smaller than the tile needs (16 xmm on x64
+        /// without AVX2, where the 128-bit path runs); 0 when the tile fits as it is. A tile too big for it is
+        /// computed in passes of <see cref="RowsPerPass"/> rows, each a whole reduction.
+        /// </summary>
+        public int PassRegisters { get; }
+
+        /// <summary>
+        /// Rows of the broadcast body per pass over the reduction: as many as keep every accumulator, the
+        /// <paramref name="vectors"/> B vectors, the broadcast A element, the product temporary (no fused
+        /// multiply-add on SSE-only machines: a multiply and an add) and the tail mask, if any, in
+        /// <see cref="PassRegisters"/> registers; all <paramref name="rows"/> when there is no limit.
+        /// </summary>
+        public int RowsPerPass(int rows, int vectors, bool tail)
+        {
+            if (PassRegisters == 0)
+            {
+                return rows;
+            }
+            int fit = (PassRegisters - vectors - 2 - (tail ? 1 : 0)) / vectors;
+            return System.Math.Max(1, System.Math.Min(rows, fit));
+        }
+
+        /// <summary>
+        /// Vector registers the by-lane body keeps live: the accumulators, one A vector per row (four reduction steps)
+        /// and the B vectors of one step.
+        /// </summary>
+        public static int ByLaneRegisters(int rows, int vectors, bool tail) => rows * vectors + rows + vectors + (tail ? 1 : 0);
+
         /// <summary>Panel width of packed projection weights (NR).</summary>
         public int PanelWidth => GemmVectors * Width;
 
@@ -103,12 +143,22 @@ namespace AttnGen.Generator.Model
                 "global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector256", "Vector256Ops", 8,
                 gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 6, pvVectors: 2),
-            // 128-bit: Neon has 32 q registers, SSE 16. GEMM 4x16: 16 accumulators + 4 weight vectors + 1
-            //   broadcast = 21 (fits Neon; SSE spills a few, a fallback there). Scores 4x16 and P·V 4x4 alike.
+            // 128-bit, two register files behind one path: Neon (Arm64) has 32 q registers and a by-element fmla,
+            //   SSE (x64 without AVX2) 16 xmm and no fused multiply-add. The tiles (and so the packing, the
+            //   attention tiling and every driver) are one for both; each register-tile kernel has two bodies:
+            //   - Neon, by lane: GEMM 4 rows x 4 vectors = 16 accumulators + 4 A vectors (A[r, t..t+3], one per row)
+            //     + 4 B vectors of one step = 24 of 32. Per four reduction steps: 64 fmla, 4 loads of A, 8 load
+            //     pairs of B, the B row advance and the loop: 64 of about 84 instructions fmla (76%; the broadcast
+            //     form spends an ldr s + dup per row and step, 16 of 34). Scores 4x16 and P·V 4x4 alike. A wider
+            //     tile (6 x 4 = 24 + 6 + 4 = 34) does not fit; 8 x 2 (16 + 8 + 2) has the same mix and half the keys
+            //     per score tile.
+            //   - SSE, by broadcast in passes of 2 rows: 8 accumulators + 4 B vectors + 1 broadcast + 1 product
+            //     temporary = 14 of 16 (the whole 4 x 4 tile needs 22 and spilled 6 accumulators every step).
             new IsaProfile("Vector128", "v128",
                 "global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated",
                 "global::System.Runtime.Intrinsics.Vector128", "Vector128Ops", 4,
-                gemmRows: 4, gemmVectors: 4, scoreRows: 4, scoreVectors: 4, keyBlock: 32, pvRows: 4, pvVectors: 4),
+                gemmRows: 4, gemmVectors: 4, scoreRows: 4, scoreVectors: 4, keyBlock: 32, pvRows: 4, pvVectors: 4,
+                byLane: true, passRegisters: 16),
         };
 
         /// <summary>

@@ -1,6 +1,8 @@
 using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace AttnGen;
@@ -70,6 +72,46 @@ public readonly unsafe struct Vector128Ops : IVectorOps<Vector128<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
+
+    /// <summary>
+    /// Whether <c>MultiplyAddByLane</c> is one instruction (Arm64's by-element <c>fmla</c>); a JIT-time constant,
+    /// so the generated register tiles that test it keep only the branch for this machine.
+    /// </summary>
+    public static bool HasMultiplyAddByLane
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => AdvSimd.Arm64.IsSupported;
+    }
+
+    /// <summary>
+    /// <c>c + b * a[lane]</c>, fused: on Arm64 one <c>fmla c.4s, b.4s, a.s[lane]</c>, so a register tile multiplies by
+    /// the four elements of one loaded vector of A without broadcasting them. <paramref name="lane"/> must be a
+    /// constant (0 to 3) for the single instruction; elsewhere the lane is broadcast and multiplied as
+    /// <see cref="MultiplyAdd"/> does.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddByLane(Vector128<float> a, [ConstantExpected(Max = (byte)3)] byte lane, Vector128<float> b, Vector128<float> c)
+        => AdvSimd.Arm64.IsSupported
+            ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c, b, a, lane)
+            : Vector128.MultiplyAddEstimate(b, Vector128.Create(a.GetElement(lane)), c);
+
+    /// <summary>One tile row's step by lane over two vectors of B: <c>(c0 + b0 * a[lane], c1 + b1 * a[lane])</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<float>, Vector128<float>) MultiplyAddByLane(Vector128<float> a, [ConstantExpected(Max = (byte)3)] byte lane,
+        Vector128<float> b0, Vector128<float> b1, Vector128<float> c0, Vector128<float> c1)
+        => (MultiplyAddByLane(a, lane, b0, c0), MultiplyAddByLane(a, lane, b1, c1));
+
+    /// <summary>One tile row's step by lane over three vectors of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<float>, Vector128<float>, Vector128<float>) MultiplyAddByLane(Vector128<float> a, [ConstantExpected(Max = (byte)3)] byte lane,
+        Vector128<float> b0, Vector128<float> b1, Vector128<float> b2, Vector128<float> c0, Vector128<float> c1, Vector128<float> c2)
+        => (MultiplyAddByLane(a, lane, b0, c0), MultiplyAddByLane(a, lane, b1, c1), MultiplyAddByLane(a, lane, b2, c2));
+
+    /// <summary>One tile row's step by lane over four vectors of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<float>, Vector128<float>, Vector128<float>, Vector128<float>) MultiplyAddByLane(Vector128<float> a, [ConstantExpected(Max = (byte)3)] byte lane,
+        Vector128<float> b0, Vector128<float> b1, Vector128<float> b2, Vector128<float> b3, Vector128<float> c0, Vector128<float> c1, Vector128<float> c2, Vector128<float> c3)
+        => (MultiplyAddByLane(a, lane, b0, c0), MultiplyAddByLane(a, lane, b1, c1), MultiplyAddByLane(a, lane, b2, c2), MultiplyAddByLane(a, lane, b3, c3));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -135,19 +135,56 @@ namespace Demo.Alignment
         // C = init + A·B over 5: 4 rows x 3 vectors, over width in blocks of 12.
         private static unsafe void gemm_4x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 3 rows: 9 accumulators, 3 B vectors, the broadcast and the product in 16 registers.
+                gemm_3x12_k5_lda8__sse(a, b, ldb, init, c, ldc, width);
+                gemm_1x12_k5_lda8__sse(&a[24], b, ldb, init, &c[3 * ldc], ldc, width);
+                return;
+            }
+            // By lane: 19 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 12)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-                for (int t = 0; t < 5; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                for (float* whole = &a[4]; pa < whole; pa += 4)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                    AgVecF a3 = AgOps.Create(at[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[8]), a2 = AgOps.Load(&pa[16]), a3 = AgOps.Load(&pa[24]);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, c0_0, c0_1, c0_2);
+                    (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, c1_0, c1_1, c1_2);
+                    (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, c2_0, c2_1, c2_2);
+                    (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, c3_0, c3_1, c3_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, c0_0, c0_1, c0_2);
+                    (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, c1_0, c1_1, c1_2);
+                    (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, c2_0, c2_1, c2_2);
+                    (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, c3_0, c3_1, c3_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, c0_0, c0_1, c0_2);
+                    (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, c1_0, c1_1, c1_2);
+                    (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, c2_0, c2_1, c2_2);
+                    (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, c3_0, c3_1, c3_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, c0_0, c0_1, c0_2);
+                    (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, c1_0, c1_1, c1_2);
+                    (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, c2_0, c2_1, c2_2);
+                    (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, c3_0, c3_1, c3_2);
+                    pb = (float*)((byte*)pb + step);
+                }
+                for (float* end = &a[5]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(pa[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(pa[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                    AgVecF a3 = AgOps.Create(pa[24]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
@@ -158,6 +195,219 @@ namespace Demo.Alignment
 
         // C = init + A·B over 5: 3 rows x 3 vectors, over width in blocks of 12.
         private static unsafe void gemm_3x12_k5_lda8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            // By lane: 15 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
+                {
+                    for (float* whole = &a[4]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[8]), a2 = AgOps.Load(&pa[16]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                        (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, c0_0, c0_1, c0_2);
+                        (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, c1_0, c1_1, c1_2);
+                        (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, c2_0, c2_1, c2_2);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                        (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, c0_0, c0_1, c0_2);
+                        (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, c1_0, c1_1, c1_2);
+                        (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, c2_0, c2_1, c2_2);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                        (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, c0_0, c0_1, c0_2);
+                        (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, c1_0, c1_1, c1_2);
+                        (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, c2_0, c2_1, c2_2);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                        (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, c0_0, c0_1, c0_2);
+                        (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, c1_0, c1_1, c1_2);
+                        (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, c2_0, c2_1, c2_2);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[5]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(pa[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                    AgVecF a2 = AgOps.Create(pa[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            // By lane: 14 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* tb = &b[j0], tc = &c[j0];
+                AgVecF b0, b1;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
+                {
+                    for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[12]), a2 = AgOps.Load(&pa[24]), a3 = AgOps.Load(&pa[36]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, c2_0, c2_1);
+                        (c3_0, c3_1) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, c3_0, c3_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, c2_0, c2_1);
+                        (c3_0, c3_1) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, c3_0, c3_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, c2_0, c2_1);
+                        (c3_0, c3_1) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, c3_0, c3_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, c2_0, c2_1);
+                        (c3_0, c3_1) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, c3_0, c3_1);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(pa[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(pa[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(pa[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 3 rows x 2 vectors, over width in blocks of 8.
+        private static unsafe void gemm_scaled_3x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            // By lane: 11 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 8)
+            {
+                float* tb = &b[j0], tc = &c[j0];
+                AgVecF b0, b1;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
+                {
+                    for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[12]), a2 = AgOps.Load(&pa[24]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(pa[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(pa[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
+        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            // By lane: 14 vector registers live (accumulators, an A vector per four rows, B's vectors).
+            for (int i0 = 0; i0 < height; i0 += 4)
+            {
+                for (int j0 = 0; j0 < width; j0 += 8)
+                {
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
+                    AgVecF b0, b1;
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
+                        if (AgOps.HasMultiplyAddByLane)
+                        {
+                            AgVecF a0 = AgOps.Load(at);
+                            (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, c0_0, c0_1);
+                            (c1_0, c1_1) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, c1_0, c1_1);
+                            (c2_0, c2_1) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, c2_0, c2_1);
+                            (c3_0, c3_1) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, c3_0, c3_1);
+                        }
+                        else
+                        {
+                            AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                            AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                            AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                            AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        }
+                    }
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
+                }
+            }
+        }
+
+        // C = init + A·B over 5: 3 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_3x12_k5_lda8__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 12)
             {
@@ -178,91 +428,21 @@ namespace Demo.Alignment
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 2 vectors, over width in blocks of 8.
-        private static unsafe void gemm_scaled_4x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        // C = init + A·B over 5: 1 rows x 3 vectors, over width in blocks of 12.
+        private static unsafe void gemm_1x12_k5_lda8__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 8)
+            for (int j0 = 0; j0 < width; j0 += 12)
             {
-                float* tb = &b[j0], tc = &c[j0];
-                AgVecF b0, b1;
-                AgVecF s0 = AgOps.Create(alpha[0]);
-                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
-                AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
-                AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
-                AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3;
-                for (int t = 0; t < depth; t++)
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+                for (int t = 0; t < 5; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
                 }
-                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
-            }
-        }
-
-        // C = alpha[r]·C + A·B over depth: 3 rows x 2 vectors, over width in blocks of 8.
-        private static unsafe void gemm_scaled_3x8_lda12__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
-        {
-            for (int j0 = 0; j0 < width; j0 += 8)
-            {
-                float* tb = &b[j0], tc = &c[j0];
-                AgVecF b0, b1;
-                AgVecF s0 = AgOps.Create(alpha[0]);
-                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0;
-                AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1;
-                AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2;
-                for (int t = 0; t < depth; t++)
-                {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                }
-                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
-            }
-        }
-
-        // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
-        private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
-        {
-            for (int i0 = 0; i0 < height; i0 += 4)
-            {
-                for (int j0 = 0; j0 < width; j0 += 8)
-                {
-                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
-                    AgVecF b0, b1;
-                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]);
-                    for (int t = 0; t < depth; t++)
-                    {
-                        float* at = &ta[t * lda], bt = &tb[t * ldb];
-                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    }
-                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]);
-                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
             }
         }
 

@@ -240,19 +240,48 @@ namespace Demo.Translation
         // C = init + A·B over 48: 4 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_4x16_k48__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+                gemm_2x16_k48__sse(a, b, ldb, init, c, ldc, width);
+                gemm_2x16_k48__sse(&a[96], b, ldb, init, &c[2 * ldc], ldc, width);
+                return;
+            }
+            // By lane: 24 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-                for (int t = 0; t < 48; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                for (float* whole = &a[48]; pa < whole; pa += 4)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgOps.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[48]), a2 = AgOps.Load(&pa[96]), a3 = AgOps.Load(&pa[144]);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -264,17 +293,42 @@ namespace Demo.Translation
         // C = init + A·B over 48: 2 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_2x16_k48__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            // By lane: 14 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-                for (int t = 0; t < 48; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    for (float* whole = &a[48]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[48]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[48]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(pa[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -284,19 +338,48 @@ namespace Demo.Translation
         // C = init + A·B over 64: 4 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_4x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+                gemm_2x16_k64__sse(a, b, ldb, init, c, ldc, width);
+                gemm_2x16_k64__sse(&a[128], b, ldb, init, &c[2 * ldc], ldc, width);
+                return;
+            }
+            // By lane: 24 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-                for (int t = 0; t < 64; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                for (float* whole = &a[64]; pa < whole; pa += 4)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[64]), a2 = AgOps.Load(&pa[128]), a3 = AgOps.Load(&pa[192]);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -308,17 +391,42 @@ namespace Demo.Translation
         // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_2x16_k64__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            // By lane: 14 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
-                for (int t = 0; t < 64; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    for (float* whole = &a[64]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[64]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[64]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(pa[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -328,6 +436,13 @@ namespace Demo.Translation
         // C += Aᵀ·B over depth: 4 rows x 4 vectors, over height x width in tiles of 4 x 16.
         private static unsafe void gemm_tn_4x16__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+                gemm_tn_2x16__sse(a, lda, depth, b, ldb, c, ldc, height, width);
+                return;
+            }
+            // By lane: 24 vector registers live (accumulators, an A vector per four rows, B's vectors).
             for (int i0 = 0; i0 < height; i0 += 4)
             {
                 for (int j0 = 0; j0 < width; j0 += 16)
@@ -342,10 +457,11 @@ namespace Demo.Translation
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
                         b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                        AgVecF a0 = AgOps.Load(at);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                        (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                     AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -358,19 +474,48 @@ namespace Demo.Translation
         // C = init + A·B over 16: 4 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_4x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+                gemm_2x16_k16__sse(a, b, ldb, init, c, ldc, width);
+                gemm_2x16_k16__sse(&a[32], b, ldb, init, &c[2 * ldc], ldc, width);
+                return;
+            }
+            // By lane: 24 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
                 AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-                for (int t = 0; t < 16; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                for (float* whole = &a[16]; pa < whole; pa += 4)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[16]), a2 = AgOps.Load(&pa[32]), a3 = AgOps.Load(&pa[48]);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -381,6 +526,231 @@ namespace Demo.Translation
 
         // C = init + A·B over 16: 2 rows x 4 vectors, over width in blocks of 16.
         private static unsafe void gemm_2x16_k16__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            // By lane: 14 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
+                {
+                    for (float* whole = &a[16]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[16]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[16]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(pa[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 4 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_4x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            if (!AgOps.HasMultiplyAddByLane)
+            {
+                // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+                gemm_scaled_2x16_lda32__sse(a, depth, b, ldb, alpha, c, ldc, width);
+                gemm_scaled_2x16_lda32__sse(&a[64], depth, b, ldb, &alpha[2], &c[2 * ldc], ldc, width);
+                return;
+            }
+            // By lane: 24 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0];
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0, c0_2 = AgOps.Load(&tc[8]) * s0, c0_3 = AgOps.Load(&tc[12]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]) * s1;
+                AgVecF s2 = AgOps.Create(alpha[2]);
+                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[12]) * s2;
+                AgVecF s3 = AgOps.Create(alpha[3]);
+                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[12]) * s3;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[32]), a2 = AgOps.Load(&pa[64]), a3 = AgOps.Load(&pa[96]);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                    (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                    (c2_0, c2_1, c2_2, c2_3) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, b3, c2_0, c2_1, c2_2, c2_3);
+                    (c3_0, c3_1, c3_2, c3_3) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, b3, c3_0, c3_1, c3_2, c3_3);
+                    pb = (float*)((byte*)pb + step);
+                }
+                for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(pa[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    AgVecF a2 = AgOps.Create(pa[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                    AgVecF a3 = AgOps.Create(pa[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
+                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
+            }
+        }
+
+        // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_scaled_2x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        {
+            // By lane: 14 vector registers live (accumulators, an A vector per row, B's vectors).
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0];
+                AgVecF b0, b1, b2, b3;
+                AgVecF s0 = AgOps.Create(alpha[0]);
+                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0, c0_2 = AgOps.Load(&tc[8]) * s0, c0_3 = AgOps.Load(&tc[12]) * s0;
+                AgVecF s1 = AgOps.Create(alpha[1]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]) * s1;
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
+                {
+                    for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[32]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                        (c0_0, c0_1, c0_2, c0_3) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, b3, c0_0, c0_1, c0_2, c0_3);
+                        (c1_0, c1_1, c1_2, c1_3) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, b3, c1_0, c1_1, c1_2, c1_3);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(pa[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            }
+        }
+
+        // C = init + A·B over 48: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k48__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 48; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            }
+        }
+
+        // C = init + A·B over 64: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k64__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
+                AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 2 rows x 4 vectors, over height x width in tiles of 2 x 16.
+        private static unsafe void gemm_tn_2x16__sse(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 2)
+            {
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
+                    AgVecF b0, b1, b2, b3;
+                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]), c0_3 = AgOps.Load(&tc[12]);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]), c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                    }
+                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
+                }
+            }
+        }
+
+        // C = init + A·B over 16: 2 rows x 4 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k16__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
@@ -399,39 +769,8 @@ namespace Demo.Translation
             }
         }
 
-        // C = alpha[r]·C + A·B over depth: 4 rows x 4 vectors, over width in blocks of 16.
-        private static unsafe void gemm_scaled_4x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
-        {
-            for (int j0 = 0; j0 < width; j0 += 16)
-            {
-                float* tb = &b[j0], tc = &c[j0];
-                AgVecF b0, b1, b2, b3;
-                AgVecF s0 = AgOps.Create(alpha[0]);
-                AgVecF c0_0 = AgOps.Load(tc) * s0, c0_1 = AgOps.Load(&tc[4]) * s0, c0_2 = AgOps.Load(&tc[8]) * s0, c0_3 = AgOps.Load(&tc[12]) * s0;
-                AgVecF s1 = AgOps.Create(alpha[1]);
-                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1, c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]) * s1, c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]) * s1, c1_3 = AgOps.Load(&(&tc[1 * ldc])[12]) * s1;
-                AgVecF s2 = AgOps.Create(alpha[2]);
-                AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2, c2_1 = AgOps.Load(&(&tc[2 * ldc])[4]) * s2, c2_2 = AgOps.Load(&(&tc[2 * ldc])[8]) * s2, c2_3 = AgOps.Load(&(&tc[2 * ldc])[12]) * s2;
-                AgVecF s3 = AgOps.Create(alpha[3]);
-                AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3, c3_1 = AgOps.Load(&(&tc[3 * ldc])[4]) * s3, c3_2 = AgOps.Load(&(&tc[3 * ldc])[8]) * s3, c3_3 = AgOps.Load(&(&tc[3 * ldc])[12]) * s3;
-                for (int t = 0; t < depth; t++)
-                {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
-                }
-                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]); AgOps.Store(c2_3, &(&tc[2 * ldc])[12]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[4]); AgOps.Store(c3_2, &(&tc[3 * ldc])[8]); AgOps.Store(c3_3, &(&tc[3 * ldc])[12]);
-            }
-        }
-
         // C = alpha[r]·C + A·B over depth: 2 rows x 4 vectors, over width in blocks of 16.
-        private static unsafe void gemm_scaled_2x16_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        private static unsafe void gemm_scaled_2x16_lda32__sse(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {

@@ -141,18 +141,47 @@ namespace @event.@class
         // C = init + A·B over 8: 3 rows x 2 vectors, over width in blocks of 8.
         private static unsafe void gemm_3x8_k8__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            // By lane: 11 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 8)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]);
                 AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1;
-                for (int t = 0; t < 8; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    for (float* whole = &a[8]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[8]), a2 = AgOps.Load(&pa[16]);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                        (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, c0_0, c0_1);
+                        (c1_0, c1_1) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, c1_0, c1_1);
+                        (c2_0, c2_1) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, c2_0, c2_1);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[8]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                    AgVecF a1 = AgOps.Create(pa[8]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(pa[16]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
@@ -163,6 +192,7 @@ namespace @event.@class
         // C += Aᵀ·B over depth: 4 rows x 2 vectors, over height x width in tiles of 4 x 8.
         private static unsafe void gemm_tn_4x8__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
+            // By lane: 14 vector registers live (accumulators, an A vector per four rows, B's vectors).
             for (int i0 = 0; i0 < height; i0 += 4)
             {
                 for (int j0 = 0; j0 < width; j0 += 8)
@@ -177,10 +207,21 @@ namespace @event.@class
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
                         b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        if (AgOps.HasMultiplyAddByLane)
+                        {
+                            AgVecF a0 = AgOps.Load(at);
+                            (c0_0, c0_1) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, c0_0, c0_1);
+                            (c1_0, c1_1) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, c1_0, c1_1);
+                            (c2_0, c2_1) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, c2_0, c2_1);
+                            (c3_0, c3_1) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, c3_0, c3_1);
+                        }
+                        else
+                        {
+                            AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
+                            AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                            AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                            AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                        }
                     }
                     AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]);
                     AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]);
@@ -193,18 +234,47 @@ namespace @event.@class
         // C = init + A·B over 4: 3 rows x 1 vectors, over width in blocks of 4.
         private static unsafe void gemm_3x4_k4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
+            // By lane: 7 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 4)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti);
                 AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0;
-                for (int t = 0; t < 4; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    for (float* whole = &a[4]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[4]), a2 = AgOps.Load(&pa[8]);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 0, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 0, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 1, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 1, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 2, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 2, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 3, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 3, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[4]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(pa[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(pa[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
                 AgOps.Store(c0_0, tc);
                 AgOps.Store(c1_0, &tc[1 * ldc]);
@@ -215,6 +285,7 @@ namespace @event.@class
         // C = alpha[r]·C + A·B over depth: 3 rows x 1 vectors, over width in blocks of 4.
         private static unsafe void gemm_scaled_3x4_lda4__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
+            // By lane: 7 vector registers live (accumulators, an A vector per row, B's vectors).
             for (int j0 = 0; j0 < width; j0 += 4)
             {
                 float* tb = &b[j0], tc = &c[j0];
@@ -225,13 +296,41 @@ namespace @event.@class
                 AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]) * s1;
                 AgVecF s2 = AgOps.Create(alpha[2]);
                 AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
-                for (int t = 0; t < depth; t++)
+                float* pa = a, pb = tb;
+                nint step = (nint)ldb * sizeof(float);
+                if (AgOps.HasMultiplyAddByLane)
                 {
-                    float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                    {
+                        AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[4]), a2 = AgOps.Load(&pa[8]);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 0, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 0, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 1, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 1, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 2, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 2, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                        b0 = AgOps.Load(pb);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a1, 3, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a2, 3, b0, c2_0);
+                        pb = (float*)((byte*)pb + step);
+                    }
+                }
+                for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+                {
+                    b0 = AgOps.Load(pb);
+                    AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(pa[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(pa[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
                 }
                 AgOps.Store(c0_0, tc);
                 AgOps.Store(c1_0, &tc[1 * ldc]);
@@ -242,6 +341,7 @@ namespace @event.@class
         // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 4.
         private static unsafe void gemm_tn_4x4__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
+            // By lane: 9 vector registers live (accumulators, an A vector per four rows, B's vectors).
             for (int i0 = 0; i0 < height; i0 += 4)
             {
                 for (int j0 = 0; j0 < width; j0 += 4)
@@ -256,10 +356,21 @@ namespace @event.@class
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
                         b0 = AgOps.Load(bt);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        if (AgOps.HasMultiplyAddByLane)
+                        {
+                            AgVecF a0 = AgOps.Load(at);
+                            c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                            c1_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c1_0);
+                            c2_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c2_0);
+                            c3_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c3_0);
+                        }
+                        else
+                        {
+                            AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                            AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                            AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                            AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        }
                     }
                     AgOps.Store(c0_0, tc);
                     AgOps.Store(c1_0, &tc[1 * ldc]);

@@ -178,19 +178,48 @@ partial class MultiQueryAttention
     // C = init + A·B over 12: 4 rows x 3 vectors, over width in blocks of 12.
     private static unsafe void gemm_4x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        if (!AgOps.HasMultiplyAddByLane)
+        {
+            // By broadcast in passes of 3 rows: 9 accumulators, 3 B vectors, the broadcast and the product in 16 registers.
+            gemm_3x12_k12__sse(a, b, ldb, init, c, ldc, width);
+            gemm_1x12_k12__sse(&a[36], b, ldb, init, &c[3 * ldc], ldc, width);
+            return;
+        }
+        // By lane: 19 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 12)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-            for (int t = 0; t < 12; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            for (float* whole = &a[12]; pa < whole; pa += 4)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[12]), a2 = AgOps.Load(&pa[24]), a3 = AgOps.Load(&pa[36]);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, c0_0, c0_1, c0_2);
+                (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 0, b0, b1, b2, c1_0, c1_1, c1_2);
+                (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 0, b0, b1, b2, c2_0, c2_1, c2_2);
+                (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 0, b0, b1, b2, c3_0, c3_1, c3_2);
+                pb = (float*)((byte*)pb + step);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, c0_0, c0_1, c0_2);
+                (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 1, b0, b1, b2, c1_0, c1_1, c1_2);
+                (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 1, b0, b1, b2, c2_0, c2_1, c2_2);
+                (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 1, b0, b1, b2, c3_0, c3_1, c3_2);
+                pb = (float*)((byte*)pb + step);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, c0_0, c0_1, c0_2);
+                (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 2, b0, b1, b2, c1_0, c1_1, c1_2);
+                (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 2, b0, b1, b2, c2_0, c2_1, c2_2);
+                (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 2, b0, b1, b2, c3_0, c3_1, c3_2);
+                pb = (float*)((byte*)pb + step);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, c0_0, c0_1, c0_2);
+                (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a1, 3, b0, b1, b2, c1_0, c1_1, c1_2);
+                (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a2, 3, b0, b1, b2, c2_0, c2_1, c2_2);
+                (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a3, 3, b0, b1, b2, c3_0, c3_1, c3_2);
+                pb = (float*)((byte*)pb + step);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
             AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
@@ -202,16 +231,37 @@ partial class MultiQueryAttention
     // C = init + A·B over 12: 1 rows x 3 vectors, over width in blocks of 12.
     private static unsafe void gemm_1x12_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        // By lane: 7 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 12)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
-            for (int t = 0; t < 12; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            if (AgOps.HasMultiplyAddByLane)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                for (float* whole = &a[12]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, c0_0, c0_1, c0_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, c0_0, c0_1, c0_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, c0_0, c0_1, c0_2);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, c0_0, c0_1, c0_2);
+                    pb = (float*)((byte*)pb + step);
+                }
+            }
+            for (float* end = &a[12]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+            {
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
         }
@@ -220,6 +270,13 @@ partial class MultiQueryAttention
     // C += Aᵀ·B over depth: 4 rows x 3 vectors, over height x width in tiles of 4 x 12.
     private static unsafe void gemm_tn_4x12__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
+        if (!AgOps.HasMultiplyAddByLane)
+        {
+            // By broadcast in passes of 2 rows: 6 accumulators, 3 B vectors, the broadcast and the product in 16 registers.
+            gemm_tn_2x12__sse(a, lda, depth, b, ldb, c, ldc, height, width);
+            return;
+        }
+        // By lane: 19 vector registers live (accumulators, an A vector per four rows, B's vectors).
         for (int i0 = 0; i0 < height; i0 += 4)
         {
             for (int j0 = 0; j0 < width; j0 += 12)
@@ -234,10 +291,11 @@ partial class MultiQueryAttention
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
                     b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                    AgVecF a0 = AgOps.Load(at);
+                    (c0_0, c0_1, c0_2) = AgOps.MultiplyAddByLane(a0, 0, b0, b1, b2, c0_0, c0_1, c0_2);
+                    (c1_0, c1_1, c1_2) = AgOps.MultiplyAddByLane(a0, 1, b0, b1, b2, c1_0, c1_1, c1_2);
+                    (c2_0, c2_1, c2_2) = AgOps.MultiplyAddByLane(a0, 2, b0, b1, b2, c2_0, c2_1, c2_2);
+                    (c3_0, c3_1, c3_2) = AgOps.MultiplyAddByLane(a0, 3, b0, b1, b2, c3_0, c3_1, c3_2);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
@@ -251,19 +309,52 @@ partial class MultiQueryAttention
     private static unsafe void gemm_4x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
+        // By lane: 10 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 3)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
-            for (int t = 0; t < 12; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            if (AgOps.HasMultiplyAddByLane)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgOps.Create(at[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (float* whole = &a[12]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[12]), a2 = AgOps.Load(&pa[24]), a3 = AgOps.Load(&pa[36]);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 0, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 0, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 0, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 1, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 1, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 1, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 2, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 2, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 2, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 3, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 3, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 3, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                }
+            }
+            for (float* end = &a[12]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+            {
+                b0 = AgOps.LoadTail(pb, tail);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(pa[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(pa[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(pa[36]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
             AgOps.StoreTail(c1_0, &tc[1 * ldc], tail);
@@ -276,16 +367,37 @@ partial class MultiQueryAttention
     private static unsafe void gemm_1x3_k12__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
         AgVecF tail = AgOps.TailMask(3);
+        // By lane: 4 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 3)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.LoadTail(ti, tail);
             AgVecF c0_0 = b0;
-            for (int t = 0; t < 12; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            if (AgOps.HasMultiplyAddByLane)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.LoadTail(bt, tail);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                for (float* whole = &a[12]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.LoadTail(pb, tail);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                }
+            }
+            for (float* end = &a[12]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+            {
+                b0 = AgOps.LoadTail(pb, tail);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.StoreTail(c0_0, tc, tail);
         }
@@ -294,19 +406,28 @@ partial class MultiQueryAttention
     // C = init + A·B over 3: 4 rows x 3 vectors, over width in blocks of 12.
     private static unsafe void gemm_4x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        if (!AgOps.HasMultiplyAddByLane)
+        {
+            // By broadcast in passes of 3 rows: 9 accumulators, 3 B vectors, the broadcast and the product in 16 registers.
+            gemm_3x12_k3__sse(a, b, ldb, init, c, ldc, width);
+            gemm_1x12_k3__sse(&a[9], b, ldb, init, &c[3 * ldc], ldc, width);
+            return;
+        }
+        // By lane: 19 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 12)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2, c3_0 = b0, c3_1 = b1, c3_2 = b2;
-            for (int t = 0; t < 3; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            for (float* end = &a[3]; pa < end; pa++, pb = (float*)((byte*)pb + step))
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
-                AgVecF a1 = AgOps.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
-                AgVecF a2 = AgOps.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
-                AgVecF a3 = AgOps.Create(at[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(pa[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(pa[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+                AgVecF a3 = AgOps.Create(pa[9]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
             AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
@@ -318,16 +439,18 @@ partial class MultiQueryAttention
     // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 12.
     private static unsafe void gemm_1x12_k3__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        // By lane: 7 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 12)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
-            for (int t = 0; t < 3; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            for (float* end = &a[3]; pa < end; pa++, pb = (float*)((byte*)pb + step))
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
         }
@@ -363,19 +486,28 @@ partial class MultiQueryAttention
     // C = init + A·B over 3: 4 rows x 4 vectors, over width in blocks of 16.
     private static unsafe void gemm_4x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        if (!AgOps.HasMultiplyAddByLane)
+        {
+            // By broadcast in passes of 2 rows: 8 accumulators, 4 B vectors, the broadcast and the product in 16 registers.
+            gemm_2x16_k3_lda4__sse(a, b, ldb, init, c, ldc, width);
+            gemm_2x16_k3_lda4__sse(&a[8], b, ldb, init, &c[2 * ldc], ldc, width);
+            return;
+        }
+        // By lane: 24 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 16)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3, c2_0 = b0, c2_1 = b1, c2_2 = b2, c2_3 = b3, c3_0 = b0, c3_1 = b1, c3_2 = b2, c3_3 = b3;
-            for (int t = 0; t < 3; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            for (float* end = &a[3]; pa < end; pa++, pb = (float*)((byte*)pb + step))
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
-                AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
-                AgVecF a2 = AgOps.Create(at[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
-                AgVecF a3 = AgOps.Create(at[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                AgVecF a1 = AgOps.Create(pa[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+                AgVecF a2 = AgOps.Create(pa[8]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2); c2_3 = AgOps.MultiplyAdd(a2, b3, c2_3);
+                AgVecF a3 = AgOps.Create(pa[12]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1); c3_2 = AgOps.MultiplyAdd(a3, b2, c3_2); c3_3 = AgOps.MultiplyAdd(a3, b3, c3_3);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
             AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
@@ -387,16 +519,18 @@ partial class MultiQueryAttention
     // C = init + A·B over 3: 1 rows x 4 vectors, over width in blocks of 16.
     private static unsafe void gemm_1x16_k3_lda4__v128(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
+        // By lane: 9 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 16)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
             AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3;
-            for (int t = 0; t < 3; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            for (float* end = &a[3]; pa < end; pa++, pb = (float*)((byte*)pb + step))
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                b0 = AgOps.Load(pb); b1 = AgOps.Load(&pb[4]); b2 = AgOps.Load(&pb[8]); b3 = AgOps.Load(&pb[12]);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
         }
@@ -405,6 +539,7 @@ partial class MultiQueryAttention
     // C = alpha[r]·C + A·B over depth: 4 rows x 1 vectors, over width in blocks of 4.
     private static unsafe void gemm_scaled_4x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
+        // By lane: 9 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 4)
         {
             float* tb = &b[j0], tc = &c[j0];
@@ -417,14 +552,46 @@ partial class MultiQueryAttention
             AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]) * s2;
             AgVecF s3 = AgOps.Create(alpha[3]);
             AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]) * s3;
-            for (int t = 0; t < depth; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            if (AgOps.HasMultiplyAddByLane)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa), a1 = AgOps.Load(&pa[32]), a2 = AgOps.Load(&pa[64]), a3 = AgOps.Load(&pa[96]);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 0, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 0, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 0, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 1, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 1, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 1, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 2, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 2, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 2, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                    c1_0 = AgOps.MultiplyAddByLane(a1, 3, b0, c1_0);
+                    c2_0 = AgOps.MultiplyAddByLane(a2, 3, b0, c2_0);
+                    c3_0 = AgOps.MultiplyAddByLane(a3, 3, b0, c3_0);
+                    pb = (float*)((byte*)pb + step);
+                }
+            }
+            for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+            {
+                b0 = AgOps.Load(pb);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(pa[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(pa[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(pa[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
             }
             AgOps.Store(c0_0, tc);
             AgOps.Store(c1_0, &tc[1 * ldc]);
@@ -436,17 +603,38 @@ partial class MultiQueryAttention
     // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 4.
     private static unsafe void gemm_scaled_1x4_lda32__v128(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
+        // By lane: 3 vector registers live (accumulators, an A vector per row, B's vectors).
         for (int j0 = 0; j0 < width; j0 += 4)
         {
             float* tb = &b[j0], tc = &c[j0];
             AgVecF b0;
             AgVecF s0 = AgOps.Create(alpha[0]);
             AgVecF c0_0 = AgOps.Load(tc) * s0;
-            for (int t = 0; t < depth; t++)
+            float* pa = a, pb = tb;
+            nint step = (nint)ldb * sizeof(float);
+            if (AgOps.HasMultiplyAddByLane)
             {
-                float* at = &a[t], bt = &tb[t * ldb];
-                b0 = AgOps.Load(bt);
-                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                for (float* whole = &a[depth - 3]; pa < whole; pa += 4)
+                {
+                    AgVecF a0 = AgOps.Load(pa);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                    b0 = AgOps.Load(pb);
+                    c0_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c0_0);
+                    pb = (float*)((byte*)pb + step);
+                }
+            }
+            for (float* end = &a[depth]; pa < end; pa++, pb = (float*)((byte*)pb + step))
+            {
+                b0 = AgOps.Load(pb);
+                AgVecF a0 = AgOps.Create(pa[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
             }
             AgOps.Store(c0_0, tc);
         }
@@ -455,6 +643,7 @@ partial class MultiQueryAttention
     // C += Aᵀ·B over depth: 4 rows x 1 vectors, over height x width in tiles of 4 x 4.
     private static unsafe void gemm_tn_4x4__v128(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
     {
+        // By lane: 9 vector registers live (accumulators, an A vector per four rows, B's vectors).
         for (int i0 = 0; i0 < height; i0 += 4)
         {
             for (int j0 = 0; j0 < width; j0 += 4)
@@ -469,16 +658,151 @@ partial class MultiQueryAttention
                 {
                     float* at = &ta[t * lda], bt = &tb[t * ldb];
                     b0 = AgOps.Load(bt);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                    AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                    AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    if (AgOps.HasMultiplyAddByLane)
+                    {
+                        AgVecF a0 = AgOps.Load(at);
+                        c0_0 = AgOps.MultiplyAddByLane(a0, 0, b0, c0_0);
+                        c1_0 = AgOps.MultiplyAddByLane(a0, 1, b0, c1_0);
+                        c2_0 = AgOps.MultiplyAddByLane(a0, 2, b0, c2_0);
+                        c3_0 = AgOps.MultiplyAddByLane(a0, 3, b0, c3_0);
+                    }
+                    else
+                    {
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    }
                 }
                 AgOps.Store(c0_0, tc);
                 AgOps.Store(c1_0, &tc[1 * ldc]);
                 AgOps.Store(c2_0, &tc[2 * ldc]);
                 AgOps.Store(c3_0, &tc[3 * ldc]);
             }
+        }
+    }
+
+    // C = init + A·B over 12: 3 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_3x12_k12__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(at[12]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(at[24]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+            }
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+        }
+    }
+
+    // C = init + A·B over 12: 1 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k12__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+            for (int t = 0; t < 12; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            }
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+        }
+    }
+
+    // C += Aᵀ·B over depth: 2 rows x 3 vectors, over height x width in tiles of 2 x 12.
+    private static unsafe void gemm_tn_2x12__sse(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+    {
+        for (int i0 = 0; i0 < height; i0 += 2)
+        {
+            for (int j0 = 0; j0 < width; j0 += 12)
+            {
+                float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
+                AgVecF b0, b1, b2;
+                AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[4]), c0_2 = AgOps.Load(&tc[8]);
+                AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[4]), c1_2 = AgOps.Load(&(&tc[1 * ldc])[8]);
+                for (int t = 0; t < depth; t++)
+                {
+                    float* at = &ta[t * lda], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                    AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                }
+                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            }
+        }
+    }
+
+    // C = init + A·B over 3: 3 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_3x12_k3__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c1_0 = b0, c1_1 = b1, c1_2 = b2, c2_0 = b0, c2_1 = b1, c2_2 = b2;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+                AgVecF a1 = AgOps.Create(at[3]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2);
+                AgVecF a2 = AgOps.Create(at[6]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1); c2_2 = AgOps.MultiplyAdd(a2, b2, c2_2);
+            }
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]);
+            AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[4]); AgOps.Store(c2_2, &(&tc[2 * ldc])[8]);
+        }
+    }
+
+    // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 12.
+    private static unsafe void gemm_1x12_k3__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 12)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
+            }
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]);
+        }
+    }
+
+    // C = init + A·B over 3: 2 rows x 4 vectors, over width in blocks of 16.
+    private static unsafe void gemm_2x16_k3_lda4__sse(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 16)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[4]), b2 = AgOps.Load(&ti[8]), b3 = AgOps.Load(&ti[12]);
+            AgVecF c0_0 = b0, c0_1 = b1, c0_2 = b2, c0_3 = b3, c1_0 = b0, c1_1 = b1, c1_2 = b2, c1_3 = b3;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[4]); b2 = AgOps.Load(&bt[8]); b3 = AgOps.Load(&bt[12]);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2); c0_3 = AgOps.MultiplyAdd(a0, b3, c0_3);
+                AgVecF a1 = AgOps.Create(at[4]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1); c1_2 = AgOps.MultiplyAdd(a1, b2, c1_2); c1_3 = AgOps.MultiplyAdd(a1, b3, c1_3);
+            }
+            AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[4]); AgOps.Store(c0_2, &tc[8]); AgOps.Store(c0_3, &tc[12]);
+            AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[4]); AgOps.Store(c1_2, &(&tc[1 * ldc])[8]); AgOps.Store(c1_3, &(&tc[1 * ldc])[12]);
         }
     }
 

@@ -29,9 +29,10 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>Every kernel used, in the order first used.</summary>
         public void EmitAll(SourceWriter w)
         {
-            foreach (TileProduct tile in _tiles)
+            // By index: a kernel may use further kernels (the 128-bit row passes), which are emitted after it.
+            for (int i = 0; i < _tiles.Count; i++)
             {
-                RegisterTileEmitter.Emit(w, tile, _syntax);
+                RegisterTileEmitter.Emit(w, _tiles[i], _syntax, Use);
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using AttnGen.Generator.Model;
 using static AttnGen.Generator.Emit.EmitCommon;
 
 namespace AttnGen.Generator.Emit.Kernels.Template
@@ -9,10 +10,19 @@ namespace AttnGen.Generator.Emit.Kernels.Template
     /// then the store; around it, a loop over the column blocks of <c>width</c> columns (and for the transposed tile
     /// the row blocks of <c>height</c> rows), so one call covers a whole key block or head. Only the tile is unrolled;
     /// every loop stays a loop.
+    /// A profile with <see cref="IsaProfile.ByLane"/> (the 128-bit path) adds, where the by-element multiply-add is one
+    /// instruction (Arm64), a loop that takes four reduction steps at a time: A loaded as one vector per row, each of
+    /// its elements used by lane; the broadcast loop then does the steps left. Where it is not (x64's SSE), a tile
+    /// with more rows than <see cref="IsaProfile.PassRegisters"/> registers hold is computed by smaller broadcast-only
+    /// tiles (<see cref="TileProduct.Pass"/>), one call per group of rows.
     /// </summary>
     internal static class RegisterTileEmitter
     {
-        public static void Emit(SourceWriter w, TileProduct tile, VectorSyntax v)
+        /// <param name="w">Where to write.</param>
+        /// <param name="tile">The kernel.</param>
+        /// <param name="v">The path's syntax.</param>
+        /// <param name="use">Records a further kernel this one calls and returns its name (the row passes).</param>
+        public static void Emit(SourceWriter w, TileProduct tile, VectorSyntax v, System.Func<TileProduct, string> use)
         {
             int width = v.Isa.Width, rows = tile.Rows, columns = tile.Columns;
             int vectors = (columns + width - 1) / width, tail = columns % width;
@@ -40,6 +50,14 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     w.Line($"{v.Type} tail = {v.TailMask(Inv(tail))};");
                 }
                 bool transposed = tile.Op == TileOp.GemmTransposed;
+                bool product = v.Isa.ByLane && !tile.Pass && tile.Op != TileOp.Additive;
+                bool byLane = product && (!transposed || rows % width == 0);
+                // Where the row passes are taken, the rest of the kernel runs by lane only.
+                bool passes = product && EmitPasses(w, tile, v, vectors, tail > 0, use);
+                if (byLane)
+                {
+                    w.Line($"// By lane: {Inv(IsaProfile.ByLaneRegisters(rows, vectors, tail > 0))} vector registers live (accumulators, an A vector per {(transposed ? "four rows" : "row")}, B's vectors).");
+                }
                 SourceWriter.Block? rowBlocks = transposed ? w.Open($"for (int i0 = 0; i0 < height; i0 += {Inv(rows)})") : null;
                 using (w.Open($"for (int j0 = 0; j0 < width; j0 += {Inv(columns)})"))
                 {
@@ -48,30 +66,37 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                         : tile.Op == TileOp.Gemm ? "float* tb = &b[j0], tc = &c[j0], ti = &init[j0];" : "float* tb = &b[j0], tc = &c[j0];");
                     EmitInit(w, tile, v, vectors, Load, Row);
                     string depth = tile.Op is TileOp.Gemm or TileOp.Additive ? Inv(tile.Depth) : "depth";
-                    using (w.Open($"for (int t = 0; t < {depth}; t++)"))
+                    if (byLane)
                     {
-                        w.Line(transposed ? "float* at = &ta[t * lda], bt = &tb[t * ldb];" : "float* at = &a[t], bt = &tb[t * ldb];");
-                        var loads = new List<string>();
-                        for (int c = 0; c < vectors; c++)
+                        EmitByLane(w, tile, v, vectors, Load, depth, passes);
+                    }
+                    else
+                    {
+                        using (w.Open($"for (int t = 0; t < {depth}; t++)"))
                         {
-                            loads.Add($"b{c} = {Load(At("bt", c), c)};");
-                        }
-                        w.Line(string.Join(" ", loads));
-                        if (tile.Op == TileOp.Additive)
-                        {
-                            w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
-                        }
-                        for (int r = 0; r < rows; r++)
-                        {
-                            string element = transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
-                            var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
+                            w.Line(transposed ? "float* at = &ta[t * lda], bt = &tb[t * ldb];" : "float* at = &a[t], bt = &tb[t * ldb];");
+                            var loads = new List<string>();
                             for (int c = 0; c < vectors; c++)
                             {
-                                terms.Add(tile.Op == TileOp.Additive
-                                    ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
-                                    : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
+                                loads.Add($"b{c} = {Load(At("bt", c), c)};");
                             }
-                            w.Line(string.Join(" ", terms));
+                            w.Line(string.Join(" ", loads));
+                            if (tile.Op == TileOp.Additive)
+                            {
+                                w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
+                            }
+                            for (int r = 0; r < rows; r++)
+                            {
+                                string element = transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
+                                var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
+                                for (int c = 0; c < vectors; c++)
+                                {
+                                    terms.Add(tile.Op == TileOp.Additive
+                                        ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
+                                        : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
+                                }
+                                w.Line(string.Join(" ", terms));
+                            }
                         }
                     }
                     for (int r = 0; r < rows; r++)
@@ -87,6 +112,147 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 rowBlocks?.Dispose();
             }
             w.Line();
+        }
+
+        /// <summary>
+        /// Without a by-lane multiply-add (<see cref="VectorSyntax.HasMultiplyAddByLane"/> false: x64's SSE), a tile whose
+        /// broadcast loop would need more than the profile's <see cref="IsaProfile.PassRegisters"/> is computed by
+        /// broadcast-only tiles of as many rows as fit, one call per group of rows (the transposed tile: one call of a
+        /// tile whose rows divide this one's, over the same height), and the kernel returns.
+        /// </summary>
+        private static bool EmitPasses(SourceWriter w, TileProduct tile, VectorSyntax v, int vectors, bool tail, System.Func<TileProduct, string> use)
+        {
+            int rows = tile.Rows;
+            int pass = v.Isa.RowsPerPass(rows, vectors, tail);
+            if (pass >= rows)
+            {
+                return false;
+            }
+            bool transposed = tile.Op == TileOp.GemmTransposed;
+            while (transposed && rows % pass != 0)
+            {
+                pass--;
+            }
+            using (w.Open($"if (!{v.HasMultiplyAddByLane})"))
+            {
+                w.Line($"// By broadcast in passes of {Inv(pass)} rows: {Inv(pass * vectors)} accumulators, {Inv(vectors)} B vectors, the broadcast and the product{(tail ? ", the tail mask" : "")} in {Inv(v.Isa.PassRegisters)} registers.");
+                if (transposed)
+                {
+                    w.Line($"{use(tile with { Rows = pass, Pass = true })}(a, lda, depth, b, ldb, c, ldc, height, width);");
+                }
+                for (int first = 0; !transposed && first < rows; first += pass)
+                {
+                    string name = use(tile with { Rows = System.Math.Min(pass, rows - first), Pass = true });
+                    string a = PointerAt("a", Inv(first * tile.ARowStride));
+                    string c = first == 0 ? "c" : PointerAt("c", $"{Inv(first)} * ldc");
+                    w.Line(tile.Op == TileOp.Gemm
+                        ? $"{name}({a}, b, ldb, init, {c}, ldc, width);"
+                        : $"{name}({a}, depth, b, ldb, {PointerAt("alpha", Inv(first))}, {c}, ldc, width);");
+                }
+                w.Line("return;");
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// The reduction of a by-lane tile. Row-major A: where the by-lane multiply-add is one instruction, a loop of four
+        /// steps per iteration (A[r, t..t+3] loaded as one vector per row; B's four rows one after the other, each
+        /// multiplied by lane 0 to 3), then the broadcast loop for the steps left (all of them elsewhere); both count on
+        /// A's pointer and step B's by its row stride in bytes, so a step is one add. Transposed A: A[t, r..r+3] is one
+        /// vector, so every step multiplies by lane without unrolling. With <paramref name="passes"/> the machines without
+        /// the by-lane instruction never get here, so only the by-lane loops (and the steps left) are written.
+        /// </summary>
+        private static void EmitByLane(SourceWriter w, TileProduct tile, VectorSyntax v, int vectors,
+            System.Func<string, int, string> load, string depth, bool passes)
+        {
+            int rows = tile.Rows, width = v.Isa.Width;
+            string LoadB(string pointer)
+            {
+                var loads = new List<string>();
+                for (int c = 0; c < vectors; c++)
+                {
+                    loads.Add($"b{c} = {load(PointerAt(pointer, Inv(c * width)), c)};");
+                }
+                return string.Join(" ", loads);
+            }
+            string BroadcastRow(int r, string element)
+            {
+                var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
+                for (int c = 0; c < vectors; c++)
+                {
+                    terms.Add($"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
+                }
+                return string.Join(" ", terms);
+            }
+            string ALoads(string pointer, int count, int stride)
+            {
+                var loads = new List<string>();
+                for (int g = 0; g < count; g++)
+                {
+                    loads.Add($"a{g} = {v.Load(PointerAt(pointer, Inv(g * stride)))}");
+                }
+                return $"{v.Type} {string.Join(", ", loads)};";
+            }
+
+            if (tile.Op == TileOp.GemmTransposed)
+            {
+                using (w.Open("for (int t = 0; t < depth; t++)"))
+                {
+                    w.Line("float* at = &ta[t * lda], bt = &tb[t * ldb];");
+                    w.Line(LoadB("bt"));
+                    SourceWriter.Block? byLane = passes ? null : w.Open($"if ({v.HasMultiplyAddByLane})");
+                    w.Line(ALoads("at", rows / width, width));
+                    for (int r = 0; r < rows; r++)
+                    {
+                        w.Line(v.FmaRowByLane($"a{r / width}", r % width, r, vectors));
+                    }
+                    if (byLane is { } open)
+                    {
+                        open.Dispose();
+                        using (w.Open("else"))
+                        {
+                            for (int r = 0; r < rows; r++)
+                            {
+                                w.Line(BroadcastRow(r, $"at[{Inv(r)}]"));
+                            }
+                        }
+                    }
+                }
+                return;
+            }
+            bool constant = tile.Op == TileOp.Gemm;
+            w.Line("float* pa = a, pb = tb;");
+            w.Line("nint step = (nint)ldb * sizeof(float);");
+            if (!constant || tile.Depth >= 4)
+            {
+                SourceWriter.Block? byLane = passes ? null : w.Open($"if ({v.HasMultiplyAddByLane})");
+                using (w.Open($"for (float* whole = &a[{(constant ? Inv(tile.Depth / 4 * 4) : "depth - 3")}]; pa < whole; pa += 4)"))
+                {
+                    w.Line(ALoads("pa", rows, tile.ARowStride));
+                    for (int lane = 0; lane < 4; lane++)
+                    {
+                        w.Line(LoadB("pb"));
+                        for (int r = 0; r < rows; r++)
+                        {
+                            w.Line(v.FmaRowByLane($"a{r}", lane, r, vectors));
+                        }
+                        w.Line("pb = (float*)((byte*)pb + step);");
+                    }
+                }
+                byLane?.Dispose();
+            }
+            if (passes && constant && tile.Depth % 4 == 0)
+            {
+                return; // no steps left
+            }
+            using (w.Open($"for (float* end = &a[{depth}]; pa < end; pa++, pb = (float*)((byte*)pb + step))"))
+            {
+                w.Line(LoadB("pb"));
+                for (int r = 0; r < rows; r++)
+                {
+                    w.Line(BroadcastRow(r, $"pa[{Inv(r * tile.ARowStride)}]"));
+                }
+            }
         }
 
         /// <summary>The accumulators' first values (and the B registers, declared once).</summary>

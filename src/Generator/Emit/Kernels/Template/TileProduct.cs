@@ -40,6 +40,12 @@ namespace AttnGen.Generator.Emit.Kernels.Template
     /// </summary>
     internal sealed record TileProduct(TileOp Op, int Rows, int Columns, int Depth, int ARowStride)
     {
+        /// <summary>
+        /// A broadcast-only tile that a larger 128-bit tile calls once per group of rows where there is no by-lane
+        /// multiply-add (x64's SSE: 16 registers), named <c>__sse</c>.
+        /// </summary>
+        public bool Pass { get; init; }
+
         /// <summary>A <see cref="TileOp.Gemm"/> tile with a constant reduction and A row stride.</summary>
         public static TileProduct Gemm(int rows, int columns, int depth, int aRowStride) => new(TileOp.Gemm, rows, columns, depth, aRowStride);
 
@@ -52,7 +58,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>An <see cref="TileOp.Additive"/> score tile.</summary>
         public static TileProduct Additive(int rows, int columns, int depth, int aRowStride) => new(TileOp.Additive, rows, columns, depth, aRowStride);
 
-        /// <summary><c>{op}_{MR}x{NR}[_k{K}][_lda{stride}]__{isa}</c>: the constants the kernel is specialised on are in its name.</summary>
+        /// <summary><c>{op}_{MR}x{NR}[_k{K}][_lda{stride}]__{isa}</c> (<c>__sse</c> for a row pass): the constants the kernel is specialised on are in its name.</summary>
         public string Name(IsaProfile isa)
         {
             string tile = $"{Inv(Rows)}x{Inv(Columns)}";
@@ -64,7 +70,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 TileOp.GemmTransposed => $"gemm_tn_{tile}",
                 _ => $"additive_{tile}_k{Inv(Depth)}{stride}",
             };
-            return $"{name}__{isa.Suffix}";
+            return Pass ? $"{name}__sse" : $"{name}__{isa.Suffix}";
         }
     }
 }

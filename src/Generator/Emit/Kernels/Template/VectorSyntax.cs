@@ -46,6 +46,26 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary><c>a * b + c</c>: fused on the AVX paths, fused where the hardware has it on the 128-bit one (the width's <c>IVectorOps.MultiplyAdd</c>).</summary>
         public string Fma(string a, string b, string c) => IsScalar ? $"{a} * {b} + {c}" : $"AgOps.MultiplyAdd({a}, {b}, {c})";
 
+        /// <summary>
+        /// One tile row's step by lane: <c>c{r}_{j} += b{j} * a[lane]</c> for each of the <paramref name="vectors"/> vectors of B,
+        /// fused (<c>Vector128Ops.MultiplyAddByLane</c>; one by-element <c>fmla</c> each on Arm64).
+        /// </summary>
+        public string FmaRowByLane(string a, int lane, int row, int vectors)
+        {
+            var bs = new System.Collections.Generic.List<string>();
+            var cs = new System.Collections.Generic.List<string>();
+            for (int c = 0; c < vectors; c++)
+            {
+                bs.Add($"b{c}");
+                cs.Add($"c{row}_{c}");
+            }
+            string sum = $"AgOps.MultiplyAddByLane({a}, {lane.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {string.Join(", ", bs)}, {string.Join(", ", cs)});";
+            return vectors == 1 ? $"{cs[0]} = {sum}" : $"({string.Join(", ", cs)}) = {sum}";
+        }
+
+        /// <summary>The JIT-time constant that picks a profile's by-lane body (<see cref="IsaProfile.ByLane"/>).</summary>
+        public string HasMultiplyAddByLane => "AgOps.HasMultiplyAddByLane";
+
         // Width 1: the vector is a float (ScalarOps), and a column count never leaves a tail.
         private bool IsScalar => _isa.Width == 1;
 
