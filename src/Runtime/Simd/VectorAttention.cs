@@ -108,10 +108,7 @@ public static unsafe class VectorAttention<TOps, TVec>
                     SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, count, t.VisibleKeys(i0 + r, validLength) - j0);
                 }
             }
-            for (int r = 0; r < n; r++)
-            {
-                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, count, ref m[r], ref l[r]);
-            }
+            SoftmaxRows<TOps, TVec>.OnlineStep(p, bc, n, count, m, l, alpha);
             // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
             int jEnd = Math.Min(bc, keyEnd - j0);
             float* block = values + j0 * valueStride;
