@@ -35,21 +35,18 @@ public static unsafe class VectorAttention<TOps, TVec>
     {
         int tiles = (t.SeqLen + t.QueryRows - 1) / t.QueryRows, units = t.Heads * tiles;
         int end = split.End(units), packedGroup = -1;
-        float* values = null;
-        int valueStride = t.KvWidth;
+        float* values = buffers.Values;
+        int valueStride = t.DimPad;
         for (int u = split.Start(units); u < end;)
         {
             int h = u / tiles, g = h / t.GroupSize;
             if (g != packedGroup)
             {
                 KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
-                values = v + g * t.HeadDim;
-                if (!t.InPlace)
-                {
-                    KernelSupport.PackValues(values, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
-                    values = buffers.Values;
-                    valueStride = t.DimPad;
-                }
+                // Values are copied even when they could be read in place: P·V walks a value block row by row, and rows
+                // H·D floats apart (a power of two times 256 bytes for the usual shapes) fall into a few L1 sets and evict
+                // each other, while the packed rows are contiguous.
+                KernelSupport.PackValues(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
                 packedGroup = g;
             }
             float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
