@@ -76,9 +76,11 @@ public class PlannerTests
             VectorTiling t = plan.Tiling(isa);
             AssertRegion(plan.Scratch, "KeyPack", headDim * t.KeyPad);
             AssertRegion(plan.Scratch, "ValuePack", t.KeyPad * t.DimPad);
-            AssertRegion(plan.Scratch, "OutTile", t.QueryRows * t.DimPad);
-            AssertRegion(plan.Scratch, "ProbTile", t.QueryRows * t.KeyBlock);
-            AssertRegion(plan.Scratch, "QueryTile", t.QueryRows * t.DimPad);
+            // The runtime's forward driver runs TilesPerPass query tiles over each pass of the keys, each in its own tiles.
+            int tiles = global::AttnGen.VectorAttention<global::AttnGen.ScalarOps, float>.TilesPerPass;
+            AssertRegion(plan.Scratch, "OutTile", tiles * t.QueryRows * t.DimPad);
+            AssertRegion(plan.Scratch, "ProbTile", tiles * t.QueryRows * t.KeyBlock);
+            AssertRegion(plan.Scratch, "QueryTile", tiles * t.QueryRows * t.DimPad);
             AssertRegion(plan.Work, "TileKeysT", headDim * t.KeyPad);
             AssertRegion(plan.Work, "TileKeyGrad", t.KeyPad * t.DimPad);
             AssertRegion(plan.Work, "TileProb", t.QueryRows * t.KeyBlock);

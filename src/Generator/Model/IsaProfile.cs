@@ -138,11 +138,13 @@ namespace AttnGen.Generator.Model
                 "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,
                 gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
-            //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15.
+            //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15. Key block 64
+            //   (four score tiles): the softmax bookkeeping and the P·V tile's reload and rescale of O are paid once per
+            //   64 keys instead of 32; the block's keys and values (16 KB each at D = 64) still fit L1 one after the other.
             new IsaProfile("Avx2", "avx2",
                 "global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector256", "Vector256Ops", 8,
-                gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 32, pvRows: 6, pvVectors: 2),
+                gemmRows: 6, gemmVectors: 2, scoreRows: 6, scoreVectors: 2, keyBlock: 64, pvRows: 6, pvVectors: 2),
             // 128-bit, two register files behind one path: Neon (Arm64) has 32 q registers and a by-element fmla,
             //   SSE (x64 without AVX2) 16 xmm and no fused multiply-add. The tiles (and so the packing, the
             //   attention tiling and every driver) are one for both; each register-tile kernel has two bodies:

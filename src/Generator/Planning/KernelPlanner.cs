@@ -109,11 +109,14 @@ namespace AttnGen.Generator.Planning
             };
         }
 
+        /// <summary>Query tiles the forward driver runs over one pass of a head's keys (AttnGen.VectorAttention.TilesPerPass).</summary>
+        private const int TilesPerPass = 2;
+
         /// <summary>
         /// The forward scratch of one sequence: with projections the projected q, k, v and the attention output
         /// (context) before the output projection; then the attention tiles, sized for the largest path's tiling:
         /// one key/value head's keys transposed and padded [HeadDim, KeyPad], its values [KeyPad, HeadDimPad], and
-        /// the output, probability and query tiles of one query tile.
+        /// the output, probability and query tiles of the query tiles that share a pass over the keys.
         /// </summary>
         private static BufferLayout ScratchLayout(LayerSpec spec, int queryWidth, int kvWidth, List<VectorTiling> tilings)
         {
@@ -128,9 +131,10 @@ namespace AttnGen.Generator.Planning
             }
             regions.Add(("KeyPack", spec.HeadDim * keyPad));
             regions.Add(("ValuePack", keyPad * dimPad));
-            regions.Add(("OutTile", rows * dimPad));
-            regions.Add(("ProbTile", rows * block));
-            regions.Add(("QueryTile", rows * dimPad));
+            // The forward driver runs TilesPerPass query tiles (AttnGen.VectorAttention.TilesPerPass) over each key pass.
+            regions.Add(("OutTile", TilesPerPass * rows * dimPad));
+            regions.Add(("ProbTile", TilesPerPass * rows * block));
+            regions.Add(("QueryTile", TilesPerPass * rows * dimPad));
             return BufferLayout.Sequential("Scratch", "forward scratch of one sequence on one worker", 0, regions.ToArray());
         }
 

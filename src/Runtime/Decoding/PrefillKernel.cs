@@ -84,10 +84,7 @@ internal static unsafe class PrefillKernel
                         SoftmaxRows<TOps, TVec>.MaskFrom(p + i * step, step, limit[i] - p0);
                     }
                 }
-                for (int i = 0; i < TileRows; i++)
-                {
-                    alpha[i] = SoftmaxRows<TOps, TVec>.OnlineStep(p + i * step, step, ref m[i], ref l[i]);
-                }
+                SoftmaxRows<TOps, TVec>.OnlineStep(p, step, TileRows, step, m, l, alpha);
                 // Positions past tileEnd have P = 0 in every row: P·V stops there and never reads unwritten rows.
                 int count = Math.Min(step, tileEnd - p0);
                 ValueTile<TOps, TVec>(p, step, values + (long)p0 * headDim, headDim, count, alpha, oRow);

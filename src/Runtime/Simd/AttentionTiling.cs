@@ -69,7 +69,10 @@ public sealed class AttentionTiling
     /// <summary>Keys per score register tile (NR of the Score and Product kernels); divides <see cref="KeyBlock"/>.</summary>
     public int ScoreColumns { get; }
 
-    /// <summary>Whether values (and the backward's keys) are read in place rather than packed with padding.</summary>
+    /// <summary>
+    /// Whether the backward reads keys and values in place rather than packed with padding (whole key blocks and whole
+    /// vectors of HeadDim). The forward copies its values in any case (<see cref="VectorAttention{TOps, TVec}"/>).
+    /// </summary>
     public bool InPlace { get; }
 
     /// <summary>Query heads per key/value head.</summary>

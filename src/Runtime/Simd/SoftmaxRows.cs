@@ -20,7 +20,7 @@ namespace AttnGen;
 [EditorBrowsable(EditorBrowsableState.Never)]
 internal static unsafe class SoftmaxRows<TOps, TVec>
     where TOps : struct, IVectorOps<TVec>
-    where TVec : struct
+    where TVec : unmanaged
 {
     /// <summary>Sets <c>row[j] = -inf</c> for <c>limit ≤ j &lt; count</c> (count a multiple of the width).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -37,41 +37,69 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
     }
 
     /// <summary>
-    /// One online-softmax step for one row of a key block of <paramref name="count"/> scores (a multiple of the
-    /// width): the new maximum, P = e^(S - max) written over the scores, the running sum rescaled and increased by
-    /// Σ P. Returns alpha = e^(old max - new max), the factor the row's output accumulator
-    /// must be multiplied by: 1 while the maximum holds, 0 on the first block with a visible key. A row with no
-    /// visible key yet (every score -inf) gets P = 0 and alpha = 1.
+    /// One online-softmax step for the <paramref name="rows"/> rows of a score tile (row r at
+    /// <c>tile + r · stride</c>, <paramref name="count"/> scores each, a multiple of the width): each row's new maximum,
+    /// P = e^(S - max) written over the scores, the running sum rescaled and increased by Σ P, and in
+    /// <paramref name="alpha"/> the factor e^(old max - new max) each row's output accumulator must be multiplied by:
+    /// 1 while the maximum holds, 0 on the first block with a visible key. A row with no visible key yet (every score
+    /// -inf) gets P = 0 and alpha = 1.
     /// </summary>
+    /// <remarks>
+    /// The step runs phase by phase over the whole tile (every row's maximum, then the factors of all rows in one
+    /// vector exp, then the rows' exps) rather than row by row: a row's maximum, its horizontal reduction and its
+    /// exps form one dependent chain, and the rows' chains are independent, so this order lets them overlap.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float OnlineStep(float* row, int count, ref float max, ref TVec sum)
+    public static void OnlineStep(float* tile, int stride, int rows, int count, float* max, TVec* sum, float* alpha)
     {
-        TVec blockMax = TOps.Load(row);
-        for (int j = TOps.Width; j < count; j += TOps.Width)
+        // The new maxima, held in alpha until the factors replace them.
+        for (int r = 0; r < rows; r++)
         {
-            blockMax = TOps.Max(blockMax, TOps.Load(row + j));
+            float* row = tile + r * stride;
+            TVec blockMax = TOps.Load(row);
+            for (int j = TOps.Width; j < count; j += TOps.Width)
+            {
+                blockMax = TOps.Max(blockMax, TOps.Load(row + j));
+            }
+            alpha[r] = Math.Max(max[r], TOps.HorizontalMax(blockMax));
         }
-        float oldMax = max;
-        float newMax = Math.Max(oldMax, TOps.HorizontalMax(blockMax));
-        if (newMax == float.NegativeInfinity)
+        int i = 0;
+        for (; i + TOps.Width <= rows; i += TOps.Width)
         {
-            new Span<float>(row, count).Clear();
-            return 1f;
+            TVec oldMax = TOps.Load(max + i), newMax = TOps.Load(alpha + i);
+            TOps.Store(newMax, max + i);
+            TOps.Store(Rescale(oldMax, newMax), alpha + i);
         }
-        TVec shift = TOps.Create(newMax), blockSum = TOps.Create(0f);
-        for (int j = 0; j < count; j += TOps.Width)
+        if (i < rows)
         {
-            TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + j), shift));
-            TOps.Store(p, row + j);
-            blockSum = TOps.Add(blockSum, p);
+            TVec mask = TOps.TailMask(rows - i);
+            TVec oldMax = TOps.LoadTail(max + i, mask), newMax = TOps.LoadTail(alpha + i, mask);
+            TOps.StoreTail(newMax, max + i, mask);
+            TOps.StoreTail(Rescale(oldMax, newMax), alpha + i, mask);
         }
-        float alpha = oldMax == newMax ? 1f
-            : oldMax == float.NegativeInfinity ? 0f
-            : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create(oldMax - newMax)));
-        sum = TOps.MultiplyAdd(sum, TOps.Create(alpha), blockSum);
-        max = newMax;
-        return alpha;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = tile + r * stride;
+            if (max[r] == float.NegativeInfinity)
+            {
+                new Span<float>(row, count).Clear();
+                continue;
+            }
+            TVec shift = TOps.Create(max[r]), blockSum = TOps.Create(0f);
+            for (int j = 0; j < count; j += TOps.Width)
+            {
+                TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + j), shift));
+                TOps.Store(p, row + j);
+                blockSum = TOps.Add(blockSum, p);
+            }
+            sum[r] = TOps.MultiplyAdd(sum[r], TOps.Create(alpha[r]), blockSum);
+        }
     }
+
+    // e^(old - new) for old ≤ new, exactly 1 where they are equal (also both -inf), 0 where old is -inf and new is not.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Rescale(TVec oldMax, TVec newMax)
+        => TOps.Select(TOps.LessThan(oldMax, newMax), VectorMath<TOps, TVec>.Exp(TOps.Subtract(oldMax, newMax)), TOps.Create(1f));
 
     /// <summary>
     /// The backward's step for one row of a key block: <paramref name="p"/> holds the scores S and

@@ -23,6 +23,12 @@ public static unsafe class VectorAttention<TOps, TVec>
     public const int MaxTileRows = 16;
 
     /// <summary>
+    /// Query tiles of one head that share a pass over its keys and values (each key and value block is read from L2
+    /// once for all of them); the layer's scratch holds this many query, probability and output tiles.
+    /// </summary>
+    public const int TilesPerPass = 2;
+
+    /// <summary>
     /// One sequence: <c>context[i, h] = Σ_j softmax_j(score(q[i, h], k[j, h / GroupSize])) · v[j, h / GroupSize]</c> over
     /// the visible keys; with <paramref name="lse"/> the row log-sum-exp [Heads, SeqLen] (scaled units) for the backward.
     /// <paramref name="additiveV"/> is the layer's v block for additive scoring, else null. The work units are the
@@ -35,30 +41,27 @@ public static unsafe class VectorAttention<TOps, TVec>
     {
         int tiles = (t.SeqLen + t.QueryRows - 1) / t.QueryRows, units = t.Heads * tiles;
         int end = split.End(units), packedGroup = -1;
-        float* values = null;
-        int valueStride = t.KvWidth;
+        float* values = buffers.Values;
+        int valueStride = t.DimPad;
         for (int u = split.Start(units); u < end;)
         {
             int h = u / tiles, g = h / t.GroupSize;
             if (g != packedGroup)
             {
                 KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
-                values = v + g * t.HeadDim;
-                if (!t.InPlace)
-                {
-                    KernelSupport.PackValues(values, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
-                    values = buffers.Values;
-                    valueStride = t.DimPad;
-                }
+                // Values are copied even when they could be read in place: P·V walks a value block row by row, and rows
+                // H·D floats apart (a power of two times 256 bytes for the usual shapes) fall into a few L1 sets and evict
+                // each other, while the packed rows are contiguous.
+                KernelSupport.PackValues(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
                 packedGroup = g;
             }
             float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;
-            for (int headEnd = Math.Min(end, (h + 1) * tiles); u < headEnd; u++)
+            for (int headEnd = Math.Min(end, (h + 1) * tiles); u < headEnd;)
             {
-                int i0 = TileOf(u - h * tiles, tiles, t.Causal) * t.QueryRows;
-                int at = i0 * t.QueryWidth + h * t.HeadDim;
-                Rows(t, kernels, buffers, q + at, values, valueStride, context + at, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
-                    validLength, init, lse == null ? null : lse + h * t.SeqLen + i0);
+                int count = Math.Min(TilesPerPass, headEnd - u);
+                Tiles(t, kernels, buffers, q + h * t.HeadDim, values, valueStride, context + h * t.HeadDim, u - h * tiles, count, tiles,
+                    validLength, init, lse == null ? null : lse + h * t.SeqLen);
+                u += count;
             }
         }
     }
@@ -69,63 +72,90 @@ public static unsafe class VectorAttention<TOps, TVec>
     private static int TileOf(int k, int tiles, bool causal)
         => !causal ? k : (k & 1) == 0 ? k >> 1 : tiles - 1 - (k >> 1);
 
-    /// <summary>Query rows i0 .. i0 + n - 1 of one head against every visible key block.</summary>
-    private static void Rows(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,
-        float* output, int i0, int n, int validLength, float* init, float* lse)
+    /// <summary>
+    /// Query tiles <paramref name="first"/> .. first + count - 1 of one head (in <see cref="TileOf"/> order) against every
+    /// key block some row of them sees, in one pass over the keys: a key block is scored for every tile while its keys
+    /// are in L1, then accumulated into every tile while its values are. <paramref name="q"/>, <paramref name="output"/>
+    /// and <paramref name="lse"/> point at the head's first row.
+    /// </summary>
+    private static void Tiles(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,
+        float* output, int first, int count, int tiles, int validLength, float* init, float* lse)
     {
-        int bc = t.KeyBlock, dimPad = t.DimPad;
-        float* p = buffers.Prob, o = buffers.Out, qt = buffers.Query;
+        int bc = t.KeyBlock, dimPad = t.DimPad, br = t.QueryRows;
+        // Per tile: its first row, rows, the keys its last row sees (keyEnd) and the keys all its rows see (maskFrom).
+        int* i0 = stackalloc int[TilesPerPass];
+        int* n = stackalloc int[TilesPerPass];
+        int* keyEnd = stackalloc int[TilesPerPass];
+        int* maskFrom = stackalloc int[TilesPerPass];
         // Each row's running max m and sum l (a vector, reduced at the end); O accumulates unnormalised.
-        float* m = stackalloc float[MaxTileRows];
-        float* alpha = stackalloc float[MaxTileRows];
-        TVec* l = stackalloc TVec[MaxTileRows];
-        for (int r = 0; r < n; r++)
+        float* m = stackalloc float[TilesPerPass * MaxTileRows];
+        float* alpha = stackalloc float[TilesPerPass * MaxTileRows];
+        TVec* l = stackalloc TVec[TilesPerPass * MaxTileRows];
+        int passEnd = 0;
+        for (int c = 0; c < count; c++)
         {
-            m[r] = float.NegativeInfinity;
-            l[r] = TOps.Create(0f);
-        }
-        // The query rows times the scale: the score tile then gives scaled scores (exactly so for a power-of-two scale).
-        for (int r = 0; r < n; r++)
-        {
-            SoftmaxRows<TOps, TVec>.ScaleInto(q + r * t.QueryWidth, qt + r * dimPad, t.HeadDim, t.Scale);
-        }
-        new Span<float>(o, n * dimPad).Clear();
-        bool whole = n == t.QueryRows;
-        var score = whole ? kernels.Score : kernels.ScoreLast;
-        var accumulate = whole ? kernels.Accumulate : kernels.AccumulateLast;
-        // The tile's last row sees keys below keyEnd; keys below maskFrom are visible to every row.
-        int keyEnd = t.VisibleKeys(i0 + n - 1, validLength), maskFrom = t.VisibleKeys(i0, validLength);
-        for (int j0 = 0; j0 < keyEnd; j0 += bc)
-        {
-            // Only the score tiles that hold a key some row sees: the last block of the sequence and the causal
-            // diagonal block stop at the tile's last visible key, rounded up to a score tile.
-            int count = t.BlockKeys(keyEnd - j0);
-            score(qt, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, count);
-            if (j0 + count > maskFrom)
+            i0[c] = TileOf(first + c, tiles, t.Causal) * br;
+            n[c] = Math.Min(br, t.SeqLen - i0[c]);
+            keyEnd[c] = t.VisibleKeys(i0[c] + n[c] - 1, validLength);
+            maskFrom[c] = t.VisibleKeys(i0[c], validLength);
+            passEnd = Math.Max(passEnd, keyEnd[c]);
+            for (int r = 0; r < n[c]; r++)
             {
-                for (int r = 0; r < n; r++)
+                m[c * MaxTileRows + r] = float.NegativeInfinity;
+                l[c * MaxTileRows + r] = TOps.Create(0f);
+                // The query rows times the scale: the score tile then gives scaled scores (exactly so for a power-of-two scale).
+                SoftmaxRows<TOps, TVec>.ScaleInto(q + (i0[c] + r) * t.QueryWidth, buffers.Query + (c * br + r) * dimPad, t.HeadDim, t.Scale);
+            }
+            new Span<float>(buffers.Out + c * br * dimPad, n[c] * dimPad).Clear();
+        }
+        for (int j0 = 0; j0 < passEnd; j0 += bc)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                if (j0 >= keyEnd[c])
                 {
-                    SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, count, t.VisibleKeys(i0 + r, validLength) - j0);
+                    continue;
                 }
+                // Only the score tiles that hold a key some row sees: the last block of the sequence and the causal
+                // diagonal block stop at the tile's last visible key, rounded up to a score tile.
+                int keys = t.BlockKeys(keyEnd[c] - j0);
+                float* p = buffers.Prob + c * br * bc;
+                var score = n[c] == br ? kernels.Score : kernels.ScoreLast;
+                score(buffers.Query + c * br * dimPad, buffers.KeysT + j0 * t.HeadDim, bc, init, p, bc, keys);
+                if (j0 + keys > maskFrom[c])
+                {
+                    for (int r = 0; r < n[c]; r++)
+                    {
+                        SoftmaxRows<TOps, TVec>.MaskFrom(p + r * bc, keys, t.VisibleKeys(i0[c] + r, validLength) - j0);
+                    }
+                }
+                SoftmaxRows<TOps, TVec>.OnlineStep(p, bc, n[c], keys, m + c * MaxTileRows, l + c * MaxTileRows, alpha + c * MaxTileRows);
             }
-            for (int r = 0; r < n; r++)
+            for (int c = 0; c < count; c++)
             {
-                alpha[r] = SoftmaxRows<TOps, TVec>.OnlineStep(p + r * bc, count, ref m[r], ref l[r]);
+                if (j0 >= keyEnd[c])
+                {
+                    continue;
+                }
+                // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
+                var accumulate = n[c] == br ? kernels.Accumulate : kernels.AccumulateLast;
+                accumulate(buffers.Prob + c * br * bc, Math.Min(bc, keyEnd[c] - j0), values + j0 * valueStride, valueStride,
+                    alpha + c * MaxTileRows, buffers.Out + c * br * dimPad, dimPad, dimPad);
             }
-            // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
-            int jEnd = Math.Min(bc, keyEnd - j0);
-            float* block = values + j0 * valueStride;
-            accumulate(p, jEnd, block, valueStride, alpha, o, dimPad, dimPad);
         }
         // O / l into the output rows (a row that saw no key has l = 0 and gets zeros); the row log-sum-exp in scaled units.
-        for (int r = 0; r < n; r++)
+        for (int c = 0; c < count; c++)
         {
-            float sum = TOps.HorizontalSum(l[r]);
-            if (lse != null)
+            for (int r = 0; r < n[c]; r++)
             {
-                lse[r] = sum > 0f ? m[r] + MathF.Log(sum) : float.NegativeInfinity;
+                int row = i0[c] + r;
+                float sum = TOps.HorizontalSum(l[c * MaxTileRows + r]);
+                if (lse != null)
+                {
+                    lse[row] = sum > 0f ? m[c * MaxTileRows + r] + MathF.Log(sum) : float.NegativeInfinity;
+                }
+                SoftmaxRows<TOps, TVec>.ScaleInto(buffers.Out + (c * br + r) * dimPad, output + row * t.QueryWidth, t.HeadDim, sum > 0f ? 1f / sum : 0f);
             }
-            SoftmaxRows<TOps, TVec>.ScaleInto(o + r * dimPad, output + r * t.QueryWidth, t.HeadDim, sum > 0f ? 1f / sum : 0f);
         }
     }
 }

@@ -47,16 +47,16 @@ namespace Demo.Alignment
         private const int ScratchKeyPack = 0;
         private const int ScratchValuePack = 80;
         private const int ScratchOutTile = 336;
-        private const int ScratchProbTile = 432;
-        private const int ScratchQueryTile = 528;
-        private const int ScratchLength = 624;
+        private const int ScratchProbTile = 528;
+        private const int ScratchQueryTile = 720;
+        private const int ScratchLength = 912;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 624;
-        private const int TrainQuery = 640;
-        private const int TrainKey = 720;
-        private const int TrainValue = 832;
-        private const int TrainOutput = 944;
-        private const int TrainLength = 1024;
+        private const int TrainLse = 912;
+        private const int TrainQuery = 928;
+        private const int TrainKey = 1008;
+        private const int TrainValue = 1120;
+        private const int TrainOutput = 1232;
+        private const int TrainLength = 1312;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 80;

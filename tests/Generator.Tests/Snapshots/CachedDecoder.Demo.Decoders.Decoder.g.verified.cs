@@ -57,16 +57,16 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 1310720;
         private const int ScratchValuePack = 1376256;
         private const int ScratchOutTile = 1441792;
-        private const int ScratchProbTile = 1442176;
-        private const int ScratchQueryTile = 1442560;
-        private const int ScratchLength = 1442944;
+        private const int ScratchProbTile = 1442560;
+        private const int ScratchQueryTile = 1443328;
+        private const int ScratchLength = 1444096;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 1442944;
-        private const int TrainQuery = 1451136;
-        private const int TrainKey = 1975424;
-        private const int TrainValue = 2499712;
-        private const int TrainOutput = 3024000;
-        private const int TrainLength = 3548288;
+        private const int TrainLse = 1444096;
+        private const int TrainQuery = 1452288;
+        private const int TrainKey = 1976576;
+        private const int TrainValue = 2500864;
+        private const int TrainOutput = 3025152;
+        private const int TrainLength = 3549440;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 524288;

@@ -69,9 +69,9 @@ namespace Demo.Decoders
             }
         }
 
-        // The attention core on this path: query tiles of 6 rows (21 whole, then one of 2), key blocks of 32,
+        // The attention core on this path: query tiles of 6 rows (21 whole, then one of 2), key blocks of 64,
         // heads padded to 64; values and keys read in place.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 32, 16, 64, true);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 16, 64, true);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
@@ -80,8 +80,8 @@ namespace Demo.Decoders
             ScoreLast = &gemm_2x16_k64__avx2,
             Product = &gemm_6x16_k64__avx2,
             ProductLast = &gemm_2x16_k64__avx2,
-            Accumulate = &gemm_scaled_6x16_lda32__avx2,
-            AccumulateLast = &gemm_scaled_2x16_lda32__avx2,
+            Accumulate = &gemm_scaled_6x16_lda64__avx2,
+            AccumulateLast = &gemm_scaled_2x16_lda64__avx2,
             Transposed = &gemm_tn_4x16__avx2,
         };
 
@@ -313,7 +313,7 @@ namespace Demo.Decoders
         }
 
         // C = alpha[r]·C + A·B over depth: 6 rows x 2 vectors, over width in blocks of 16.
-        private static unsafe void gemm_scaled_6x16_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        private static unsafe void gemm_scaled_6x16_lda64__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
@@ -336,11 +336,11 @@ namespace Demo.Decoders
                     float* at = &a[t], bt = &tb[t * ldb];
                     b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
                     AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);
@@ -352,7 +352,7 @@ namespace Demo.Decoders
         }
 
         // C = alpha[r]·C + A·B over depth: 2 rows x 2 vectors, over width in blocks of 16.
-        private static unsafe void gemm_scaled_2x16_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+        private static unsafe void gemm_scaled_2x16_lda64__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
         {
             for (int j0 = 0; j0 < width; j0 += 16)
             {
@@ -367,7 +367,7 @@ namespace Demo.Decoders
                     float* at = &a[t], bt = &tb[t * ldb];
                     b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[8]);
                     AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[8]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[8]);

@@ -55,16 +55,16 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 262144;
         private const int ScratchValuePack = 270336;
         private const int ScratchOutTile = 278528;
-        private const int ScratchProbTile = 278912;
-        private const int ScratchQueryTile = 279296;
-        private const int ScratchLength = 279680;
+        private const int ScratchProbTile = 279296;
+        private const int ScratchQueryTile = 280064;
+        private const int ScratchLength = 280832;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 279680;
-        private const int TrainQuery = 280704;
-        private const int TrainKey = 346240;
-        private const int TrainValue = 411776;
-        private const int TrainOutput = 477312;
-        private const int TrainLength = 542848;
+        private const int TrainLse = 280832;
+        private const int TrainQuery = 281856;
+        private const int TrainKey = 347392;
+        private const int TrainValue = 412928;
+        private const int TrainOutput = 478464;
+        private const int TrainLength = 544000;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 65536;

@@ -53,16 +53,16 @@ namespace Demo.Translation
         private const int ScratchKeyPack = 4352;
         private const int ScratchValuePack = 4864;
         private const int ScratchOutTile = 5376;
-        private const int ScratchProbTile = 5472;
-        private const int ScratchQueryTile = 5664;
-        private const int ScratchLength = 5760;
+        private const int ScratchProbTile = 5568;
+        private const int ScratchQueryTile = 5952;
+        private const int ScratchLength = 6144;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 5760;
-        private const int TrainQuery = 5808;
-        private const int TrainKey = 6288;
-        private const int TrainValue = 7440;
-        private const int TrainOutput = 8592;
-        private const int TrainLength = 9072;
+        private const int TrainLse = 6144;
+        private const int TrainQuery = 6192;
+        private const int TrainKey = 6672;
+        private const int TrainValue = 7824;
+        private const int TrainOutput = 8976;
+        private const int TrainLength = 9456;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 640;

@@ -55,16 +55,16 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 10240;
         private const int ScratchValuePack = 10752;
         private const int ScratchOutTile = 11264;
-        private const int ScratchProbTile = 11360;
-        private const int ScratchQueryTile = 11552;
-        private const int ScratchLength = 11648;
+        private const int ScratchProbTile = 11456;
+        private const int ScratchQueryTile = 11840;
+        private const int ScratchLength = 12032;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 11648;
-        private const int TrainQuery = 11904;
-        private const int TrainKey = 16000;
-        private const int TrainValue = 20096;
-        private const int TrainOutput = 24192;
-        private const int TrainLength = 28288;
+        private const int TrainLse = 12032;
+        private const int TrainQuery = 12288;
+        private const int TrainKey = 16384;
+        private const int TrainValue = 20480;
+        private const int TrainOutput = 24576;
+        private const int TrainLength = 28672;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 4096;

@@ -53,16 +53,16 @@ namespace @event.@class
         private const int ScratchKeyPack = 128;
         private const int ScratchValuePack = 192;
         private const int ScratchOutTile = 448;
-        private const int ScratchProbTile = 496;
-        private const int ScratchQueryTile = 544;
-        private const int ScratchLength = 592;
+        private const int ScratchProbTile = 544;
+        private const int ScratchQueryTile = 640;
+        private const int ScratchLength = 736;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 592;
-        private const int TrainQuery = 608;
-        private const int TrainKey = 640;
-        private const int TrainValue = 672;
-        private const int TrainOutput = 704;
-        private const int TrainLength = 736;
+        private const int TrainLse = 736;
+        private const int TrainQuery = 752;
+        private const int TrainKey = 784;
+        private const int TrainValue = 816;
+        private const int TrainOutput = 848;
+        private const int TrainLength = 880;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 32;

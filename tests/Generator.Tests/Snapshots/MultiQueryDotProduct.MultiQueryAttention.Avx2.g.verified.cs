@@ -89,9 +89,9 @@ partial class MultiQueryAttention
         for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
     }
 
-    // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 32,
+    // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 48,
     // heads padded to 8; values and keys copied with padding.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 32, 16, 8, false);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 16, 8, false);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()
@@ -100,8 +100,8 @@ partial class MultiQueryAttention
         ScoreLast = &gemm_1x16_k3_lda8__avx2,
         Product = &gemm_6x16_k3_lda8__avx2,
         ProductLast = &gemm_1x16_k3_lda8__avx2,
-        Accumulate = &gemm_scaled_6x8_lda32__avx2,
-        AccumulateLast = &gemm_scaled_1x8_lda32__avx2,
+        Accumulate = &gemm_scaled_6x8_lda48__avx2,
+        AccumulateLast = &gemm_scaled_1x8_lda48__avx2,
         Transposed = &gemm_tn_4x8__avx2,
     };
 
@@ -432,7 +432,7 @@ partial class MultiQueryAttention
     }
 
     // C = alpha[r]·C + A·B over depth: 6 rows x 1 vectors, over width in blocks of 8.
-    private static unsafe void gemm_scaled_6x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+    private static unsafe void gemm_scaled_6x8_lda48__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 8)
         {
@@ -455,11 +455,11 @@ partial class MultiQueryAttention
                 float* at = &a[t], bt = &tb[t * ldb];
                 b0 = AgOps.Load(bt);
                 AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                AgVecF a1 = AgOps.Create(at[48]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[96]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[144]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[192]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[240]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
             }
             AgOps.Store(c0_0, tc);
             AgOps.Store(c1_0, &tc[1 * ldc]);
@@ -471,7 +471,7 @@ partial class MultiQueryAttention
     }
 
     // C = alpha[r]·C + A·B over depth: 1 rows x 1 vectors, over width in blocks of 8.
-    private static unsafe void gemm_scaled_1x8_lda32__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
+    private static unsafe void gemm_scaled_1x8_lda48__avx2(float* a, int depth, float* b, int ldb, float* alpha, float* c, int ldc, int width)
     {
         for (int j0 = 0; j0 < width; j0 += 8)
         {

@@ -49,16 +49,16 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
     private const int ScratchKeyPack = 1120;
     private const int ScratchValuePack = 1312;
     private const int ScratchOutTile = 2336;
-    private const int ScratchProbTile = 2432;
-    private const int ScratchQueryTile = 2720;
-    private const int ScratchLength = 2816;
+    private const int ScratchProbTile = 2528;
+    private const int ScratchQueryTile = 3104;
+    private const int ScratchLength = 3296;
     // Per-sequence state of ForwardTrain, after the forward scratch.
-    private const int TrainLse = 2816;
-    private const int TrainQuery = 2976;
-    private const int TrainKey = 3424;
-    private const int TrainValue = 3872;
-    private const int TrainOutput = 4320;
-    private const int TrainLength = 4768;
+    private const int TrainLse = 3296;
+    private const int TrainQuery = 3456;
+    private const int TrainKey = 3904;
+    private const int TrainValue = 4352;
+    private const int TrainOutput = 4800;
+    private const int TrainLength = 5248;
     // Backward work area of one worker.
     private const int WorkContext = 0;
     private const int WorkQuery = 448;

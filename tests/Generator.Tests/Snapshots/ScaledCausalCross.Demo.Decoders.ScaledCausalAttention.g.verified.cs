@@ -55,16 +55,16 @@ namespace Demo.Decoders
         private const int ScratchKeyPack = 448;
         private const int ScratchValuePack = 576;
         private const int ScratchOutTile = 832;
-        private const int ScratchProbTile = 896;
-        private const int ScratchQueryTile = 960;
-        private const int ScratchLength = 1024;
+        private const int ScratchProbTile = 960;
+        private const int ScratchQueryTile = 1088;
+        private const int ScratchLength = 1216;
         // Per-sequence state of ForwardTrain, after the forward scratch.
-        private const int TrainLse = 1024;
-        private const int TrainQuery = 1040;
-        private const int TrainKey = 1104;
-        private const int TrainValue = 1264;
-        private const int TrainOutput = 1424;
-        private const int TrainLength = 1488;
+        private const int TrainLse = 1216;
+        private const int TrainQuery = 1232;
+        private const int TrainKey = 1296;
+        private const int TrainValue = 1456;
+        private const int TrainOutput = 1616;
+        private const int TrainLength = 1680;
         // Backward work area of one worker.
         private const int WorkContext = 0;
         private const int WorkQuery = 64;

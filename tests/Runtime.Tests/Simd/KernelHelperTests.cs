@@ -80,13 +80,12 @@ public sealed unsafe class KernelHelperTests
             }
             scores[3] = magnitude * 1.01f;
             float[] row = (float[])scores.Clone();
-            float max = float.NegativeInfinity;
+            float max = float.NegativeInfinity, alpha = float.NaN;
             TVec sum = TOps.Create(0f);
-            float alpha;
             fixed (float* p = row)
             {
                 SoftmaxRows<TOps, TVec>.MaskFrom(p, count, count - 1);
-                alpha = SoftmaxRows<TOps, TVec>.OnlineStep(p, count, ref max, ref sum);
+                SoftmaxRows<TOps, TVec>.OnlineStep(p, count, 1, count, &max, &sum, &alpha);
             }
             float total = TOps.HorizontalSum(sum);
             Assert.Equal(0f, alpha); // the first block with a visible key
@@ -111,6 +110,98 @@ public sealed unsafe class KernelHelperTests
             }
             Assert.Equal(0f, p2[count - 1]);
             Assert.True(p2[3] > 0.5f, $"P at the maximum {p2[3]} at {magnitude:E0}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void OnlineStep_OverATile_MatchesEachRowComputedAlone(int width)
+    {
+        switch (width)
+        {
+            case 512: CheckTileStep<Vector512Ops, Vector512<float>>(); break;
+            case 256: CheckTileStep<Vector256Ops, Vector256<float>>(); break;
+            case 1: CheckTileStep<ScalarOps, float>(); break;
+            default: CheckTileStep<Vector128Ops, Vector128<float>>(); break;
+        }
+    }
+
+    // Two online steps over a tile of 11 rows (a whole vector of rows and a tail on every width) whose rows take every
+    // branch: no visible key in either step, none in the first only, the maximum rising, the maximum holding. Each row's
+    // P, factor and sum are checked against the row computed alone in double precision, and the exact cases exactly.
+    private static void CheckTileStep<TOps, TVec>()
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : unmanaged
+    {
+        const int Rows = 11;
+        int count = Math.Max(2 * TOps.Width, 8), stride = count + TOps.Width;
+        var random = new Random(5);
+        float* max = stackalloc float[Rows];
+        float* alpha = stackalloc float[Rows];
+        TVec* sum = stackalloc TVec[Rows];
+        double[] refMax = new double[Rows], refSum = new double[Rows];
+        for (int r = 0; r < Rows; r++)
+        {
+            max[r] = float.NegativeInfinity;
+            sum[r] = TOps.Create(0f);
+            refMax[r] = double.NegativeInfinity;
+        }
+        float[] tile = new float[Rows * stride];
+        for (int step = 0; step < 2; step++)
+        {
+            float[] scores = new float[Rows * stride];
+            for (int r = 0; r < Rows; r++)
+            {
+                // Row 0 never sees a key, row 1 only in the second step; rows 2.. rise by 3 in the second step when
+                // r is even and drop by 3 (the maximum holds) when r is odd.
+                int visible = r == 0 || (r == 1 && step == 0) ? 0 : count - r % 3;
+                float offset = step == 0 ? 0f : r % 2 == 0 ? 3f : -3f;
+                for (int j = 0; j < count; j++)
+                {
+                    scores[r * stride + j] = j < visible ? offset + (float)(random.NextDouble() * 8 - 4) : float.NegativeInfinity;
+                }
+            }
+            Array.Copy(scores, tile, tile.Length);
+            fixed (float* p = tile)
+            {
+                SoftmaxRows<TOps, TVec>.OnlineStep(p, stride, Rows, count, max, sum, alpha);
+            }
+            for (int r = 0; r < Rows; r++)
+            {
+                double rowMax = double.NegativeInfinity;
+                for (int j = 0; j < count; j++)
+                {
+                    rowMax = Math.Max(rowMax, scores[r * stride + j]);
+                }
+                double newMax = Math.Max(refMax[r], rowMax);
+                Assert.Equal((float)newMax, max[r]);
+                if (newMax == double.NegativeInfinity)
+                {
+                    Assert.Equal(1f, alpha[r]);
+                    for (int j = 0; j < count; j++)
+                    {
+                        Assert.Equal(0f, tile[r * stride + j]);
+                    }
+                    continue;
+                }
+                double expectedAlpha = refMax[r] == double.NegativeInfinity ? 0 : Math.Exp(refMax[r] - newMax);
+                if (refMax[r] == newMax)
+                {
+                    Assert.Equal(1f, alpha[r]);
+                }
+                Assert.True(Math.Abs(alpha[r] - expectedAlpha) <= 2e-6 * expectedAlpha, $"row {r} step {step}: alpha {alpha[r]}, expected {expectedAlpha}");
+                double blockSum = 0;
+                for (int j = 0; j < count; j++)
+                {
+                    double expected = Math.Exp(scores[r * stride + j] - newMax);
+                    blockSum += expected;
+                    Assert.True(Math.Abs(tile[r * stride + j] - expected) <= 2e-6 * expected, $"row {r} step {step} key {j}: P {tile[r * stride + j]}, expected {expected}");
+                }
+                refSum[r] = refSum[r] * expectedAlpha + blockSum;
+                refMax[r] = newMax;
+                double sumNow = TOps.HorizontalSum(sum[r]);
+                Assert.True(Math.Abs(sumNow - refSum[r]) <= 1e-5 * refSum[r], $"row {r} step {step}: sum {sumNow}, expected {refSum[r]}");
+            }
         }
     }
 }
