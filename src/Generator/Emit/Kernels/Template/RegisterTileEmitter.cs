@@ -75,27 +75,14 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                         using (w.Open($"for (int t = 0; t < {depth}; t++)"))
                         {
                             w.Line(transposed ? "float* at = &ta[t * lda], bt = &tb[t * ldb];" : "float* at = &a[t], bt = &tb[t * ldb];");
-                            var loads = new List<string>();
-                            for (int c = 0; c < vectors; c++)
-                            {
-                                loads.Add($"b{c} = {Load(At("bt", c), c)};");
-                            }
-                            w.Line(string.Join(" ", loads));
+                            w.Line(LoadB("bt", vectors, width, Load));
                             if (tile.Op == TileOp.Additive)
                             {
                                 w.Line($"{v.Type} vt = {v.Broadcast("va[t]")};");
                             }
                             for (int r = 0; r < rows; r++)
                             {
-                                string element = transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]";
-                                var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
-                                for (int c = 0; c < vectors; c++)
-                                {
-                                    terms.Add(tile.Op == TileOp.Additive
-                                        ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
-                                        : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
-                                }
-                                w.Line(string.Join(" ", terms));
+                                w.Line(BroadcastRow(tile, v, r, transposed ? $"at[{Inv(r)}]" : $"at[{Inv(r * tile.ARowStride)}]", vectors));
                             }
                         }
                     }
@@ -166,24 +153,6 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             System.Func<string, int, string> load, string depth, bool passes)
         {
             int rows = tile.Rows, width = v.Isa.Width;
-            string LoadB(string pointer)
-            {
-                var loads = new List<string>();
-                for (int c = 0; c < vectors; c++)
-                {
-                    loads.Add($"b{c} = {load(PointerAt(pointer, Inv(c * width)), c)};");
-                }
-                return string.Join(" ", loads);
-            }
-            string BroadcastRow(int r, string element)
-            {
-                var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
-                for (int c = 0; c < vectors; c++)
-                {
-                    terms.Add($"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
-                }
-                return string.Join(" ", terms);
-            }
             string ALoads(string pointer, int count, int stride)
             {
                 var loads = new List<string>();
@@ -199,7 +168,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 using (w.Open("for (int t = 0; t < depth; t++)"))
                 {
                     w.Line("float* at = &ta[t * lda], bt = &tb[t * ldb];");
-                    w.Line(LoadB("bt"));
+                    w.Line(LoadB("bt", vectors, width, load));
                     SourceWriter.Block? byLane = passes ? null : w.Open($"if ({v.HasMultiplyAddByLane})");
                     w.Line(ALoads("at", rows / width, width));
                     for (int r = 0; r < rows; r++)
@@ -213,7 +182,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                         {
                             for (int r = 0; r < rows; r++)
                             {
-                                w.Line(BroadcastRow(r, $"at[{Inv(r)}]"));
+                                w.Line(BroadcastRow(tile, v, r, $"at[{Inv(r)}]", vectors));
                             }
                         }
                     }
@@ -231,7 +200,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     w.Line(ALoads("pa", rows, tile.ARowStride));
                     for (int lane = 0; lane < 4; lane++)
                     {
-                        w.Line(LoadB("pb"));
+                        w.Line(LoadB("pb", vectors, width, load));
                         for (int r = 0; r < rows; r++)
                         {
                             w.Line(v.FmaRowByLane($"a{r}", lane, r, vectors));
@@ -247,12 +216,39 @@ namespace AttnGen.Generator.Emit.Kernels.Template
             }
             using (w.Open($"for (float* end = &a[{depth}]; pa < end; pa++, pb = (float*)((byte*)pb + step))"))
             {
-                w.Line(LoadB("pb"));
+                w.Line(LoadB("pb", vectors, width, load));
                 for (int r = 0; r < rows; r++)
                 {
-                    w.Line(BroadcastRow(r, $"pa[{Inv(r * tile.ARowStride)}]"));
+                    w.Line(BroadcastRow(tile, v, r, $"pa[{Inv(r * tile.ARowStride)}]", vectors));
                 }
             }
+        }
+
+        /// <summary>One reduction step's row of B at <paramref name="pointer"/> into <c>b0</c>.. (the last vector through the tail mask).</summary>
+        private static string LoadB(string pointer, int vectors, int width, System.Func<string, int, string> load)
+        {
+            var loads = new List<string>();
+            for (int c = 0; c < vectors; c++)
+            {
+                loads.Add($"b{c} = {load(PointerAt(pointer, Inv(c * width)), c)};");
+            }
+            return string.Join(" ", loads);
+        }
+
+        /// <summary>
+        /// One tile row's reduction step by broadcast: <c>a{r}</c> = the A element, then <c>c{r}_{c} += a{r} · b{c}</c>
+        /// (on the additive tile <c>+= vt · tanh(a{r} + b{c})</c>).
+        /// </summary>
+        private static string BroadcastRow(TileProduct tile, VectorSyntax v, int r, string element, int vectors)
+        {
+            var terms = new List<string> { $"{v.Type} a{r} = {v.Broadcast(element)};" };
+            for (int c = 0; c < vectors; c++)
+            {
+                terms.Add(tile.Op == TileOp.Additive
+                    ? $"c{r}_{c} = {v.Fma("vt", v.Tanh($"a{r} + b{c}"), $"c{r}_{c}")};"
+                    : $"c{r}_{c} = {v.Fma($"a{r}", $"b{c}", $"c{r}_{c}")};");
+            }
+            return string.Join(" ", terms);
         }
 
         /// <summary>The accumulators' first values (and the B registers, declared once).</summary>
