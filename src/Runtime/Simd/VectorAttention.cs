@@ -4,7 +4,7 @@ namespace AttnGen;
 
 /// <summary>
 /// The attention core's forward on one vector width (FlashAttention-2 shape), the same for every layer: per
-/// key/value head, keys packed transposed in key blocks and values padded (or read in place); per query head and
+/// key/value head, keys packed transposed in key blocks and values copied into one padded block; per query head and
 /// tile of Br rows, each visible key block is scored by a register tile, masked where a mask can apply, folded into
 /// each row's running max and sum (<see cref="SoftmaxRows{TOps, TVec}.OnlineStep"/>), and accumulated as
 /// O = alpha ∘ O + P·V by another register tile. Blocks wholly above the causal diagonal or past the valid length
@@ -41,8 +41,6 @@ public static unsafe class VectorAttention<TOps, TVec>
     {
         int tiles = (t.SeqLen + t.QueryRows - 1) / t.QueryRows, units = t.Heads * tiles;
         int end = split.End(units), packedGroup = -1;
-        float* values = buffers.Values;
-        int valueStride = t.DimPad;
         for (int u = split.Start(units); u < end;)
         {
             int h = u / tiles, g = h / t.GroupSize;
@@ -59,7 +57,7 @@ public static unsafe class VectorAttention<TOps, TVec>
             for (int headEnd = Math.Min(end, (h + 1) * tiles); u < headEnd;)
             {
                 int count = Math.Min(TilesPerPass, headEnd - u);
-                Tiles(t, kernels, buffers, q + h * t.HeadDim, values, valueStride, context + h * t.HeadDim, u - h * tiles, count, tiles,
+                Tiles(t, kernels, buffers, q + h * t.HeadDim, context + h * t.HeadDim, u - h * tiles, count, tiles,
                     validLength, init, lse == null ? null : lse + h * t.SeqLen);
                 u += count;
             }
@@ -78,7 +76,7 @@ public static unsafe class VectorAttention<TOps, TVec>
     /// are in L1, then accumulated into every tile while its values are. <paramref name="q"/>, <paramref name="output"/>
     /// and <paramref name="lse"/> point at the head's first row.
     /// </summary>
-    private static void Tiles(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q, float* values, int valueStride,
+    private static void Tiles(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers, float* q,
         float* output, int first, int count, int tiles, int validLength, float* init, float* lse)
     {
         int bc = t.KeyBlock, dimPad = t.DimPad, br = t.QueryRows;
@@ -139,7 +137,7 @@ public static unsafe class VectorAttention<TOps, TVec>
                 }
                 // Keys past keyEnd have P = 0 in every row of the tile: P·V stops there.
                 var accumulate = n[c] == br ? kernels.Accumulate : kernels.AccumulateLast;
-                accumulate(buffers.Prob + c * br * bc, Math.Min(bc, keyEnd[c] - j0), values + j0 * valueStride, valueStride,
+                accumulate(buffers.Prob + c * br * bc, Math.Min(bc, keyEnd[c] - j0), buffers.Values + j0 * dimPad, dimPad,
                     alpha + c * MaxTileRows, buffers.Out + c * br * dimPad, dimPad, dimPad);
             }
         }
