@@ -83,8 +83,13 @@ public class PlannerTests
             AssertRegion(plan.Scratch, "QueryTile", tiles * t.QueryRows * t.DimPad);
             AssertRegion(plan.Work, "TileKeysT", headDim * t.KeyPad);
             AssertRegion(plan.Work, "TileKeyGrad", t.KeyPad * t.DimPad);
-            AssertRegion(plan.Work, "TileProb", t.QueryRows * t.KeyBlock);
-            AssertRegion(plan.Work, "TileScoreGrad", t.QueryRows * t.KeyBlock);
+            // The backward driver likewise runs its TilesPerPass query tiles over each key pass.
+            int backwardTiles = global::AttnGen.VectorAttentionBackward<global::AttnGen.ScalarOps, float>.TilesPerPass;
+            AssertRegion(plan.Work, "TileQuery", backwardTiles * t.QueryRows * t.DimPad);
+            AssertRegion(plan.Work, "TileOutGrad", backwardTiles * t.QueryRows * t.DimPad);
+            AssertRegion(plan.Work, "TileQueryGrad", backwardTiles * t.QueryRows * t.DimPad);
+            AssertRegion(plan.Work, "TileProb", backwardTiles * t.QueryRows * t.KeyBlock);
+            AssertRegion(plan.Work, "TileScoreGrad", backwardTiles * t.QueryRows * t.KeyBlock);
             if (scoring == (int)ScoringKind.Additive)
             {
                 AssertRegion(plan.Work, "TileAdditiveVGrad", t.DimPad);
@@ -116,7 +121,6 @@ public class PlannerTests
             Assert.True(t.DimPad % t.ValueColumns == 0 && t.ValueColumns <= isa.PvVectors * isa.Width);
             Assert.True(t.KeyBlock % t.UpdateRows == 0 && t.UpdateRows <= isa.GemmRows);
             Assert.True(t.DimPad % t.UpdateColumns == 0 && t.UpdateColumns <= isa.GemmVectors * isa.Width);
-            Assert.Equal(kvSeqLen % t.KeyBlock == 0 && headDim % isa.Width == 0, t.InPlace);
         }
     }
 
@@ -137,7 +141,6 @@ public class PlannerTests
         Assert.Equal(System.Math.Min(2, seqLen), t.QueryRows);
         Assert.Equal(seqLen / t.QueryRows, t.FullTiles);
         Assert.Equal(seqLen % t.QueryRows, t.LastRows);
-        Assert.Equal(kvSeqLen % t.KeyBlock == 0, t.InPlace);
         // Register tiles: the widest divisor of the head (and of the key block for dV, dK) up to the 2 x 4 tile.
         int expectedColumns = headDim % 4 == 0 ? 4 : headDim % 3 == 0 ? 3 : headDim % 2 == 0 ? 2 : 1;
         Assert.Equal(expectedColumns, t.ValueColumns);

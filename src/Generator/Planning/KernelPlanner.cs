@@ -112,6 +112,9 @@ namespace AttnGen.Generator.Planning
         /// <summary>Query tiles the forward driver runs over one pass of a head's keys (AttnGen.VectorAttention.TilesPerPass).</summary>
         private const int TilesPerPass = 2;
 
+        /// <summary>Query tiles the backward driver runs over one pass of a head's keys (AttnGen.VectorAttentionBackward.TilesPerPass).</summary>
+        private const int BackwardTilesPerPass = 4;
+
         /// <summary>
         /// The forward scratch of one sequence: with projections the projected q, k, v and the attention output
         /// (context) before the output projection; then the attention tiles, sized for the largest path's tiling:
@@ -141,8 +144,8 @@ namespace AttnGen.Generator.Planning
         /// <summary>
         /// The backward work area of one worker: gradients of the attention output, q, k, v and of the key/value
         /// inputs, then the attention backward's tiles, sized for the largest path's tiling: per key/value head Kᵀ and
-        /// Vᵀ in key blocks, K rows and the dK, dV accumulators [KeyPad, HeadDimPad]; per query tile the Q, dO and dQ
-        /// rows and P and dS; with additive scoring v and its gradient.
+        /// Vᵀ in key blocks, K rows and the dK, dV accumulators [KeyPad, HeadDimPad]; per query tile of a key pass the Q,
+        /// dO and dQ rows and P and dS; with additive scoring v and its gradient.
         /// </summary>
         private static BufferLayout WorkLayout(LayerSpec spec, int queryWidth, int kvWidth, int kvInputWidth, List<VectorTiling> tilings)
         {
@@ -160,11 +163,12 @@ namespace AttnGen.Generator.Planning
                 ("TileKeys", keyPad * dimPad),
                 ("TileKeyGrad", keyPad * dimPad),
                 ("TileValueGrad", keyPad * dimPad),
-                ("TileQuery", rows * dimPad),
-                ("TileOutGrad", rows * dimPad),
-                ("TileQueryGrad", rows * dimPad),
-                ("TileProb", rows * block),
-                ("TileScoreGrad", rows * block),
+                // The backward driver runs BackwardTilesPerPass query tiles over each key pass, each in its own tiles.
+                ("TileQuery", BackwardTilesPerPass * rows * dimPad),
+                ("TileOutGrad", BackwardTilesPerPass * rows * dimPad),
+                ("TileQueryGrad", BackwardTilesPerPass * rows * dimPad),
+                ("TileProb", BackwardTilesPerPass * rows * block),
+                ("TileScoreGrad", BackwardTilesPerPass * rows * block),
             };
             if (spec.Scoring == ScoringKind.Additive)
             {

@@ -5,7 +5,7 @@ namespace AttnGen.Generator.Planning
 {
     /// <summary>
     /// The attention tiling of one layer on one path (a vector one or the scalar one), from its profile and shape:
-    /// query rows per tile, keys per online-softmax step, padded sizes, and which operands are read in place. The
+    /// query rows per tile, keys per online-softmax step, padded sizes and the register tiles' widths. The
     /// forward and the backward read the same numbers from here. Computed once by <see cref="KernelPlanner"/> and kept in the plan (a record,
     /// so the plan stays value-equal for the incremental pipeline).
     /// </summary>
@@ -26,9 +26,6 @@ namespace AttnGen.Generator.Planning
             QueryRows = System.Math.Min(isa.ScoreRows, s.SeqLen);
             FullTiles = s.SeqLen / QueryRows;
             LastRows = s.SeqLen % QueryRows;
-            // Whole key blocks and whole vectors of HeadDim: P·V (and the backward's dS·K) read the values (keys)
-            // where they are, no load leaving them; otherwise they are copied with zero padding.
-            InPlace = s.KvSeqLen % KeyBlock == 0 && s.HeadDim % isa.Width == 0;
             Scale = s.Scoring == ScoringKind.ScaledDotProduct ? "ScoreScale" : "1f";
             // P·V and dS·K tiles: PvRows x up to PvVectors vectors, as many as divide the padded head (so one kernel covers
             // every column block); dV and dK tiles: the projection's dW tile, narrowed likewise to divide the score tile and
@@ -84,9 +81,6 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>Rows of the last, partial tile (0 when the tiles are all whole).</summary>
         public int LastRows { get; }
-
-        /// <summary>Whether values (forward) and keys (backward dQ) are read in place rather than packed.</summary>
-        public bool InPlace { get; }
 
         /// <summary>The score scale as C#: the layer's ScoreScale constant, or 1f without one.</summary>
         public string Scale { get; }

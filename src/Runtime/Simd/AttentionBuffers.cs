@@ -16,10 +16,10 @@ public unsafe struct AttentionBuffers
     /// <summary>The backward's values transposed like <see cref="KeysT"/> (for dP = dO·Vᵀ).</summary>
     public float* ValuesT;
 
-    /// <summary>The backward's keys padded [KeyPad, DimPad], when they are not read in place.</summary>
+    /// <summary>The backward's keys padded [KeyPad, DimPad] (for dQ = dS·K).</summary>
     public float* Keys;
 
-    /// <summary>The forward's values padded [KeyPad, DimPad], when they are not read in place.</summary>
+    /// <summary>The forward's values padded [KeyPad, DimPad] (for P·V).</summary>
     public float* Values;
 
     /// <summary>The forward's output accumulator [Br, DimPad].</summary>

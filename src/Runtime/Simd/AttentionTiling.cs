@@ -13,7 +13,7 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int scoreColumns, int dimPad, bool inPlace)
+        int queryRows, int keyBlock, int scoreColumns, int dimPad)
     {
         if (scoreColumns <= 0 || keyBlock % scoreColumns != 0)
         {
@@ -30,7 +30,6 @@ public sealed class AttentionTiling
         QueryRows = queryRows;
         KeyBlock = keyBlock;
         ScoreColumns = scoreColumns;
-        InPlace = inPlace;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
         KvWidth = kvHeads * headDim;
@@ -68,12 +67,6 @@ public sealed class AttentionTiling
 
     /// <summary>Keys per score register tile (NR of the Score and Product kernels); divides <see cref="KeyBlock"/>.</summary>
     public int ScoreColumns { get; }
-
-    /// <summary>
-    /// Whether the backward reads keys and values in place rather than packed with padding (whole key blocks and whole
-    /// vectors of HeadDim). The forward copies its values in any case (<see cref="VectorAttention{TOps, TVec}"/>).
-    /// </summary>
-    public bool InPlace { get; }
 
     /// <summary>Query heads per key/value head.</summary>
     public int GroupSize { get; }

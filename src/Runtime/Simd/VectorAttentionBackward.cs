@@ -18,6 +18,14 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     where TVec : unmanaged
 {
     /// <summary>
+    /// Query tiles of one head that share a pass over its key blocks: each block's keys and values are read once for all
+    /// of them, and the dV and dK updates reduce over all their rows at once (TilesPerPass · Br rows instead of Br), so a
+    /// register tile of dV or dK is loaded and stored once per that many rows. The layer's work area holds this many
+    /// query, output-gradient, query-gradient, probability and score-gradient tiles.
+    /// </summary>
+    public const int TilesPerPass = 4;
+
+    /// <summary>
     /// One sequence: dQ, dK and dV (overwritten) from the forward's q, k, v, output <paramref name="o"/>, its row
     /// log-sum-exp and the output gradient <paramref name="dO"/>; for additive scoring (<paramref name="additiveV"/> not
     /// null) the gradient of v is added into <paramref name="additiveVGrad"/>.
@@ -26,10 +34,10 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse,
         float* additiveV, float* additiveVGrad, int validLength)
     {
-        int dimPad = t.DimPad;
+        int dimPad = t.DimPad, rows = TilesPerPass * t.QueryRows;
         // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
-        new Span<float>(buffers.Query, t.QueryRows * dimPad).Clear();
-        new Span<float>(buffers.OutGrad, t.QueryRows * dimPad).Clear();
+        new Span<float>(buffers.Query, rows * dimPad).Clear();
+        new Span<float>(buffers.OutGrad, rows * dimPad).Clear();
         if (additiveV != null)
         {
             new Span<float>(buffers.AdditiveV, dimPad).Clear();
@@ -38,14 +46,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         {
             KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
             KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);
-            float* keys = k + g * t.HeadDim;
-            int keyStride = t.KvWidth;
-            if (!t.InPlace)
-            {
-                KernelSupport.PackValues(keys, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
-                keys = buffers.Keys;
-                keyStride = dimPad;
-            }
+            // Keys are copied even when they could be read in place, as the forward copies its values: dS·K walks a key
+            // block row by row, and rows H·D floats apart fall into a few L1 sets and evict each other.
+            KernelSupport.PackValues(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
             new Span<float>(buffers.KeyGrad, t.KeyPad * dimPad).Clear();
             new Span<float>(buffers.ValueGrad, t.KeyPad * dimPad).Clear();
             // The query heads of the group share this head's dK and dV.
@@ -56,11 +59,11 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                     KernelSupport.CopyRows(additiveV + h * t.HeadDim, t.HeadDim, buffers.AdditiveV, dimPad, 1, t.HeadDim);
                     new Span<float>(buffers.AdditiveVGrad, dimPad).Clear();
                 }
-                for (int i0 = 0; i0 < t.SeqLen; i0 += t.QueryRows)
+                int column = h * t.HeadDim;
+                for (int i0 = 0; i0 < t.SeqLen; i0 += rows)
                 {
-                    int at = i0 * t.QueryWidth + h * t.HeadDim;
-                    Tile(t, kernels, buffers, q + at, o + at, dO + at, dq + at, lse + h * t.SeqLen + i0, i0, Math.Min(t.QueryRows, t.SeqLen - i0),
-                        validLength, keys, keyStride, additiveV != null);
+                    Tiles(t, kernels, buffers, q + column, o + column, dO + column, dq + column, lse + h * t.SeqLen, i0,
+                        Math.Min(rows, t.SeqLen - i0), validLength, additiveV != null);
                 }
                 if (additiveV != null)
                 {
@@ -73,61 +76,102 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         }
     }
 
-    /// <summary>Query rows i0 .. i0 + n - 1 of one head against every visible key block.</summary>
-    private static void Tile(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers b, float* q, float* o, float* dO, float* dq, float* lse,
-        int i0, int n, int validLength, float* keys, int keyStride, bool additive)
+    /// <summary>
+    /// Query rows i0 .. i0 + rows - 1 of one head (up to <see cref="TilesPerPass"/> tiles of Br rows, each tile's rows
+    /// contiguous in the buffers) against every key block some row of them sees. <paramref name="q"/>,
+    /// <paramref name="o"/>, <paramref name="dO"/>, <paramref name="dq"/> and <paramref name="lse"/> point at the head's
+    /// first row.
+    /// </summary>
+    private static void Tiles(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers b, float* q, float* o, float* dO, float* dq, float* lse,
+        int i0, int rows, int validLength, bool additive)
     {
-        int bc = t.KeyBlock, dimPad = t.DimPad;
-        float* delta = stackalloc float[VectorAttention<TOps, TVec>.MaxTileRows];
-        float* rowLse = stackalloc float[VectorAttention<TOps, TVec>.MaxTileRows];
+        int bc = t.KeyBlock, dimPad = t.DimPad, br = t.QueryRows;
+        int tiles = (rows + br - 1) / br;
+        float* delta = stackalloc float[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
+        float* rowLse = stackalloc float[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
         float* ones = stackalloc float[VectorAttention<TOps, TVec>.MaxTileRows];
-        int* limit = stackalloc int[VectorAttention<TOps, TVec>.MaxTileRows];
-        // Q and dO rows into the tile; Δ_r = dO_r · O_r; the saved LSE_r; limit_r: the keys row r sees (a row that saw
-        // no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
-        // Q times the scale, as the forward scored it; dO as it is.
-        KernelSupport.CopyRows(dO, t.QueryWidth, b.OutGrad, dimPad, n, t.HeadDim);
-        for (int r = 0; r < n; r++)
+        int* limit = stackalloc int[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
+        // The keys each tile's last row sees: the tiles' visible key blocks grow with the row (causal), so the tiles that
+        // see a block are always the last ones of the pass.
+        int* keyEnd = stackalloc int[TilesPerPass];
+        // Q times the scale (as the forward scored it) and dO as it is into the tiles; Δ_r = dO_r · O_r; the saved LSE_r;
+        // limit_r: the keys row r sees (a row that saw no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
+        KernelSupport.CopyRows(dO + i0 * t.QueryWidth, t.QueryWidth, b.OutGrad, dimPad, rows, t.HeadDim);
+        for (int r = 0; r < rows; r++)
         {
-            SoftmaxRows<TOps, TVec>.ScaleInto(q + r * t.QueryWidth, b.Query + r * dimPad, t.HeadDim, t.Scale);
-            delta[r] = SoftmaxRows<TOps, TVec>.Dot(b.OutGrad + r * dimPad, o + r * t.QueryWidth, t.HeadDim);
-            rowLse[r] = lse[r];
-            ones[r] = 1f;
-            limit[r] = t.VisibleKeys(i0 + r, validLength);
+            int row = i0 + r;
+            SoftmaxRows<TOps, TVec>.ScaleInto(q + row * t.QueryWidth, b.Query + r * dimPad, t.HeadDim, t.Scale);
+            delta[r] = SoftmaxRows<TOps, TVec>.Dot(b.OutGrad + r * dimPad, o + row * t.QueryWidth, t.HeadDim);
+            rowLse[r] = lse[row];
+            limit[r] = t.VisibleKeys(row, validLength);
         }
-        new Span<float>(b.QueryGrad, n * dimPad).Clear();
-        bool whole = n == t.QueryRows;
-        var score = whole ? kernels.Score : kernels.ScoreLast;
-        var product = whole ? kernels.Product : kernels.ProductLast;
-        var accumulate = whole ? kernels.Accumulate : kernels.AccumulateLast;
-        float* init = additive ? b.AdditiveV : KernelSupport.ZeroRow;
-        int keyEnd = t.VisibleKeys(i0 + n - 1, validLength); // blocks above the tile's last row are skipped
-        for (int j0 = 0; j0 < keyEnd; j0 += bc)
+        for (int r = 0; r < br; r++)
         {
-            // The block's keys up to the score tile holding the tile's last visible key, as the forward scored them
-            // (a multiple of the dV/dK tile's rows): past them P and dS would be 0.
-            int count = t.BlockKeys(keyEnd - j0);
-            // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.
-            score(b.Query, b.KeysT + j0 * t.HeadDim, bc, init, b.Prob, bc, count);
-            product(b.OutGrad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, b.ScoreGrad, bc, count);
-            for (int r = 0; r < n; r++)
+            ones[r] = 1f;
+        }
+        for (int c = 0; c < tiles; c++)
+        {
+            keyEnd[c] = t.VisibleKeys(i0 + Math.Min(rows, (c + 1) * br) - 1, validLength);
+        }
+        new Span<float>(b.QueryGrad, rows * dimPad).Clear();
+        float* init = additive ? b.AdditiveV : KernelSupport.ZeroRow;
+        int passEnd = keyEnd[tiles - 1]; // blocks above the last row are skipped
+        for (int j0 = 0; j0 < passEnd; j0 += bc)
+        {
+            // The block's keys up to the score tile holding the pass's last visible key, as the forward scored them (a
+            // multiple of the dV/dK tile's rows): past them P and dS are 0 for every row.
+            int count = t.BlockKeys(passEnd - j0);
+            int firstTile = 0;
+            while (keyEnd[firstTile] <= j0)
             {
-                SoftmaxRows<TOps, TVec>.Gradient(b.Prob + r * bc, b.ScoreGrad + r * bc, count, limit[r] - j0, rowLse[r], delta[r]);
+                firstTile++;
             }
-            // dV += Pᵀ·dO for the block's keys (the reduction runs over the tile's n rows).
-            kernels.Transposed(b.Prob, bc, n, b.OutGrad, dimPad, b.ValueGrad + j0 * dimPad, dimPad, count, dimPad);
+            for (int c = firstTile; c < tiles; c++)
+            {
+                int n = Math.Min(br, rows - c * br);
+                bool whole = n == br;
+                var score = whole ? kernels.Score : kernels.ScoreLast;
+                var product = whole ? kernels.Product : kernels.ProductLast;
+                // This tile's keys (fewer than the pass's on a causal diagonal); its P and dS are 0 past them.
+                int keys = t.BlockKeys(keyEnd[c] - j0);
+                float* p = b.Prob + c * br * bc, ds = b.ScoreGrad + c * br * bc;
+                // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.
+                score(b.Query + c * br * dimPad, b.KeysT + j0 * t.HeadDim, bc, init, p, bc, keys);
+                product(b.OutGrad + c * br * dimPad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, ds, bc, keys);
+                for (int r = 0; r < n; r++)
+                {
+                    int at = c * br + r;
+                    SoftmaxRows<TOps, TVec>.Gradient(p + r * bc, ds + r * bc, keys, limit[at] - j0, rowLse[at], delta[at]);
+                    if (keys < count)
+                    {
+                        new Span<float>(p + r * bc + keys, count - keys).Clear();
+                        new Span<float>(ds + r * bc + keys, count - keys).Clear();
+                    }
+                }
+            }
+            // dV += Pᵀ·dO for the block's keys, reduced over the rows of every tile that sees the block.
+            int depth = rows - firstTile * br;
+            kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
+                b.ValueGrad + j0 * dimPad, dimPad, count, dimPad);
             if (additive)
             {
-                AdditiveGradient(t, b, keys, keyStride, j0, n, limit);
+                AdditiveGradient(t, b, j0, firstTile * br, rows, limit);
                 continue;
             }
-            // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out).
-            kernels.Transposed(b.ScoreGrad, bc, n, b.Query, dimPad, b.KeyGrad + j0 * dimPad, dimPad, count, dimPad);
-            float* block = keys + j0 * keyStride;
-            accumulate(b.ScoreGrad, Math.Min(bc, keyEnd - j0), block, keyStride, ones, b.QueryGrad, dimPad, dimPad);
+            // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out), tile by tile.
+            kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
+                b.KeyGrad + j0 * dimPad, dimPad, count, dimPad);
+            float* block = b.Keys + j0 * dimPad;
+            for (int c = firstTile; c < tiles; c++)
+            {
+                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast;
+                accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
+                    b.QueryGrad + c * br * dimPad, dimPad, dimPad);
+            }
         }
-        for (int r = 0; r < n; r++)
+        for (int r = 0; r < rows; r++)
         {
-            SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + r * t.QueryWidth, t.HeadDim, t.Scale);
+            SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + (i0 + r) * t.QueryWidth, t.HeadDim, t.Scale);
         }
     }
 
@@ -136,11 +180,12 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     /// dQ_r += u, dK_j += u, dv += dS_rj · th, over each row's visible keys. Per row and vector of d, the dQ and dv sums
     /// stay in registers across the keys.
     /// </summary>
-    private static void AdditiveGradient(AttentionTiling t, in AttentionBuffers b, float* keys, int keyStride, int j0, int n, int* limit)
+    private static void AdditiveGradient(AttentionTiling t, in AttentionBuffers b, int j0, int firstRow, int rows, int* limit)
     {
         int bc = t.KeyBlock, dimPad = t.DimPad;
+        float* keys = b.Keys;
         TVec one = TOps.Create(1f);
-        for (int r = 0; r < n; r++)
+        for (int r = firstRow; r < rows; r++)
         {
             int jEnd = Math.Min(bc, limit[r] - j0);
             float* ds = b.ScoreGrad + r * bc;
@@ -151,7 +196,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 for (int j = 0; j < jEnd; j++)
                 {
                     TVec g = TOps.Create(ds[j]);
-                    TVec th = VectorMath<TOps, TVec>.Tanh(TOps.Add(qv, TOps.Load(keys + (j0 + j) * keyStride + c)));
+                    TVec th = VectorMath<TOps, TVec>.Tanh(TOps.Add(qv, TOps.Load(keys + (j0 + j) * dimPad + c)));
                     dvv = TOps.MultiplyAdd(g, th, dvv);
                     TVec u = TOps.Multiply(TOps.Multiply(g, vv), TOps.Subtract(one, TOps.Multiply(th, th)));
                     dqv = TOps.Add(dqv, u);

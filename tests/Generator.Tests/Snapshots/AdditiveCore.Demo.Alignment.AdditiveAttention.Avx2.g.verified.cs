@@ -18,8 +18,8 @@ namespace Demo.Alignment
         // ---- Avx2 kernels: 8 floats per vector; tiles from IsaProfile ----
 
         // The attention core on this path: query tiles of 6 rows (1 whole, then one of 1), key blocks of 16,
-        // heads padded to 8; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 16, 8, false);
+        // heads padded to 8; values (forward) and keys (backward) copied into padded blocks.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 16, 16, 8);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()

@@ -17,8 +17,8 @@ namespace Demo.Alignment
         // ---- Scalar kernels: the register-tile template at width 1 (one float per vector); tiles from IsaProfile ----
 
         // The attention core on this path: query tiles of 2 rows (3 whole, then one of 1), key blocks of 12,
-        // heads padded to 5; values and keys copied with padding.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 12, 4, 5, false);
+        // heads padded to 5; values (forward) and keys (backward) copied into padded blocks.
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 12, 4, 5);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

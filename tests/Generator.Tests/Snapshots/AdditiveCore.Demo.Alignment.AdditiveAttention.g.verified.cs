@@ -70,13 +70,13 @@ namespace Demo.Alignment
         private const int WorkTileKeyGrad = 1024;
         private const int WorkTileValueGrad = 1280;
         private const int WorkTileQuery = 1536;
-        private const int WorkTileOutGrad = 1632;
-        private const int WorkTileQueryGrad = 1728;
-        private const int WorkTileProb = 1824;
-        private const int WorkTileScoreGrad = 1920;
-        private const int WorkTileAdditiveV = 2016;
-        private const int WorkTileAdditiveVGrad = 2032;
-        private const int WorkLength = 2048;
+        private const int WorkTileOutGrad = 1920;
+        private const int WorkTileQueryGrad = 2304;
+        private const int WorkTileProb = 2688;
+        private const int WorkTileScoreGrad = 3072;
+        private const int WorkTileAdditiveV = 3456;
+        private const int WorkTileAdditiveVGrad = 3472;
+        private const int WorkLength = 3488;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 16;
 

@@ -80,11 +80,11 @@ namespace Demo.Decoders
         private const int WorkTileKeyGrad = 2555904;
         private const int WorkTileValueGrad = 2621440;
         private const int WorkTileQuery = 2686976;
-        private const int WorkTileOutGrad = 2687360;
-        private const int WorkTileQueryGrad = 2687744;
-        private const int WorkTileProb = 2688128;
-        private const int WorkTileScoreGrad = 2688512;
-        private const int WorkLength = 2688896;
+        private const int WorkTileOutGrad = 2688512;
+        private const int WorkTileQueryGrad = 2690048;
+        private const int WorkTileProb = 2691584;
+        private const int WorkTileScoreGrad = 2693120;
+        private const int WorkLength = 2694656;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 656640;
 

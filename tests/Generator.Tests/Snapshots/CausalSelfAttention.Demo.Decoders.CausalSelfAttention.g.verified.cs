@@ -78,11 +78,11 @@ namespace Demo.Decoders
         private const int WorkTileKeyGrad = 417792;
         private const int WorkTileValueGrad = 425984;
         private const int WorkTileQuery = 434176;
-        private const int WorkTileOutGrad = 434560;
-        private const int WorkTileQueryGrad = 434944;
-        private const int WorkTileProb = 435328;
-        private const int WorkTileScoreGrad = 435712;
-        private const int WorkLength = 436096;
+        private const int WorkTileOutGrad = 435712;
+        private const int WorkTileQueryGrad = 437248;
+        private const int WorkTileProb = 438784;
+        private const int WorkTileScoreGrad = 440320;
+        private const int WorkLength = 441856;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 1050624;
 

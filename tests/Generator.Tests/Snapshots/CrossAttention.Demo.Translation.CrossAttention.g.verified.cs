@@ -76,11 +76,11 @@ namespace Demo.Translation
         private const int WorkTileKeyGrad = 8192;
         private const int WorkTileValueGrad = 8704;
         private const int WorkTileQuery = 9216;
-        private const int WorkTileOutGrad = 9312;
-        private const int WorkTileQueryGrad = 9408;
-        private const int WorkTileProb = 9504;
-        private const int WorkTileScoreGrad = 9696;
-        private const int WorkLength = 9888;
+        private const int WorkTileOutGrad = 9600;
+        private const int WorkTileQueryGrad = 9984;
+        private const int WorkTileProb = 10368;
+        private const int WorkTileScoreGrad = 11136;
+        private const int WorkLength = 11904;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 13568;
 

@@ -78,11 +78,11 @@ namespace Demo.Decoders
         private const int WorkTileKeyGrad = 19968;
         private const int WorkTileValueGrad = 20480;
         private const int WorkTileQuery = 20992;
-        private const int WorkTileOutGrad = 21088;
-        private const int WorkTileQueryGrad = 21184;
-        private const int WorkTileProb = 21280;
-        private const int WorkTileScoreGrad = 21472;
-        private const int WorkLength = 21664;
+        private const int WorkTileOutGrad = 21376;
+        private const int WorkTileQueryGrad = 21760;
+        private const int WorkTileProb = 22144;
+        private const int WorkTileScoreGrad = 22912;
+        private const int WorkLength = 23680;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 41280;
 

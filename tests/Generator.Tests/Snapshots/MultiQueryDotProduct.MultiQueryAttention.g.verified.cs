@@ -72,11 +72,11 @@ partial class MultiQueryAttention : global::AttnGen.SelfAttentionLayer<MultiQuer
     private const int WorkTileKeyGrad = 3424;
     private const int WorkTileValueGrad = 4448;
     private const int WorkTileQuery = 5472;
-    private const int WorkTileOutGrad = 5568;
-    private const int WorkTileQueryGrad = 5664;
-    private const int WorkTileProb = 5760;
-    private const int WorkTileScoreGrad = 6048;
-    private const int WorkLength = 6336;
+    private const int WorkTileOutGrad = 5856;
+    private const int WorkTileQueryGrad = 6240;
+    private const int WorkTileProb = 6624;
+    private const int WorkTileScoreGrad = 7776;
+    private const int WorkLength = 8928;
     // Packed projection weights, the largest any path needs.
     private const int PackedLength = 1664;
 

@@ -80,11 +80,11 @@ namespace Demo.Nesting
                 private const int WorkTileKeyGrad = 576;
                 private const int WorkTileValueGrad = 832;
                 private const int WorkTileQuery = 1088;
-                private const int WorkTileOutGrad = 1136;
-                private const int WorkTileQueryGrad = 1184;
-                private const int WorkTileProb = 1232;
-                private const int WorkTileScoreGrad = 1280;
-                private const int WorkLength = 1328;
+                private const int WorkTileOutGrad = 1280;
+                private const int WorkTileQueryGrad = 1472;
+                private const int WorkTileProb = 1664;
+                private const int WorkTileScoreGrad = 1856;
+                private const int WorkLength = 2048;
                 // Packed projection weights, the largest any path needs.
                 private const int PackedLength = 1152;
 

@@ -78,11 +78,11 @@ namespace Demo.Decoders
         private const int WorkTileKeyGrad = 1280;
         private const int WorkTileValueGrad = 1536;
         private const int WorkTileQuery = 1792;
-        private const int WorkTileOutGrad = 1856;
-        private const int WorkTileQueryGrad = 1920;
-        private const int WorkTileProb = 1984;
-        private const int WorkTileScoreGrad = 2048;
-        private const int WorkLength = 2112;
+        private const int WorkTileOutGrad = 2048;
+        private const int WorkTileQueryGrad = 2304;
+        private const int WorkTileProb = 2560;
+        private const int WorkTileScoreGrad = 2816;
+        private const int WorkLength = 3072;
         // Packed projection weights, the largest any path needs.
         private const int PackedLength = 2176;
 
