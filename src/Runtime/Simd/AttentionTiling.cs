@@ -13,12 +13,17 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int scoreColumns, int dimPad)
+        int queryRows, int keyBlock, int scoreColumns, int updateRows, int dimPad)
     {
         if (scoreColumns <= 0 || keyBlock % scoreColumns != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(scoreColumns), scoreColumns,
                 $"Expected a positive divisor of the key block ({keyBlock}); got {scoreColumns}.");
+        }
+        if (updateRows <= 0 || scoreColumns % updateRows != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(updateRows), updateRows,
+                $"Expected a positive divisor of the score tile's keys ({scoreColumns}); got {updateRows}.");
         }
         Heads = heads;
         KvHeads = kvHeads;
@@ -30,6 +35,7 @@ public sealed class AttentionTiling
         QueryRows = queryRows;
         KeyBlock = keyBlock;
         ScoreColumns = scoreColumns;
+        UpdateRows = updateRows;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
         KvWidth = kvHeads * headDim;
@@ -82,6 +88,12 @@ public sealed class AttentionTiling
 
     /// <summary>Key rows padded to whole key blocks.</summary>
     public int KeyPad { get; }
+
+    /// <summary>
+    /// Keys per dV and dK register tile (the Transposed kernel's rows); divides <see cref="ScoreColumns"/>. The backward
+    /// updates a key block's dV and dK only up to the last key some row of the pass sees, rounded up to this.
+    /// </summary>
+    public int UpdateRows { get; }
 
     /// <summary>HeadDim padded to whole vectors: the row stride of every attention tile.</summary>
     public int DimPad { get; }

@@ -118,9 +118,11 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int passEnd = keyEnd[tiles - 1]; // blocks above the last row are skipped
         for (int j0 = 0; j0 < passEnd; j0 += bc)
         {
-            // The block's keys up to the score tile holding the pass's last visible key, as the forward scored them (a
-            // multiple of the dV/dK tile's rows): past them P and dS are 0 for every row.
+            // The block's keys up to the score tile holding the pass's last visible key, as the forward scored them:
+            // past them P and dS are 0 for every row. dV and dK are updated only up to that last key, rounded up to the
+            // update tile's rows (on a causal diagonal block that is less than the score tiles cover).
             int count = t.BlockKeys(passEnd - j0);
+            int updates = Math.Min(count, (passEnd - j0 + t.UpdateRows - 1) / t.UpdateRows * t.UpdateRows);
             int firstTile = 0;
             while (keyEnd[firstTile] <= j0)
             {
@@ -142,17 +144,17 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 {
                     int at = c * br + r;
                     SoftmaxRows<TOps, TVec>.Gradient(p + r * bc, ds + r * bc, keys, limit[at] - j0, rowLse[at], delta[at]);
-                    if (keys < count)
+                    if (keys < updates)
                     {
-                        new Span<float>(p + r * bc + keys, count - keys).Clear();
-                        new Span<float>(ds + r * bc + keys, count - keys).Clear();
+                        new Span<float>(p + r * bc + keys, updates - keys).Clear();
+                        new Span<float>(ds + r * bc + keys, updates - keys).Clear();
                     }
                 }
             }
             // dV += Pᵀ·dO for the block's keys, reduced over the rows of every tile that sees the block.
             int depth = rows - firstTile * br;
             kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
-                b.ValueGrad + j0 * dimPad, dimPad, count, dimPad);
+                b.ValueGrad + j0 * dimPad, dimPad, updates, dimPad);
             if (additive)
             {
                 AdditiveGradient(t, b, j0, firstTile * br, rows, limit);
@@ -160,7 +162,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             }
             // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out), tile by tile.
             kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
-                b.KeyGrad + j0 * dimPad, dimPad, count, dimPad);
+                b.KeyGrad + j0 * dimPad, dimPad, updates, dimPad);
             float* block = b.Keys + j0 * dimPad;
             for (int c = firstTile; c < tiles; c++)
             {
