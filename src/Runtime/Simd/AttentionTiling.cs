@@ -106,6 +106,14 @@ public sealed class AttentionTiling
     /// </summary>
     public int BlockKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + ScoreColumns - 1) / ScoreColumns * ScoreColumns);
 
+    /// <summary>
+    /// The keys of a key block whose dV and dK the backward updates when <paramref name="keysLeft"/> keys from the
+    /// block's start are visible to a pass's last row: all of them rounded up to whole update tiles
+    /// (<see cref="UpdateRows"/>), at most the block; never past <see cref="BlockKeys"/>, since the update tile divides the
+    /// score tile.
+    /// </summary>
+    public int UpdateKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + UpdateRows - 1) / UpdateRows * UpdateRows);
+
     /// <summary>The keys query row <paramref name="row"/> of the sequence sees: below the result.</summary>
     public int VisibleKeys(int row, int validLength) => Causal ? Math.Min(validLength, row + CausalOffset + 1) : validLength;
 }

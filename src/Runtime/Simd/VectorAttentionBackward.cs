@@ -4,11 +4,12 @@ namespace AttnGen;
 
 /// <summary>
 /// The attention core's backward on one vector width (FlashAttention-2), the same for every layer: per key/value
-/// head, keys and values packed transposed in key blocks; per query head and tile of Br rows, each visible key block
-/// recomputes S = (Q·scale)·Kᵀ and dP = dO·Vᵀ (register tiles), P = e^(S - LSE) and dS = P ∘ (dP - Δ) per row
-/// (<see cref="SoftmaxRows{TOps, TVec}.Gradient"/>), then dV += Pᵀ·dO, dK += dSᵀ·Q (the transposed tile) and
-/// dQ += dS·K (the accumulating tile), or the additive score's gradient. Nothing is ever S x S: the work area is
-/// O(S·HeadDim) per head.
+/// head, keys and values packed transposed in key blocks and the keys also copied into one padded block; per query
+/// head, passes of <see cref="TilesPerPass"/> query tiles of Br rows. In a pass, each visible key block recomputes
+/// S = (Q·scale)·Kᵀ and dP = dO·Vᵀ for every tile that sees it (register tiles), P = e^(S - LSE) and dS = P ∘ (dP - Δ)
+/// per row (<see cref="SoftmaxRows{TOps, TVec}.Gradient"/>), then dV += Pᵀ·dO and dK += dSᵀ·Q once over the rows of
+/// all those tiles (the transposed tile), and dQ += dS·K tile by tile (the accumulating tile), or the additive score's
+/// gradient. Nothing is ever S x S: the work area is O(S·HeadDim) per head.
 /// </summary>
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, or <see cref="ScalarOps"/> (the scalar path, one float per vector).</typeparam>
 /// <typeparam name="TVec">Its vector type (<see cref="float"/> for <see cref="ScalarOps"/>).</typeparam>
@@ -118,11 +119,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int passEnd = keyEnd[tiles - 1]; // blocks above the last row are skipped
         for (int j0 = 0; j0 < passEnd; j0 += bc)
         {
-            // The block's keys up to the score tile holding the pass's last visible key, as the forward scored them:
-            // past them P and dS are 0 for every row. dV and dK are updated only up to that last key, rounded up to the
-            // update tile's rows (on a causal diagonal block that is less than the score tiles cover).
-            int count = t.BlockKeys(passEnd - j0);
-            int updates = Math.Min(count, (passEnd - j0 + t.UpdateRows - 1) / t.UpdateRows * t.UpdateRows);
+            // dV and dK are updated only up to the pass's last visible key (past it P and dS are 0 in every row), rounded up
+            // to the update tile's rows: on a causal diagonal block that is less than the score tiles cover.
+            int updates = t.UpdateKeys(passEnd - j0);
             int firstTile = 0;
             while (keyEnd[firstTile] <= j0)
             {
@@ -131,7 +130,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             for (int c = firstTile; c < tiles; c++)
             {
                 int n = Math.Min(br, rows - c * br);
-                bool whole = n == br;
+                bool whole = n == br; // only the sequence's last tile can be partial
                 var score = whole ? kernels.Score : kernels.ScoreLast;
                 var product = whole ? kernels.Product : kernels.ProductLast;
                 // This tile's keys (fewer than the pass's on a causal diagonal); its P and dS are 0 past them.
@@ -166,7 +165,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             float* block = b.Keys + j0 * dimPad;
             for (int c = firstTile; c < tiles; c++)
             {
-                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast;
+                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast; // whole tile, as above
                 accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
                     b.QueryGrad + c * br * dimPad, dimPad, dimPad);
             }
