@@ -50,6 +50,13 @@ public partial class CoreCausal_2x64x130;
 [AttentionLayer(heads: 4, headDim: 20, seqLen: 9, KvHeads = 2, KvSeqLen = 70, Projections = false)]
 public partial class CoreCrossGqa_4kv2x20_9over70;
 
+// Fewer keys than queries under the bottom-right causal mask: the first 20 rows see no key, so on the vector paths the
+// backward's first passes hold whole query tiles, and later passes leading tiles, that see none of a key block.
+#pragma warning disable ATTN0011 // the rows without keys are the point of this layer
+[AttentionLayer(heads: 4, headDim: 16, seqLen: 40, KvHeads = 2, KvSeqLen = 20, Causal = true, Projections = false)]
+public partial class CoreCausalFewerKeys_4kv2x16_40over20;
+#pragma warning restore ATTN0011
+
 [AttentionLayer(heads: 2, headDim: 32, seqLen: 16, Scale = 0.05)]
 public partial class Scaled_2x32x16;
 
@@ -107,6 +114,7 @@ public static class TestLayers
         [nameof(Core_3x3x37)] = () => new Core_3x3x37(),
         [nameof(CoreCausal_2x64x130)] = () => new CoreCausal_2x64x130(),
         [nameof(CoreCrossGqa_4kv2x20_9over70)] = () => new CoreCrossGqa_4kv2x20_9over70(),
+        [nameof(CoreCausalFewerKeys_4kv2x16_40over20)] = () => new CoreCausalFewerKeys_4kv2x16_40over20(),
         [nameof(Scaled_2x32x16)] = () => new Scaled_2x32x16(),
         [nameof(LongCausal_1x64x200)] = () => new LongCausal_1x64x200(),
         [nameof(CoreAdditive_2x7_45over3)] = () => new CoreAdditive_2x7_45over3(),

@@ -110,7 +110,7 @@ namespace AttnGen.Generator.Planning
         }
 
         /// <summary>Query tiles the forward driver runs over one pass of a head's keys (AttnGen.VectorAttention.TilesPerPass).</summary>
-        private const int TilesPerPass = 2;
+        private const int ForwardTilesPerPass = 2;
 
         /// <summary>Query tiles the backward driver runs over one pass of a head's keys (AttnGen.VectorAttentionBackward.TilesPerPass).</summary>
         private const int BackwardTilesPerPass = 4;
@@ -134,10 +134,10 @@ namespace AttnGen.Generator.Planning
             }
             regions.Add(("KeyPack", spec.HeadDim * keyPad));
             regions.Add(("ValuePack", keyPad * dimPad));
-            // The forward driver runs TilesPerPass query tiles (AttnGen.VectorAttention.TilesPerPass) over each key pass.
-            regions.Add(("OutTile", TilesPerPass * rows * dimPad));
-            regions.Add(("ProbTile", TilesPerPass * rows * block));
-            regions.Add(("QueryTile", TilesPerPass * rows * dimPad));
+            // The forward driver runs ForwardTilesPerPass query tiles (AttnGen.VectorAttention.TilesPerPass) over each key pass.
+            regions.Add(("OutTile", ForwardTilesPerPass * rows * dimPad));
+            regions.Add(("ProbTile", ForwardTilesPerPass * rows * block));
+            regions.Add(("QueryTile", ForwardTilesPerPass * rows * dimPad));
             return BufferLayout.Sequential("Scratch", "forward scratch of one sequence on one worker", 0, regions.ToArray());
         }
 

@@ -13,12 +13,17 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int scoreColumns, int dimPad)
+        int queryRows, int keyBlock, int scoreColumns, int updateRows, int dimPad)
     {
         if (scoreColumns <= 0 || keyBlock % scoreColumns != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(scoreColumns), scoreColumns,
                 $"Expected a positive divisor of the key block ({keyBlock}); got {scoreColumns}.");
+        }
+        if (updateRows <= 0 || scoreColumns % updateRows != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(updateRows), updateRows,
+                $"Expected a positive divisor of the score tile's keys ({scoreColumns}); got {updateRows}.");
         }
         Heads = heads;
         KvHeads = kvHeads;
@@ -30,6 +35,7 @@ public sealed class AttentionTiling
         QueryRows = queryRows;
         KeyBlock = keyBlock;
         ScoreColumns = scoreColumns;
+        UpdateRows = updateRows;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
         KvWidth = kvHeads * headDim;
@@ -83,6 +89,12 @@ public sealed class AttentionTiling
     /// <summary>Key rows padded to whole key blocks.</summary>
     public int KeyPad { get; }
 
+    /// <summary>
+    /// Keys per dV and dK register tile (the Transposed kernel's rows); divides <see cref="ScoreColumns"/>. The backward
+    /// updates a key block's dV and dK only up to the last key some row of the pass sees, rounded up to this.
+    /// </summary>
+    public int UpdateRows { get; }
+
     /// <summary>HeadDim padded to whole vectors: the row stride of every attention tile.</summary>
     public int DimPad { get; }
 
@@ -93,6 +105,14 @@ public sealed class AttentionTiling
     /// masks then cover the keys past each row's limit within those tiles.
     /// </summary>
     public int BlockKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + ScoreColumns - 1) / ScoreColumns * ScoreColumns);
+
+    /// <summary>
+    /// The keys of a key block whose dV and dK the backward updates when <paramref name="keysLeft"/> keys from the
+    /// block's start are visible to a pass's last row: all of them rounded up to whole update tiles
+    /// (<see cref="UpdateRows"/>), at most the block; never past <see cref="BlockKeys"/>, since the update tile divides the
+    /// score tile.
+    /// </summary>
+    public int UpdateKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + UpdateRows - 1) / UpdateRows * UpdateRows);
 
     /// <summary>The keys query row <paramref name="row"/> of the sequence sees: below the result.</summary>
     public int VisibleKeys(int row, int validLength) => Causal ? Math.Min(validLength, row + CausalOffset + 1) : validLength;

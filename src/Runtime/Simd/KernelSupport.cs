@@ -129,8 +129,9 @@ public static unsafe class KernelSupport
     }
 
     /// <summary>
-    /// Copies one head's values into <c>[paddedRows, paddedDim]</c>, zero past <paramref name="rows"/> and
-    /// <paramref name="headDim"/>, so vector loads never leave the tile and padding contributes nothing.
+    /// Copies one head's values (the forward's P·V) or keys (the backward's dS·K) into <c>[paddedRows, paddedDim]</c>, zero
+    /// past <paramref name="rows"/> and <paramref name="headDim"/>, so vector loads never leave the tile and padding
+    /// contributes nothing.
     /// </summary>
     public static void PackValues(float* values, int rowStride, int rows, int headDim, int paddedRows, int paddedDim, float* destination)
     {

@@ -4,11 +4,12 @@ namespace AttnGen;
 
 /// <summary>
 /// The attention core's backward on one vector width (FlashAttention-2), the same for every layer: per key/value
-/// head, keys and values packed transposed in key blocks; per query head and tile of Br rows, each visible key block
-/// recomputes S = (Q·scale)·Kᵀ and dP = dO·Vᵀ (register tiles), P = e^(S - LSE) and dS = P ∘ (dP - Δ) per row
-/// (<see cref="SoftmaxRows{TOps, TVec}.Gradient"/>), then dV += Pᵀ·dO, dK += dSᵀ·Q (the transposed tile) and
-/// dQ += dS·K (the accumulating tile), or the additive score's gradient. Nothing is ever S x S: the work area is
-/// O(S·HeadDim) per head.
+/// head, keys and values packed transposed in key blocks and the keys also copied into one padded block; per query
+/// head, passes of <see cref="TilesPerPass"/> query tiles of Br rows. In a pass, each visible key block recomputes
+/// S = (Q·scale)·Kᵀ and dP = dO·Vᵀ for every tile that sees it (register tiles), P = e^(S - LSE) and dS = P ∘ (dP - Δ)
+/// per row (<see cref="SoftmaxRows{TOps, TVec}.Gradient"/>), then dV += Pᵀ·dO and dK += dSᵀ·Q once over the rows of
+/// all those tiles (the transposed tile), and dQ += dS·K tile by tile (the accumulating tile), or the additive score's
+/// gradient. Nothing is ever S x S: the work area is O(S·HeadDim) per head.
 /// </summary>
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, or <see cref="ScalarOps"/> (the scalar path, one float per vector).</typeparam>
 /// <typeparam name="TVec">Its vector type (<see cref="float"/> for <see cref="ScalarOps"/>).</typeparam>
@@ -118,9 +119,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         int passEnd = keyEnd[tiles - 1]; // blocks above the last row are skipped
         for (int j0 = 0; j0 < passEnd; j0 += bc)
         {
-            // The block's keys up to the score tile holding the pass's last visible key, as the forward scored them (a
-            // multiple of the dV/dK tile's rows): past them P and dS are 0 for every row.
-            int count = t.BlockKeys(passEnd - j0);
+            // dV and dK are updated only up to the pass's last visible key (past it P and dS are 0 in every row), rounded up
+            // to the update tile's rows: on a causal diagonal block that is less than the score tiles cover.
+            int updates = t.UpdateKeys(passEnd - j0);
             int firstTile = 0;
             while (keyEnd[firstTile] <= j0)
             {
@@ -129,7 +130,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             for (int c = firstTile; c < tiles; c++)
             {
                 int n = Math.Min(br, rows - c * br);
-                bool whole = n == br;
+                bool whole = n == br; // only the sequence's last tile can be partial
                 var score = whole ? kernels.Score : kernels.ScoreLast;
                 var product = whole ? kernels.Product : kernels.ProductLast;
                 // This tile's keys (fewer than the pass's on a causal diagonal); its P and dS are 0 past them.
@@ -142,17 +143,17 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 {
                     int at = c * br + r;
                     SoftmaxRows<TOps, TVec>.Gradient(p + r * bc, ds + r * bc, keys, limit[at] - j0, rowLse[at], delta[at]);
-                    if (keys < count)
+                    if (keys < updates)
                     {
-                        new Span<float>(p + r * bc + keys, count - keys).Clear();
-                        new Span<float>(ds + r * bc + keys, count - keys).Clear();
+                        new Span<float>(p + r * bc + keys, updates - keys).Clear();
+                        new Span<float>(ds + r * bc + keys, updates - keys).Clear();
                     }
                 }
             }
             // dV += Pᵀ·dO for the block's keys, reduced over the rows of every tile that sees the block.
             int depth = rows - firstTile * br;
             kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
-                b.ValueGrad + j0 * dimPad, dimPad, count, dimPad);
+                b.ValueGrad + j0 * dimPad, dimPad, updates, dimPad);
             if (additive)
             {
                 AdditiveGradient(t, b, j0, firstTile * br, rows, limit);
@@ -160,11 +161,11 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             }
             // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out), tile by tile.
             kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
-                b.KeyGrad + j0 * dimPad, dimPad, count, dimPad);
+                b.KeyGrad + j0 * dimPad, dimPad, updates, dimPad);
             float* block = b.Keys + j0 * dimPad;
             for (int c = firstTile; c < tiles; c++)
             {
-                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast;
+                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast; // whole tile, as above
                 accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
                     b.QueryGrad + c * br * dimPad, dimPad, dimPad);
             }

@@ -9,9 +9,10 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// <c>BackwardSequence__{isa}</c> (<see cref="BackwardSequenceEmitter"/>) calls between the projections' backward,
     /// and the work-area layout its tiles use.
     /// Per key/value head, keys and values are packed so every inner loop is a unit-stride vector load; per query
-    /// head and tile of Br rows, key blocks of Bc recompute P = e^(S - LSE) from the saved row log-sum-exp and
-    /// accumulate dV += Pᵀ·dO, dS = P ∘ (dP - Δ), dK += dSᵀ·Q and dQ += dS·K (the additive score's gradient
-    /// instead of the last two). Nothing is ever S x S: the work area is O(S·HeadDim) per head.
+    /// head, passes of four query tiles of Br rows (the runtime's <c>VectorAttentionBackward.TilesPerPass</c>) walk the
+    /// key blocks of Bc, recompute P = e^(S - LSE) from the saved row log-sum-exp and accumulate dV += Pᵀ·dO,
+    /// dS = P ∘ (dP - Δ), dK += dSᵀ·Q and dQ += dS·K (the additive score's gradient instead of the last two). Nothing
+    /// is ever S x S: the work area is O(S·HeadDim) per head.
     /// </summary>
     /// <remarks>
     /// Tiles: Br = ScoreRows query rows by Bc = KeyBlock keys (fewer for a shorter key sequence, as in the
@@ -20,12 +21,15 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// <item>S = Q·Kᵀ and dP = dO·Vᵀ: Br x ScoreVectors accumulators + ScoreVectors key (or value) vectors + 1
     /// broadcast: AVX-512 6x4: 24 + 4 + 1 = 29 of 32 zmm; AVX2 6x2: 12 + 2 + 1 = 15 of 16 ymm; 128-bit 4x4:
     /// 16 + 4 + 1 = 21 (Neon has 32 q registers, SSE spills a little, a fallback there).</item>
-    /// <item>dV += Pᵀ·dO and dK += dSᵀ·Q: the projection backward's dW tile (GemmRows keys x PanelWidth columns of
-    /// accumulators, the reduction over the tile's query rows).</item>
+    /// <item>dV += Pᵀ·dO and dK += dSᵀ·Q: the projection backward's dW tile narrowed to divide the score tile and the
+    /// padded head (UpdateRows keys x UpdateColumns columns of accumulators: 8 x 32 on AVX-512), the reduction over the
+    /// rows of every tile of the pass that sees the key block (up to 4·Br).</item>
     /// <item>dQ += dS·K: the forward's P·V tile, PvRows x PvVectors accumulators + PvVectors key vectors + 1.</item>
     /// </list>
-    /// P and dS of one tile are Br x Bc floats each (3 KB on AVX-512), the dK and dV rows of one key block
-    /// Bc x HeadDim: all of it stays in L1 while the tile works on it.
+    /// P and dS of one tile are Br x Bc floats each (1.5 KB on AVX-512, 6 KB for a pass of four tiles), the dK and dV
+    /// rows of one key block Bc x HeadDim (16 KB each at HeadDim 64): a pass's P, dS, Q and dO tiles (24 KB) and the
+    /// block's keys, values and their gradients do not all fit a 32 KB L1 at once, but each product reads its two
+    /// operands and its accumulators while they are there, and the block is read once for the four tiles.
     /// </remarks>
     internal static class AttentionBackwardEmitter
     {

@@ -22,7 +22,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
             w.Line($"// The attention core on this path: query tiles of {Inv(t.QueryRows)} rows ({Inv(t.FullTiles)} whole{(t.LastRows > 0 ? ", then one of " + Inv(t.LastRows) : "")}), key blocks of {Inv(t.KeyBlock)},");
             w.Line($"// heads padded to {Inv(t.DimPad)}; values (forward) and keys (backward) copied into padded blocks.");
             w.Line($"private static readonly global::AttnGen.AttentionTiling AttentionTiling__{suffix} = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, " +
-                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.SubTileWidth)}, {Inv(t.DimPad)});");
+                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.SubTileWidth)}, {Inv(t.UpdateRows)}, {Inv(t.DimPad)});");
             w.Line();
 
             var fields = new List<string>();
