@@ -49,7 +49,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);
             // Keys are copied even when they could be read in place, as the forward copies its values: dS·K walks a key
             // block row by row, and rows H·D floats apart fall into a few L1 sets and evict each other.
-            KernelSupport.PackValues(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
+            KernelSupport.PackRows(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
             new Span<float>(buffers.KeyGrad, t.KeyPad * dimPad).Clear();
             new Span<float>(buffers.ValueGrad, t.KeyPad * dimPad).Clear();
             // The query heads of the group share this head's dK and dV.
