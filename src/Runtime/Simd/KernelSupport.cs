@@ -133,14 +133,14 @@ public static unsafe class KernelSupport
     /// past <paramref name="rows"/> and <paramref name="headDim"/>, so vector loads never leave the tile and padding
     /// contributes nothing.
     /// </summary>
-    public static void PackValues(float* values, int rowStride, int rows, int headDim, int paddedRows, int paddedDim, float* destination)
+    public static void PackRows(float* source, int rowStride, int rows, int headDim, int paddedRows, int paddedDim, float* destination)
     {
         for (int j = 0; j < paddedRows; j++)
         {
             var target = new Span<float>(destination + (long)j * paddedDim, paddedDim);
             if (j < rows)
             {
-                new ReadOnlySpan<float>(values + (long)j * rowStride, headDim).CopyTo(target);
+                new ReadOnlySpan<float>(source + (long)j * rowStride, headDim).CopyTo(target);
                 target.Slice(headDim).Clear();
             }
             else

@@ -50,7 +50,7 @@ public static unsafe class VectorAttention<TOps, TVec>
                 // Values are copied even when they could be read in place: P·V walks a value block row by row, and rows
                 // H·D floats apart (a power of two times 256 bytes for the usual shapes) fall into a few L1 sets and evict
                 // each other, while the packed rows are contiguous.
-                KernelSupport.PackValues(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
+                KernelSupport.PackRows(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Values);
                 packedGroup = g;
             }
             float* init = additiveV == null ? KernelSupport.ZeroRow : additiveV + h * t.HeadDim;

@@ -49,7 +49,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);
             // Keys are copied even when they could be read in place, as the forward copies its values: dS·K walks a key
             // block row by row, and rows H·D floats apart fall into a few L1 sets and evict each other.
-            KernelSupport.PackValues(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
+            KernelSupport.PackRows(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
             new Span<float>(buffers.KeyGrad, t.KeyPad * dimPad).Clear();
             new Span<float>(buffers.ValueGrad, t.KeyPad * dimPad).Clear();
             // The query heads of the group share this head's dK and dV.
@@ -92,8 +92,10 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         float* rowLse = stackalloc float[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
         float* ones = stackalloc float[VectorAttention<TOps, TVec>.MaxTileRows];
         int* limit = stackalloc int[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
-        // The keys each tile's last row sees: the tiles' visible key blocks grow with the row (causal), so the tiles that
-        // see a block are always the last ones of the pass.
+        // Per tile: its rows (only the sequence's last tile can have fewer than Br) and the keys its last row sees; the
+        // tiles' visible key blocks grow with the row (causal), so the tiles that see a block are always the last ones of
+        // the pass.
+        int* n = stackalloc int[TilesPerPass];
         int* keyEnd = stackalloc int[TilesPerPass];
         // Q times the scale (as the forward scored it) and dO as it is into the tiles; Δ_r = dO_r · O_r; the saved LSE_r;
         // limit_r: the keys row r sees (a row that saw no key has LSE = -inf and limit ≤ 0, so its keys are all masked).
@@ -112,7 +114,8 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         }
         for (int c = 0; c < tiles; c++)
         {
-            keyEnd[c] = t.VisibleKeys(i0 + Math.Min(rows, (c + 1) * br) - 1, validLength);
+            n[c] = Math.Min(br, rows - c * br);
+            keyEnd[c] = t.VisibleKeys(i0 + c * br + n[c] - 1, validLength);
         }
         new Span<float>(b.QueryGrad, rows * dimPad).Clear();
         float* init = additive ? b.AdditiveV : KernelSupport.ZeroRow;
@@ -129,8 +132,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             }
             for (int c = firstTile; c < tiles; c++)
             {
-                int n = Math.Min(br, rows - c * br);
-                bool whole = n == br; // only the sequence's last tile can be partial
+                bool whole = n[c] == br;
                 var score = whole ? kernels.Score : kernels.ScoreLast;
                 var product = whole ? kernels.Product : kernels.ProductLast;
                 // This tile's keys (fewer than the pass's on a causal diagonal); its P and dS are 0 past them.
@@ -139,7 +141,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.
                 score(b.Query + c * br * dimPad, b.KeysT + j0 * t.HeadDim, bc, init, p, bc, keys);
                 product(b.OutGrad + c * br * dimPad, b.ValuesT + j0 * t.HeadDim, bc, KernelSupport.ZeroRow, ds, bc, keys);
-                for (int r = 0; r < n; r++)
+                for (int r = 0; r < n[c]; r++)
                 {
                     int at = c * br + r;
                     SoftmaxRows<TOps, TVec>.Gradient(p + r * bc, ds + r * bc, keys, limit[at] - j0, rowLse[at], delta[at]);
@@ -165,7 +167,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             float* block = b.Keys + j0 * dimPad;
             for (int c = firstTile; c < tiles; c++)
             {
-                var accumulate = rows - c * br >= br ? kernels.Accumulate : kernels.AccumulateLast; // whole tile, as above
+                var accumulate = n[c] == br ? kernels.Accumulate : kernels.AccumulateLast;
                 accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
                     b.QueryGrad + c * br * dimPad, dimPad, dimPad);
             }

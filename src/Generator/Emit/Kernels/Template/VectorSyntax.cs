@@ -1,4 +1,5 @@
 using AttnGen.Generator.Model;
+using static AttnGen.Generator.Emit.EmitCommon;
 
 namespace AttnGen.Generator.Emit.Kernels.Template
 {
@@ -59,7 +60,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 bs.Add($"b{c}");
                 cs.Add($"c{row}_{c}");
             }
-            string sum = $"AgOps.MultiplyAddByLane({a}, {lane.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {string.Join(", ", bs)}, {string.Join(", ", cs)});";
+            string sum = $"AgOps.MultiplyAddByLane({a}, {Inv(lane)}, {string.Join(", ", bs)}, {string.Join(", ", cs)});";
             return vectors == 1 ? $"{cs[0]} = {sum}" : $"({string.Join(", ", cs)}) = {sum}";
         }
 
