@@ -21,6 +21,7 @@ namespace AttnGen.Generator.Planning
                 ? vectors * isa.Width
                 : System.Math.Min(isa.KeyBlock, Planner.RoundUp(s.KvSeqLen, isa.ScoreVectors * isa.Width));
             SubTileWidth = System.Math.Min(isa.ScoreVectors * isa.Width, KeyBlock);
+            ScoreStep = isa.NarrowScores ? isa.Width : SubTileWidth;
             KeyPad = Planner.RoundUp(s.KvSeqLen, KeyBlock);
             DimPad = Planner.RoundUp(s.HeadDim, isa.Width);
             QueryRows = System.Math.Min(isa.ScoreRows, s.SeqLen);
@@ -67,6 +68,13 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>Keys per score register tile (at most the profile's ScoreVectors · Width); divides <see cref="KeyBlock"/>.</summary>
         public int SubTileWidth { get; }
+
+        /// <summary>
+        /// The unit a key block's scored keys are rounded up to: a vector where the score tiles narrow
+        /// (<see cref="IsaProfile.NarrowScores"/>: the vectors past their whole tiles are computed one at a time), else a
+        /// whole score tile; divides <see cref="SubTileWidth"/>.
+        /// </summary>
+        public int ScoreStep { get; }
 
         /// <summary>Key/value rows after padding to whole key blocks.</summary>
         public int KeyPad { get; }
