@@ -141,10 +141,10 @@ namespace AttnGen.Generator.Model
             //   The projection backward's dX and dW GEMMs use the GEMM tile too (a row of W or X loaded, dY
             //   broadcast): 128 x 512 x 512 dX + dW in about 510 us on one thread (min of a Stopwatch loop);
             //   6 x 64 measured the same, so the one tile serves both directions.
-            //   A 64-key score tile would score up to 48 keys no row sees on every causal diagonal block (and on the
-            //   last block of a length off the block), so the score tiles narrow to 6 x 16 there (6 accumulator chains,
-            //   enough for one 512-bit FMA a cycle at 4 cycles' latency; three quarters of a 2-port core's). The AVX2 and 128-bit tiles
-            //   are 16 keys wide and waste at most 15, not worth a further kernel per tile.
+            //   A 64-key score tile would score up to 63 keys no row sees on every causal diagonal block (and on the
+            //   last block of a length off the block), so the score tiles narrow to 6 x 16 there: 6 accumulator
+            //   chains, enough for one 512-bit FMA a cycle at 4 cycles' latency (three quarters of a 2-port core's).
+            //   The AVX2 and 128-bit tiles are 16 keys wide and waste at most 15, not worth a further kernel per tile.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,

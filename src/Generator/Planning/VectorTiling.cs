@@ -44,8 +44,8 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>
         /// Keys per dV and dK register tile; divides <see cref="SubTileWidth"/> (so <see cref="KeyBlock"/>), since the
-        /// backward updates a key block only as far as the last key some row of a pass sees, rounded up to this, which is
-        /// never past its score tiles' reach.
+        /// backward updates a key block only as far as the last key some row of a pass sees, rounded up to this, which
+        /// stays within the block (past a tile's scored keys the backward clears its P and dS up to there).
         /// </summary>
         public int UpdateRows { get; }
 

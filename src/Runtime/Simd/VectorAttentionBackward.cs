@@ -135,8 +135,8 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 bool whole = n[c] == br;
                 var score = whole ? kernels.Score : kernels.ScoreLast;
                 var product = whole ? kernels.Product : kernels.ProductLast;
-                // This tile's keys, rounded up to a vector (fewer than the pass's on a causal diagonal); its P and dS
-                // are 0 past them.
+                // This tile's keys, rounded up to the score step (fewer than the pass's on a causal diagonal); its P
+                // and dS are 0 past them.
                 int keys = t.BlockKeys(keyEnd[c] - j0);
                 float* p = b.Prob + c * br * bc, ds = b.ScoreGrad + c * br * bc;
                 // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.

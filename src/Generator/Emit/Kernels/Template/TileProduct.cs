@@ -49,7 +49,8 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>
         /// The width may end short of a whole tile by whole vectors (a key block's last scored keys, which stop at a
         /// vector past the last visible one): a <see cref="TileOp.Gemm"/> or <see cref="TileOp.Additive"/> tile of more
-        /// than one vector then computes those columns by its one-vector instance, named <c>_w{width}</c>.
+        /// than one vector then computes those columns by its one-vector instance (the plain tile of that width); the
+        /// narrowing tile's name carries <c>_w{width}</c>.
         /// </summary>
         public bool Narrows { get; init; }
 
