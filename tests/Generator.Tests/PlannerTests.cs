@@ -119,7 +119,9 @@ public class PlannerTests
             Assert.Equal(seqLen, t.FullTiles * t.QueryRows + t.LastRows);
             Assert.True(t.SubTileWidth <= t.KeyBlock && t.KeyBlock % t.SubTileWidth == 0, $"{isa.EnumName}: sub-tile {t.SubTileWidth} of {t.KeyBlock}");
             Assert.True(t.DimPad % t.ValueColumns == 0 && t.ValueColumns <= isa.PvVectors * isa.Width);
-            // The runtime's AttentionTiling requires the update tile to divide the score tile (UpdateKeys never passes BlockKeys).
+            // The runtime's AttentionTiling requires the score step and the update tile to divide the score tile (so a block's
+            // scored keys and its updated keys are whole steps and whole update tiles within the block).
+            Assert.True(t.ScoreStep == (isa.NarrowScores ? isa.Width : t.SubTileWidth) && t.SubTileWidth % t.ScoreStep == 0, $"{isa.EnumName}: score step {t.ScoreStep}");
             Assert.True(t.SubTileWidth % t.UpdateRows == 0 && t.KeyBlock % t.UpdateRows == 0 && t.UpdateRows <= isa.GemmRows);
             Assert.True(t.DimPad % t.UpdateColumns == 0 && t.UpdateColumns <= isa.GemmVectors * isa.Width);
         }

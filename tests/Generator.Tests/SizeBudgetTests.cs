@@ -24,9 +24,10 @@ public class SizeBudgetTests(ITestOutputHelper output)
     /// from 1.72 MB before the kernels were rendered from one register-tile template around the runtime's drivers
     /// (648 KB before the scalar path became a profile of that template: its tiles and their remainders are 35 KB
     /// more than the plain loops were). 813 KB (794 KiB) since the 128-bit tiles got their Arm64 by-lane loop and
-    /// their SSE row passes (see <see cref="BudgetBytes"/>).
+    /// their SSE row passes (see <see cref="BudgetBytes"/>). 825 KB (806 KiB) since the AVX-512 score tiles hand a key
+    /// block's last vectors to a one-vector instance (a 6 x 16 kernel, and the last query tile's, per layer).
     /// </summary>
-    private const long SnapshotKernelBudgetBytes = 800 * 1024;
+    private const long SnapshotKernelBudgetBytes = 816 * 1024;
 
     /// <summary>
     /// How much two layers that differ only in sequence length may differ in size: the constants are written

@@ -1,7 +1,7 @@
 namespace AttnGen.Kernels.Tests;
 
-// Lengths around the key blocks of every path (32 keys on AVX2 and 128-bit, 64 on AVX-512 and the scalar path, score
-// tiles of 16 or 64 keys): 1, Bc - 1, Bc + 1 and 2·Bc + 3 for both block sizes, as causal self-attention (the diagonal
+// Lengths around the key blocks of every path (32 keys on 128-bit, 64 on AVX-512, AVX2 and the scalar path, score
+// tiles of 4, 16 or 64 keys, scored on AVX-512 to the vector): 1, Bc - 1, Bc + 1 and 2·Bc + 3 for both block sizes, as causal self-attention (the diagonal
 // block and the sequence's last block end inside a score tile; the last query tile is partial), and a cross-attention
 // over 131 keys whose valid lengths run through the same boundaries at run time.
 
@@ -30,8 +30,8 @@ public partial class BoundaryCausal_S131;
 public partial class BoundaryCross_7over131;
 
 /// <summary>
-/// The boundary key block and the causal diagonal block, which the vector cores score only up to the score tile
-/// holding a tile's last visible key: forward and backward on every path this process can run, against the float64
+/// The boundary key block and the causal diagonal block, which the vector cores score only up to a tile's last visible
+/// key rounded up to the score step (a vector on AVX-512, a score tile elsewhere): forward and backward on every path this process can run, against the float64
 /// reference, with valid lengths 0, 1, Bc ± 1 and 2·Bc + 3 for Bc = 32 and 64 (those the layer's length allows).
 /// </summary>
 public sealed class BlockBoundaryTests

@@ -13,9 +13,10 @@ namespace AttnGen.Generator.Model
         private IsaProfile(
             string enumName, string suffix, string supportCheck, string? vectorClass, string opsStruct, int width,
             int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors,
-            bool byLane = false, int passRegisters = 0)
+            bool byLane = false, int passRegisters = 0, bool narrowScores = false)
         {
             ByLane = byLane;
+            NarrowScores = narrowScores;
             PassRegisters = passRegisters;
             EnumName = enumName;
             Suffix = suffix;
@@ -31,6 +32,13 @@ namespace AttnGen.Generator.Model
             PvRows = pvRows;
             PvVectors = pvVectors;
         }
+
+        /// <summary>
+        /// Whether the score tiles hand a key block's last vectors, fewer than a tile, to a one-vector instance, so a
+        /// block seen in part (the causal diagonal, the sequence's last block) is scored up to the vector holding its last
+        /// visible key rather than to the end of a tile. Worth its extra kernels only where the tile is wide.
+        /// </summary>
+        public bool NarrowScores { get; }
 
         /// <summary>Member of <c>AttnGen.KernelIsa</c>.</summary>
         public string EnumName { get; }
@@ -133,10 +141,14 @@ namespace AttnGen.Generator.Model
             //   The projection backward's dX and dW GEMMs use the GEMM tile too (a row of W or X loaded, dY
             //   broadcast): 128 x 512 x 512 dX + dW in about 510 us on one thread (min of a Stopwatch loop);
             //   6 x 64 measured the same, so the one tile serves both directions.
+            //   A 64-key score tile would score up to 63 keys no row sees on every causal diagonal block (and on the
+            //   last block of a length off the block), so the score tiles narrow to 6 x 16 there: 6 accumulator
+            //   chains, enough for one 512-bit FMA a cycle at 4 cycles' latency (three quarters of a 2-port core's).
+            //   The AVX2 and 128-bit tiles are 16 keys wide and waste at most 15, not worth a further kernel per tile.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,
-                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4),
+                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4, narrowScores: true),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
             //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15. Key block 64
             //   (four score tiles): the softmax bookkeeping and the P·V tile's reload and rescale of O are paid once per

@@ -21,6 +21,7 @@ namespace AttnGen.Generator.Planning
                 ? vectors * isa.Width
                 : System.Math.Min(isa.KeyBlock, Planner.RoundUp(s.KvSeqLen, isa.ScoreVectors * isa.Width));
             SubTileWidth = System.Math.Min(isa.ScoreVectors * isa.Width, KeyBlock);
+            ScoreStep = isa.NarrowScores ? isa.Width : SubTileWidth;
             KeyPad = Planner.RoundUp(s.KvSeqLen, KeyBlock);
             DimPad = Planner.RoundUp(s.HeadDim, isa.Width);
             QueryRows = System.Math.Min(isa.ScoreRows, s.SeqLen);
@@ -43,8 +44,8 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>
         /// Keys per dV and dK register tile; divides <see cref="SubTileWidth"/> (so <see cref="KeyBlock"/>), since the
-        /// backward updates a key block only as far as the last key some row of a pass sees, rounded up to this, which is
-        /// never past its score tiles' reach.
+        /// backward updates a key block only as far as the last key some row of a pass sees, rounded up to this, which
+        /// stays within the block (past a tile's scored keys the backward clears its P and dS up to there).
         /// </summary>
         public int UpdateRows { get; }
 
@@ -67,6 +68,13 @@ namespace AttnGen.Generator.Planning
 
         /// <summary>Keys per score register tile (at most the profile's ScoreVectors · Width); divides <see cref="KeyBlock"/>.</summary>
         public int SubTileWidth { get; }
+
+        /// <summary>
+        /// The unit a key block's scored keys are rounded up to: a vector where the score tiles narrow
+        /// (<see cref="IsaProfile.NarrowScores"/>: the vectors past their whole tiles are computed one at a time), else a
+        /// whole score tile; divides <see cref="SubTileWidth"/>.
+        /// </summary>
+        public int ScoreStep { get; }
 
         /// <summary>Key/value rows after padding to whole key blocks.</summary>
         public int KeyPad { get; }

@@ -13,12 +13,17 @@ public sealed class AttentionTiling
     /// <summary>Creates the tiling; the generated code passes its constants.</summary>
     public AttentionTiling(
         int heads, int kvHeads, int headDim, int seqLen, int kvSeqLen, bool causal, float scale,
-        int queryRows, int keyBlock, int scoreColumns, int updateRows, int dimPad)
+        int queryRows, int keyBlock, int scoreColumns, int scoreStep, int updateRows, int dimPad)
     {
         if (scoreColumns <= 0 || keyBlock % scoreColumns != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(scoreColumns), scoreColumns,
                 $"Expected a positive divisor of the key block ({keyBlock}); got {scoreColumns}.");
+        }
+        if (scoreStep <= 0 || scoreColumns % scoreStep != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(scoreStep), scoreStep,
+                $"Expected a positive divisor of the score tile's keys ({scoreColumns}); got {scoreStep}.");
         }
         if (updateRows <= 0 || scoreColumns % updateRows != 0)
         {
@@ -35,6 +40,7 @@ public sealed class AttentionTiling
         QueryRows = queryRows;
         KeyBlock = keyBlock;
         ScoreColumns = scoreColumns;
+        ScoreStep = scoreStep;
         UpdateRows = updateRows;
         GroupSize = heads / kvHeads;
         QueryWidth = heads * headDim;
@@ -74,6 +80,13 @@ public sealed class AttentionTiling
     /// <summary>Keys per score register tile (NR of the Score and Product kernels); divides <see cref="KeyBlock"/>.</summary>
     public int ScoreColumns { get; }
 
+    /// <summary>
+    /// The unit a key block's scored keys are rounded up to; divides <see cref="ScoreColumns"/>. The vector width where the
+    /// Score and Product kernels compute the columns past their whole tiles one vector at a time (AVX-512), so a block's
+    /// scores stop at the vector holding the last key some row sees; else the score tile.
+    /// </summary>
+    public int ScoreStep { get; }
+
     /// <summary>Query heads per key/value head.</summary>
     public int GroupSize { get; }
 
@@ -100,17 +113,17 @@ public sealed class AttentionTiling
 
     /// <summary>
     /// The keys of a key block a tile scores when <paramref name="keysLeft"/> keys from the block's start are visible to
-    /// its last row: all of them rounded up to whole score tiles, at most the block. The boundary block of a length that
-    /// is not a multiple of the block, and the causal diagonal block, are scored only as far as some row sees; the
-    /// masks then cover the keys past each row's limit within those tiles.
+    /// its last row: all of them rounded up to <see cref="ScoreStep"/>, at most the block. The boundary
+    /// block of a length that is not a multiple of the block, and the causal diagonal block, are scored only as far as
+    /// some row sees; the masks then cover the keys past each row's limit within those.
     /// </summary>
-    public int BlockKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + ScoreColumns - 1) / ScoreColumns * ScoreColumns);
+    public int BlockKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + ScoreStep - 1) / ScoreStep * ScoreStep);
 
     /// <summary>
     /// The keys of a key block whose dV and dK the backward updates when <paramref name="keysLeft"/> keys from the
     /// block's start are visible to a pass's last row: all of them rounded up to whole update tiles
-    /// (<see cref="UpdateRows"/>), at most the block; never past <see cref="BlockKeys"/>, since the update tile divides the
-    /// score tile.
+    /// (<see cref="UpdateRows"/>), at most the block. Where the update tile does not divide <see cref="ScoreStep"/> this
+    /// can pass <see cref="BlockKeys"/>; the backward clears P and dS between the two.
     /// </summary>
     public int UpdateKeys(int keysLeft) => Math.Min(KeyBlock, (keysLeft + UpdateRows - 1) / UpdateRows * UpdateRows);
 

@@ -9,7 +9,8 @@ namespace AttnGen;
 /// each row's running max and sum (<see cref="SoftmaxRows{TOps, TVec}.OnlineStep"/>), and accumulated as
 /// O = alpha ∘ O + P·V by another register tile. Blocks wholly above the causal diagonal or past the valid length
 /// are never visited, and a block the tile sees only in part (the sequence's last, the causal diagonal) is scored
-/// only up to the score tile holding its last visible key (<see cref="AttentionTiling.BlockKeys"/>). The layer
+/// only up to its last visible key rounded up to <see cref="AttentionTiling.ScoreStep"/> (a vector on AVX-512, the score
+/// tile elsewhere; <see cref="AttentionTiling.BlockKeys"/>). The layer
 /// supplies its shape (<see cref="AttentionTiling"/>) and its register-tile kernels (<see cref="AttentionKernels"/>).
 /// </summary>
 /// <typeparam name="TOps">The width: <see cref="Vector512Ops"/>, <see cref="Vector256Ops"/>, <see cref="Vector128Ops"/>, or <see cref="ScalarOps"/> (the scalar path, one float per vector).</typeparam>
@@ -114,8 +115,8 @@ public static unsafe class VectorAttention<TOps, TVec>
                 {
                     continue;
                 }
-                // Only the score tiles that hold a key some row sees: the last block of the sequence and the causal
-                // diagonal block stop at the tile's last visible key, rounded up to a score tile.
+                // Only the keys some row sees: the last block of the sequence and the causal diagonal block stop at the
+                // tile's last visible key, rounded up to the score step.
                 int keys = t.BlockKeys(keyEnd[c] - j0);
                 float* p = buffers.Prob + c * br * bc;
                 var score = n[c] == br ? kernels.Score : kernels.ScoreLast;

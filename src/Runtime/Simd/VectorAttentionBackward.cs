@@ -123,7 +123,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         for (int j0 = 0; j0 < passEnd; j0 += bc)
         {
             // dV and dK are updated only up to the pass's last visible key (past it P and dS are 0 in every row), rounded up
-            // to the update tile's rows: on a causal diagonal block that is less than the score tiles cover.
+            // to the update tile's rows; a tile whose scores stop before that has its P and dS cleared up to it.
             int updates = t.UpdateKeys(passEnd - j0);
             int firstTile = 0;
             while (keyEnd[firstTile] <= j0)
@@ -135,7 +135,8 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 bool whole = n[c] == br;
                 var score = whole ? kernels.Score : kernels.ScoreLast;
                 var product = whole ? kernels.Product : kernels.ProductLast;
-                // This tile's keys (fewer than the pass's on a causal diagonal); its P and dS are 0 past them.
+                // This tile's keys, rounded up to the score step (fewer than the pass's on a causal diagonal); its P
+                // and dS are 0 past them.
                 int keys = t.BlockKeys(keyEnd[c] - j0);
                 float* p = b.Prob + c * br * bc, ds = b.ScoreGrad + c * br * bc;
                 // S = Q·Kᵀ into Prob and dP = dO·Vᵀ into ScoreGrad.

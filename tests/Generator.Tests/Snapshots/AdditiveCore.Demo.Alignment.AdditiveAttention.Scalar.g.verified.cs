@@ -18,7 +18,7 @@ namespace Demo.Alignment
 
         // The attention core on this path: query tiles of 2 rows (3 whole, then one of 1), key blocks of 12,
         // heads padded to 5; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 12, 4, 2, 5);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 12, 4, 4, 2, 5);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

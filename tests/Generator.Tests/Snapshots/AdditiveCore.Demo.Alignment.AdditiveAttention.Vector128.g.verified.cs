@@ -19,7 +19,7 @@ namespace Demo.Alignment
 
         // The attention core on this path: query tiles of 4 rows (1 whole, then one of 3), key blocks of 12,
         // heads padded to 8; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 12, 4, 8);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 12, 12, 12, 4, 8);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()

@@ -114,15 +114,15 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 6 rows (170 whole, then one of 4), key blocks of 64,
         // heads padded to 64; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 64, 8, 64);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 64, 16, 8, 64);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
         {
-            Score = &gemm_6x64_k64__avx512,
-            ScoreLast = &gemm_4x64_k64__avx512,
-            Product = &gemm_6x64_k64__avx512,
-            ProductLast = &gemm_4x64_k64__avx512,
+            Score = &gemm_6x64_k64_w16__avx512,
+            ScoreLast = &gemm_4x64_k64_w16__avx512,
+            Product = &gemm_6x64_k64_w16__avx512,
+            ProductLast = &gemm_4x64_k64_w16__avx512,
             Accumulate = &gemm_scaled_6x64_lda64__avx512,
             AccumulateLast = &gemm_scaled_4x64_lda64__avx512,
             Transposed = &gemm_tn_8x32__avx512,
@@ -518,10 +518,11 @@ namespace Demo.Decoders
             }
         }
 
-        // C = init + A·B over 64: 6 rows x 4 vectors, over width in blocks of 64.
-        private static unsafe void gemm_6x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 64: 6 rows x 4 vectors, over width in blocks of 64, the vectors left after them by the 6 x 16 tile.
+        private static unsafe void gemm_6x64_k64_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 64)
+            int tiled = width - width % 64;
+            for (int j0 = 0; j0 < tiled; j0 += 64)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]), b3 = AgOps.Load(&ti[48]);
@@ -544,12 +545,17 @@ namespace Demo.Decoders
                 AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]); AgOps.Store(c4_3, &(&tc[4 * ldc])[48]);
                 AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]); AgOps.Store(c5_3, &(&tc[5 * ldc])[48]);
             }
+            if (tiled < width)
+            {
+                gemm_6x16_k64__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
+            }
         }
 
-        // C = init + A·B over 64: 4 rows x 4 vectors, over width in blocks of 64.
-        private static unsafe void gemm_4x64_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 64: 4 rows x 4 vectors, over width in blocks of 64, the vectors left after them by the 4 x 16 tile.
+        private static unsafe void gemm_4x64_k64_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 64)
+            int tiled = width - width % 64;
+            for (int j0 = 0; j0 < tiled; j0 += 64)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]), b3 = AgOps.Load(&ti[48]);
@@ -567,6 +573,10 @@ namespace Demo.Decoders
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
                 AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]); AgOps.Store(c2_2, &(&tc[2 * ldc])[32]); AgOps.Store(c2_3, &(&tc[2 * ldc])[48]);
                 AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]); AgOps.Store(c3_2, &(&tc[3 * ldc])[32]); AgOps.Store(c3_3, &(&tc[3 * ldc])[48]);
+            }
+            if (tiled < width)
+            {
+                gemm_4x16_k64__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
             }
         }
 
@@ -903,6 +913,58 @@ namespace Demo.Decoders
                 AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
                 AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
                 AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
+            }
+        }
+
+        // C = init + A·B over 64: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[256]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[320]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+            }
+        }
+
+        // C = init + A·B over 64: 4 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_4x16_k64__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0;
+                for (int t = 0; t < 64; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[64]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[128]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[192]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
             }
         }
 

@@ -108,7 +108,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 4 rows (256 whole), key blocks of 32,
         // heads padded to 64; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 32, 16, 4, 64);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 4, 32, 16, 16, 4, 64);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()

@@ -71,7 +71,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 6 rows (21 whole, then one of 2), key blocks of 64,
         // heads padded to 64; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 16, 4, 64);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 64, 16, 16, 4, 64);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()

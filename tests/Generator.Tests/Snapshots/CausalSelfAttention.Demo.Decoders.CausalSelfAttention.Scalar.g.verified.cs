@@ -67,7 +67,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 2 rows (64 whole), key blocks of 64,
         // heads padded to 64; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 2, 64, 4, 2, 64);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 2, 64, 4, 4, 2, 64);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

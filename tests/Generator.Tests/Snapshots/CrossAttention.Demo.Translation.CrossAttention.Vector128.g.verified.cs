@@ -152,7 +152,7 @@ namespace Demo.Translation
 
         // The attention core on this path: query tiles of 4 rows (2 whole, then one of 2), key blocks of 32,
         // heads padded to 16; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 4, 32, 16, 4, 16);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 4, 32, 16, 16, 4, 16);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()

@@ -100,15 +100,15 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 6 rows (5 whole, then one of 2), key blocks of 32,
         // heads padded to 16; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 32, 32, 8, 16);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 6, 32, 32, 16, 8, 16);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
         {
-            Score = &gemm_6x32_k16__avx512,
-            ScoreLast = &gemm_2x32_k16__avx512,
-            Product = &gemm_6x32_k16__avx512,
-            ProductLast = &gemm_2x32_k16__avx512,
+            Score = &gemm_6x32_k16_w16__avx512,
+            ScoreLast = &gemm_2x32_k16_w16__avx512,
+            Product = &gemm_6x32_k16_w16__avx512,
+            ProductLast = &gemm_2x32_k16_w16__avx512,
             Accumulate = &gemm_scaled_6x16_lda32__avx512,
             AccumulateLast = &gemm_scaled_2x16_lda32__avx512,
             Transposed = &gemm_tn_8x16__avx512,
@@ -436,10 +436,11 @@ namespace Demo.Decoders
             }
         }
 
-        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 32.
-        private static unsafe void gemm_6x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 16: 6 rows x 2 vectors, over width in blocks of 32, the vectors left after them by the 6 x 16 tile.
+        private static unsafe void gemm_6x32_k16_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 32)
+            int tiled = width - width % 32;
+            for (int j0 = 0; j0 < tiled; j0 += 32)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
@@ -462,12 +463,17 @@ namespace Demo.Decoders
                 AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
                 AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
             }
+            if (tiled < width)
+            {
+                gemm_6x16_k16__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
+            }
         }
 
-        // C = init + A·B over 16: 2 rows x 2 vectors, over width in blocks of 32.
-        private static unsafe void gemm_2x32_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 16: 2 rows x 2 vectors, over width in blocks of 32, the vectors left after them by the 2 x 16 tile.
+        private static unsafe void gemm_2x32_k16_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 32)
+            int tiled = width - width % 32;
+            for (int j0 = 0; j0 < tiled; j0 += 32)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
                 AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
@@ -481,6 +487,10 @@ namespace Demo.Decoders
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
+            }
+            if (tiled < width)
+            {
+                gemm_2x16_k16__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
             }
         }
 
@@ -585,6 +595,54 @@ namespace Demo.Decoders
                     AgOps.Store(c6_0, &tc[6 * ldc]);
                     AgOps.Store(c7_0, &tc[7 * ldc]);
                 }
+            }
+        }
+
+        // C = init + A·B over 16: 6 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_6x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+            }
+        }
+
+        // C = init + A·B over 16: 2 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_2x16_k16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0;
+                for (int t = 0; t < 16; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
             }
         }
 

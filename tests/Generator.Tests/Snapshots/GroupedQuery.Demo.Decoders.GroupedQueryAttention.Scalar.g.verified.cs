@@ -93,7 +93,7 @@ namespace Demo.Decoders
 
         // The attention core on this path: query tiles of 2 rows (16 whole), key blocks of 32,
         // heads padded to 16; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 2, 32, 4, 2, 16);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, true, ScoreScale, 2, 32, 4, 4, 2, 16);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

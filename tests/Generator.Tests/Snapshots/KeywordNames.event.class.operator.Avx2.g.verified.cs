@@ -54,7 +54,7 @@ namespace @event.@class
 
         // The attention core on this path: query tiles of 3 rows (1 whole), key blocks of 8,
         // heads padded to 8; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 8, 8, 4, 8);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 8, 8, 8, 4, 8);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()

@@ -48,7 +48,7 @@ namespace @event.@class
 
         // The attention core on this path: query tiles of 3 rows (1 whole), key blocks of 16,
         // heads padded to 16; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 16, 16, 8, 16);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 3, 16, 16, 16, 8, 16);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()

@@ -63,7 +63,7 @@ namespace @event.@class
 
         // The attention core on this path: query tiles of 2 rows (1 whole, then one of 1), key blocks of 3,
         // heads padded to 4; values (forward) and keys (backward) copied into padded blocks.
-        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 2, 3, 3, 1, 4);
+        private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, ScoreScale, 2, 3, 3, 3, 1, 4);
 
         // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
         private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

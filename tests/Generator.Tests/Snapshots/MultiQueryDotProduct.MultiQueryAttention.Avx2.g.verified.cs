@@ -91,7 +91,7 @@ partial class MultiQueryAttention
 
     // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 48,
     // heads padded to 8; values (forward) and keys (backward) copied into padded blocks.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 16, 4, 8);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx2 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 16, 16, 4, 8);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx2 = new()

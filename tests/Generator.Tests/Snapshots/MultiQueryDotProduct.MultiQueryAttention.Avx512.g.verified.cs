@@ -82,15 +82,15 @@ partial class MultiQueryAttention
 
     // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 48,
     // heads padded to 16; values (forward) and keys (backward) copied into padded blocks.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 48, 12, 16);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__avx512 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 6, 48, 48, 16, 12, 16);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__avx512 = new()
     {
-        Score = &gemm_6x48_k3_lda16__avx512,
-        ScoreLast = &gemm_1x48_k3_lda16__avx512,
-        Product = &gemm_6x48_k3_lda16__avx512,
-        ProductLast = &gemm_1x48_k3_lda16__avx512,
+        Score = &gemm_6x48_k3_lda16_w16__avx512,
+        ScoreLast = &gemm_1x48_k3_lda16_w16__avx512,
+        Product = &gemm_6x48_k3_lda16_w16__avx512,
+        ProductLast = &gemm_1x48_k3_lda16_w16__avx512,
         Accumulate = &gemm_scaled_6x16_lda48__avx512,
         AccumulateLast = &gemm_scaled_1x16_lda48__avx512,
         Transposed = &gemm_tn_12x16__avx512,
@@ -430,10 +430,11 @@ partial class MultiQueryAttention
         }
     }
 
-    // C = init + A·B over 3: 6 rows x 3 vectors, over width in blocks of 48.
-    private static unsafe void gemm_6x48_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    // C = init + A·B over 3: 6 rows x 3 vectors, over width in blocks of 48, the vectors left after them by the 6 x 16 tile.
+    private static unsafe void gemm_6x48_k3_lda16_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        for (int j0 = 0; j0 < width; j0 += 48)
+        int tiled = width - width % 48;
+        for (int j0 = 0; j0 < tiled; j0 += 48)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]);
@@ -456,12 +457,17 @@ partial class MultiQueryAttention
             AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]); AgOps.Store(c4_2, &(&tc[4 * ldc])[32]);
             AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]); AgOps.Store(c5_2, &(&tc[5 * ldc])[32]);
         }
+        if (tiled < width)
+        {
+            gemm_6x16_k3_lda16__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
+        }
     }
 
-    // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 48.
-    private static unsafe void gemm_1x48_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    // C = init + A·B over 3: 1 rows x 3 vectors, over width in blocks of 48, the vectors left after them by the 1 x 16 tile.
+    private static unsafe void gemm_1x48_k3_lda16_w16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
     {
-        for (int j0 = 0; j0 < width; j0 += 48)
+        int tiled = width - width % 48;
+        for (int j0 = 0; j0 < tiled; j0 += 48)
         {
             float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
             AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]), b2 = AgOps.Load(&ti[32]);
@@ -473,6 +479,10 @@ partial class MultiQueryAttention
                 AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1); c0_2 = AgOps.MultiplyAdd(a0, b2, c0_2);
             }
             AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]);
+        }
+        if (tiled < width)
+        {
+            gemm_1x16_k3_lda16__avx512(a, &b[tiled], ldb, &init[tiled], &c[tiled], ldc, width - tiled);
         }
     }
 
@@ -585,6 +595,52 @@ partial class MultiQueryAttention
                 AgOps.Store(c10_0, &tc[10 * ldc]);
                 AgOps.Store(c11_0, &tc[11 * ldc]);
             }
+        }
+    }
+
+    // C = init + A·B over 3: 6 rows x 1 vectors, over width in blocks of 16.
+    private static unsafe void gemm_6x16_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 16)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti);
+            AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                AgVecF a1 = AgOps.Create(at[16]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                AgVecF a2 = AgOps.Create(at[32]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                AgVecF a3 = AgOps.Create(at[48]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                AgVecF a4 = AgOps.Create(at[64]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                AgVecF a5 = AgOps.Create(at[80]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+            }
+            AgOps.Store(c0_0, tc);
+            AgOps.Store(c1_0, &tc[1 * ldc]);
+            AgOps.Store(c2_0, &tc[2 * ldc]);
+            AgOps.Store(c3_0, &tc[3 * ldc]);
+            AgOps.Store(c4_0, &tc[4 * ldc]);
+            AgOps.Store(c5_0, &tc[5 * ldc]);
+        }
+    }
+
+    // C = init + A·B over 3: 1 rows x 1 vectors, over width in blocks of 16.
+    private static unsafe void gemm_1x16_k3_lda16__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+    {
+        for (int j0 = 0; j0 < width; j0 += 16)
+        {
+            float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+            AgVecF b0 = AgOps.Load(ti);
+            AgVecF c0_0 = b0;
+            for (int t = 0; t < 3; t++)
+            {
+                float* at = &a[t], bt = &tb[t * ldb];
+                b0 = AgOps.Load(bt);
+                AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+            }
+            AgOps.Store(c0_0, tc);
         }
     }
 

@@ -107,7 +107,7 @@ partial class MultiQueryAttention
 
     // The attention core on this path: query tiles of 2 rows (18 whole, then one of 1), key blocks of 40,
     // heads padded to 3; values (forward) and keys (backward) copied into padded blocks.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 40, 4, 2, 3);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__scalar = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 2, 40, 4, 4, 2, 3);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__scalar = new()

@@ -90,7 +90,7 @@ partial class MultiQueryAttention
 
     // The attention core on this path: query tiles of 4 rows (9 whole, then one of 1), key blocks of 32,
     // heads padded to 4; values (forward) and keys (backward) copied into padded blocks.
-    private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 32, 16, 4, 4);
+    private static readonly global::AttnGen.AttentionTiling AttentionTiling__v128 = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, false, 1f, 4, 32, 16, 16, 4, 4);
 
     // Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).
     private static readonly unsafe global::AttnGen.AttentionKernels AttentionKernels__v128 = new()

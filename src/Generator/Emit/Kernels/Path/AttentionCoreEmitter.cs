@@ -22,7 +22,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
             w.Line($"// The attention core on this path: query tiles of {Inv(t.QueryRows)} rows ({Inv(t.FullTiles)} whole{(t.LastRows > 0 ? ", then one of " + Inv(t.LastRows) : "")}), key blocks of {Inv(t.KeyBlock)},");
             w.Line($"// heads padded to {Inv(t.DimPad)}; values (forward) and keys (backward) copied into padded blocks.");
             w.Line($"private static readonly global::AttnGen.AttentionTiling AttentionTiling__{suffix} = new(Heads, KvHeads, HeadDim, SeqLen, KvSeqLen, " +
-                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.SubTileWidth)}, {Inv(t.UpdateRows)}, {Inv(t.DimPad)});");
+                $"{(s.Causal ? "true" : "false")}, {t.Scale}, {Inv(t.QueryRows)}, {Inv(t.KeyBlock)}, {Inv(t.SubTileWidth)}, {Inv(t.ScoreStep)}, {Inv(t.UpdateRows)}, {Inv(t.DimPad)});");
             w.Line();
 
             var fields = new List<string>();
@@ -37,10 +37,11 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                     fields.Add($"{field}Last = &{kernels.Use(tile(t.LastRows))}");
                 }
             }
-            Pair("Score", rows => plan.IsAdditive
+            // Where the profile narrows them, a block's scores stop at the vector holding its last visible key.
+            Pair("Score", rows => (plan.IsAdditive
                 ? TileProduct.Additive(rows, t.SubTileWidth, s.HeadDim, t.DimPad)
-                : TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad));
-            Pair("Product", rows => TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad));
+                : TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad)) with { Narrows = isa.NarrowScores });
+            Pair("Product", rows => TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad) with { Narrows = isa.NarrowScores });
             Pair("Accumulate", rows => TileProduct.Scaled(rows, t.ValueColumns, t.KeyBlock));
             fields.Add($"Transposed = &{kernels.Use(TileProduct.Transposed(t.UpdateRows, t.UpdateColumns))}");
             w.Line("// Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).");

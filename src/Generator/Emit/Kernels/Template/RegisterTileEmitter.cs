@@ -14,7 +14,9 @@ namespace AttnGen.Generator.Emit.Kernels.Template
     /// instruction (Arm64), a loop that takes four reduction steps at a time: A loaded as one vector per row, each of
     /// its elements used by lane; the broadcast loop then does the steps left. Where it is not (x64's SSE), a tile
     /// with more rows than <see cref="IsaProfile.PassRegisters"/> registers hold is computed by smaller broadcast-only
-    /// tiles (<see cref="TileProduct.Pass"/>), one call per group of rows.
+    /// tiles (<see cref="TileProduct.Pass"/>), one call per group of rows. A score tile that
+    /// <see cref="TileProduct.Narrows"/> hands the columns left after its whole blocks (whole vectors, fewer than a
+    /// tile) to its one-vector instance, so a key block's last scored keys cost a vector each, not a tile.
     /// </summary>
     internal static class RegisterTileEmitter
     {
@@ -41,8 +43,11 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 TileOp.GemmTransposed => ("C += Aᵀ·B over depth", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width"),
                 _ => ($"C = Σ_t<{Inv(tile.Depth)} v[t]·tanh(A[r, t] + B[t, :])", "float* a, float* b, int ldb, float* va, float* c, int ldc, int width"),
             };
-            w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} {(width == 1 ? "columns" : "vectors")}" + (tail > 0 ? $", the last {Inv(tail)} lanes" : "") +
-                (tile.Op == TileOp.GemmTransposed ? $", over height x width in tiles of {Inv(rows)} x {Inv(columns)}." : $", over width in blocks of {Inv(columns)}."));
+            bool narrows = tile.NarrowsAt(width);
+            string unit = width == 1 ? "column" : "vector";
+            w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} {unit}s" + (tail > 0 ? $", the last {Inv(tail)} lanes" : "") +
+                (tile.Op == TileOp.GemmTransposed ? $", over height x width in tiles of {Inv(rows)} x {Inv(columns)}." : $", over width in blocks of {Inv(columns)}") +
+                (narrows ? $", the {unit}s left after them by the {Inv(rows)} x {Inv(width)} tile." : tile.Op == TileOp.GemmTransposed ? "" : "."));
             using (w.Open($"private static unsafe void {name}({parameters})"))
             {
                 if (tail > 0)
@@ -59,7 +64,11 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     w.Line($"// By lane: {Inv(IsaProfile.ByLaneRegisters(rows, vectors, tail > 0))} vector registers live (accumulators, an A vector per {(transposed ? "four rows" : "row")}, B's vectors).");
                 }
                 SourceWriter.Block? rowBlocks = transposed ? w.Open($"for (int i0 = 0; i0 < height; i0 += {Inv(rows)})") : null;
-                using (w.Open($"for (int j0 = 0; j0 < width; j0 += {Inv(columns)})"))
+                if (narrows)
+                {
+                    w.Line($"int tiled = width - width % {Inv(columns)};");
+                }
+                using (w.Open($"for (int j0 = 0; j0 < {(narrows ? "tiled" : "width")}; j0 += {Inv(columns)})"))
                 {
                     w.Line(transposed
                         ? "float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];"
@@ -97,6 +106,14 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                     }
                 }
                 rowBlocks?.Dispose();
+                if (narrows)
+                {
+                    using (w.Open("if (tiled < width)"))
+                    {
+                        string last = use(tile with { Columns = width, Narrows = false });
+                        w.Line($"{last}(a, &b[tiled], ldb, {(tile.Op == TileOp.Gemm ? "&init[tiled]" : "va")}, &c[tiled], ldc, width - tiled);");
+                    }
+                }
             }
             w.Line();
         }

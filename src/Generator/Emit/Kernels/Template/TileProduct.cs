@@ -46,6 +46,18 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// </summary>
         public bool Pass { get; init; }
 
+        /// <summary>
+        /// The width may end short of a whole tile by whole vectors (a key block's last scored keys, which stop at a
+        /// vector past the last visible one): a <see cref="TileOp.Gemm"/> or <see cref="TileOp.Additive"/> tile of more
+        /// than one vector then computes those columns by its one-vector instance (the plain tile of that width); the
+        /// narrowing tile's name carries <c>_w{width}</c>.
+        /// </summary>
+        public bool Narrows { get; init; }
+
+        /// <summary>Whether <see cref="Narrows"/> takes effect at <paramref name="width"/> floats per vector.</summary>
+        public bool NarrowsAt(int width)
+            => Narrows && (Op is TileOp.Gemm or TileOp.Additive) && Columns > width && Columns % width == 0;
+
         /// <summary>A <see cref="TileOp.Gemm"/> tile with a constant reduction and A row stride.</summary>
         public static TileProduct Gemm(int rows, int columns, int depth, int aRowStride) => new(TileOp.Gemm, rows, columns, depth, aRowStride);
 
@@ -58,11 +70,15 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>An <see cref="TileOp.Additive"/> score tile.</summary>
         public static TileProduct Additive(int rows, int columns, int depth, int aRowStride) => new(TileOp.Additive, rows, columns, depth, aRowStride);
 
-        /// <summary><c>{op}_{MR}x{NR}[_k{K}][_lda{stride}]__{isa}</c> (<c>__sse</c> for a row pass): the constants the kernel is specialised on are in its name.</summary>
+        /// <summary>
+        /// <c>{op}_{MR}x{NR}[_k{K}][_lda{stride}][_w{width}]__{isa}</c> (<c>__sse</c> for a row pass): the constants the
+        /// kernel is specialised on are in its name, and <c>_w</c> when its width may end in whole vectors short of a tile.
+        /// </summary>
         public string Name(IsaProfile isa)
         {
             string tile = $"{Inv(Rows)}x{Inv(Columns)}";
             string stride = ARowStride != Depth ? $"_lda{Inv(ARowStride)}" : "";
+            stride += NarrowsAt(isa.Width) ? $"_w{Inv(isa.Width)}" : "";
             string name = Op switch
             {
                 TileOp.Gemm => $"gemm_{tile}_k{Inv(Depth)}{stride}",
