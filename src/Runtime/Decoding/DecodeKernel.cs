@@ -78,12 +78,12 @@ internal static unsafe class DecodeKernel
                 // 1 while the maximum holds (most blocks of a long context), 0 on the first block, else the vector exponential (no call).
                 alpha[r] = previous == next ? 1f
                     : float.IsNegativeInfinity(previous) ? 0f
-                    : TOps.First(VectorMath<TOps, TVec>.Exp(TOps.Create(previous - next)));
+                    : TOps.First(VectorMath<TOps, TVec>.ExpNonPositive(TOps.Create(previous - next)));
                 TVec shift = TOps.Create(next);
                 TVec sum = TOps.Create(0f);
                 for (int v = 0; v < B; v += TOps.Width)
                 {
-                    TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + v), shift));
+                    TVec p = VectorMath<TOps, TVec>.ExpNonPositive(TOps.Subtract(TOps.Load(row + v), shift));
                     TOps.Store(p, row + v);
                     sum = TOps.Add(sum, p);
                 }

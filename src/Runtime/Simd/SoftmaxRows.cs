@@ -88,7 +88,7 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
             TVec shift = TOps.Create(max[r]), blockSum = TOps.Create(0f);
             for (int j = 0; j < count; j += TOps.Width)
             {
-                TVec p = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(row + j), shift));
+                TVec p = VectorMath<TOps, TVec>.ExpNonPositive(TOps.Subtract(TOps.Load(row + j), shift));
                 TOps.Store(p, row + j);
                 blockSum = TOps.Add(blockSum, p);
             }
@@ -99,7 +99,7 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
     // e^(old - new) for old ≤ new, exactly 1 where they are equal (also both -inf), 0 where old is -inf and new is not.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVec Rescale(TVec oldMax, TVec newMax)
-        => TOps.Select(TOps.LessThan(oldMax, newMax), VectorMath<TOps, TVec>.Exp(TOps.Subtract(oldMax, newMax)), TOps.Create(1f));
+        => TOps.Select(TOps.LessThan(oldMax, newMax), VectorMath<TOps, TVec>.ExpNonPositive(TOps.Subtract(oldMax, newMax)), TOps.Create(1f));
 
     /// <summary>
     /// The backward's step for one row of a key block: <paramref name="p"/> holds the scores S and
@@ -113,7 +113,7 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
         TVec index = TOps.Indices, step = TOps.Create(TOps.Width), zero = TOps.Create(0f);
         for (int j = 0; j < count; j += TOps.Width)
         {
-            TVec e = VectorMath<TOps, TVec>.Exp(TOps.Subtract(TOps.Load(p + j), shift));
+            TVec e = VectorMath<TOps, TVec>.ExpNonPositive(TOps.Subtract(TOps.Load(p + j), shift));
             e = TOps.Select(TOps.LessThan(index, visible), e, zero);
             TOps.Store(e, p + j);
             TOps.Store(TOps.Multiply(e, TOps.Subtract(TOps.Load(ds + j), d)), ds + j);

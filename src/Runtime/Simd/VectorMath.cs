@@ -25,6 +25,18 @@ public static class VectorMath<TOps, TVec>
     /// <remarks>Not <c>Vector512.Exp</c>: on .NET 10 that evaluates float exp in double precision and is not inlined.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Exp(TVec x)
+        => TOps.Select(TOps.GreaterThan(x, TOps.Create(88.37626f)), TOps.Create(float.PositiveInfinity), ExpNonPositive(x));
+
+    /// <summary>
+    /// e^x for the softmax's arguments, x ≤ 0 (also -inf; NaN stays NaN): <see cref="Exp"/> without the overflow select,
+    /// which never fires there, so the two agree bit for bit on every x ≤ 0. Above 88.38 the result is not e^x.
+    /// </summary>
+    /// <remarks>
+    /// A compare and a blend fewer per vector, out of about 17 operations in the online softmax's step, which shares the
+    /// FMA pipes with the score and P·V products.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec ExpNonPositive(TVec x)
     {
         TVec shifter = TOps.Create(12583039f);
         TVec n = TOps.MultiplyAdd(x, TOps.Create(1.44269504f), shifter);
@@ -37,8 +49,7 @@ public static class VectorMath<TOps, TVec>
         poly = TOps.MultiplyAdd(poly, r, TOps.Create(4.99991506e-1f));
         poly = TOps.MultiplyAdd(poly, r, TOps.Create(9.99999702e-1f));
         TVec result = TOps.MultiplyAdd(TOps.Multiply(r, scale), poly, scale);
-        result = TOps.Select(TOps.LessThan(x, TOps.Create(-87.33654f)), TOps.Create(0f), result);
-        return TOps.Select(TOps.GreaterThan(x, TOps.Create(88.37626f)), TOps.Create(float.PositiveInfinity), result);
+        return TOps.Select(TOps.LessThan(x, TOps.Create(-87.33654f)), TOps.Create(0f), result);
     }
 
     /// <summary>tanh(x) = 1 - 2 / (e^2x + 1): exact limits ±1 where e^2x is 0 or +inf.</summary>

@@ -54,6 +54,37 @@ public sealed unsafe class KernelHelperTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void ExpNonPositive_MatchesExpBitForBit_OnEveryNonPositiveArgument(int width)
+    {
+        (Func<float, float> exp, Func<float, float> softmaxExp) = width switch
+        {
+            512 => ((Func<float, float>)(x => VectorMath<Vector512Ops, Vector512<float>>.Exp(Vector512.Create(x)).ToScalar()),
+                (Func<float, float>)(x => VectorMath<Vector512Ops, Vector512<float>>.ExpNonPositive(Vector512.Create(x)).ToScalar())),
+            256 => (x => VectorMath<Vector256Ops, Vector256<float>>.Exp(Vector256.Create(x)).ToScalar(),
+                x => VectorMath<Vector256Ops, Vector256<float>>.ExpNonPositive(Vector256.Create(x)).ToScalar()),
+            1 => (VectorMath<ScalarOps, float>.Exp, VectorMath<ScalarOps, float>.ExpNonPositive),
+            _ => (x => VectorMath<Vector128Ops, Vector128<float>>.Exp(Vector128.Create(x)).ToScalar(),
+                x => VectorMath<Vector128Ops, Vector128<float>>.ExpNonPositive(Vector128.Create(x)).ToScalar()),
+        };
+        // Every float in [-100, 0] at a stride of 997 ulps (about 1.1 million arguments), then the edges.
+        for (int bits = BitConverter.SingleToInt32Bits(-0f); ; bits += 997)
+        {
+            float x = BitConverter.Int32BitsToSingle(bits);
+            if (x < -100f)
+            {
+                break;
+            }
+            Assert.Equal(BitConverter.SingleToInt32Bits(exp(x)), BitConverter.SingleToInt32Bits(softmaxExp(x)));
+        }
+        foreach (float x in new[] { 0f, -0f, -float.Epsilon, -87.33654f, -87.33655f, -1e30f, float.MinValue, float.NegativeInfinity })
+        {
+            Assert.Equal(BitConverter.SingleToInt32Bits(exp(x)), BitConverter.SingleToInt32Bits(softmaxExp(x)));
+        }
+        Assert.True(float.IsNaN(softmaxExp(float.NaN)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void OnlineStep_AndGradient_StayFiniteAndExactAtTheMaximum_ForHugeScores(int width)
     {
         switch (width)
