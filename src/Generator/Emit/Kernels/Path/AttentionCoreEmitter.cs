@@ -37,11 +37,13 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                     fields.Add($"{field}Last = &{kernels.Use(tile(t.LastRows))}");
                 }
             }
-            // Where the profile narrows them, a block's scores stop at the vector holding its last visible key.
+            // Where the score step is narrower than the tile (AVX-512's 64-key tiles), a block's scores stop at the vector
+            // holding its last visible key.
+            bool narrows = t.ScoreStep < t.SubTileWidth;
             Pair("Score", rows => (plan.IsAdditive
                 ? TileProduct.Additive(rows, t.SubTileWidth, s.HeadDim, t.DimPad)
-                : TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad)) with { Narrows = isa.NarrowScores });
-            Pair("Product", rows => TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad) with { Narrows = isa.NarrowScores });
+                : TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad)) with { Narrows = narrows });
+            Pair("Product", rows => TileProduct.Gemm(rows, t.SubTileWidth, s.HeadDim, t.DimPad) with { Narrows = narrows });
             Pair("Accumulate", rows => TileProduct.Scaled(rows, t.ValueColumns, t.KeyBlock));
             fields.Add($"Transposed = &{kernels.Use(TileProduct.Transposed(t.UpdateRows, t.UpdateColumns))}");
             w.Line("// Its register tiles: scores (and the backward's dP), O = alpha ∘ O + P·V (and dQ += dS·K), dV += Pᵀ·dO (and dK += dSᵀ·Q).");

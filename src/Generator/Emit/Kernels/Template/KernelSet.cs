@@ -19,10 +19,6 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         /// <summary>Records that a product uses <paramref name="tile"/> and returns the kernel's name.</summary>
         public string Use(TileProduct tile)
         {
-            if (tile.Narrows && !tile.NarrowsAt(_syntax.Isa.Width))
-            {
-                tile = tile with { Narrows = false }; // one vector wide already: the same kernel as the plain tile
-            }
             if (_seen.Add(tile))
             {
                 _tiles.Add(tile);

@@ -43,7 +43,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
                 TileOp.GemmTransposed => ("C += Aᵀ·B over depth", "float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width"),
                 _ => ($"C = Σ_t<{Inv(tile.Depth)} v[t]·tanh(A[r, t] + B[t, :])", "float* a, float* b, int ldb, float* va, float* c, int ldc, int width"),
             };
-            bool narrows = tile.NarrowsAt(width);
+            bool narrows = tile.Narrows;
             string unit = width == 1 ? "column" : "vector";
             w.Line($"// {formula}: {Inv(rows)} rows x {Inv(vectors)} {unit}s" + (tail > 0 ? $", the last {Inv(tail)} lanes" : "") +
                 (tile.Op == TileOp.GemmTransposed ? $", over height x width in tiles of {Inv(rows)} x {Inv(columns)}." : $", over width in blocks of {Inv(columns)}") +

@@ -48,15 +48,11 @@ namespace AttnGen.Generator.Emit.Kernels.Template
 
         /// <summary>
         /// The width may end short of a whole tile by whole vectors (a key block's last scored keys, which stop at a
-        /// vector past the last visible one): a <see cref="TileOp.Gemm"/> or <see cref="TileOp.Additive"/> tile of more
-        /// than one vector then computes those columns by its one-vector instance (the plain tile of that width); the
-        /// narrowing tile's name carries <c>_w{width}</c>.
+        /// vector past the last visible one): the tile, a <see cref="TileOp.Gemm"/> or <see cref="TileOp.Additive"/> score
+        /// tile of more than one vector, computes those columns by its one-vector instance (the plain tile of that width);
+        /// its name carries <c>_w{width}</c>. Set only where the tiling's score step is narrower than the tile.
         /// </summary>
         public bool Narrows { get; init; }
-
-        /// <summary>Whether <see cref="Narrows"/> takes effect at <paramref name="width"/> floats per vector.</summary>
-        public bool NarrowsAt(int width)
-            => Narrows && (Op is TileOp.Gemm or TileOp.Additive) && Columns > width && Columns % width == 0;
 
         /// <summary>A <see cref="TileOp.Gemm"/> tile with a constant reduction and A row stride.</summary>
         public static TileProduct Gemm(int rows, int columns, int depth, int aRowStride) => new(TileOp.Gemm, rows, columns, depth, aRowStride);
@@ -78,7 +74,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         {
             string tile = $"{Inv(Rows)}x{Inv(Columns)}";
             string stride = ARowStride != Depth ? $"_lda{Inv(ARowStride)}" : "";
-            stride += NarrowsAt(isa.Width) ? $"_w{Inv(isa.Width)}" : "";
+            stride += Narrows ? $"_w{Inv(isa.Width)}" : "";
             string name = Op switch
             {
                 TileOp.Gemm => $"gemm_{tile}_k{Inv(Depth)}{stride}",
