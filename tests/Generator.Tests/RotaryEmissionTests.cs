@@ -29,8 +29,8 @@ public class RotaryEmissionTests
             Assert.True(forward.IndexOf("Attention__", StringComparison.Ordinal) > rotateK, $"{path}: the core runs before the rotation");
 
             string backward = Method(text, "BackwardSequence__");
-            int backQ = backward.IndexOf($"rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, 0, {isa});", StringComparison.Ordinal);
-            int backK = backward.IndexOf($"rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, 0, {isa});", StringComparison.Ordinal);
+            int backQ = backward.IndexOf($"rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, {isa}, split);", StringComparison.Ordinal);
+            int backK = backward.IndexOf($"rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, {isa}, split);", StringComparison.Ordinal);
             Assert.True(backQ > 0 && backK > backQ, $"{path}: no backward rotation of dq then dk on its own path");
             Assert.True(backward.IndexOf("BackwardCore__", StringComparison.Ordinal) < backQ, $"{path}: dq turned back before the core produced it");
             Assert.True(backward.IndexOf("(dq, xq, ", StringComparison.Ordinal) > backK, $"{path}: the input projections' backward runs before dq, dk are turned back");

@@ -158,6 +158,29 @@ public sealed class MisuseTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void Training_OneSequenceOnTwoThreads_AllocatesNothing_InTheSteadyState()
+    {
+        TestData.AllowThreeSharingWorkers();
+        using var layer = new SelfProj_4x24x37_m80 { MaxDegreeOfParallelism = 2 };
+        TestData.Inputs x = TestData.For(SelfProj_4x24x37_m80.LayerInfo, 1, seed: 7);
+        float[] grad = new float[x.Query.Length], dk = new float[x.Key.Length], dv = new float[x.Value.Length];
+        int[] valid = [20];
+        void Calls()
+        {
+            layer.ForwardTrain(x.Query, x.Output, 1);
+            layer.Backward(x.Output, grad, 1);
+            layer.ForwardTrain(x.Query, x.Key, x.Value, x.Output, 1, valid);
+            layer.Backward(x.Output, grad, dk, dv, 1, valid);
+        }
+        Calls(); // sizes the buffers, makes the barrier and compiles the code
+        Calls();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Calls();
+        Calls();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     // ---- Overlapping spans ----
 
     [Theory]

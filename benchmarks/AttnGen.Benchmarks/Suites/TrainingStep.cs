@@ -14,7 +14,7 @@ namespace AttnGen.Benchmarks.Suites;
 /// parameter gradients) and an AdamW update, all through the runtime's <see cref="MeanSquaredError"/>,
 /// <see cref="ParameterSet"/> and <see cref="AdamW"/>. The generated layer against the same step on the
 /// runtime-shape layer (<see cref="GenericTrainingLayer"/>), on one thread and on the layer's default (one per
-/// processor; only ForwardTrain uses more than one). Each setup checks one pass (no update) against the input and
+/// processor; the generic layer threads its ForwardTrain only). Each setup checks one pass (no update) against the input and
 /// parameter gradients of the generated layer's scalar path, which the kernel tests hold to float64.
 /// </summary>
 public class TrainingStep_H8_S128_D64_M512_B8 : IFlopCount, ITokenCount

@@ -111,6 +111,16 @@ public sealed unsafe class RotaryTable : IDisposable
     public void RotateBack(float* x, int rows, int rowStride, int heads, int firstPosition, KernelIsa isa)
         => Apply(x, rows, rowStride, heads, firstPosition, -1f, isa);
 
+    /// <summary>
+    /// Rotates <paramref name="split"/>'s share of <paramref name="rows"/> rows back in place, row r at position r: the
+    /// backward of a sequence shared by several workers, each turning its own rows.
+    /// </summary>
+    public void RotateBack(float* x, int rows, int rowStride, int heads, KernelIsa isa, SequenceSplit split)
+    {
+        int first = split.Start(rows);
+        Apply(x + (long)first * rowStride, split.End(rows) - first, rowStride, heads, first, -1f, isa);
+    }
+
     /// <summary>Frees the table.</summary>
     public void Dispose() => _table.Dispose();
 

@@ -9,7 +9,7 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     private AlignedBuffer?[] _workerGradients = new AlignedBuffer?[1];
     private WorkerGroup? _backwardGroup;
     private float* _bwdOutputGrad, _bwdQueryGrad, _bwdKeyGrad, _bwdValueGrad;
-    private int _bwdBatch, _bwdWorkers = 1;
+    private int _bwdBatch, _bwdWorkers = 1, _bwdWholeSequences;
     private int _savedBatch;
     private int[] _savedValidLengths = [];
     private bool _savedHasValidLengths;
@@ -130,22 +130,27 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         }
     }
 
-    // Copies one sequence's inputs and output next to its forward scratch.
-    private static void SaveSequence(float* saved, float* query, float* key, float* value, float* output)
+    // Copies one sequence's inputs and output next to its forward scratch (each part of a shared sequence its share of the rows).
+    private static void SaveSequence(float* saved, float* query, float* key, float* value, float* output, SequenceSplit split)
     {
-        int queryLength = s_info.SeqLen * s_info.QueryInputWidth;
-        int kvLength = s_info.KvSeqLen * s_info.KvInputWidth;
-        int outputLength = s_info.SeqLen * s_info.ModelDim;
-        new ReadOnlySpan<float>(query, queryLength).CopyTo(new Span<float>(saved + s_layout.SavedQuery, queryLength));
-        new ReadOnlySpan<float>(key, kvLength).CopyTo(new Span<float>(saved + s_layout.SavedKey, kvLength));
-        new ReadOnlySpan<float>(value, kvLength).CopyTo(new Span<float>(saved + s_layout.SavedValue, kvLength));
-        new ReadOnlySpan<float>(output, outputLength).CopyTo(new Span<float>(saved + s_layout.SavedOutput, outputLength));
+        static void CopyRows(float* from, float* to, int rows, int width, SequenceSplit split)
+        {
+            long first = (long)split.Start(rows) * width, count = (long)split.End(rows) * width - first;
+            new ReadOnlySpan<float>(from + first, (int)count).CopyTo(new Span<float>(to + first, (int)count));
+        }
+
+        CopyRows(query, saved + s_layout.SavedQuery, s_info.SeqLen, s_info.QueryInputWidth, split);
+        CopyRows(key, saved + s_layout.SavedKey, s_info.KvSeqLen, s_info.KvInputWidth, split);
+        CopyRows(value, saved + s_layout.SavedValue, s_info.KvSeqLen, s_info.KvInputWidth, split);
+        CopyRows(output, saved + s_layout.SavedOutput, s_info.SeqLen, s_info.ModelDim, split);
     }
 
-    // Backward over the batch: sequences split over workers like Forward (worker w takes w, w + workers, ...).
-    // Worker 0 adds into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in
-    // worker order at the end; so parameter gradients are the same for every run with the same thread count and
-    // may differ in the last bits between thread counts (input gradients never do).
+    // Backward over the batch, with the workers spread as in Forward: whole sequences while there are at least as many
+    // as workers (worker w takes w, w + workers, ...), then each remaining sequence shared by a team. Worker 0 adds
+    // into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in worker order at the
+    // end; a team adds into its first worker's block, each element by one worker. So parameter gradients are the same
+    // for every run with the same thread count and may differ in the last bits between thread counts (input gradients
+    // never do).
     private void RunBackward(float* dy, float* dq, float* dk, float* dv, int batch)
     {
         _bwdOutputGrad = dy;
@@ -153,11 +158,7 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         _bwdKeyGrad = dk;
         _bwdValueGrad = dv;
         _bwdBatch = batch;
-        int workers = Math.Min(_maxDegreeOfParallelism, batch);
-        if (_backwardWork.Length < workers)
-        {
-            Array.Resize(ref _backwardWork, workers);
-        }
+        (int workers, _bwdWholeSequences) = PlanTeams(batch, ref _backwardWork, s_layout.WorkLength);
         if (_workerGradients.Length < workers)
         {
             Array.Resize(ref _workerGradients, workers);
@@ -187,36 +188,73 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         }
     }
 
+    // Worker w runs sequences w, w + workers, ... below the whole ones, then its part of its team's sequence: a fixed
+    // assignment, so results never depend on timing.
     private void RunBackwardWorker(int worker)
     {
-        float* work = (_backwardWork[worker] ??= new AlignedBuffer(s_layout.WorkLength)).Pointer;
-        float* gradients = worker == 0 ? Gradients.Pointer : _workerGradients[worker]!.Pointer;
-        int outputStride = s_info.SeqLen * s_info.ModelDim;
-        int queryStride = s_info.SeqLen * s_info.QueryInputWidth;
-        int kvStride = s_info.KvSeqLen * s_info.KvInputWidth;
-        for (int b = worker; b < _bwdBatch; b += _bwdWorkers)
+        int teams = _bwdBatch - _bwdWholeSequences;
+        int team = teams > 0 ? TeamOf(worker, teams, _bwdWorkers) : -1;
+        try
         {
-            float* dy = _bwdOutputGrad + (long)b * outputStride;
-            float* dq = _bwdQueryGrad + (long)b * queryStride;
-            if (_bwdKeyGrad == null)
+            float* work = _backwardWork[worker]!.Pointer;
+            for (int b = worker; b < _bwdWholeSequences; b += _bwdWorkers)
             {
-                // Self-attention: the input fed q, k and v, so its gradient is the sum of the three.
-                float* dk = work + s_layout.WorkKeyInput, dv = work + s_layout.WorkValueInput;
-                BackwardSequence(b, dy, dq, dk, dv, work, gradients);
-                KernelSupport.AddInto(dq, dk, queryStride);
-                KernelSupport.AddInto(dq, dv, queryStride);
-                continue;
+                BackwardSequence(b, work, work, WorkerGradients(worker), SequenceSplit.Whole);
             }
-            BackwardSequence(b, dy, dq, _bwdKeyGrad + (long)b * kvStride, _bwdValueGrad + (long)b * kvStride, work, gradients);
+            if (team >= 0)
+            {
+                int first = TeamStart(team, teams, _bwdWorkers);
+                var split = new SequenceSplit(worker - first, TeamStart(team + 1, teams, _bwdWorkers) - first, _barriers[team]);
+                if (_bwdWholeSequences > 0)
+                {
+                    // The team works in its first worker's work area and gradient block: wait until that worker's own
+                    // sequences are done.
+                    split.Sync();
+                }
+                BackwardSequence(_bwdWholeSequences + team, _backwardWork[first]!.Pointer, work, WorkerGradients(first), split);
+            }
+        }
+        catch (PhaseBarrier.BrokenException)
+        {
+            // A teammate failed; the batch driver reports its exception.
+        }
+        catch when (team >= 0)
+        {
+            // Teammates waiting for this worker's share would wait forever: release them, then report the failure.
+            _barriers[team]!.Break();
+            throw;
         }
     }
 
-    // One sequence's backward on the path chosen by Isa.
-    private void BackwardSequence(int b, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* work, float* gradients)
+    private float* WorkerGradients(int worker) => worker == 0 ? Gradients.Pointer : _workerGradients[worker]!.Pointer;
+
+    // One sequence's backward on the path chosen by Isa, or this worker's part of it: work is the sequence's work area
+    // (the team's first worker's), tiles this worker's.
+    private void BackwardSequence(int b, float* work, float* tiles, float* gradients, SequenceSplit split)
     {
+        int outputStride = s_info.SeqLen * s_info.ModelDim;
+        int queryStride = s_info.SeqLen * s_info.QueryInputWidth;
+        int kvStride = s_info.KvSeqLen * s_info.KvInputWidth;
         int validLength = _savedHasValidLengths ? _savedValidLengths[b] : s_info.KvSeqLen;
         float* saved = _saved!.Pointer + (long)b * s_layout.SavedLength;
-        _lastBackwardIsa = TKernels.BackwardSequence(_isa, saved, outputGrad, queryGrad, keyGrad, valueGrad, _parameters.Pointer, gradients, work, validLength);
+        float* dy = _bwdOutputGrad + (long)b * outputStride;
+        float* dq = _bwdQueryGrad + (long)b * queryStride;
+        if (_bwdKeyGrad != null)
+        {
+            _lastBackwardIsa = TKernels.BackwardSequence(_isa, saved, dy, dq, _bwdKeyGrad + (long)b * kvStride, _bwdValueGrad + (long)b * kvStride,
+                _parameters.Pointer, gradients, work, validLength, tiles, split);
+            return;
+        }
+        // Self-attention: the input fed q, k and v, so its gradient is the sum of the three (each part its rows, once
+        // every part has finished).
+        float* dk = work + s_layout.WorkKeyInput, dv = work + s_layout.WorkValueInput;
+        _lastBackwardIsa = TKernels.BackwardSequence(_isa, saved, dy, dq, dk, dv, _parameters.Pointer, gradients, work, validLength, tiles, split);
+        split.Sync();
+        int width = s_info.QueryInputWidth;
+        long first = (long)split.Start(s_info.SeqLen) * width;
+        int count = (int)((long)split.End(s_info.SeqLen) * width - first);
+        KernelSupport.AddInto(dq + first, dk + first, count);
+        KernelSupport.AddInto(dq + first, dv + first, count);
     }
 
     private void DisposeTraining()

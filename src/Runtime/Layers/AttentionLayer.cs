@@ -163,7 +163,9 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     /// while at least as many are left as threads, and shares each remaining sequence among several threads, up to
     /// the processor count (a single sequence on two threads runs on both). The assignment is fixed and a shared sequence is computed the
     /// same way as on one thread, so Forward's result is bit-identical for every value. ForwardTrain and Backward
-    /// split the batch only.
+    /// share sequences the same way; their outputs and input gradients are bit-identical for every value too, and
+    /// the parameter gradients, summed per worker and then in worker order, may differ in the last bits between
+    /// thread counts (they repeat exactly for the same count).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
     public int MaxDegreeOfParallelism
@@ -243,8 +245,8 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     }
 
     // Packs the weights when stale, then spreads the sequences over up to MaxDegreeOfParallelism workers: whole
-    // sequences while there are at least as many as workers, then (inference only) the sequences left, fewer than
-    // the workers, each shared by a team of workers (a batch of one on two threads: both on the one sequence).
+    // sequences while there are at least as many as workers, then the sequences left, fewer than the workers, each
+    // shared by a team of workers (a batch of one on two threads: both on the one sequence).
     private void RunBatch(float* query, float* key, float* value, float* output, int batch, ReadOnlySpan<int> validLengths)
     {
         _query = query;
@@ -262,30 +264,7 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
             }
             validLengths.CopyTo(_validLengths);
         }
-        // Training keeps whole sequences: each has its own saved state (ForwardTrain and Backward split the batch only).
-        // The workers of a shared sequence must run at once (they meet between phases), so sharing is limited to as
-        // many workers as processors: more would only wait for thread-pool threads that do not exist yet.
-        int sharing = _training ? 1 : Math.Min(_maxDegreeOfParallelism, SequenceSplit.MaxSharingWorkers);
-        int workers = batch >= _maxDegreeOfParallelism ? _maxDegreeOfParallelism : Math.Max(batch, sharing);
-        if (_scratch.Length < workers)
-        {
-            Array.Resize(ref _scratch, workers);
-        }
-        // Made here, not by the workers: a team reads its first worker's scratch.
-        for (int w = 0; w < workers; w++)
-        {
-            _scratch[w] ??= new AlignedBuffer(s_layout.ScratchLength);
-        }
-        _wholeSequences = workers <= sharing ? batch - batch % workers : batch;
-        int teams = batch - _wholeSequences;
-        if (_barriers.Length < teams)
-        {
-            Array.Resize(ref _barriers, teams);
-        }
-        for (int t = 0; t < teams; t++)
-        {
-            (_barriers[t] ??= new PhaseBarrier()).Reset(TeamStart(t + 1, teams, workers) - TeamStart(t, teams, workers));
-        }
+        (int workers, _wholeSequences) = PlanTeams(batch, ref _scratch, s_layout.ScratchLength);
         if (workers == 1)
         {
             RunWorker(0);
@@ -302,6 +281,36 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         }
     }
 
+    // The workers of a call over `batch` sequences and how many of the sequences run whole (the others are shared by
+    // teams of workers), with a buffer of `length` floats per worker in `buffers` and the teams' barriers reset.
+    private (int Workers, int WholeSequences) PlanTeams(int batch, ref AlignedBuffer?[] buffers, int length)
+    {
+        // The workers of a shared sequence must run at once (they meet between phases), so sharing is limited to as
+        // many workers as processors: more would only wait for thread-pool threads that do not exist yet.
+        int sharing = Math.Min(_maxDegreeOfParallelism, SequenceSplit.MaxSharingWorkers);
+        int workers = batch >= _maxDegreeOfParallelism ? _maxDegreeOfParallelism : Math.Max(batch, sharing);
+        if (buffers.Length < workers)
+        {
+            Array.Resize(ref buffers, workers);
+        }
+        // Made here, not by the workers: a team reads its first worker's buffer.
+        for (int w = 0; w < workers; w++)
+        {
+            buffers[w] ??= new AlignedBuffer(length);
+        }
+        int whole = workers <= sharing ? batch - batch % workers : batch;
+        int teams = batch - whole;
+        if (_barriers.Length < teams)
+        {
+            Array.Resize(ref _barriers, teams);
+        }
+        for (int t = 0; t < teams; t++)
+        {
+            (_barriers[t] ??= new PhaseBarrier()).Reset(TeamStart(t + 1, teams, workers) - TeamStart(t, teams, workers));
+        }
+        return (workers, whole);
+    }
+
     // The first worker of team t when `teams` teams share `workers` workers (team sizes differ by at most one).
     private static int TeamStart(int team, int teams, int workers) => team * workers / teams;
 
@@ -310,7 +319,7 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     private void RunWorker(int worker)
     {
         int teams = _batch - _wholeSequences;
-        int team = teams > 0 ? TeamOf(worker, teams) : -1;
+        int team = teams > 0 ? TeamOf(worker, teams, _workers) : -1;
         try
         {
             float* scratch = _scratch[worker]!.Pointer;
@@ -343,10 +352,10 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
     }
 
     // The team of a worker: the last team whose first worker is not after it.
-    private int TeamOf(int worker, int teams)
+    private static int TeamOf(int worker, int teams, int workers)
     {
         int team = 0;
-        while (TeamStart(team + 1, teams, _workers) <= worker)
+        while (TeamStart(team + 1, teams, workers) <= worker)
         {
             team++;
         }
@@ -365,11 +374,14 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
         float* output = _output + (long)b * s_info.SeqLen * s_info.ModelDim;
         if (_training)
         {
-            // Training: each sequence keeps its own scratch (projected q, k, v, context), row log-sum-exp and inputs.
+            // Training: each sequence keeps its own scratch (projected q, k, v, context), row log-sum-exp and inputs in
+            // its saved state; the attention tiles stay in the worker's scratch.
             float* saved = _saved!.Pointer + (long)b * s_layout.SavedLength;
             TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, saved, saved + s_layout.SavedLse,
-                saved, SequenceSplit.Whole);
-            SaveSequence(saved, query, key, value, output);
+                tiles, split);
+            // The output is whole once every part has written its columns.
+            split.Sync();
+            SaveSequence(saved, query, key, value, output, split);
             return;
         }
         TKernels.ForwardSequence(_isa, query, key, value, output, validLength, parameters, packed, scratch, null, tiles, split);

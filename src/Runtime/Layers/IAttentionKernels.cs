@@ -49,9 +49,15 @@ public unsafe interface IAttentionKernels
     /// <summary>
     /// One sequence backward from the state <c>ForwardSequence</c> left in <paramref name="saved"/>: writes the input
     /// gradients, adds the parameter gradients to <paramref name="gradients"/>, and returns the path it ran on.
+    /// <paramref name="work"/> holds <see cref="LayerBufferLayout.WorkLength"/> floats. When several workers share the
+    /// sequence, each calls this with the same arguments (the first worker's <paramref name="work"/>, holding the shared
+    /// gradients of the context, q, k and v, and one gradient block) but its own <paramref name="split"/> part and its
+    /// own <paramref name="tiles"/> (a work area of the same length, for its attention tiles); every phase (the
+    /// projections' column blocks, the key/value heads of the attention core, the rotary rows) gives each worker
+    /// disjoint elements, the workers meet between phases, and the result is bit-identical to one worker's.
     /// </summary>
     static abstract KernelIsa BackwardSequence(KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad,
-        float* valueGrad, float* parameters, float* gradients, float* work, int validLength);
+        float* valueGrad, float* parameters, float* gradients, float* work, int validLength, float* tiles, SequenceSplit split);
 
     /// <summary>
     /// The input projections of a decoding step (layers declared with <c>KvCache = true</c>): for each of

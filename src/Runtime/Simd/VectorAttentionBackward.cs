@@ -29,11 +29,13 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     /// <summary>
     /// One sequence: dQ, dK and dV (overwritten) from the forward's q, k, v, output <paramref name="o"/>, its row
     /// log-sum-exp and the output gradient <paramref name="dO"/>; for additive scoring (<paramref name="additiveV"/> not
-    /// null) the gradient of v is added into <paramref name="additiveVGrad"/>.
+    /// null) the gradient of v is added into <paramref name="additiveVGrad"/>. <paramref name="split"/> picks a
+    /// contiguous range of the key/value heads: a group's dK, dV, dQ rows and additive gradients belong to its heads
+    /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker.
     /// </summary>
     public static void Backward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
         float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse,
-        float* additiveV, float* additiveVGrad, int validLength)
+        float* additiveV, float* additiveVGrad, int validLength, SequenceSplit split)
     {
         int dimPad = t.DimPad, rows = TilesPerPass * t.QueryRows;
         // Only the first HeadDim floats of a tile row are ever written: the padding stays zero and adds nothing.
@@ -43,7 +45,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         {
             new Span<float>(buffers.AdditiveV, dimPad).Clear();
         }
-        for (int g = 0; g < t.KvHeads; g++)
+        for (int g = split.Start(t.KvHeads), gEnd = split.End(t.KvHeads); g < gEnd; g++)
         {
             KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
             KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);

@@ -38,10 +38,10 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_1024x512x512_bias__scalar: backward of Y[1024, 512] = X[1024, 512] · W[512, 512]ᵀ + b.
-        private static unsafe void LinearBackward_1024x512x512_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_1024x512x512_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[1024, 512] = dY · W: tile rows are rows of dY, the reduction runs over its 512 columns.
-            for (int j = 0; j < 512; j += 4)
+            for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 1024; r += 2)
                 {
@@ -49,15 +49,15 @@ namespace Demo.Decoders
                 }
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = 0; j < 512; j += 4)
+            for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 512; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 512, 1024, &x[j], 512, &dw[r * 512 + j], 512, 2, 4);
                 }
             }
-            // db[0..511] += Σ_m dY[m, :]
-            for (int j = 0; j < 512; j += 1)
+            // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(512) * 1, jEnd = split.End(512) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 1024; i++) s += *(dy + i * 512 + j);
@@ -78,10 +78,10 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_1024x128x512_bias__scalar: backward of Y[1024, 128] = X[1024, 512] · W[128, 512]ᵀ + b.
-        private static unsafe void LinearBackward_1024x128x512_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_1024x128x512_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[1024, 512] = dY · W: tile rows are rows of dY, the reduction runs over its 128 columns.
-            for (int j = 0; j < 512; j += 4)
+            for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 1024; r += 2)
                 {
@@ -89,15 +89,15 @@ namespace Demo.Decoders
                 }
             }
             // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = 0; j < 512; j += 4)
+            for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 128; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 128, 1024, &x[j], 512, &dw[r * 512 + j], 512, 2, 4);
                 }
             }
-            // db[0..127] += Σ_m dY[m, :]
-            for (int j = 0; j < 128; j += 1)
+            // db[0..127] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(128) * 1, jEnd = split.End(128) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 1024; i++) s += *(dy + i * 128 + j);
@@ -154,7 +154,7 @@ namespace Demo.Decoders
         }
 
         // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -169,32 +169,35 @@ namespace Demo.Decoders
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_1024x512x512_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_1024x512x512_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)
+            // Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Scalar);
-            rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Scalar);
+            rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Scalar, split);
+            rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Scalar, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_1024x512x512_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_1024x128x512_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_1024x128x512_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_1024x512x512_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_1024x128x512_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_1024x128x512_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__scalar: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -169,12 +169,12 @@ namespace Demo.Decoders
             }
 
             /// <inheritdoc/>
-            public static unsafe global::AttnGen.KernelIsa BackwardSequence(global::AttnGen.KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength)
+            public static unsafe global::AttnGen.KernelIsa BackwardSequence(global::AttnGen.KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
             {
-                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Avx512; }
-                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Avx2; }
-                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength); return global::AttnGen.KernelIsa.Vector128; }
-                BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength);
+                if (isa >= global::AttnGen.KernelIsa.Avx512 && global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx512(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength, tiles, split); return global::AttnGen.KernelIsa.Avx512; }
+                if (isa >= global::AttnGen.KernelIsa.Avx2 && global::System.Runtime.Intrinsics.X86.Avx2.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported) { BackwardSequence__avx2(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength, tiles, split); return global::AttnGen.KernelIsa.Avx2; }
+                if (isa >= global::AttnGen.KernelIsa.Vector128 && global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { BackwardSequence__v128(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength, tiles, split); return global::AttnGen.KernelIsa.Vector128; }
+                BackwardSequence__scalar(saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength, tiles, split);
                 return global::AttnGen.KernelIsa.Scalar;
             }
 

@@ -40,10 +40,10 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_128x512x512_bias__avx512: backward of Y[128, 512] = X[128, 512] · W[512, 512]ᵀ + b.
-        private static unsafe void LinearBackward_128x512x512_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_128x512x512_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[128, 512] = dY · W: tile rows are rows of dY, the reduction runs over its 512 columns.
-            for (int j = 0; j < 512; j += 32)
+            for (int j = split.Start(16) * 32, jEnd = split.End(16) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 120; r += 12)
                 {
@@ -52,7 +52,7 @@ namespace Demo.Decoders
                 gemm_8x32_k512__avx512(&dy[120 * 512], &w[j], 512, AgSupport.ZeroRow, &dx[120 * 512 + j], 512, 32);
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
-            for (int j = 0; j < 512; j += 32)
+            for (int j = split.Start(16) * 32, jEnd = split.End(16) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 504; r += 12)
                 {
@@ -60,8 +60,8 @@ namespace Demo.Decoders
                 }
                 gemm_tn_8x32__avx512(&dy[504], 512, 128, &x[j], 512, &dw[504 * 512 + j], 512, 8, 32);
             }
-            // db[0..511] += Σ_m dY[m, :]
-            for (int j = 0; j < 512; j += 16)
+            // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 128; i++) s += AgOps.Load(dy + i * 512 + j);
@@ -115,7 +115,7 @@ namespace Demo.Decoders
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -130,27 +130,29 @@ namespace Demo.Decoders
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_128x512x512_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_128x512x512_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_128x512x512_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_128x512x512_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_128x512x512_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_128x512x512_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_128x512x512_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_128x512x512_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -36,24 +36,36 @@ namespace Demo.Translation
         }
 
         // LinearBackward_10x64x48_bias__avx512: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b.
-        private static unsafe void LinearBackward_10x64x48_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_10x64x48_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
-            gemm_10x32_k64__avx512(dy, w, 48, AgSupport.ZeroRow, dx, 48, 32);
-            gemm_10x16_k64__avx512(dy, &w[32], 48, AgSupport.ZeroRow, &dx[32], 48, 16);
+            for (int j = split.Start(2) * 32, jEnd = global::System.Math.Min(split.End(2), 1) * 32; j < jEnd; j += 32)
+            {
+                gemm_10x32_k64__avx512(dy, &w[j], 48, AgSupport.ZeroRow, &dx[j], 48, 32);
+            }
+            if (split.IsLast)
+            {
+                gemm_10x16_k64__avx512(dy, &w[32], 48, AgSupport.ZeroRow, &dx[32], 48, 16);
+            }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int r = 0; r < 60; r += 12)
+            for (int j = split.Start(2) * 32, jEnd = global::System.Math.Min(split.End(2), 1) * 32; j < jEnd; j += 32)
             {
-                gemm_tn_12x32__avx512(&dy[r], 64, 10, x, 48, &dw[r * 48], 48, 12, 32);
+                for (int r = 0; r < 60; r += 12)
+                {
+                    gemm_tn_12x32__avx512(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 12, 32);
+                }
+                gemm_tn_4x32__avx512(&dy[60], 64, 10, &x[j], 48, &dw[60 * 48 + j], 48, 4, 32);
             }
-            gemm_tn_4x32__avx512(&dy[60], 64, 10, x, 48, &dw[60 * 48], 48, 4, 32);
-            for (int r = 0; r < 60; r += 12)
+            if (split.IsLast)
             {
-                gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
+                for (int r = 0; r < 60; r += 12)
+                {
+                    gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
+                }
+                gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             }
-            gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
-            // db[0..63] += Σ_m dY[m, :]
-            for (int j = 0; j < 64; j += 16)
+            // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 64 + j);
@@ -74,30 +86,42 @@ namespace Demo.Translation
         }
 
         // LinearBackward_24x64x48_bias__avx512: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b.
-        private static unsafe void LinearBackward_24x64x48_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_24x64x48_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[24, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
-            for (int r = 0; r < 24; r += 12)
+            for (int j = split.Start(2) * 32, jEnd = global::System.Math.Min(split.End(2), 1) * 32; j < jEnd; j += 32)
             {
-                gemm_12x32_k64__avx512(&dy[r * 64], w, 48, AgSupport.ZeroRow, &dx[r * 48], 48, 32);
+                for (int r = 0; r < 24; r += 12)
+                {
+                    gemm_12x32_k64__avx512(&dy[r * 64], &w[j], 48, AgSupport.ZeroRow, &dx[r * 48 + j], 48, 32);
+                }
             }
-            for (int r = 0; r < 24; r += 12)
+            if (split.IsLast)
             {
-                gemm_12x16_k64__avx512(&dy[r * 64], &w[32], 48, AgSupport.ZeroRow, &(&dx[r * 48])[32], 48, 16);
+                for (int r = 0; r < 24; r += 12)
+                {
+                    gemm_12x16_k64__avx512(&dy[r * 64], &w[32], 48, AgSupport.ZeroRow, &(&dx[r * 48])[32], 48, 16);
+                }
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
-            for (int r = 0; r < 60; r += 12)
+            for (int j = split.Start(2) * 32, jEnd = global::System.Math.Min(split.End(2), 1) * 32; j < jEnd; j += 32)
             {
-                gemm_tn_12x32__avx512(&dy[r], 64, 24, x, 48, &dw[r * 48], 48, 12, 32);
+                for (int r = 0; r < 60; r += 12)
+                {
+                    gemm_tn_12x32__avx512(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 12, 32);
+                }
+                gemm_tn_4x32__avx512(&dy[60], 64, 24, &x[j], 48, &dw[60 * 48 + j], 48, 4, 32);
             }
-            gemm_tn_4x32__avx512(&dy[60], 64, 24, x, 48, &dw[60 * 48], 48, 4, 32);
-            for (int r = 0; r < 60; r += 12)
+            if (split.IsLast)
             {
-                gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
+                for (int r = 0; r < 60; r += 12)
+                {
+                    gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[32], 48, &(&dw[r * 48])[32], 48, 12, 16);
+                }
+                gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
             }
-            gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[32], 48, &(&dw[60 * 48])[32], 48, 4, 16);
-            // db[0..63] += Σ_m dY[m, :]
-            for (int j = 0; j < 64; j += 16)
+            // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 24; i++) s += AgOps.Load(dy + i * 64 + j);
@@ -119,23 +143,23 @@ namespace Demo.Translation
         }
 
         // LinearBackward_10x48x64_bias__avx512: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
-        private static unsafe void LinearBackward_10x48x64_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_10x48x64_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 64] = dY · W: tile rows are rows of dY, the reduction runs over its 48 columns.
-            for (int j = 0; j < 64; j += 32)
+            for (int j = split.Start(2) * 32, jEnd = split.End(2) * 32; j < jEnd; j += 32)
             {
                 gemm_10x32_k48__avx512(dy, &w[j], 64, AgSupport.ZeroRow, &dx[j], 64, 32);
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = 0; j < 64; j += 32)
+            for (int j = split.Start(2) * 32, jEnd = split.End(2) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 48; r += 12)
                 {
                     gemm_tn_12x32__avx512(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 12, 32);
                 }
             }
-            // db[0..47] += Σ_m dY[m, :]
-            for (int j = 0; j < 48; j += 16)
+            // db[0..47] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 48 + j);
@@ -189,7 +213,7 @@ namespace Demo.Translation
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -204,27 +228,29 @@ namespace Demo.Translation
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_10x48x64_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_10x48x64_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_10x64x48_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_24x64x48_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_24x64x48_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_10x64x48_bias__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_24x64x48_bias__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_24x64x48_bias__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -38,10 +38,10 @@ namespace Demo.Translation
         }
 
         // LinearBackward_10x64x48_bias__scalar: backward of Y[10, 64] = X[10, 48] · W[64, 48]ᵀ + b.
-        private static unsafe void LinearBackward_10x64x48_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_10x64x48_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
-            for (int j = 0; j < 48; j += 4)
+            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 10; r += 2)
                 {
@@ -49,15 +49,15 @@ namespace Demo.Translation
                 }
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = 0; j < 48; j += 4)
+            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 64; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
                 }
             }
-            // db[0..63] += Σ_m dY[m, :]
-            for (int j = 0; j < 64; j += 1)
+            // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(64) * 1, jEnd = split.End(64) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 10; i++) s += *(dy + i * 64 + j);
@@ -78,10 +78,10 @@ namespace Demo.Translation
         }
 
         // LinearBackward_24x64x48_bias__scalar: backward of Y[24, 64] = X[24, 48] · W[64, 48]ᵀ + b.
-        private static unsafe void LinearBackward_24x64x48_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_24x64x48_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[24, 48] = dY · W: tile rows are rows of dY, the reduction runs over its 64 columns.
-            for (int j = 0; j < 48; j += 4)
+            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 24; r += 2)
                 {
@@ -89,15 +89,15 @@ namespace Demo.Translation
                 }
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
-            for (int j = 0; j < 48; j += 4)
+            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 64; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
                 }
             }
-            // db[0..63] += Σ_m dY[m, :]
-            for (int j = 0; j < 64; j += 1)
+            // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(64) * 1, jEnd = split.End(64) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 24; i++) s += *(dy + i * 64 + j);
@@ -118,10 +118,10 @@ namespace Demo.Translation
         }
 
         // LinearBackward_10x48x64_bias__scalar: backward of Y[10, 48] = X[10, 64] · W[48, 64]ᵀ + b.
-        private static unsafe void LinearBackward_10x48x64_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_10x48x64_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 64] = dY · W: tile rows are rows of dY, the reduction runs over its 48 columns.
-            for (int j = 0; j < 64; j += 4)
+            for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 10; r += 2)
                 {
@@ -129,15 +129,15 @@ namespace Demo.Translation
                 }
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = 0; j < 64; j += 4)
+            for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 48; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 2, 4);
                 }
             }
-            // db[0..47] += Σ_m dY[m, :]
-            for (int j = 0; j < 48; j += 1)
+            // db[0..47] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(48) * 1, jEnd = split.End(48) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 10; i++) s += *(dy + i * 48 + j);
@@ -188,7 +188,7 @@ namespace Demo.Translation
         }
 
         // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -203,27 +203,29 @@ namespace Demo.Translation
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_10x48x64_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_10x48x64_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_10x64x48_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_24x64x48_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_24x64x48_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_10x64x48_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_24x64x48_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_24x64x48_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__scalar: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -40,10 +40,10 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_32x128x128__avx512: backward of Y[32, 128] = X[32, 128] · W[128, 128]ᵀ.
-        private static unsafe void LinearBackward_32x128x128__avx512(float* dy, float* x, float* w, float* dw, float* dx)
+        private static unsafe void LinearBackward_32x128x128__avx512(float* dy, float* x, float* w, float* dw, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[32, 128] = dY · W: tile rows are rows of dY, the reduction runs over its 128 columns.
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
@@ -52,7 +52,7 @@ namespace Demo.Decoders
                 gemm_8x32_k128__avx512(&dy[24 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 32);
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 120; r += 12)
                 {
@@ -76,10 +76,10 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_32x32x128__avx512: backward of Y[32, 32] = X[32, 128] · W[32, 128]ᵀ.
-        private static unsafe void LinearBackward_32x32x128__avx512(float* dy, float* x, float* w, float* dw, float* dx)
+        private static unsafe void LinearBackward_32x32x128__avx512(float* dy, float* x, float* w, float* dw, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[32, 128] = dY · W: tile rows are rows of dY, the reduction runs over its 32 columns.
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
@@ -88,7 +88,7 @@ namespace Demo.Decoders
                 gemm_8x32_k32__avx512(&dy[24 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 32);
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = 0; j < 128; j += 32)
+            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
@@ -150,7 +150,7 @@ namespace Demo.Decoders
         }
 
         // BackwardSequence__avx512: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__avx512(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -165,32 +165,35 @@ namespace Demo.Decoders
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_32x128x128__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_32x128x128__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)
+            // Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose); rows shared out
             global::AttnGen.RotaryTable rotary = Kernels.Rotary!;
-            rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, 0, global::AttnGen.KernelIsa.Avx512);
-            rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, 0, global::AttnGen.KernelIsa.Avx512);
+            rotary.RotateBack(dq, SeqLen, QueryWidth, Heads, global::AttnGen.KernelIsa.Avx512, split);
+            rotary.RotateBack(dk, KvSeqLen, KvWidth, KvHeads, global::AttnGen.KernelIsa.Avx512, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_32x128x128__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, dxq);
-            LinearBackward_32x32x128__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, dxk);
-            LinearBackward_32x32x128__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_32x128x128__avx512(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, dxq, split);
+            LinearBackward_32x32x128__avx512(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, dxk, split);
+            LinearBackward_32x32x128__avx512(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, dxv, split);
         }
 
         // BackwardCore__avx512: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__avx512(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx512, AttentionKernels__avx512, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -36,24 +36,24 @@ namespace @event.@class
         }
 
         // LinearBackward_3x8x8_bias__scalar: backward of Y[3, 8] = X[3, 8] · W[8, 8]ᵀ + b.
-        private static unsafe void LinearBackward_3x8x8_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_3x8x8_bias__scalar(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[3, 8] = dY · W: tile rows are rows of dY, the reduction runs over its 8 columns.
-            for (int j = 0; j < 8; j += 4)
+            for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
             {
                 gemm_2x4_k8__scalar(dy, &w[j], 8, AgSupport.ZeroRow, &dx[j], 8, 4);
                 gemm_1x4_k8__scalar(&dy[2 * 8], &w[j], 8, AgSupport.ZeroRow, &dx[2 * 8 + j], 8, 4);
             }
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
-            for (int j = 0; j < 8; j += 4)
+            for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
             {
                 for (int r = 0; r < 8; r += 2)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 8, 3, &x[j], 8, &dw[r * 8 + j], 8, 2, 4);
                 }
             }
-            // db[0..7] += Σ_m dY[m, :]
-            for (int j = 0; j < 8; j += 1)
+            // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(8) * 1, jEnd = split.End(8) * 1; j < jEnd; j += 1)
             {
                 AgVecF s = *(db + j);
                 for (int i = 0; i < 3; i++) s += *(dy + i * 8 + j);
@@ -107,7 +107,7 @@ namespace @event.@class
         }
 
         // BackwardSequence__scalar: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__scalar(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -122,27 +122,29 @@ namespace @event.@class
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_3x8x8_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_3x8x8_bias__scalar(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__scalar(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_3x8x8_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_3x8x8_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_3x8x8_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_3x8x8_bias__scalar(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_3x8x8_bias__scalar(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_3x8x8_bias__scalar(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__scalar: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__scalar(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__scalar, AttentionKernels__scalar, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -38,27 +38,33 @@ partial class MultiQueryAttention
     }
 
     // LinearBackward_37x12x12_bias__avx2: backward of Y[37, 12] = X[37, 12] · W[12, 12]ᵀ + b.
-    private static unsafe void LinearBackward_37x12x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    private static unsafe void LinearBackward_37x12x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
     {
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 12 columns.
-        for (int r = 0; r < 36; r += 6)
+        if (split.IsLast)
         {
-            gemm_6x12_k12__avx2(&dy[r * 12], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
+            for (int r = 0; r < 36; r += 6)
+            {
+                gemm_6x12_k12__avx2(&dy[r * 12], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
+            }
+            gemm_1x12_k12__avx2(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        gemm_1x12_k12__avx2(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        for (int r = 0; r < 12; r += 6)
+        if (split.IsLast)
         {
-            gemm_tn_6x12__avx2(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 6, 12);
+            for (int r = 0; r < 12; r += 6)
+            {
+                gemm_tn_6x12__avx2(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 6, 12);
+            }
         }
-        // db[0..11] += Σ_m dY[m, :]
-        for (int j = 0; j < 8; j += 8)
+        // db[0..11] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+        for (int j = split.Start(1) * 8, jEnd = split.End(1) * 8; j < jEnd; j += 8)
         {
             AgVecF s = AgOps.Load(db + j);
             for (int i = 0; i < 37; i++) s += AgOps.Load(dy + i * 12 + j);
             AgOps.Store(s, db + j);
         }
-        for (int j = 8; j < 12; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 12 + j];
+        if (split.IsLast) for (int j = 8; j < 12; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 12 + j];
     }
 
     // Linear_37x3x12_bias__avx2: Y[37, 3] = X[37, 12] · Wᵀ + b on 1 packed panels of 16 columns, register tiles of 6 rows.
@@ -75,18 +81,24 @@ partial class MultiQueryAttention
     }
 
     // LinearBackward_37x3x12_bias__avx2: backward of Y[37, 3] = X[37, 12] · W[3, 12]ᵀ + b.
-    private static unsafe void LinearBackward_37x3x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+    private static unsafe void LinearBackward_37x3x12_bias__avx2(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
     {
         // dX[37, 12] = dY · W: tile rows are rows of dY, the reduction runs over its 3 columns.
-        for (int r = 0; r < 36; r += 6)
+        if (split.IsLast)
         {
-            gemm_6x12_k3__avx2(&dy[r * 3], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
+            for (int r = 0; r < 36; r += 6)
+            {
+                gemm_6x12_k3__avx2(&dy[r * 3], w, 12, AgSupport.ZeroRow, &dx[r * 12], 12, 12);
+            }
+            gemm_1x12_k3__avx2(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        gemm_1x12_k3__avx2(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        gemm_tn_3x12__avx2(dy, 3, 37, x, 12, dw, 12, 3, 12);
-        // db[0..2] += Σ_m dY[m, :]
-        for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
+        if (split.IsLast)
+        {
+            gemm_tn_3x12__avx2(dy, 3, 37, x, 12, dw, 12, 3, 12);
+        }
+        // db[0..2] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+        if (split.IsLast) for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];
     }
 
     // The attention core on this path: query tiles of 6 rows (6 whole, then one of 1), key blocks of 48,
@@ -135,7 +147,7 @@ partial class MultiQueryAttention
     }
 
     // BackwardSequence__avx2: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-    private static unsafe void BackwardSequence__avx2(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+    private static unsafe void BackwardSequence__avx2(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
     {
         float* lse = saved + TrainLse;
         float* xq = saved + TrainQuery;
@@ -150,27 +162,29 @@ partial class MultiQueryAttention
         float* dk = work + WorkKey;
         float* dv = work + WorkValue;
 
-        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-        LinearBackward_37x12x12_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+        // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+        LinearBackward_37x12x12_bias__avx2(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+        split.Sync();
 
-        // Attention core: dC -> dQ, dK, dV (overwritten)
-        BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+        // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+        BackwardCore__avx2(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+        split.Sync();
 
-        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-        LinearBackward_37x12x12_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-        LinearBackward_37x3x12_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-        LinearBackward_37x3x12_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+        // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+        LinearBackward_37x12x12_bias__avx2(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+        LinearBackward_37x3x12_bias__avx2(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+        LinearBackward_37x3x12_bias__avx2(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
     }
 
     // BackwardCore__avx2: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-    private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+    private static unsafe void BackwardCore__avx2(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
     {
         var buffers = new global::AttnGen.AttentionBuffers
         {
             KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
             Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
         };
-        global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+        global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__avx2, AttentionKernels__avx2, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
         _ = parameters; _ = grad;
     }
 

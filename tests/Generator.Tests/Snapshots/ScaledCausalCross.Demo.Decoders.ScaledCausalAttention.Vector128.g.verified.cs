@@ -36,17 +36,23 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_4x16x16_bias__v128: backward of Y[4, 16] = X[4, 16] · W[16, 16]ᵀ + b.
-        private static unsafe void LinearBackward_4x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_4x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            gemm_4x16_k16__v128(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            for (int r = 0; r < 16; r += 4)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_tn_4x16__v128(&dy[r], 16, 4, x, 16, &dw[r * 16], 16, 4, 16);
+                gemm_4x16_k16__v128(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
             }
-            // db[0..15] += Σ_m dY[m, :]
-            for (int j = 0; j < 16; j += 4)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            {
+                for (int r = 0; r < 16; r += 4)
+                {
+                    gemm_tn_4x16__v128(&dy[r], 16, 4, &x[j], 16, &dw[r * 16 + j], 16, 4, 16);
+                }
+            }
+            // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 4; i++) s += AgOps.Load(dy + i * 16 + j);
@@ -68,21 +74,27 @@ namespace Demo.Decoders
         }
 
         // LinearBackward_10x16x16_bias__v128: backward of Y[10, 16] = X[10, 16] · W[16, 16]ᵀ + b.
-        private static unsafe void LinearBackward_10x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx)
+        private static unsafe void LinearBackward_10x16x16_bias__v128(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            for (int r = 0; r < 8; r += 4)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_4x16_k16__v128(&dy[r * 16], w, 16, AgSupport.ZeroRow, &dx[r * 16], 16, 16);
+                for (int r = 0; r < 8; r += 4)
+                {
+                    gemm_4x16_k16__v128(&dy[r * 16], &w[j], 16, AgSupport.ZeroRow, &dx[r * 16 + j], 16, 16);
+                }
+                gemm_2x16_k16__v128(&dy[8 * 16], &w[j], 16, AgSupport.ZeroRow, &dx[8 * 16 + j], 16, 16);
             }
-            gemm_2x16_k16__v128(&dy[8 * 16], w, 16, AgSupport.ZeroRow, &dx[8 * 16], 16, 16);
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int r = 0; r < 16; r += 4)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_tn_4x16__v128(&dy[r], 16, 10, x, 16, &dw[r * 16], 16, 4, 16);
+                for (int r = 0; r < 16; r += 4)
+                {
+                    gemm_tn_4x16__v128(&dy[r], 16, 10, &x[j], 16, &dw[r * 16 + j], 16, 4, 16);
+                }
             }
-            // db[0..15] += Σ_m dY[m, :]
-            for (int j = 0; j < 16; j += 4)
+            // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
+            for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
             {
                 AgVecF s = AgOps.Load(db + j);
                 for (int i = 0; i < 10; i++) s += AgOps.Load(dy + i * 16 + j);
@@ -133,7 +145,7 @@ namespace Demo.Decoders
         }
 
         // BackwardSequence__v128: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.
-        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)
+        private static unsafe void BackwardSequence__v128(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)
         {
             float* lse = saved + TrainLse;
             float* xq = saved + TrainQuery;
@@ -148,27 +160,29 @@ namespace Demo.Decoders
             float* dk = work + WorkKey;
             float* dv = work + WorkValue;
 
-            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY
-            LinearBackward_4x16x16_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc);
+            // Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)
+            LinearBackward_4x16x16_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
+            split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten)
-            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
+            split.Sync();
 
-            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)
-            LinearBackward_4x16x16_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq);
-            LinearBackward_10x16x16_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk);
-            LinearBackward_10x16x16_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv);
+            // Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)
+            LinearBackward_4x16x16_bias__v128(dq, xq, parameters + InProjWeightOffset, grad + InProjWeightOffset, grad + InProjBiasOffset, dxq, split);
+            LinearBackward_10x16x16_bias__v128(dk, xk, parameters + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjWeightOffset + QueryWidth * ModelDim, grad + InProjBiasOffset + QueryWidth, dxk, split);
+            LinearBackward_10x16x16_bias__v128(dv, xv, parameters + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjWeightOffset + (QueryWidth + KvWidth) * ModelDim, grad + InProjBiasOffset + QueryWidth + KvWidth, dxv, split);
         }
 
         // BackwardCore__v128: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.
-        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)
+        private static unsafe void BackwardCore__v128(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)
         {
             var buffers = new global::AttnGen.AttentionBuffers
             {
                 KeysT = work + WorkTileKeysT, ValuesT = work + WorkTileValuesT, Keys = work + WorkTileKeys, KeyGrad = work + WorkTileKeyGrad, ValueGrad = work + WorkTileValueGrad,
                 Query = work + WorkTileQuery, OutGrad = work + WorkTileOutGrad, QueryGrad = work + WorkTileQueryGrad, Prob = work + WorkTileProb, ScoreGrad = work + WorkTileScoreGrad,
             };
-            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);
+            global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__v128, AttentionKernels__v128, buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);
             _ = parameters; _ = grad;
         }
 

@@ -514,6 +514,40 @@ public sealed class AttentionLayerCoreTests : IDisposable
         Assert.Equal(once, layer.GradientBlock.ToArray(), (x, y) => Math.Abs(x - y) <= 1e-5f * (1 + Math.Abs(x)));
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Training_OneSequence_IsSharedByEveryThread_InOneWorkAreaWithATileAreaEach(int threads)
+    {
+        using FakeLayer layer = NewLayer(threads);
+        var batch = Batch.Create(1, [3]);
+        float[] output = NaNs(S * W);
+        layer.ForwardTrain(batch.Q, batch.K, batch.V, output, 1, batch.ValidLengths);
+        AssertClose(batch.Expected(), output);
+        KernelCall[] forward = [.. FakeKernels<CrossShape>.ForwardCalls];
+        Assert.Equal(Enumerable.Range(0, threads), forward.Select(c => c.Part).Order());
+        Assert.Equal(threads, forward.Select(c => c.Thread).Distinct().Count());
+        Assert.Single(forward.Select(c => c.Scratch).Distinct()); // the sequence's saved state
+        Assert.Equal(threads, forward.Select(c => c.Tiles).Distinct().Count());
+
+        float[] dy = Random(S * W, 13);
+        Gradients g = Backward(layer, dy, 1, batch.ValidLengths);
+        var expected = FakeMath.Backward(batch.Q, batch.K, dy, S, Kv, 1, batch.ValidLengths, A, B);
+        AssertClose(expected.Dq, g.Dq);
+        AssertClose(expected.Dk, g.Dk);
+        AssertClose(expected.Dv, g.Dv);
+        Assert.Equal(expected.Da, layer.GradientBlock[0], 4);
+        Assert.Equal(expected.Db, layer.GradientBlock[1], 4);
+        // The saved output is whole although every part copied only its rows.
+        Assert.Equal(output.Zip(dy, (y, d) => (double)y * d).Sum(), layer.GradientBlock[FakeMath.OutputDotGradient], 4);
+        KernelCall[] backward = [.. FakeKernels<CrossShape>.BackwardCalls];
+        Assert.Equal(Enumerable.Range(0, threads), backward.Select(c => c.Part).Order());
+        Assert.All(backward, c => Assert.Equal(threads, c.Parts));
+        Assert.Equal(threads, backward.Select(c => c.Thread).Distinct().Count());
+        Assert.Single(backward.Select(c => c.Scratch).Distinct()); // the team's work area
+        Assert.Equal(threads, backward.Select(c => c.Tiles).Distinct().Count());
+    }
+
     // ---- Self-attention overloads ----
 
     [Fact]

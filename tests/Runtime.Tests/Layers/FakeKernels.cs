@@ -141,9 +141,17 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
     }
 
     public static KernelIsa BackwardSequence(KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad,
-        float* valueGrad, float* parameters, float* gradients, float* work, int validLength)
+        float* valueGrad, float* parameters, float* gradients, float* work, int validLength, float* tiles, SequenceSplit split)
     {
-        BackwardCalls.Enqueue(new KernelCall((nint)outputGrad, validLength, isa, Environment.CurrentManagedThreadId));
+        BackwardCalls.Enqueue(new KernelCall((nint)outputGrad, validLength, isa, Environment.CurrentManagedThreadId, split.Part, split.Parts,
+            (nint)work, (nint)tiles));
+        // A shared sequence: the parts meet once, as the generated backward's do between its phases, then the first
+        // part does it all.
+        split.Sync();
+        if (split.Part != 0)
+        {
+            return isa;
+        }
         const int w = FakeMath.Width;
         float a = parameters[0], b = parameters[1];
         float* query = saved + Layout.SavedQuery, key = saved + Layout.SavedKey;

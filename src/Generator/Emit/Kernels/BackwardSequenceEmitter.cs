@@ -6,6 +6,10 @@ namespace AttnGen.Generator.Emit.Kernels
     /// Emits <c>BackwardSequence__{suffix}</c> for every path: the output projection's backward, the attention core's
     /// backward (<c>BackwardCore__{suffix}</c>, from <see cref="Path.AttentionBackwardEmitter"/>), the input projections'
     /// backward. The projection parts are separate methods so every path's sequence emits them the same way.
+    /// Every worker of a shared sequence runs it with its own <c>split</c> and <c>tiles</c> (its own work area, for the
+    /// attention tiles): each phase does the worker's share (column blocks of the projections, key/value heads of the
+    /// core, rows of the rotary turn), and the workers meet between phases; the gradients of the context, q, k and v live
+    /// in the shared <c>work</c>.
     /// </summary>
     internal static class BackwardSequenceEmitter
     {
@@ -19,7 +23,7 @@ namespace AttnGen.Generator.Emit.Kernels
             LayerSpec s = plan.Spec;
             string suffix = isa.Suffix;
             w.Line($"// BackwardSequence__{suffix}: dY -> dX_q, dX_k, dX_v; parameter gradients accumulate into grad.");
-            using (w.Open($"private static unsafe void BackwardSequence__{suffix}(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength)"))
+            using (w.Open($"private static unsafe void BackwardSequence__{suffix}(float* saved, float* dy, float* dxq, float* dxk, float* dxv, float* parameters, float* grad, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split)"))
             {
                 w.Line("float* lse = saved + TrainLse;");
                 w.Line("float* xq = saved + TrainQuery;");
@@ -37,6 +41,7 @@ namespace AttnGen.Generator.Emit.Kernels
                     w.Line("float* dv = work + WorkValue;");
                     w.Line();
                     EmitOutputProjectionBackward(w, plan, suffix);
+                    w.Line("split.Sync();");
                 }
                 else
                 {
@@ -46,10 +51,11 @@ namespace AttnGen.Generator.Emit.Kernels
                     w.Line("_ = work;");
                 }
                 w.Line();
-                w.Line("// Attention core: dC -> dQ, dK, dV (overwritten)");
-                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, work);");
+                w.Line("// Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)");
+                w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);");
                 if (s.Projections)
                 {
+                    w.Line("split.Sync();");
                     w.Line();
                     RotaryEmitter.EmitRotateBack(w, plan, isa, "dq", "dk");
                     EmitInputProjectionsBackward(w, plan, suffix);
@@ -64,8 +70,8 @@ namespace AttnGen.Generator.Emit.Kernels
         /// </summary>
         public static void EmitOutputProjectionBackward(SourceWriter w, KernelPlan plan, string suffix)
         {
-            w.Line("// Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY");
-            w.Line($"{plan.OutputProjection!.BackwardKernelName}__{suffix}(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset{(plan.Spec.Bias ? ", grad + OutProjBiasOffset" : "")}, dc);");
+            w.Line("// Output projection: dC = dY · W_o; dW_o += dYᵀ · C; db_o += Σ_rows dY (each worker its share of the column blocks)");
+            w.Line($"{plan.OutputProjection!.BackwardKernelName}__{suffix}(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset{(plan.Spec.Bias ? ", grad + OutProjBiasOffset" : "")}, dc, split);");
         }
 
         /// <summary>
@@ -79,10 +85,10 @@ namespace AttnGen.Generator.Emit.Kernels
             void Call(LinearShape shape, string gradient, string input, string rows, string biasRows, string inputGradient)
             {
                 string weight = $"InProjWeightOffset{rows}";
-                w.Line($"{shape.BackwardKernelName}__{suffix}({gradient}, {input}, parameters + {weight}, grad + {weight}{(bias ? $", grad + InProjBiasOffset{biasRows}" : "")}, {inputGradient});");
+                w.Line($"{shape.BackwardKernelName}__{suffix}({gradient}, {input}, parameters + {weight}, grad + {weight}{(bias ? $", grad + InProjBiasOffset{biasRows}" : "")}, {inputGradient}, split);");
             }
 
-            w.Line("// Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v)");
+            w.Line("// Input projections: dX = dQ · W; dW += dQᵀ · X; db += Σ_rows dQ (and the same for k and v; each worker its share of the column blocks)");
             Call(plan.QueryProjection!, "dq", "xq", "", "", "dxq");
             Call(plan.KvProjection!, "dk", "xk", " + QueryWidth * ModelDim", " + QueryWidth", "dxk");
             Call(plan.KvProjection!, "dv", "xv", " + (QueryWidth + KvWidth) * ModelDim", " + QueryWidth + KvWidth", "dxv");

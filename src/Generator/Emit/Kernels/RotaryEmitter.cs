@@ -18,10 +18,13 @@ namespace AttnGen.Generator.Emit.Kernels
             => Emit(w, plan, "// Rotary position embedding: q and k turned in place, row r by the angles r·θ_i (pairs i, i + HeadDim/2); rows shared out",
                 $"Rotate({q}, SeqLen, QueryWidth, Heads, {Path(isa)}, split)", $"Rotate({k}, KvSeqLen, KvWidth, KvHeads, {Path(isa)}, split)", "split.Sync();");
 
-        /// <summary>Turns the gradients <paramref name="dq"/> and <paramref name="dk"/> of the rotated q and k back by −r·θ_i.</summary>
+        /// <summary>
+        /// Turns the gradients <paramref name="dq"/> and <paramref name="dk"/> of the rotated q and k back by −r·θ_i, each
+        /// worker of the sequence its share of the rows (<c>split</c>), then waits for the others.
+        /// </summary>
         public static void EmitRotateBack(SourceWriter w, KernelPlan plan, IsaProfile isa, string dq, string dk)
-            => Emit(w, plan, "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose)",
-                $"RotateBack({dq}, SeqLen, QueryWidth, Heads, 0, {Path(isa)})", $"RotateBack({dk}, KvSeqLen, KvWidth, KvHeads, 0, {Path(isa)})", null);
+            => Emit(w, plan, "// Rotary position embedding, backward: dQ and dK turned back in place by −r·θ_i (the rotation's transpose); rows shared out",
+                $"RotateBack({dq}, SeqLen, QueryWidth, Heads, {Path(isa)}, split)", $"RotateBack({dk}, KvSeqLen, KvWidth, KvHeads, {Path(isa)}, split)", "split.Sync();");
 
         private static void Emit(SourceWriter w, KernelPlan plan, string comment, string q, string k, string? then)
         {

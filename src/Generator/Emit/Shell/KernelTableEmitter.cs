@@ -58,8 +58,8 @@ namespace AttnGen.Generator.Emit.Shell
                 EmitDispatch(w, selection, "void ForwardSequence", "float* query, float* key, float* value, float* output, int validLength, float* parameters, float* packed, float* scratch, float* lse, float* tiles, global::AttnGen.SequenceSplit split",
                     "ForwardSequence", "query, key, value, output, validLength, parameters, packed, scratch, lse, tiles, split", returnsPath: false);
                 w.Line();
-                EmitDispatch(w, selection, "global::AttnGen.KernelIsa BackwardSequence", "float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength",
-                    "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength", returnsPath: true);
+                EmitDispatch(w, selection, "global::AttnGen.KernelIsa BackwardSequence", "float* saved, float* outputGrad, float* queryGrad, float* keyGrad, float* valueGrad, float* parameters, float* gradients, float* work, int validLength, float* tiles, global::AttnGen.SequenceSplit split",
+                    "BackwardSequence", "saved, outputGrad, queryGrad, keyGrad, valueGrad, parameters, gradients, work, validLength, tiles, split", returnsPath: true);
                 if (s.KvCache)
                 {
                     // Every path reads the panels PackWeights packed for it.

@@ -33,12 +33,15 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// </remarks>
     internal static class AttentionBackwardEmitter
     {
-        /// <summary><c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on the work area.</summary>
+        /// <summary>
+        /// <c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on a worker's
+        /// work area (<c>work</c>, its tiles) and its share of the key/value heads.
+        /// </summary>
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
             string suffix = isa.Suffix;
             w.Line($"// BackwardCore__{suffix}: the backward driver over this layer's heads and tiles, with the forward's tiling and register tiles.");
-            using (w.Open($"private static unsafe void BackwardCore__{suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work)"))
+            using (w.Open($"private static unsafe void BackwardCore__{suffix}(float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, float* parameters, float* grad, int validLength, float* work, global::AttnGen.SequenceSplit split)"))
             {
                 w.Line("var buffers = new global::AttnGen.AttentionBuffers");
                 w.Line("{");
@@ -50,8 +53,8 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                 }
                 w.Line("};");
                 w.Line(plan.IsAdditive
-                    ? "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength);"
-                    : "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength);");
+                    ? "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, parameters + AdditiveVOffset, grad + AdditiveVOffset, validLength, split);"
+                    : "global::AttnGen.VectorAttentionBackward<AgOps, AgVecF>.Backward(AttentionTiling__" + suffix + ", AttentionKernels__" + suffix + ", buffers, q, k, v, o, dO, dq, dk, dv, lse, null, null, validLength, split);");
                 if (!plan.IsAdditive)
                 {
                     w.Line("_ = parameters; _ = grad;");

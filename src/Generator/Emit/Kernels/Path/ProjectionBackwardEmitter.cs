@@ -8,7 +8,9 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one path,
     /// <c>LinearBackward_{M}x{N}x{K}[_bias]__{isa}</c>: <c>dX = dY · W</c> (overwritten) through the Gemm tile (the
     /// forward's tile when N = K, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
-    /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place.
+    /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place. The workers of a shared
+    /// sequence (<c>split</c>) each take a contiguous range of the column blocks of dX and of dW and of the vectors of
+    /// db: every element is computed by one worker, as on one.
     /// </summary>
     internal static class ProjectionBackwardEmitter
     {
@@ -19,21 +21,21 @@ namespace AttnGen.Generator.Emit.Kernels.Path
             int nr = isa.PanelWidth, mr = isa.GemmRows, m = shape.M, n = shape.N, k = shape.K;
             string name = $"{shape.BackwardKernelName}__{isa.Suffix}";
             w.Line($"// {name}: backward of Y[{Inv(m)}, {Inv(n)}] = X[{Inv(m)}, {Inv(k)}] · W[{Inv(n)}, {Inv(k)}]ᵀ{(shape.Bias ? " + b" : "")}.");
-            using (w.Open($"private static unsafe void {name}(float* dy, float* x, float* w, float* dw{(shape.Bias ? ", float* db" : "")}, float* dx)"))
+            using (w.Open($"private static unsafe void {name}(float* dy, float* x, float* w, float* dw{(shape.Bias ? ", float* db" : "")}, float* dx, global::AttnGen.SequenceSplit split)"))
             {
                 w.Line($"// dX[{Inv(m)}, {Inv(k)}] = dY · W: tile rows are rows of dY, the reduction runs over its {Inv(n)} columns.");
                 TileLoops.Emit(w, m, k, mr, nr, (row, column, rows, columns) =>
-                    $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});");
+                    $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});", "split");
                 w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows.");
                 TileLoops.Emit(w, n, k, mr, nr, (row, column, rows, columns) =>
-                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});");
+                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});", "split");
                 if (shape.Bias)
                 {
-                    int full = n / isa.Width * isa.Width;
-                    w.Line($"// db[0..{Inv(n - 1)}] += Σ_m dY[m, :]");
+                    int vectors = n / isa.Width, full = vectors * isa.Width;
+                    w.Line($"// db[0..{Inv(n - 1)}] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)");
                     if (full > 0)
                     {
-                        using (w.Open($"for (int j = 0; j < {Inv(full)}; j += {Inv(isa.Width)})"))
+                        using (w.Open($"for (int j = split.Start({Inv(vectors)}) * {Inv(isa.Width)}, jEnd = split.End({Inv(vectors)}) * {Inv(isa.Width)}; j < jEnd; j += {Inv(isa.Width)})"))
                         {
                             w.Line($"{v.Type} s = {v.Load("db + j")};");
                             w.Line($"for (int i = 0; i < {Inv(m)}; i++) s += {v.Load($"dy + i * {Inv(n)} + j")};");
@@ -42,7 +44,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                     }
                     if (full < n)
                     {
-                        w.Line($"for (int j = {Inv(full)}; j < {Inv(n)}; j++) for (int i = 0; i < {Inv(m)}; i++) db[j] += dy[i * {Inv(n)} + j];");
+                        w.Line($"if (split.IsLast) for (int j = {Inv(full)}; j < {Inv(n)}; j++) for (int i = 0; i < {Inv(m)}; i++) db[j] += dy[i * {Inv(n)} + j];");
                     }
                 }
             }
