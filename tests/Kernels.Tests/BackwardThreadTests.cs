@@ -102,6 +102,38 @@ public sealed class BackwardThreadTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ForwardTests.Layers), MemberType = typeof(ForwardTests))]
+    public void Backward_OnANewLayer_SharedByThreads_AddsEveryPartsGradients(string layerName)
+    {
+        // The gradient block is made on first use: a Backward whose workers all start before anything touched it must
+        // still add every part's share into one block. Fresh layers, gradients never read or zeroed before Backward.
+        TestData.AllowThreeSharingWorkers();
+        float[] expected = NewLayerGradients(layerName, threads: 1);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            for (int round = 0; round < 4; round++)
+            {
+                AssertSameBits(expected, NewLayerGradients(layerName, threads), $"parameter gradient on {threads} threads, new layer {round}");
+            }
+        }
+    }
+
+    private static float[] NewLayerGradients(string layerName, int threads)
+    {
+        using IAttentionLayer layer = TestLayers.Create(layerName);
+        TestData.RandomParameters(layer, seed: 83);
+        layer.MaxDegreeOfParallelism = threads;
+        TestData.Inputs x = TestData.For(layer.Info, 1, seed: 89);
+        float[] dy = TestData.Uniform(x.Output.Length, 97);
+        var dq = new float[x.Query.Length];
+        var dk = new float[x.Key.Length];
+        var dv = new float[x.Value.Length];
+        layer.ForwardTrain(x.Query, x.Key, x.Value, x.Output, 1);
+        layer.Backward(dy, dq, dk, dv, 1);
+        return layer.GradientBlock.ToArray();
+    }
+
     private sealed record Result(float[] Output, float[] Dq, float[] Dk, float[] Dv, float[] Parameters);
 
     // One ForwardTrain and Backward on `threads` threads, after a ForwardTrain on other inputs, so that state a run

@@ -5,7 +5,7 @@ using AttnGen.Benchmarks.Layers;
 namespace AttnGen.Benchmarks.Suites;
 
 /// <summary>
-/// One sequence on one thread against two, in CPU time, for a machine whose other load leaves no free core (where
+/// One sequence on one thread against two, in CPU time (<c>Forward</c>, then <c>ForwardTrain</c> and <c>Backward</c>), for a machine whose other load leaves no free core (where
 /// a two-thread wall-clock time says more about the neighbours than about the split). Per call, interleaved: wall
 /// time, the calling thread's CPU time and the whole process's CPU time. With two threads the calling thread runs
 /// part 0 and a pool thread part 1, so <c>process − caller</c> is part 1's CPU time (plus anything else the process
@@ -18,11 +18,13 @@ internal static class SplitCpuTime
     public static void Run(int repetitions)
     {
         Console.WriteLine($"medians of {repetitions} interleaved calls; load average {File.ReadAllText("/proc/loadavg").Trim()}");
-        Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 1", repetitions);
-        Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1", repetitions);
+        Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 1, Forward", repetitions, training: false);
+        Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, Forward", repetitions, training: false);
+        Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
+        Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
     }
 
-    private static void Measure<TLayer>(string name, int repetitions)
+    private static void Measure<TLayer>(string name, int repetitions, bool training)
         where TLayer : class, IFullLayer, new()
     {
         using var one = new TLayer { MaxDegreeOfParallelism = 1 };
@@ -32,6 +34,7 @@ internal static class SplitCpuTime
         AttentionLayerInfo info = one.Info;
         float[] input = Infrastructure.TestData.Uniform(info.SeqLen * info.ModelDim, 3);
         float[] y1 = new float[input.Length], y2 = new float[input.Length];
+        float[] dy = Infrastructure.TestData.Uniform(input.Length, 23), dx1 = new float[input.Length], dx2 = new float[input.Length];
         var samples = new (double Wall, double Caller, double Process)[2][];
         samples[0] = new (double, double, double)[repetitions];
         samples[1] = new (double, double, double)[repetitions];
@@ -40,10 +43,22 @@ internal static class SplitCpuTime
             for (int t = 0; t < 2; t++)
             {
                 TLayer layer = t == 0 ? one : two;
-                float[] y = t == 0 ? y1 : y2;
+                float[] y = t == 0 ? y1 : y2, dx = t == 0 ? dx1 : dx2;
+                if (training)
+                {
+                    layer.ZeroGradients();
+                }
                 double process = CpuTimeComparison.ProcessMilliseconds(), caller = CpuTimeComparison.ThreadMilliseconds();
                 long start = Stopwatch.GetTimestamp();
-                layer.Forward(input, y, 1);
+                if (training)
+                {
+                    layer.ForwardTrain(input, y, 1);
+                    layer.Backward(dy, dx, 1);
+                }
+                else
+                {
+                    layer.Forward(input, y, 1);
+                }
                 double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 if (r >= 0)
                 {
@@ -51,7 +66,7 @@ internal static class SplitCpuTime
                 }
             }
         }
-        if (!y1.AsSpan().SequenceEqual(y2))
+        if (!y1.AsSpan().SequenceEqual(y2) || !dx1.AsSpan().SequenceEqual(dx2) || !one.GradientBlock.SequenceEqual(two.GradientBlock))
         {
             throw new InvalidOperationException($"{name}: two threads gave other bits than one");
         }

@@ -159,6 +159,8 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         _bwdValueGrad = dv;
         _bwdBatch = batch;
         (int workers, _bwdWholeSequences) = PlanTeams(batch, ref _backwardWork, s_layout.WorkLength);
+        // Made here, not by the workers: worker 0 and every team of which it is the first write into it.
+        float* gradients = Gradients.Pointer;
         if (_workerGradients.Length < workers)
         {
             Array.Resize(ref _workerGradients, workers);
@@ -170,7 +172,10 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         }
         for (int i = 1; i < workers; i++)
         {
-            (_workerGradients[i] ??= new AlignedBuffer(s_layout.ParameterCount)).Span.Clear();
+            if (WritesOwnGradients(i, workers, batch))
+            {
+                (_workerGradients[i] ??= new AlignedBuffer(s_layout.ParameterCount)).Span.Clear();
+            }
         }
         _bwdWorkers = workers;
         try
@@ -181,11 +186,21 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         {
             _bwdWorkers = 1;
         }
-        float* gradients = Gradients.Pointer;
         for (int i = 1; i < workers; i++)
         {
-            KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, s_layout.ParameterCount);
+            if (WritesOwnGradients(i, workers, batch))
+            {
+                KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, s_layout.ParameterCount);
+            }
         }
+    }
+
+    // Whether worker w (of `workers`) adds into a gradient block of its own: it runs whole sequences, or it is the first
+    // of a team (the team's other workers add into that block). The others' blocks are neither cleared nor summed.
+    private bool WritesOwnGradients(int worker, int workers, int batch)
+    {
+        int teams = batch - _bwdWholeSequences;
+        return worker < _bwdWholeSequences || (teams > 0 && TeamStart(TeamOf(worker, teams, workers), teams, workers) == worker);
     }
 
     // Worker w runs sequences w, w + workers, ... below the whole ones, then its part of its team's sequence: a fixed

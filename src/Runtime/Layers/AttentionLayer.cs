@@ -333,7 +333,8 @@ public abstract unsafe partial class AttentionLayer<TKernels> : IAttentionLayer,
                 var split = new SequenceSplit(worker - first, TeamStart(team + 1, teams, _workers) - first, _barriers[team]);
                 if (_wholeSequences > 0)
                 {
-                    // The team's q, k and v go to its first worker's scratch: wait until that worker's own sequences are done.
+                    // Forward puts the team's q, k and v in its first worker's scratch: wait until that worker's own
+                    // sequences are done (ForwardTrain keeps them in the sequence's saved state; the wait costs one meeting).
                     split.Sync();
                 }
                 RunSequence(_wholeSequences + team, _scratch[first]!.Pointer, scratch, split);

@@ -30,7 +30,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     /// One sequence: dQ, dK and dV (overwritten) from the forward's q, k, v, output <paramref name="o"/>, its row
     /// log-sum-exp and the output gradient <paramref name="dO"/>; for additive scoring (<paramref name="additiveV"/> not
     /// null) the gradient of v is added into <paramref name="additiveVGrad"/>. <paramref name="split"/> picks a
-    /// contiguous range of the key/value heads: a group's dK, dV, dQ rows and additive gradients belong to its heads
+    /// contiguous range of the key/value heads: a group's dK and dV, the dQ columns of its query heads and its additive gradients belong to it
     /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker.
     /// </summary>
     public static void Backward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
