@@ -22,9 +22,10 @@ internal static class SplitCpuTime
         Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, Forward", repetitions, training: false);
         Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
         Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
+        Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 8, Forward (whole sequences per thread)", repetitions, training: false, batch: 8);
     }
 
-    private static void Measure<TLayer>(string name, int repetitions, bool training)
+    private static void Measure<TLayer>(string name, int repetitions, bool training, int batch = 1)
         where TLayer : class, IFullLayer, new()
     {
         using var one = new TLayer { MaxDegreeOfParallelism = 1 };
@@ -32,7 +33,7 @@ internal static class SplitCpuTime
         one.ResetParameters(1);
         one.ParameterBlock.CopyTo(two.ParameterBlock);
         AttentionLayerInfo info = one.Info;
-        float[] input = Infrastructure.TestData.Uniform(info.SeqLen * info.ModelDim, 3);
+        float[] input = Infrastructure.TestData.Uniform(batch * info.SeqLen * info.ModelDim, 3);
         float[] y1 = new float[input.Length], y2 = new float[input.Length];
         float[] dy = Infrastructure.TestData.Uniform(input.Length, 23), dx1 = new float[input.Length], dx2 = new float[input.Length];
         var samples = new (double Wall, double Caller, double Process)[2][];
@@ -52,12 +53,12 @@ internal static class SplitCpuTime
                 long start = Stopwatch.GetTimestamp();
                 if (training)
                 {
-                    layer.ForwardTrain(input, y, 1);
-                    layer.Backward(dy, dx, 1);
+                    layer.ForwardTrain(input, y, batch);
+                    layer.Backward(dy, dx, batch);
                 }
                 else
                 {
-                    layer.Forward(input, y, 1);
+                    layer.Forward(input, y, batch);
                 }
                 double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 if (r >= 0)
