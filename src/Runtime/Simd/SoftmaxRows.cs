@@ -136,6 +136,37 @@ internal static unsafe class SoftmaxRows<TOps, TVec>
         return sum;
     }
 
+    /// <summary>
+    /// <c>result[r] = Dot(a + r · strideA, b + r · strideB, length)</c> for <paramref name="count"/> rows, each row summed
+    /// exactly as <see cref="Dot"/> sums it, four rows at a time: one row's multiply-adds form a chain as long as the
+    /// row, each waiting on the last, and four independent chains side by side keep the pipes busy in that wait.
+    /// </summary>
+    public static void Dots(float* a, int strideA, float* b, int strideB, int length, int count, float* result)
+    {
+        int r = 0;
+        for (; r + 4 <= count; r += 4)
+        {
+            float* a0 = a + r * strideA, a1 = a0 + strideA, a2 = a1 + strideA, a3 = a2 + strideA;
+            float* b0 = b + r * strideB, b1 = b0 + strideB, b2 = b1 + strideB, b3 = b2 + strideB;
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            for (int d = 0; d < length; d++)
+            {
+                s0 = TOps.MultiplyAddScalar(a0[d], b0[d], s0);
+                s1 = TOps.MultiplyAddScalar(a1[d], b1[d], s1);
+                s2 = TOps.MultiplyAddScalar(a2[d], b2[d], s2);
+                s3 = TOps.MultiplyAddScalar(a3[d], b3[d], s3);
+            }
+            result[r] = s0;
+            result[r + 1] = s1;
+            result[r + 2] = s2;
+            result[r + 3] = s3;
+        }
+        for (; r < count; r++)
+        {
+            result[r] = Dot(a + r * strideA, b + r * strideB, length);
+        }
+    }
+
     /// <summary><c>destination[d] = source[d] · factor</c> for <paramref name="length"/> floats; nothing past them is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ScaleInto(float* source, float* destination, int length, float factor)

@@ -106,10 +106,10 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         {
             int row = i0 + r;
             SoftmaxRows<TOps, TVec>.ScaleInto(q + row * t.QueryWidth, b.Query + r * dimPad, t.HeadDim, t.Scale);
-            delta[r] = SoftmaxRows<TOps, TVec>.Dot(b.OutGrad + r * dimPad, o + row * t.QueryWidth, t.HeadDim);
             rowLse[r] = lse[row];
             limit[r] = t.VisibleKeys(row, validLength);
         }
+        SoftmaxRows<TOps, TVec>.Dots(b.OutGrad, dimPad, o + i0 * t.QueryWidth, t.QueryWidth, t.HeadDim, rows, delta);
         for (int r = 0; r < br; r++)
         {
             ones[r] = 1f;
