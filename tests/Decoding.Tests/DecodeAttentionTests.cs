@@ -169,9 +169,17 @@ public sealed unsafe class DecodeAttentionTests
         foreach (int threads in new[] { 1, 2 })
         {
             decoder.Run(test.Cache, test.Queries, output, 1, KernelIsaSupport.Best, threads);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            decoder.Run(test.Cache, test.Queries, output, 1, KernelIsaSupport.Best, threads);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            // Up to three measured calls, one of which must allocate nothing: the second worker is queued on the thread
+            // pool's global queue, which the test classes running alongside share, and that queue now and then grows a
+            // segment on whichever thread queues work at that moment. A call that allocates allocates every time.
+            var allocated = new List<long>();
+            for (int attempt = 0; attempt < 3 && (allocated.Count == 0 || allocated[^1] != 0); attempt++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                decoder.Run(test.Cache, test.Queries, output, 1, KernelIsaSupport.Best, threads);
+                allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            Assert.True(allocated[^1] == 0, $"{threads} thread(s): every measured call allocated ({string.Join(", ", allocated)} bytes)");
         }
     }
 

@@ -103,3 +103,8 @@ public partial class Causal_8x512x64_Kv2 ;
 
 [AttentionLayer(heads: 8, headDim: 64, seqLen: 512, ModelDim = 512)]
 public partial class Layer_8x512x64 : IFullLayer;
+
+// Multi-query attention (one key/value head) at the same size: a shared sequence's backward core cannot be split by
+// key/value heads.
+[AttentionLayer(heads: 8, headDim: 64, seqLen: 512, KvHeads = 1, ModelDim = 512)]
+public partial class Layer_8x512x64_Mqa : IFullLayer;

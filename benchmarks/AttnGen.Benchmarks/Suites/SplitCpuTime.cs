@@ -22,6 +22,7 @@ internal static class SplitCpuTime
         Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, Forward", repetitions, training: false);
         Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
         Measure<Layer_8x512x64>("8 x 512 x 64, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
+        Measure<Layer_8x512x64_Mqa>("8 x 512 x 64, one key/value head, ModelDim 512, batch 1, ForwardTrain + Backward", repetitions, training: true);
         Measure<Layer_8x128x64>("8 x 128 x 64, ModelDim 512, batch 8, Forward (whole sequences per thread)", repetitions, training: false, batch: 8);
     }
 

@@ -31,7 +31,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     /// log-sum-exp and the output gradient <paramref name="dO"/>; for additive scoring (<paramref name="additiveV"/> not
     /// null) the gradient of v is added into <paramref name="additiveVGrad"/>. <paramref name="split"/> picks a
     /// contiguous range of the key/value heads: a group's dK and dV, the dQ columns of its query heads and its additive gradients belong to it
-    /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker.
+    /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker. With fewer
+    /// key/value heads than workers (multi-query attention on two threads) the work is shared by key blocks and query
+    /// passes instead (<see cref="BackwardShared"/>).
     /// </summary>
     public static void Backward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
         float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse,
@@ -45,13 +47,14 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         {
             new Span<float>(buffers.AdditiveV, dimPad).Clear();
         }
+        if (t.KvHeads < split.Parts && additiveV == null)
+        {
+            BackwardShared(t, kernels, buffers, q, k, v, o, dO, dq, dk, dv, lse, validLength, split);
+            return;
+        }
         for (int g = split.Start(t.KvHeads), gEnd = split.End(t.KvHeads); g < gEnd; g++)
         {
-            KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
-            KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);
-            // Keys are copied even when they could be read in place, as the forward copies its values: dS·K walks a key
-            // block row by row, and rows H·D floats apart fall into a few L1 sets and evict each other.
-            KernelSupport.PackRows(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, dimPad, buffers.Keys);
+            Pack(t, buffers, k, v, g);
             new Span<float>(buffers.KeyGrad, t.KeyPad * dimPad).Clear();
             new Span<float>(buffers.ValueGrad, t.KeyPad * dimPad).Clear();
             // The query heads of the group share this head's dK and dV.
@@ -66,7 +69,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                 for (int i0 = 0; i0 < t.SeqLen; i0 += rows)
                 {
                     Tiles(t, kernels, buffers, q + column, o + column, dO + column, dq + column, lse + h * t.SeqLen, i0,
-                        Math.Min(rows, t.SeqLen - i0), validLength, additiveV != null);
+                        Math.Min(rows, t.SeqLen - i0), validLength, additiveV != null, 0, t.KeyPad, Parts.Both);
                 }
                 if (additiveV != null)
                 {
@@ -79,15 +82,92 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         }
     }
 
+    /// <summary>What a call of <see cref="Tiles"/> updates: dK and dV, dQ, or both.</summary>
+    [Flags]
+    private enum Parts
+    {
+        KeysAndValues = 1,
+        Queries = 2,
+        Both = KeysAndValues | Queries,
+    }
+
+    /// <summary>Key/value head <paramref name="g"/> packed for the passes: keys and values transposed in key blocks, keys also as rows.</summary>
+    private static void Pack(AttentionTiling t, in AttentionBuffers buffers, float* k, float* v, int g)
+    {
+        KernelSupport.PackKeyBlocks(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.KeysT);
+        KernelSupport.PackKeyBlocks(v + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.KeyBlock, buffers.ValuesT);
+        // Keys are copied even when they could be read in place, as the forward copies its values: dS·K walks a key
+        // block row by row, and rows H·D floats apart fall into a few L1 sets and evict each other.
+        KernelSupport.PackRows(k + g * t.HeadDim, t.KvWidth, t.KvSeqLen, t.HeadDim, t.KeyPad, t.DimPad, buffers.Keys);
+    }
+
+    /// <summary>
+    /// The backward of one sequence shared by more workers than it has key/value heads, in two independent loops over
+    /// disjoint outputs (no meeting between them). First dK and dV: the (key/value head, key block) units are shared
+    /// out, and each worker runs every pass of the group's query heads over its blocks only. Then dQ: the (query head,
+    /// pass) units are shared out, and each worker runs its passes over every block. S, P, dP and dS are computed in
+    /// both loops (S and dP twice: five products become seven, for up to 1.4x on two workers instead of one worker
+    /// alone). Each dK or dV element is summed over the same passes in the same order as on one worker, each dQ
+    /// element over the same key blocks, and every tile is scored as there, so the bits are those of one worker.
+    /// </summary>
+    private static void BackwardShared(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
+        float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse, int validLength,
+        SequenceSplit split)
+    {
+        int bc = t.KeyBlock, dimPad = t.DimPad, rows = TilesPerPass * t.QueryRows;
+        int blocks = t.KeyPad / bc, passes = (t.SeqLen + rows - 1) / rows;
+        int packed = -1;
+        for (int u = split.Start(t.KvHeads * blocks), end = split.End(t.KvHeads * blocks); u < end;)
+        {
+            int g = u / blocks, first = u % blocks, last = Math.Min(blocks, first + end - u);
+            if (g != packed)
+            {
+                Pack(t, buffers, k, v, g);
+                packed = g;
+            }
+            int from = first * bc, to = last * bc, valid = Math.Min(to, t.KvSeqLen) - from;
+            new Span<float>(buffers.KeyGrad + from * dimPad, (to - from) * dimPad).Clear();
+            new Span<float>(buffers.ValueGrad + from * dimPad, (to - from) * dimPad).Clear();
+            for (int h = g * t.GroupSize; h < (g + 1) * t.GroupSize; h++)
+            {
+                int column = h * t.HeadDim;
+                for (int i0 = 0; i0 < t.SeqLen; i0 += rows)
+                {
+                    Tiles(t, kernels, buffers, q + column, o + column, dO + column, dq + column, lse + h * t.SeqLen, i0,
+                        Math.Min(rows, t.SeqLen - i0), validLength, false, from, to, Parts.KeysAndValues);
+                }
+            }
+            if (valid > 0)
+            {
+                KernelSupport.CopyRows(buffers.KeyGrad + from * dimPad, dimPad, dk + from * t.KvWidth + g * t.HeadDim, t.KvWidth, valid, t.HeadDim);
+                KernelSupport.CopyRows(buffers.ValueGrad + from * dimPad, dimPad, dv + from * t.KvWidth + g * t.HeadDim, t.KvWidth, valid, t.HeadDim);
+            }
+            u += last - first;
+        }
+        for (int u = split.Start(t.Heads * passes), end = split.End(t.Heads * passes); u < end; u++)
+        {
+            int h = u / passes, g = h / t.GroupSize, i0 = u % passes * rows, column = h * t.HeadDim;
+            if (g != packed)
+            {
+                Pack(t, buffers, k, v, g);
+                packed = g;
+            }
+            Tiles(t, kernels, buffers, q + column, o + column, dO + column, dq + column, lse + h * t.SeqLen, i0,
+                Math.Min(rows, t.SeqLen - i0), validLength, false, 0, t.KeyPad, Parts.Queries);
+        }
+    }
+
     /// <summary>
     /// Query rows i0 .. i0 + rows - 1 of one head (up to <see cref="TilesPerPass"/> tiles of Br rows, each tile's rows
-    /// contiguous in the buffers) against every key block some row of them sees. <paramref name="q"/>,
+    /// contiguous in the buffers) against every key block some row of them sees from <paramref name="blockStart"/> up to
+    /// <paramref name="blockEnd"/>, updating the gradients <paramref name="parts"/> names. <paramref name="q"/>,
     /// <paramref name="o"/>, <paramref name="dO"/>, <paramref name="dq"/> and <paramref name="lse"/> point at the head's
     /// first row.
     /// </summary>
     private static void Tiles(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers b, float* q, float* o, float* dO, float* dq, float* lse,
-        int i0, int rows, int validLength, bool additive)
+        int i0, int rows, int validLength, bool additive, int blockStart, int blockEnd, Parts parts)
     {
+        bool keysAndValues = (parts & Parts.KeysAndValues) != 0, queries = (parts & Parts.Queries) != 0;
         int bc = t.KeyBlock, dimPad = t.DimPad, br = t.QueryRows;
         int tiles = (rows + br - 1) / br;
         float* delta = stackalloc float[TilesPerPass * VectorAttention<TOps, TVec>.MaxTileRows];
@@ -119,10 +199,13 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             n[c] = Math.Min(br, rows - c * br);
             keyEnd[c] = t.VisibleKeys(i0 + c * br + n[c] - 1, validLength);
         }
-        new Span<float>(b.QueryGrad, rows * dimPad).Clear();
+        if (queries)
+        {
+            new Span<float>(b.QueryGrad, rows * dimPad).Clear();
+        }
         float* init = additive ? b.AdditiveV : KernelSupport.ZeroRow;
         int passEnd = keyEnd[tiles - 1]; // blocks above the last row are skipped
-        for (int j0 = 0; j0 < passEnd; j0 += bc)
+        for (int j0 = blockStart, jEnd = Math.Min(passEnd, blockEnd); j0 < jEnd; j0 += bc)
         {
             // dV and dK are updated only up to the pass's last visible key (past it P and dS are 0 in every row), rounded up
             // to the update tile's rows; a tile whose scores stop before that has its P and dS cleared up to it.
@@ -157,27 +240,39 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             }
             // dV += Pᵀ·dO for the block's keys, reduced over the rows of every tile that sees the block.
             int depth = rows - firstTile * br;
-            kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
-                b.ValueGrad + j0 * dimPad, dimPad, updates, dimPad);
+            if (keysAndValues)
+            {
+                kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
+                    b.ValueGrad + j0 * dimPad, dimPad, updates, dimPad);
+            }
             if (additive)
             {
                 AdditiveGradient(t, b, j0, firstTile * br, rows, limit);
                 continue;
             }
             // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out), tile by tile.
-            kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
-                b.KeyGrad + j0 * dimPad, dimPad, updates, dimPad);
-            float* block = b.Keys + j0 * dimPad;
-            for (int c = firstTile; c < tiles; c++)
+            if (keysAndValues)
             {
-                var accumulate = n[c] == br ? kernels.Accumulate : kernels.AccumulateLast;
-                accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
-                    b.QueryGrad + c * br * dimPad, dimPad, dimPad);
+                kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
+                    b.KeyGrad + j0 * dimPad, dimPad, updates, dimPad);
+            }
+            if (queries)
+            {
+                float* block = b.Keys + j0 * dimPad;
+                for (int c = firstTile; c < tiles; c++)
+                {
+                    var accumulate = n[c] == br ? kernels.Accumulate : kernels.AccumulateLast;
+                    accumulate(b.ScoreGrad + c * br * bc, Math.Min(bc, keyEnd[c] - j0), block, dimPad, ones,
+                        b.QueryGrad + c * br * dimPad, dimPad, dimPad);
+                }
             }
         }
-        for (int r = 0; r < rows; r++)
+        if (queries)
         {
-            SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + (i0 + r) * t.QueryWidth, t.HeadDim, t.Scale);
+            for (int r = 0; r < rows; r++)
+            {
+                SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + (i0 + r) * t.QueryWidth, t.HeadDim, t.Scale);
+            }
         }
     }
 
