@@ -31,9 +31,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     /// log-sum-exp and the output gradient <paramref name="dO"/>; for additive scoring (<paramref name="additiveV"/> not
     /// null) the gradient of v is added into <paramref name="additiveVGrad"/>. <paramref name="split"/> picks a
     /// contiguous range of the key/value heads: a group's dK and dV, the dQ columns of its query heads and its additive gradients belong to it
-    /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker. With fewer
-    /// key/value heads than workers (multi-query attention on two threads) the work is shared by key blocks and query
-    /// passes instead (<see cref="BackwardShared"/>).
+    /// alone, so the workers of a sequence write disjoint elements and each is computed as on one worker. With too few
+    /// key/value heads for the workers (7 · KvHeads &lt; 5 · Parts: multi-query attention on two threads, two heads on
+    /// three) and no additive scoring, the work is shared by key blocks and query passes instead (<see cref="BackwardShared"/>).
     /// </summary>
     public static void Backward(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers buffers,
         float* q, float* k, float* v, float* o, float* dO, float* dq, float* dk, float* dv, float* lse,
@@ -47,7 +47,9 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
         {
             new Span<float>(buffers.AdditiveV, dimPad).Clear();
         }
-        if (t.KvHeads < split.Parts && additiveV == null)
+        // By heads the largest share is a whole head, 1 / KvHeads of the work; the two loops do 7/5 of it over all the
+        // parts, so they are worth it only when 7 · KvHeads < 5 · Parts (one head on two workers, two on three).
+        if (7 * t.KvHeads < 5 * split.Parts && additiveV == null)
         {
             BackwardShared(t, kernels, buffers, q, k, v, o, dO, dq, dk, dv, lse, validLength, split);
             return;
@@ -102,7 +104,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     }
 
     /// <summary>
-    /// The backward of one sequence shared by more workers than it has key/value heads, in two independent loops over
+    /// The backward of one sequence shared by too many workers for its key/value heads, in two independent loops over
     /// disjoint outputs (no meeting between them). First dK and dV: the (key/value head, key block) units are shared
     /// out, and each worker runs every pass of the group's query heads over its blocks only. Then dQ: the (query head,
     /// pass) units are shared out, and each worker runs its passes over every block. S, P, dP and dS are computed in

@@ -61,7 +61,7 @@ namespace Demo.Alignment
             float* dc = dy, dq = dxq, dk = dxk, dv = dxv;
             _ = work;
 
-            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads, or of their key blocks and query passes)
             BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
         }
 

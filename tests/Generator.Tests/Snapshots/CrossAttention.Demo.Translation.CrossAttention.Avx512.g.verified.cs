@@ -232,7 +232,7 @@ namespace Demo.Translation
             LinearBackward_10x48x64_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
             split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads, or of their key blocks and query passes)
             BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
             split.Sync();
 

@@ -122,7 +122,7 @@ namespace @event.@class
             LinearBackward_3x8x8_bias__v128(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
             split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads, or of their key blocks and query passes)
             BackwardCore__v128(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
             split.Sync();
 

@@ -152,7 +152,7 @@ namespace Demo.Decoders
             LinearBackward_4x16x16_bias__avx512(dy, c, parameters + OutProjWeightOffset, grad + OutProjWeightOffset, grad + OutProjBiasOffset, dc, split);
             split.Sync();
 
-            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)
+            // Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads, or of their key blocks and query passes)
             BackwardCore__avx512(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);
             split.Sync();
 

@@ -8,7 +8,7 @@ namespace AttnGen.Generator.Emit.Kernels
     /// backward. The projection parts are separate methods so every path's sequence emits them the same way.
     /// Every worker of a shared sequence runs it with its own <c>split</c> and <c>tiles</c> (its own work area, for the
     /// attention tiles): each phase does the worker's share (column blocks of the projections, key/value heads of the
-    /// core, rows of the rotary turn), and the workers meet between phases; the gradients of the context, q, k and v live
+    /// core or, with many workers to few heads, its key blocks and query passes, rows of the rotary turn), and the workers meet between phases; the gradients of the context, q, k and v live
     /// in the shared <c>work</c>.
     /// </summary>
     internal static class BackwardSequenceEmitter
@@ -51,7 +51,7 @@ namespace AttnGen.Generator.Emit.Kernels
                     w.Line("_ = work;");
                 }
                 w.Line();
-                w.Line("// Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads)");
+                w.Line("// Attention core: dC -> dQ, dK, dV (overwritten; each worker its share of the key/value heads, or of their key blocks and query passes)");
                 w.Line($"BackwardCore__{suffix}(q, k, v, c, dc, dq, dk, dv, lse, parameters, grad, validLength, tiles, split);");
                 if (s.Projections)
                 {

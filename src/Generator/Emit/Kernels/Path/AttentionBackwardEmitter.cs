@@ -35,7 +35,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     {
         /// <summary>
         /// <c>BackwardCore__{isa}</c>: the runtime's backward driver with the forward's tiling and kernels, on a worker's
-        /// work area (<c>work</c>, its tiles) and its share of the key/value heads.
+        /// work area (<c>work</c>, its tiles) and its share of the key/value heads (or of their key blocks and query passes).
         /// </summary>
         public static void Emit(SourceWriter w, KernelPlan plan, IsaProfile isa)
         {
