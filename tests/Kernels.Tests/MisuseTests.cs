@@ -152,10 +152,7 @@ public sealed class MisuseTests
         }
         Calls(); // sizes the buffers, makes the barrier and compiles the code
         Calls();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Calls();
-        Calls();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AssertAMeasuredRoundAllocatesNothing(Calls);
     }
 
     [Fact]
@@ -175,10 +172,23 @@ public sealed class MisuseTests
         }
         Calls(); // sizes the buffers, makes the barrier and compiles the code
         Calls();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Calls();
-        Calls();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AssertAMeasuredRoundAllocatesNothing(Calls);
+    }
+
+    // Up to three measured rounds of two calls each, one of which must allocate nothing: the second worker is queued on
+    // the thread pool's global queue, which the test classes running alongside share, and that queue now and then grows
+    // a segment on whichever thread queues work at that moment. Code that allocates allocates in every round.
+    private static void AssertAMeasuredRoundAllocatesNothing(Action calls)
+    {
+        var allocated = new List<long>();
+        for (int attempt = 0; attempt < 3 && (allocated.Count == 0 || allocated[^1] != 0); attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            calls();
+            calls();
+            allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(allocated[^1] == 0, $"every measured round allocated ({string.Join(", ", allocated)} bytes)");
     }
 
     // ---- Overlapping spans ----
