@@ -15,6 +15,8 @@ public sealed unsafe class PackingTests
     [InlineData(67, 64, 64)]
     [InlineData(33, 30, 32)]
     [InlineData(128, 17, 64)]
+    [InlineData(21, 12, 8)]
+    [InlineData(13, 9, 4)]
     public void PackKeyBlocks_TransposesEachBlockAndZeroPads(int rows, int headDim, int blockSize)
     {
         int rowStride = headDim + 5;

@@ -198,7 +198,7 @@ public sealed unsafe class KvCache : IDisposable
         {
             float* blocks = Keys(sequence, h);
             float* key = keys + (long)h * d;
-            // Positions up to the next block boundary one element at a time, the whole blocks after it 4 x 4 at a time.
+            // Positions up to the next block boundary one element at a time, the whole blocks after it in 8 x 8 or 4 x 4 tiles.
             int head = Math.Min(tokens, (BlockSize - start % BlockSize) % BlockSize);
             for (int i = 0; i < head; i++)
             {

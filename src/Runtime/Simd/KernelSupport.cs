@@ -70,8 +70,36 @@ public static unsafe class KernelSupport
     {
         int fastRows = (Sse.IsSupported || AdvSimd.Arm64.IsSupported) && blockSize % 4 == 0 ? rows / 4 * 4 : 0;
         int fastDims = headDim / 4 * 4;
+        int wideRows = Avx.IsSupported && blockSize % 8 == 0 && headDim >= 8 ? rows / 8 * 8 : 0;
+        int wideDims = headDim / 8 * 8;
+        // 8 x 8 tiles on AVX: eight keys' d .. d + 7 become eight columns of eight keys; the dims past the last 8 are
+        // transposed by the 4 x 4 tiles below (from wideDims), then one at a time.
+        for (int j = 0; j < wideRows; j += 8)
+        {
+            float* tile = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
+            float* key = keys + (long)j * rowStride;
+            for (int d = 0; d < wideDims; d += 8)
+            {
+                Transpose8x8(key + d, rowStride, tile + (long)d * blockSize, blockSize);
+            }
+            for (int d = wideDims; d < fastDims; d += 4)
+            {
+                for (int half = 0; half < 8; half += 4)
+                {
+                    float* k4 = key + (long)half * rowStride;
+                    Transpose4x4(
+                        Vector128.Load(k4 + d), Vector128.Load(k4 + rowStride + d),
+                        Vector128.Load(k4 + 2 * rowStride + d), Vector128.Load(k4 + 3 * rowStride + d),
+                        out Vector128<float> c0, out Vector128<float> c1, out Vector128<float> c2, out Vector128<float> c3);
+                    c0.Store(tile + half + (long)d * blockSize);
+                    c1.Store(tile + half + (long)(d + 1) * blockSize);
+                    c2.Store(tile + half + (long)(d + 2) * blockSize);
+                    c3.Store(tile + half + (long)(d + 3) * blockSize);
+                }
+            }
+        }
         // 4 x 4 tiles: four keys' d .. d + 3 become four columns of four keys (a quarter of the scalar stores).
-        for (int j = 0; j < fastRows; j += 4)
+        for (int j = wideRows; j < fastRows; j += 4)
         {
             float* tile = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
             float* key = keys + (long)j * rowStride;
@@ -97,6 +125,33 @@ public static unsafe class KernelSupport
                 column[(long)d * blockSize] = j < rows ? key[d] : 0f;
             }
         }
+    }
+
+    // Eight rows' d .. d + 7 (rowStride floats apart) -> eight columns of eight (destinationStride floats apart):
+    // pairs of rows interleaved, then pairs of pairs, then the 128-bit halves of rows r and r + 4 swapped together.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* source, int rowStride, float* destination, int destinationStride)
+    {
+        Vector256<float> r0 = Vector256.Load(source), r1 = Vector256.Load(source + rowStride);
+        Vector256<float> r2 = Vector256.Load(source + 2 * rowStride), r3 = Vector256.Load(source + 3 * rowStride);
+        Vector256<float> r4 = Vector256.Load(source + 4 * rowStride), r5 = Vector256.Load(source + 5 * rowStride);
+        Vector256<float> r6 = Vector256.Load(source + 6 * rowStride), r7 = Vector256.Load(source + 7 * rowStride);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(destination);
+        Avx.Permute2x128(u1, u5, 0x20).Store(destination + destinationStride);
+        Avx.Permute2x128(u2, u6, 0x20).Store(destination + 2 * destinationStride);
+        Avx.Permute2x128(u3, u7, 0x20).Store(destination + 3 * destinationStride);
+        Avx.Permute2x128(u0, u4, 0x31).Store(destination + 4 * destinationStride);
+        Avx.Permute2x128(u1, u5, 0x31).Store(destination + 5 * destinationStride);
+        Avx.Permute2x128(u2, u6, 0x31).Store(destination + 6 * destinationStride);
+        Avx.Permute2x128(u3, u7, 0x31).Store(destination + 7 * destinationStride);
     }
 
     // [a0 a1 a2 a3], [b..], [c..], [d..] -> [a0 b0 c0 d0], [a1 b1 c1 d1], [a2 ..], [a3 ..].
