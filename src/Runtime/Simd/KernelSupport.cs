@@ -72,8 +72,8 @@ public static unsafe class KernelSupport
         int fastDims = headDim / 4 * 4;
         int wideRows = Avx.IsSupported && blockSize % 8 == 0 && headDim >= 8 ? rows / 8 * 8 : 0;
         int wideDims = headDim / 8 * 8;
-        // 8 x 8 tiles on AVX: eight keys' d .. d + 7 become eight columns of eight keys; the dims past the last 8 are
-        // transposed by the 4 x 4 tiles below (from wideDims), then one at a time.
+        // 8 x 8 tiles on AVX: eight keys' d .. d + 7 become eight columns of eight keys; of those keys, the dims past the
+        // last 8 go in two 4 x 4 tiles per 4 dims, and the dims past the last 4 one at a time in the loop at the end.
         for (int j = 0; j < wideRows; j += 8)
         {
             float* tile = destination + (long)(j / blockSize) * headDim * blockSize + j % blockSize;
