@@ -29,6 +29,10 @@ public partial class Cross_4x24_13over37;
 [AttentionLayer(heads: 2, headDim: 16, seqLen: 5, KvSeqLen = 37, Causal = true)]
 public partial class CrossCausal_2x16_5over37;
 
+// A head of 7 AVX-512 vectors (13 AVX2, 25 128-bit): the P·V and update tiles end in a narrower column block on every path.
+[AttentionLayer(heads: 2, headDim: 100, seqLen: 19, KvSeqLen = 70, Projections = false)]
+public partial class CoreWideHead_2x100_19over70;
+
 [AttentionLayer(heads: 2, headDim: 24, seqLen: 19, Scoring = AttentionScoring.DotProduct)]
 public partial class Dot_2x24x19;
 
@@ -102,6 +106,7 @@ public static class TestLayers
         [nameof(SelfProj_4x24x37_m80)] = () => new SelfProj_4x24x37_m80(),
         [nameof(SelfCausal_2x80x37)] = () => new SelfCausal_2x80x37(),
         [nameof(Single_3x3x1)] = () => new Single_3x3x1(),
+        [nameof(CoreWideHead_2x100_19over70)] = () => new CoreWideHead_2x100_19over70(),
         [nameof(HeadDim1_2x1x17_m5)] = () => new HeadDim1_2x1x17_m5(),
         [nameof(GqaCausal_6kv2x16x33)] = () => new GqaCausal_6kv2x16x33(),
         [nameof(Mqa_4kv1x8x20_m24)] = () => new Mqa_4kv1x8x20_m24(),

@@ -13,8 +13,9 @@ namespace AttnGen.Generator.Model
         private IsaProfile(
             string enumName, string suffix, string supportCheck, string? vectorClass, string opsStruct, int width,
             int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors,
-            bool byLane = false, int passRegisters = 0, bool narrowScores = false)
+            bool byLane = false, int passRegisters = 0, bool narrowScores = false, int updateVectors = 0)
         {
+            UpdateVectors = updateVectors > 0 ? updateVectors : gemmVectors;
             ByLane = byLane;
             NarrowScores = narrowScores;
             PassRegisters = passRegisters;
@@ -89,6 +90,12 @@ namespace AttnGen.Generator.Model
         public int PvVectors { get; }
 
         /// <summary>
+        /// Vectors across the attention backward's dV and dK register tiles (GemmRows-narrowed rows, a reduction of at most
+        /// four query tiles' rows); the projection GEMM's <see cref="GemmVectors"/> unless the profile says otherwise.
+        /// </summary>
+        public int UpdateVectors { get; }
+
+        /// <summary>
         /// Whether the register tiles also carry a by-lane body (the 128-bit path on Arm64): A is loaded four
         /// reduction steps at a time as one vector and multiplied by lane (<c>Vector128Ops.MultiplyAddByLane</c>, one
         /// <c>fmla</c> by element) instead of broadcast element by element. The tile body tests
@@ -145,10 +152,17 @@ namespace AttnGen.Generator.Model
             //   last block of a length off the block), so the score tiles narrow to 6 x 16 there: 6 accumulator
             //   chains, enough for one 512-bit FMA a cycle at 4 cycles' latency (three quarters of a 2-port core's).
             //   The AVX2 and 128-bit tiles are 16 keys wide and waste at most 15, not worth a further kernel per tile.
+            //   The backward's dV and dK tiles are 8 keys x 1 vector: one B vector per step, so each row's A element is a
+            //   single-use broadcast the JIT folds into its multiply-add as a memory operand ({1to16}); the 8 x 2 tile
+            //   spends a separate broadcast per two multiply-adds. Their reduction is short (the rows of one pass, at most
+            //   24), and there the 8 x 1 tile, timed alone on Zen 4 (64 keys x 64 dims, in L1), ran 101-117 GFLOP/s at 24
+            //   rows and 94-99 at 12 against 92-96 and 79-103 for 8 x 2. The long-reduction GEMM keeps 12 x 2: at 12 x 1 the
+            //   full 8 x 128 x 64 layer ran up to 8% slower.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,
-                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4, narrowScores: true),
+                gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4, narrowScores: true,
+                updateVectors: 1),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
             //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15. Key block 64
             //   (four score tiles): the softmax bookkeeping and the P·V tile's reload and rescale of O are paid once per

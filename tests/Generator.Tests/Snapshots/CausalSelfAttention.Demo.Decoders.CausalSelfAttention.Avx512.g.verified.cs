@@ -82,7 +82,7 @@ namespace Demo.Decoders
             ProductLast = &gemm_2x64_k64_w16__avx512,
             Accumulate = &gemm_scaled_6x64_lda64__avx512,
             AccumulateLast = &gemm_scaled_2x64_lda64__avx512,
-            Transposed = &gemm_tn_8x32__avx512,
+            Transposed = &gemm_tn_8x16__avx512,
         };
 
         // Attention__avx512: the forward driver over this layer's heads and tiles.
@@ -443,6 +443,48 @@ namespace Demo.Decoders
                 }
                 AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]); AgOps.Store(c0_2, &tc[32]); AgOps.Store(c0_3, &tc[48]);
                 AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]); AgOps.Store(c1_2, &(&tc[1 * ldc])[32]); AgOps.Store(c1_3, &(&tc[1 * ldc])[48]);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        {
+            for (int i0 = 0; i0 < height; i0 += 8)
+            {
+                for (int j0 = 0; j0 < width; j0 += 16)
+                {
+                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
+                    AgVecF b0;
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
+                    for (int t = 0; t < depth; t++)
+                    {
+                        float* at = &ta[t * lda], bt = &tb[t * ldb];
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    }
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
+                }
             }
         }
 
