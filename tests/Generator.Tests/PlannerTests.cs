@@ -123,7 +123,7 @@ public class PlannerTests
             // scored keys and its updated keys are whole steps and whole update tiles within the block).
             Assert.True(t.ScoreStep == (isa.NarrowScores ? isa.Width : t.SubTileWidth) && t.SubTileWidth % t.ScoreStep == 0, $"{isa.EnumName}: score step {t.ScoreStep}");
             Assert.True(t.SubTileWidth % t.UpdateRows == 0 && t.KeyBlock % t.UpdateRows == 0 && t.UpdateRows <= isa.GemmRows);
-            Assert.True(t.DimPad % t.UpdateColumns == 0 && t.UpdateColumns <= isa.UpdateVectors * isa.Width);
+            Assert.True(t.DimPad % t.UpdateColumns == 0 && t.UpdateColumns <= isa.BackwardVectors * isa.Width);
         }
     }
 

@@ -13,9 +13,9 @@ namespace AttnGen.Generator.Model
         private IsaProfile(
             string enumName, string suffix, string supportCheck, string? vectorClass, string opsStruct, int width,
             int gemmRows, int gemmVectors, int scoreRows, int scoreVectors, int keyBlock, int pvRows, int pvVectors,
-            bool byLane = false, int passRegisters = 0, bool narrowScores = false, int updateVectors = 0)
+            bool byLane = false, int passRegisters = 0, bool narrowScores = false, int backwardVectors = 0)
         {
-            UpdateVectors = updateVectors > 0 ? updateVectors : gemmVectors;
+            BackwardVectors = backwardVectors > 0 ? backwardVectors : gemmVectors;
             ByLane = byLane;
             NarrowScores = narrowScores;
             PassRegisters = passRegisters;
@@ -90,10 +90,12 @@ namespace AttnGen.Generator.Model
         public int PvVectors { get; }
 
         /// <summary>
-        /// Vectors across the attention backward's dV and dK register tiles (GemmRows-narrowed rows, a reduction of at most
-        /// four query tiles' rows); the projection GEMM's <see cref="GemmVectors"/> unless the profile says otherwise.
+        /// Vectors across the backward passes' register tiles: the attention backward's dV and dK tiles (GemmRows-narrowed
+        /// rows, a reduction of at most four query tiles' rows) and the projection backward's dX and dW tiles (GemmRows
+        /// rows, whose weights are read in place, not from packed panels); the projection GEMM's <see cref="GemmVectors"/>
+        /// unless the profile says otherwise.
         /// </summary>
-        public int UpdateVectors { get; }
+        public int BackwardVectors { get; }
 
         /// <summary>
         /// Whether the register tiles also carry a by-lane body (the 128-bit path on Arm64): A is loaded four
@@ -156,13 +158,15 @@ namespace AttnGen.Generator.Model
             //   single-use broadcast the JIT folds into its multiply-add as a memory operand ({1to16}); the 8 x 2 tile
             //   spends a separate broadcast per two multiply-adds. Their reduction is short (the rows of one pass, at most
             //   24), and there the 8 x 1 tile, timed alone on Zen 4 (64 keys x 64 dims, in L1), ran 101-117 GFLOP/s at 24
-            //   rows and 94-99 at 12 against 92-96 and 79-103 for 8 x 2. The long-reduction GEMM keeps 12 x 2: at 12 x 1 the
+            //   rows and 94-99 at 12 against 92-96 and 79-103 for 8 x 2 (and 16 x 1: 112 and 77-108). The projection
+            //   backward's dX and dW tiles are 12 x 1 for the same reason: the one-thread training step of the 8 x 128 x 64
+            //   layer (ModelDim 512, batch 8) ran 0.94x its time with them. The forward GEMM keeps 12 x 2: at 12 x 1 the
             //   full 8 x 128 x 64 layer ran up to 8% slower.
             new IsaProfile("Avx512", "avx512",
                 "global::System.Runtime.Intrinsics.X86.Avx512F.IsSupported && global::System.Runtime.Intrinsics.X86.Fma.IsSupported",
                 "global::System.Runtime.Intrinsics.Vector512", "Vector512Ops", 16,
                 gemmRows: 12, gemmVectors: 2, scoreRows: 6, scoreVectors: 4, keyBlock: 64, pvRows: 6, pvVectors: 4, narrowScores: true,
-                updateVectors: 1),
+                backwardVectors: 1),
             // AVX2+FMA, 16 ymm registers. GEMM 6x16: 12 accumulators + 2 weight vectors + 1 broadcast = 15.
             //   Scores 6x16: the same 15. P·V 6x2: 12 accumulators + 2 value vectors + 1 broadcast = 15. Key block 64
             //   (four score tiles): the softmax bookkeeping and the P·V tile's reload and rescale of O are paid once per

@@ -33,7 +33,7 @@ namespace AttnGen.Generator.Planning
             // the padded head.
             ValueColumns = LargestDivisor(DimPad / isa.Width, isa.PvVectors) * isa.Width;
             UpdateRows = LargestDivisor(SubTileWidth, isa.GemmRows);
-            UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.UpdateVectors) * isa.Width;
+            UpdateColumns = LargestDivisor(DimPad / isa.Width, isa.BackwardVectors) * isa.Width;
         }
 
         /// <summary>The profile this tiling is for (<see cref="IsaProfile.EnumName"/>).</summary>

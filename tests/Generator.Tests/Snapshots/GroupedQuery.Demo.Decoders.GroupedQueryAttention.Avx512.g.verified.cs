@@ -43,22 +43,22 @@ namespace Demo.Decoders
         private static unsafe void LinearBackward_32x128x128__avx512(float* dy, float* x, float* w, float* dw, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[32, 128] = dY · W: tile rows are rows of dY, the reduction runs over its 128 columns.
-            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k128__avx512(&dy[r * 128], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 32);
+                    gemm_12x16_k128__avx512(&dy[r * 128], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
-                gemm_8x32_k128__avx512(&dy[24 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 32);
+                gemm_8x16_k128__avx512(&dy[24 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 16);
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 120; r += 12)
                 {
-                    gemm_tn_12x32__avx512(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 32);
+                    gemm_tn_12x16__avx512(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 16);
                 }
-                gemm_tn_8x32__avx512(&dy[120], 128, 32, &x[j], 128, &dw[120 * 128 + j], 128, 8, 32);
+                gemm_tn_8x16__avx512(&dy[120], 128, 32, &x[j], 128, &dw[120 * 128 + j], 128, 8, 16);
             }
         }
 
@@ -79,22 +79,22 @@ namespace Demo.Decoders
         private static unsafe void LinearBackward_32x32x128__avx512(float* dy, float* x, float* w, float* dw, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[32, 128] = dY · W: tile rows are rows of dY, the reduction runs over its 32 columns.
-            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_12x32_k32__avx512(&dy[r * 32], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 32);
+                    gemm_12x16_k32__avx512(&dy[r * 32], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
-                gemm_8x32_k32__avx512(&dy[24 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 32);
+                gemm_8x16_k32__avx512(&dy[24 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 16);
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(4) * 32, jEnd = split.End(4) * 32; j < jEnd; j += 32)
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
             {
                 for (int r = 0; r < 24; r += 12)
                 {
-                    gemm_tn_12x32__avx512(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 32);
+                    gemm_tn_12x16__avx512(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 16);
                 }
-                gemm_tn_8x32__avx512(&dy[24], 32, 32, &x[j], 128, &dw[24 * 128 + j], 128, 8, 32);
+                gemm_tn_8x16__avx512(&dy[24], 32, 32, &x[j], 128, &dw[24 * 128 + j], 128, 8, 16);
             }
         }
 
@@ -271,171 +271,243 @@ namespace Demo.Decoders
             }
         }
 
-        // C += Aᵀ·B over depth: 12 rows x 2 vectors, over height x width in tiles of 12 x 32.
-        private static unsafe void gemm_tn_12x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        // C = init + A·B over 128: 12 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_12x16_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
+                for (int t = 0; t < 128; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[1024]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[1152]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgOps.Create(at[1280]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgOps.Create(at[1408]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
+                AgOps.Store(c10_0, &tc[10 * ldc]);
+                AgOps.Store(c11_0, &tc[11 * ldc]);
+            }
+        }
+
+        // C = init + A·B over 128: 8 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_8x16_k128__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        {
+            for (int j0 = 0; j0 < width; j0 += 16)
+            {
+                float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0;
+                for (int t = 0; t < 128; t++)
+                {
+                    float* at = &a[t], bt = &tb[t * ldb];
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[128]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[256]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[384]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[512]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[640]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[768]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[896]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                }
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+            }
+        }
+
+        // C += Aᵀ·B over depth: 12 rows x 1 vectors, over height x width in tiles of 12 x 16.
+        private static unsafe void gemm_tn_12x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 12)
             {
-                for (int j0 = 0; j0 < width; j0 += 32)
+                for (int j0 = 0; j0 < width; j0 += 16)
                 {
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
-                    AgVecF b0, b1;
-                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
-                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]), c8_1 = AgOps.Load(&(&tc[8 * ldc])[16]);
-                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]), c9_1 = AgOps.Load(&(&tc[9 * ldc])[16]);
-                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]), c10_1 = AgOps.Load(&(&tc[10 * ldc])[16]);
-                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]), c11_1 = AgOps.Load(&(&tc[11 * ldc])[16]);
+                    AgVecF b0;
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
+                    AgVecF c8_0 = AgOps.Load(&tc[8 * ldc]);
+                    AgVecF c9_0 = AgOps.Load(&tc[9 * ldc]);
+                    AgVecF c10_0 = AgOps.Load(&tc[10 * ldc]);
+                    AgVecF c11_0 = AgOps.Load(&tc[11 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
-                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                        AgVecF a8 = AgOps.Create(at[8]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                        AgVecF a9 = AgOps.Create(at[9]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                        AgVecF a10 = AgOps.Create(at[10]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                        AgVecF a11 = AgOps.Create(at[11]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                     }
-                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
-                    AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
-                    AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
-                    AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
-                    AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
+                    AgOps.Store(c8_0, &tc[8 * ldc]);
+                    AgOps.Store(c9_0, &tc[9 * ldc]);
+                    AgOps.Store(c10_0, &tc[10 * ldc]);
+                    AgOps.Store(c11_0, &tc[11 * ldc]);
                 }
             }
         }
 
-        // C += Aᵀ·B over depth: 8 rows x 2 vectors, over height x width in tiles of 8 x 32.
-        private static unsafe void gemm_tn_8x32__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
+        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
+        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
         {
             for (int i0 = 0; i0 < height; i0 += 8)
             {
-                for (int j0 = 0; j0 < width; j0 += 32)
+                for (int j0 = 0; j0 < width; j0 += 16)
                 {
                     float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
-                    AgVecF b0, b1;
-                    AgVecF c0_0 = AgOps.Load(tc), c0_1 = AgOps.Load(&tc[16]);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]), c1_1 = AgOps.Load(&(&tc[1 * ldc])[16]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]), c2_1 = AgOps.Load(&(&tc[2 * ldc])[16]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]), c3_1 = AgOps.Load(&(&tc[3 * ldc])[16]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]), c4_1 = AgOps.Load(&(&tc[4 * ldc])[16]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]), c5_1 = AgOps.Load(&(&tc[5 * ldc])[16]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]), c6_1 = AgOps.Load(&(&tc[6 * ldc])[16]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]), c7_1 = AgOps.Load(&(&tc[7 * ldc])[16]);
+                    AgVecF b0;
+                    AgVecF c0_0 = AgOps.Load(tc);
+                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
+                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
+                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
+                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
+                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
+                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
+                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
                     for (int t = 0; t < depth; t++)
                     {
                         float* at = &ta[t * lda], bt = &tb[t * ldb];
-                        b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                        b0 = AgOps.Load(bt);
+                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                     }
-                    AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                    AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                    AgOps.Store(c0_0, tc);
+                    AgOps.Store(c1_0, &tc[1 * ldc]);
+                    AgOps.Store(c2_0, &tc[2 * ldc]);
+                    AgOps.Store(c3_0, &tc[3 * ldc]);
+                    AgOps.Store(c4_0, &tc[4 * ldc]);
+                    AgOps.Store(c5_0, &tc[5 * ldc]);
+                    AgOps.Store(c6_0, &tc[6 * ldc]);
+                    AgOps.Store(c7_0, &tc[7 * ldc]);
                 }
             }
         }
 
-        // C = init + A·B over 32: 12 rows x 2 vectors, over width in blocks of 32.
-        private static unsafe void gemm_12x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 32: 12 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_12x16_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 32)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
-                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
-                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1, c8_0 = b0, c8_1 = b1, c9_0 = b0, c9_1 = b1, c10_0 = b0, c10_1 = b1, c11_0 = b0, c11_1 = b1;
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0, c8_0 = b0, c9_0 = b0, c10_0 = b0, c11_0 = b0;
                 for (int t = 0; t < 32; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgOps.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgOps.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
-                    AgVecF a8 = AgOps.Create(at[256]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0); c8_1 = AgOps.MultiplyAdd(a8, b1, c8_1);
-                    AgVecF a9 = AgOps.Create(at[288]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0); c9_1 = AgOps.MultiplyAdd(a9, b1, c9_1);
-                    AgVecF a10 = AgOps.Create(at[320]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0); c10_1 = AgOps.MultiplyAdd(a10, b1, c10_1);
-                    AgVecF a11 = AgOps.Create(at[352]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0); c11_1 = AgOps.MultiplyAdd(a11, b1, c11_1);
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
+                    AgVecF a8 = AgOps.Create(at[256]); c8_0 = AgOps.MultiplyAdd(a8, b0, c8_0);
+                    AgVecF a9 = AgOps.Create(at[288]); c9_0 = AgOps.MultiplyAdd(a9, b0, c9_0);
+                    AgVecF a10 = AgOps.Create(at[320]); c10_0 = AgOps.MultiplyAdd(a10, b0, c10_0);
+                    AgVecF a11 = AgOps.Create(at[352]); c11_0 = AgOps.MultiplyAdd(a11, b0, c11_0);
                 }
-                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
-                AgOps.Store(c8_0, &tc[8 * ldc]); AgOps.Store(c8_1, &(&tc[8 * ldc])[16]);
-                AgOps.Store(c9_0, &tc[9 * ldc]); AgOps.Store(c9_1, &(&tc[9 * ldc])[16]);
-                AgOps.Store(c10_0, &tc[10 * ldc]); AgOps.Store(c10_1, &(&tc[10 * ldc])[16]);
-                AgOps.Store(c11_0, &tc[11 * ldc]); AgOps.Store(c11_1, &(&tc[11 * ldc])[16]);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
+                AgOps.Store(c8_0, &tc[8 * ldc]);
+                AgOps.Store(c9_0, &tc[9 * ldc]);
+                AgOps.Store(c10_0, &tc[10 * ldc]);
+                AgOps.Store(c11_0, &tc[11 * ldc]);
             }
         }
 
-        // C = init + A·B over 32: 8 rows x 2 vectors, over width in blocks of 32.
-        private static unsafe void gemm_8x32_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
+        // C = init + A·B over 32: 8 rows x 1 vectors, over width in blocks of 16.
+        private static unsafe void gemm_8x16_k32__avx512(float* a, float* b, int ldb, float* init, float* c, int ldc, int width)
         {
-            for (int j0 = 0; j0 < width; j0 += 32)
+            for (int j0 = 0; j0 < width; j0 += 16)
             {
                 float* tb = &b[j0], tc = &c[j0], ti = &init[j0];
-                AgVecF b0 = AgOps.Load(ti), b1 = AgOps.Load(&ti[16]);
-                AgVecF c0_0 = b0, c0_1 = b1, c1_0 = b0, c1_1 = b1, c2_0 = b0, c2_1 = b1, c3_0 = b0, c3_1 = b1, c4_0 = b0, c4_1 = b1, c5_0 = b0, c5_1 = b1, c6_0 = b0, c6_1 = b1, c7_0 = b0, c7_1 = b1;
+                AgVecF b0 = AgOps.Load(ti);
+                AgVecF c0_0 = b0, c1_0 = b0, c2_0 = b0, c3_0 = b0, c4_0 = b0, c5_0 = b0, c6_0 = b0, c7_0 = b0;
                 for (int t = 0; t < 32; t++)
                 {
                     float* at = &a[t], bt = &tb[t * ldb];
-                    b0 = AgOps.Load(bt); b1 = AgOps.Load(&bt[16]);
-                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0); c0_1 = AgOps.MultiplyAdd(a0, b1, c0_1);
-                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0); c1_1 = AgOps.MultiplyAdd(a1, b1, c1_1);
-                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0); c2_1 = AgOps.MultiplyAdd(a2, b1, c2_1);
-                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0); c3_1 = AgOps.MultiplyAdd(a3, b1, c3_1);
-                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0); c4_1 = AgOps.MultiplyAdd(a4, b1, c4_1);
-                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0); c5_1 = AgOps.MultiplyAdd(a5, b1, c5_1);
-                    AgVecF a6 = AgOps.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0); c6_1 = AgOps.MultiplyAdd(a6, b1, c6_1);
-                    AgVecF a7 = AgOps.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0); c7_1 = AgOps.MultiplyAdd(a7, b1, c7_1);
+                    b0 = AgOps.Load(bt);
+                    AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
+                    AgVecF a1 = AgOps.Create(at[32]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
+                    AgVecF a2 = AgOps.Create(at[64]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
+                    AgVecF a3 = AgOps.Create(at[96]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
+                    AgVecF a4 = AgOps.Create(at[128]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
+                    AgVecF a5 = AgOps.Create(at[160]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
+                    AgVecF a6 = AgOps.Create(at[192]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
+                    AgVecF a7 = AgOps.Create(at[224]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
                 }
-                AgOps.Store(c0_0, tc); AgOps.Store(c0_1, &tc[16]);
-                AgOps.Store(c1_0, &tc[1 * ldc]); AgOps.Store(c1_1, &(&tc[1 * ldc])[16]);
-                AgOps.Store(c2_0, &tc[2 * ldc]); AgOps.Store(c2_1, &(&tc[2 * ldc])[16]);
-                AgOps.Store(c3_0, &tc[3 * ldc]); AgOps.Store(c3_1, &(&tc[3 * ldc])[16]);
-                AgOps.Store(c4_0, &tc[4 * ldc]); AgOps.Store(c4_1, &(&tc[4 * ldc])[16]);
-                AgOps.Store(c5_0, &tc[5 * ldc]); AgOps.Store(c5_1, &(&tc[5 * ldc])[16]);
-                AgOps.Store(c6_0, &tc[6 * ldc]); AgOps.Store(c6_1, &(&tc[6 * ldc])[16]);
-                AgOps.Store(c7_0, &tc[7 * ldc]); AgOps.Store(c7_1, &(&tc[7 * ldc])[16]);
+                AgOps.Store(c0_0, tc);
+                AgOps.Store(c1_0, &tc[1 * ldc]);
+                AgOps.Store(c2_0, &tc[2 * ldc]);
+                AgOps.Store(c3_0, &tc[3 * ldc]);
+                AgOps.Store(c4_0, &tc[4 * ldc]);
+                AgOps.Store(c5_0, &tc[5 * ldc]);
+                AgOps.Store(c6_0, &tc[6 * ldc]);
+                AgOps.Store(c7_0, &tc[7 * ldc]);
             }
         }
 
@@ -556,48 +628,6 @@ namespace Demo.Decoders
                 }
                 AgOps.Store(c0_0, tc);
                 AgOps.Store(c1_0, &tc[1 * ldc]);
-            }
-        }
-
-        // C += Aᵀ·B over depth: 8 rows x 1 vectors, over height x width in tiles of 8 x 16.
-        private static unsafe void gemm_tn_8x16__avx512(float* a, int lda, int depth, float* b, int ldb, float* c, int ldc, int height, int width)
-        {
-            for (int i0 = 0; i0 < height; i0 += 8)
-            {
-                for (int j0 = 0; j0 < width; j0 += 16)
-                {
-                    float* ta = &a[i0], tb = &b[j0], tc = &c[i0 * ldc + j0];
-                    AgVecF b0;
-                    AgVecF c0_0 = AgOps.Load(tc);
-                    AgVecF c1_0 = AgOps.Load(&tc[1 * ldc]);
-                    AgVecF c2_0 = AgOps.Load(&tc[2 * ldc]);
-                    AgVecF c3_0 = AgOps.Load(&tc[3 * ldc]);
-                    AgVecF c4_0 = AgOps.Load(&tc[4 * ldc]);
-                    AgVecF c5_0 = AgOps.Load(&tc[5 * ldc]);
-                    AgVecF c6_0 = AgOps.Load(&tc[6 * ldc]);
-                    AgVecF c7_0 = AgOps.Load(&tc[7 * ldc]);
-                    for (int t = 0; t < depth; t++)
-                    {
-                        float* at = &ta[t * lda], bt = &tb[t * ldb];
-                        b0 = AgOps.Load(bt);
-                        AgVecF a0 = AgOps.Create(at[0]); c0_0 = AgOps.MultiplyAdd(a0, b0, c0_0);
-                        AgVecF a1 = AgOps.Create(at[1]); c1_0 = AgOps.MultiplyAdd(a1, b0, c1_0);
-                        AgVecF a2 = AgOps.Create(at[2]); c2_0 = AgOps.MultiplyAdd(a2, b0, c2_0);
-                        AgVecF a3 = AgOps.Create(at[3]); c3_0 = AgOps.MultiplyAdd(a3, b0, c3_0);
-                        AgVecF a4 = AgOps.Create(at[4]); c4_0 = AgOps.MultiplyAdd(a4, b0, c4_0);
-                        AgVecF a5 = AgOps.Create(at[5]); c5_0 = AgOps.MultiplyAdd(a5, b0, c5_0);
-                        AgVecF a6 = AgOps.Create(at[6]); c6_0 = AgOps.MultiplyAdd(a6, b0, c6_0);
-                        AgVecF a7 = AgOps.Create(at[7]); c7_0 = AgOps.MultiplyAdd(a7, b0, c7_0);
-                    }
-                    AgOps.Store(c0_0, tc);
-                    AgOps.Store(c1_0, &tc[1 * ldc]);
-                    AgOps.Store(c2_0, &tc[2 * ldc]);
-                    AgOps.Store(c3_0, &tc[3 * ldc]);
-                    AgOps.Store(c4_0, &tc[4 * ldc]);
-                    AgOps.Store(c5_0, &tc[5 * ldc]);
-                    AgOps.Store(c6_0, &tc[6 * ldc]);
-                    AgOps.Store(c7_0, &tc[7 * ldc]);
-                }
             }
         }
 

@@ -39,15 +39,15 @@ namespace Demo.Decoders
         private static unsafe void LinearBackward_4x16x16_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[4, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            if (split.IsLast)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_4x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
+                gemm_4x16_k16__avx512(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            if (split.IsLast)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_tn_12x16__avx512(dy, 16, 4, x, 16, dw, 16, 12, 16);
-                gemm_tn_4x16__avx512(&dy[12], 16, 4, x, 16, &dw[12 * 16], 16, 4, 16);
+                gemm_tn_12x16__avx512(dy, 16, 4, &x[j], 16, &dw[j], 16, 12, 16);
+                gemm_tn_4x16__avx512(&dy[12], 16, 4, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
@@ -71,15 +71,15 @@ namespace Demo.Decoders
         private static unsafe void LinearBackward_10x16x16_bias__avx512(float* dy, float* x, float* w, float* dw, float* db, float* dx, global::AttnGen.SequenceSplit split)
         {
             // dX[10, 16] = dY · W: tile rows are rows of dY, the reduction runs over its 16 columns.
-            if (split.IsLast)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_10x16_k16__avx512(dy, w, 16, AgSupport.ZeroRow, dx, 16, 16);
+                gemm_10x16_k16__avx512(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            if (split.IsLast)
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
             {
-                gemm_tn_12x16__avx512(dy, 16, 10, x, 16, dw, 16, 12, 16);
-                gemm_tn_4x16__avx512(&dy[12], 16, 10, x, 16, &dw[12 * 16], 16, 4, 16);
+                gemm_tn_12x16__avx512(dy, 16, 10, &x[j], 16, &dw[j], 16, 12, 16);
+                gemm_tn_4x16__avx512(&dy[12], 16, 10, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)

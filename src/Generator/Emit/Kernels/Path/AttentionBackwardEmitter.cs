@@ -22,7 +22,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// broadcast: AVX-512 6x4: 24 + 4 + 1 = 29 of 32 zmm; AVX2 6x2: 12 + 2 + 1 = 15 of 16 ymm; 128-bit 4x4:
     /// 16 + 4 + 1 = 21 (Neon has 32 q registers, SSE spills a little, a fallback there).</item>
     /// <item>dV += Pᵀ·dO and dK += dSᵀ·Q: the projection backward's dW tile narrowed to divide the score tile and the
-    /// padded head, up to the profile's UpdateVectors (UpdateRows keys x UpdateColumns columns of accumulators: 8 x 16 on
+    /// padded head, up to the profile's BackwardVectors (UpdateRows keys x UpdateColumns columns of accumulators: 8 x 16 on
     /// AVX-512), the reduction over the rows of every tile of the pass that sees the key block (up to 4·Br).</item>
     /// <item>dQ += dS·K: the forward's P·V tile, PvRows x PvVectors accumulators + PvVectors key vectors + 1.</item>
     /// </list>

@@ -6,8 +6,8 @@ namespace AttnGen.Generator.Emit.Kernels.Path
 {
     /// <summary>
     /// Emits the backward of one projection <c>Y[M, N] = X[M, K] · W[N, K]ᵀ + b</c> on one path,
-    /// <c>LinearBackward_{M}x{N}x{K}[_bias]__{isa}</c>: <c>dX = dY · W</c> (overwritten) through the Gemm tile (the
-    /// forward's tile when N = K, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
+    /// <c>LinearBackward_{M}x{N}x{K}[_bias]__{isa}</c>: <c>dX = dY · W</c> (overwritten) through the Gemm tile (GemmRows
+    /// rows by the profile's BackwardVectors, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
     /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place. The workers of a shared
     /// sequence (<c>split</c>) each take a contiguous range of the column blocks of dX and of dW and of the vectors of
     /// db: every element is computed by one worker, as on one.
@@ -18,7 +18,7 @@ namespace AttnGen.Generator.Emit.Kernels.Path
         {
             IsaProfile isa = kernels.Syntax.Isa;
             var v = kernels.Syntax;
-            int nr = isa.PanelWidth, mr = isa.GemmRows, m = shape.M, n = shape.N, k = shape.K;
+            int nr = isa.BackwardVectors * isa.Width, mr = isa.GemmRows, m = shape.M, n = shape.N, k = shape.K;
             string name = $"{shape.BackwardKernelName}__{isa.Suffix}";
             w.Line($"// {name}: backward of Y[{Inv(m)}, {Inv(n)}] = X[{Inv(m)}, {Inv(k)}] · W[{Inv(n)}, {Inv(k)}]ᵀ{(shape.Bias ? " + b" : "")}.");
             using (w.Open($"private static unsafe void {name}(float* dy, float* x, float* w, float* dw{(shape.Bias ? ", float* db" : "")}, float* dx, global::AttnGen.SequenceSplit split)"))
