@@ -29,7 +29,8 @@ public partial class Cross_4x24_13over37;
 [AttentionLayer(heads: 2, headDim: 16, seqLen: 5, KvSeqLen = 37, Causal = true)]
 public partial class CrossCausal_2x16_5over37;
 
-// A head of 7 AVX-512 vectors (13 AVX2, 25 128-bit): the P·V and update tiles end in a narrower column block on every path.
+// A head of 7 AVX-512 vectors (13 AVX2, 25 128-bit), which no tile width past one vector divides: on the vector paths the
+// P·V and update tiles cover it one vector at a time.
 [AttentionLayer(heads: 2, headDim: 100, seqLen: 19, KvSeqLen = 70, Projections = false)]
 public partial class CoreWideHead_2x100_19over70;
 
