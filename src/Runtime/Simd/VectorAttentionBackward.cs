@@ -240,24 +240,19 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
                     }
                 }
             }
-            // dV += Pᵀ·dO for the block's keys, reduced over the rows of every tile that sees the block.
-            int depth = rows - firstTile * br;
+            // dV += Pᵀ·dO and dK += dSᵀ·(Q·scale) for the block's keys, reduced over the rows of every tile that sees the
+            // block; on a causal diagonal, each update tile of keys past the first row's limit only over the rows that see
+            // some of its keys (the rows above have P = dS = 0 there).
             if (keysAndValues)
             {
-                kernels.Transposed(b.Prob + firstTile * br * bc, bc, depth, b.OutGrad + firstTile * br * dimPad, dimPad,
-                    b.ValueGrad + j0 * dimPad, dimPad, updates, dimPad);
+                Updates(t, kernels, b, j0, firstTile * br, rows, updates, limit, additive);
             }
             if (additive)
             {
                 AdditiveGradient(t, b, j0, firstTile * br, rows, limit);
                 continue;
             }
-            // dK += dSᵀ·(Q·scale); dQ += dS·K (times the scale on the way out), tile by tile.
-            if (keysAndValues)
-            {
-                kernels.Transposed(b.ScoreGrad + firstTile * br * bc, bc, depth, b.Query + firstTile * br * dimPad, dimPad,
-                    b.KeyGrad + j0 * dimPad, dimPad, updates, dimPad);
-            }
+            // dQ += dS·K (times the scale on the way out), tile by tile.
             if (queries)
             {
                 float* block = b.Keys + j0 * dimPad;
@@ -275,6 +270,47 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
             {
                 SoftmaxRows<TOps, TVec>.ScaleInto(b.QueryGrad + r * dimPad, dq + (i0 + r) * t.QueryWidth, t.HeadDim, t.Scale);
             }
+        }
+    }
+
+    /// <summary>
+    /// dV += Pᵀ·dO and (unless <paramref name="additive"/>) dK += dSᵀ·(Q·scale) for the first <paramref name="updates"/> keys
+    /// of the key block at <paramref name="j0"/>, over pass rows <paramref name="firstRow"/> .. <paramref name="rows"/> - 1.
+    /// The rows' key limits grow with the row, so the update tiles the first row sees take every row in one call; each
+    /// later tile (a causal diagonal) starts at the first row that sees one of its keys, the rows above it adding only
+    /// zeros. The sums are those of the whole reduction: a skipped row's products are exactly 0.
+    /// </summary>
+    private static void Updates(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers b, int j0, int firstRow,
+        int rows, int updates, int* limit, bool additive)
+    {
+        int step = t.UpdateRows;
+        // The update tiles the first row sees a key of: every row sees them.
+        int kk = Math.Clamp((limit[firstRow] - j0 + step - 1) / step * step, 0, updates);
+        if (kk > 0)
+        {
+            Update(t, kernels, b, j0, 0, kk, firstRow, rows, additive);
+        }
+        for (int r = firstRow; kk < updates; kk += step)
+        {
+            while (limit[r] <= j0 + kk)
+            {
+                r++;
+            }
+            Update(t, kernels, b, j0, kk, step, r, rows, additive);
+        }
+    }
+
+    /// <summary>dV (and dK) += the update of keys j0 + from .. j0 + from + height - 1 over pass rows r .. rows - 1.</summary>
+    private static void Update(AttentionTiling t, in AttentionKernels kernels, in AttentionBuffers b, int j0, int from, int height,
+        int r, int rows, bool additive)
+    {
+        int bc = t.KeyBlock, dimPad = t.DimPad;
+        kernels.Transposed(b.Prob + r * bc + from, bc, rows - r, b.OutGrad + r * dimPad, dimPad,
+            b.ValueGrad + (j0 + from) * dimPad, dimPad, height, dimPad);
+        if (!additive)
+        {
+            kernels.Transposed(b.ScoreGrad + r * bc + from, bc, rows - r, b.Query + r * dimPad, dimPad,
+                b.KeyGrad + (j0 + from) * dimPad, dimPad, height, dimPad);
         }
     }
 
