@@ -285,7 +285,7 @@ public static unsafe class VectorAttentionBackward<TOps, TVec>
     {
         int step = t.UpdateRows;
         // The update tiles the first row sees a key of: every row sees them.
-        int kk = Math.Clamp((limit[firstRow] - j0 + step - 1) / step * step, 0, updates);
+        int kk = Math.Min(t.UpdateKeys(Math.Max(0, limit[firstRow] - j0)), updates);
         if (kk > 0)
         {
             Update(t, kernels, b, j0, 0, kk, firstRow, rows, additive);
