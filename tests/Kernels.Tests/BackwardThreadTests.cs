@@ -104,6 +104,43 @@ public sealed class BackwardThreadTests
 
     [Theory]
     [MemberData(nameof(ForwardTests.Layers), MemberType = typeof(ForwardTests))]
+    public void Backward_WorkersSummingSlicesOfTheGradientBlocks_GiveTheBitsOfTheCallersSum(string layerName)
+    {
+        // Batch 5: on 2 threads four whole sequences and one shared, on 3 threads three whole and two shared by teams.
+        using IAttentionLayer layer = TestLayers.Create(layerName);
+        TestData.RandomParameters(layer, seed: 101);
+        TestData.AllowThreeSharingWorkers();
+        const int batch = 5;
+        TestData.Inputs x = TestData.For(layer.Info, batch, seed: 103);
+        float[] dy = TestData.Uniform(x.Output.Length, 107);
+        var dq = new float[x.Query.Length];
+        var dk = new float[x.Key.Length];
+        var dv = new float[x.Value.Length];
+        float[] Gradients(int threads, int sharedFrom)
+        {
+            GradientReduction.SharedFromFloats = sharedFrom;
+            layer.MaxDegreeOfParallelism = threads;
+            layer.ZeroGradients();
+            layer.ForwardTrain(x.Query, x.Key, x.Value, x.Output, batch);
+            layer.Backward(dy, dq, dk, dv, batch);
+            return layer.GradientBlock.ToArray();
+        }
+
+        try
+        {
+            foreach (int threads in new[] { 2, 3 })
+            {
+                AssertSameBits(Gradients(threads, int.MaxValue), Gradients(threads, 0), $"parameter gradient summed by {threads} workers");
+            }
+        }
+        finally
+        {
+            GradientReduction.SharedFromFloats = 1 << 16;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ForwardTests.Layers), MemberType = typeof(ForwardTests))]
     public void Backward_OnANewLayer_SharedByThreads_AddsEveryPartsGradients(string layerName)
     {
         // The gradient block is made on first use: a Backward whose workers all start before anything touched it must

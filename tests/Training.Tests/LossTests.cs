@@ -59,4 +59,29 @@ public class LossTests
         Assert.Equal(Reference(ToDouble(prediction)), loss, 5);
         Check(grad, prediction, Reference, "dPrediction");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(4096)]
+    [InlineData(3 * 4096 + 21)]
+    public void MeanSquaredError_over_chunks_and_tails_matches_float64_and_the_loss_alone_is_the_same(int n)
+    {
+        // Lengths below one vector, one whole chunk, and several chunks with a tail past the last vector.
+        float[] prediction = Random(n, 51, 3f), target = Random(n, 52, 3f);
+        var grad = new float[n];
+        grad.AsSpan().Fill(float.NaN);
+        float loss = MeanSquaredError.Compute(prediction, target, grad);
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double d = (double)prediction[i] - target[i];
+            sum += d * d;
+            // The gradient is the float difference times the float 2 / n.
+            float expected = (prediction[i] - target[i]) * (2f / n);
+            Assert.True(expected == grad[i], $"grad[{i}] is {grad[i]}, expected {expected}");
+        }
+        Assert.True(Math.Abs(loss - sum / n) <= 2e-6 * (sum / n), $"loss {loss}, float64 reference {sum / n}");
+        Assert.Equal(loss, MeanSquaredError.Compute(prediction, target, default));
+    }
 }

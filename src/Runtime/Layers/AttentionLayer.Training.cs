@@ -8,8 +8,11 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     private AlignedBuffer?[] _backwardWork = new AlignedBuffer?[1];
     private AlignedBuffer?[] _workerGradients = new AlignedBuffer?[1];
     private WorkerGroup? _backwardGroup;
+    // Where the workers meet before summing the gradient blocks, each its slice (large layers only).
+    private PhaseBarrier? _reductionBarrier;
     private float* _bwdOutputGrad, _bwdQueryGrad, _bwdKeyGrad, _bwdValueGrad;
     private int _bwdBatch, _bwdWorkers = 1, _bwdWholeSequences;
+    private bool _bwdSharedReduction;
     private int _savedBatch;
     private int[] _savedValidLengths = [];
     private bool _savedHasValidLengths;
@@ -148,9 +151,9 @@ public abstract unsafe partial class AttentionLayer<TKernels>
     // Backward over the batch, with the workers spread as in Forward: whole sequences while there are at least as many
     // as workers (worker w takes w, w + workers, ...), then each remaining sequence shared by a team. Worker 0 adds
     // into GradientBlock, every other worker into its own zeroed block, added to GradientBlock in worker order at the
-    // end; a team adds into its first worker's block, each element by one worker. So parameter gradients are the same
-    // for every run with the same thread count and may differ in the last bits between thread counts (input gradients
-    // never do).
+    // end (by the workers, each a slice of the elements, once all are done; or by the caller for small layers); a team
+    // adds into its first worker's block, each element by one worker. So parameter gradients are the same for every
+    // run with the same thread count and may differ in the last bits between thread counts (input gradients never do).
     private void RunBackward(float* dy, float* dq, float* dk, float* dv, int batch)
     {
         _bwdOutputGrad = dy;
@@ -174,25 +177,55 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         {
             if (WritesOwnGradients(i, workers, batch))
             {
-                (_workerGradients[i] ??= new AlignedBuffer(s_layout.ParameterCount)).Span.Clear();
+                AlignedBuffer block = _workerGradients[i] ??= new AlignedBuffer(s_layout.ParameterCount);
+                // A worker with whole sequences zeroes its block itself, before them (its teammates, if any, wait for
+                // those sequences); the first worker of a team without any is joined at once, so its block is zeroed here.
+                if (i >= _bwdWholeSequences)
+                {
+                    block.Span.Clear();
+                }
             }
         }
         _bwdWorkers = workers;
+        // The workers meet before summing, so they must all run at once: no more of them than processors.
+        _bwdSharedReduction = s_layout.ParameterCount >= GradientReduction.SharedFromFloats && workers <= SequenceSplit.MaxSharingWorkers;
+        if (_bwdSharedReduction)
+        {
+            (_reductionBarrier ??= new PhaseBarrier()).Reset(workers);
+        }
         try
         {
             (_backwardGroup ??= new WorkerGroup(RunBackwardWorker)).Run(workers);
+            if (!_bwdSharedReduction)
+            {
+                AddWorkerGradients(gradients, 0, s_layout.ParameterCount);
+            }
         }
         finally
         {
             _bwdWorkers = 1;
+            _bwdSharedReduction = false;
         }
-        for (int i = 1; i < workers; i++)
+    }
+
+    // Adds every other worker's gradient block into GradientBlock in worker order, elements from .. to - 1.
+    private void AddWorkerGradients(float* gradients, int from, int to)
+    {
+        for (int i = 1; i < _bwdWorkers; i++)
         {
-            if (WritesOwnGradients(i, workers, batch))
+            if (to > from && WritesOwnGradients(i, _bwdWorkers, _bwdBatch))
             {
-                KernelSupport.AddInto(gradients, _workerGradients[i]!.Pointer, s_layout.ParameterCount);
+                KernelSupport.AddInto(gradients + from, _workerGradients[i]!.Pointer + from, to - from);
             }
         }
+    }
+
+    // Worker w's slice of the gradient sum: a contiguous share, cut on 64-byte lines so no two workers write one line.
+    private int ReductionBound(int worker)
+    {
+        const int Line = 16;
+        long lines = (s_layout.ParameterCount + Line - 1) / Line;
+        return (int)Math.Min(s_layout.ParameterCount, lines * worker / _bwdWorkers * Line);
     }
 
     // Whether worker w (of `workers`) adds into a gradient block of its own: it runs whole sequences, or it is the first
@@ -212,6 +245,10 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         try
         {
             float* work = _backwardWork[worker]!.Pointer;
+            if (worker > 0 && worker < _bwdWholeSequences)
+            {
+                _workerGradients[worker]!.Span.Clear();
+            }
             for (int b = worker; b < _bwdWholeSequences; b += _bwdWorkers)
             {
                 BackwardSequence(b, work, work, WorkerGradients(worker), SequenceSplit.Whole);
@@ -228,15 +265,33 @@ public abstract unsafe partial class AttentionLayer<TKernels>
                 }
                 BackwardSequence(_bwdWholeSequences + team, _backwardWork[first]!.Pointer, work, WorkerGradients(first), split);
             }
+            if (_bwdSharedReduction)
+            {
+                // Every block is complete once all workers are here; then each sums its slice of them.
+                _reductionBarrier!.SignalAndWait();
+                AddWorkerGradients(Gradients.Pointer, ReductionBound(worker), ReductionBound(worker + 1));
+            }
         }
         catch (PhaseBarrier.BrokenException)
         {
-            // A teammate failed; the batch driver reports its exception.
+            // A teammate failed; the batch driver reports its exception. Workers waiting to sum are released too.
+            if (_bwdSharedReduction)
+            {
+                _reductionBarrier!.Break();
+            }
         }
-        catch when (team >= 0)
+        catch
         {
-            // Teammates waiting for this worker's share would wait forever: release them, then report the failure.
-            _barriers[team]!.Break();
+            // Teammates waiting for this worker's share, and workers waiting to sum, would wait forever: release them,
+            // then report the failure.
+            if (team >= 0)
+            {
+                _barriers[team]!.Break();
+            }
+            if (_bwdSharedReduction)
+            {
+                _reductionBarrier!.Break();
+            }
             throw;
         }
     }

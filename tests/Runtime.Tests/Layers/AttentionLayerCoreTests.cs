@@ -515,6 +515,78 @@ public sealed class AttentionLayerCoreTests : IDisposable
     }
 
     [Theory]
+    [InlineData(2, 2)] // whole sequences only
+    [InlineData(2, 3)] // two whole, then the third shared by both
+    [InlineData(3, 5)]
+    public void Backward_WorkersSummingTheirSlicesOfTheGradientBlocks_GiveTheCallersSum(int threads, int count)
+    {
+        using FakeLayer layer = NewLayer(threads);
+        var batch = Batch.Create(count);
+        layer.ForwardTrain(batch.Q, batch.K, batch.V, new float[count * S * W], count);
+        float[] dy = Random(count * S * W, 5);
+        float[] Gradients(int sharedFrom)
+        {
+            GradientReduction.SharedFromFloats = sharedFrom;
+            layer.ZeroGradients();
+            Backward(layer, dy, count);
+            return layer.GradientBlock.ToArray();
+        }
+
+        try
+        {
+            float[] caller = Gradients(int.MaxValue);
+            float[] workers = Gradients(0);
+            int same = caller.AsSpan().CommonPrefixLength(workers);
+            Assert.True(same == caller.Length, $"gradient {same}: {(same < workers.Length ? workers[same] : float.NaN)} summed by the workers, {(same < caller.Length ? caller[same] : float.NaN)} by the caller");
+            var expected = FakeMath.Backward(batch.Q, batch.K, dy, S, Kv, count, batch.ValidLengths, A, B);
+            Assert.Equal(expected.Da, workers[0], 4);
+            Assert.Equal(expected.Db, workers[1], 4);
+        }
+        finally
+        {
+            GradientReduction.SharedFromFloats = 1 << 16;
+        }
+    }
+
+    [Fact]
+    public void Backward_AWorkerFailingBeforeTheGradientSum_ReleasesTheOthers_AndTheFailureSurfaces()
+    {
+        // Batch 2 on 2 threads with the workers summing the gradient blocks: worker 1 fails on its sequence (1), so it
+        // never reaches the sum, where worker 0 would otherwise wait for it forever.
+        using FakeLayer layer = NewLayer(2);
+        var batch = Batch.Create(2);
+        layer.ForwardTrain(batch.Q, batch.K, batch.V, new float[2 * S * W], 2);
+        float[] dy = Random(2 * S * W, 5);
+        GCHandle pin = GCHandle.Alloc(dy, GCHandleType.Pinned);
+        GradientReduction.SharedFromFloats = 0;
+        try
+        {
+            nint failing = Address(dy, S * W);
+            FakeKernels<CrossShape>.OnBackward = outputGrad =>
+            {
+                if (outputGrad == failing)
+                {
+                    throw new InvalidOperationException("sequence 1 failed");
+                }
+            };
+            var e = Assert.Throws<InvalidOperationException>(() => Backward(layer, dy, 2));
+            Assert.Equal("sequence 1 failed", e.Message);
+
+            FakeKernels<CrossShape>.OnBackward = null;
+            layer.ZeroGradients();
+            Gradients g = Backward(layer, dy, 2);
+            var expected = FakeMath.Backward(batch.Q, batch.K, dy, S, Kv, 2, batch.ValidLengths, A, B);
+            AssertClose(expected.Dq, g.Dq);
+            Assert.Equal(expected.Da, layer.GradientBlock[0], 4);
+        }
+        finally
+        {
+            GradientReduction.SharedFromFloats = 1 << 16;
+            pin.Free();
+        }
+    }
+
+    [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void Training_OneSequence_IsSharedByEveryThread_InOneWorkAreaWithATileAreaEach(int threads)

@@ -64,6 +64,9 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
     /// <summary>Runs in every ForwardSequence with the part, before the parts meet: lets a test fail one part.</summary>
     public static Action<int>? OnSplitPhase { get; set; }
 
+    /// <summary>Runs first in every BackwardSequence with the output-gradient address: lets a test fail one sequence.</summary>
+    public static Action<nint>? OnBackward { get; set; }
+
     public static void Reset()
     {
         ForwardCalls.Clear();
@@ -71,6 +74,7 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
         PackCalls.Clear();
         OnForward = null;
         OnSplitPhase = null;
+        OnBackward = null;
     }
 
     public static AttentionLayerInfo Info { get; } = new(
@@ -143,6 +147,7 @@ public unsafe struct FakeKernels<TShape> : IAttentionKernels
     public static KernelIsa BackwardSequence(KernelIsa isa, float* saved, float* outputGrad, float* queryGrad, float* keyGrad,
         float* valueGrad, float* parameters, float* gradients, float* work, int validLength, float* tiles, SequenceSplit split)
     {
+        OnBackward?.Invoke((nint)outputGrad);
         BackwardCalls.Enqueue(new KernelCall((nint)outputGrad, validLength, isa, Environment.CurrentManagedThreadId, split.Part, split.Parts,
             (nint)work, (nint)tiles));
         // A shared sequence: the parts meet once, as the generated backward's do between its phases, then the first
