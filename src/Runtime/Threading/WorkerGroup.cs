@@ -3,8 +3,8 @@ using System.Runtime.ExceptionServices;
 namespace AttnGen;
 
 /// <summary>
-/// Runs <c>body(0) .. body(workers - 1)</c> at once: index 0 on the calling thread, the others on the thread
-/// pool, and returns when all are done. Unlike Parallel.For it allocates nothing once the work items for a
+/// Runs <c>body(0) .. body(workers - 1)</c> at once: index 0 on the calling thread, the others on the process's
+/// <see cref="WorkerTeam"/> when it is free and large enough, else on the thread pool, and returns when all are done. Unlike Parallel.For it allocates nothing once the work items for a
 /// worker count exist, so a layer's steady-state Forward stays allocation-free on several threads too.
 /// One group serves one caller at a time (a layer is not called concurrently).
 /// </summary>
@@ -27,6 +27,10 @@ internal sealed class WorkerGroup
         if (workers <= 1)
         {
             _body(0);
+            return;
+        }
+        if (WorkerTeam.Shared.TryRun(_body, workers))
+        {
             return;
         }
         if (_items.Length < workers - 1)
