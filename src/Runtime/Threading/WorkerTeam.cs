@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 
 namespace AttnGen;
 
@@ -27,22 +26,14 @@ internal sealed class WorkerTeam
 
     // Made on first use, so a call on two threads of a many-core machine starts one thread, not one per processor.
     private readonly Worker?[] _workers;
-    // The caller waits here for the workers, spinning, then blocking.
-    private readonly SpinThenBlock _done = new();
-    private Action<int>? _body;
+    private readonly WorkerCall _call = new();
     private int _busy;
-    private int _pending;
-    private bool _finished;
-    private Exception? _failure;
 
     /// <summary>The process's team.</summary>
     public static WorkerTeam Shared => s_shared.Value;
 
     /// <summary>A team of up to <paramref name="size"/> worker threads (background threads, each started by the first call that needs it).</summary>
     public WorkerTeam(int size) => _workers = new Worker?[Math.Max(0, size)];
-
-    /// <summary>Worker threads in the team (the caller is the extra one).</summary>
-    public int Size => _workers.Length;
 
     /// <summary>
     /// Runs <c>body(0)</c> on the calling thread and <c>body(1) .. body(workers - 1)</c> on the team's threads, all at
@@ -62,49 +53,19 @@ internal sealed class WorkerTeam
             {
                 _workers[i] ??= new Worker(this, i + 1);
             }
-            _body = body;
-            _failure = null;
-            Volatile.Write(ref _finished, false);
-            Volatile.Write(ref _pending, workers);
+            _call.Begin(body, workers);
             for (int i = 0; i < workers - 1; i++)
             {
                 _workers[i]!.Start();
             }
-            Execute(0);
-            _done.WaitUntil(new Finished(this));
-            _body = null;
-            if (_failure is { } failure)
-            {
-                ExceptionDispatchInfo.Capture(failure).Throw();
-            }
+            _call.Execute(0);
+            _call.WaitAndRethrow();
             return true;
         }
         finally
         {
             Volatile.Write(ref _busy, 0);
         }
-    }
-
-    private void Execute(int index)
-    {
-        try
-        {
-            _body!(index);
-        }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref _failure, e, null);
-        }
-        if (Interlocked.Decrement(ref _pending) == 0)
-        {
-            Volatile.Write(ref _finished, true);
-            _done.WakeAll();
-        }
-    }
-
-    private readonly struct Finished(WorkerTeam team) : SpinThenBlock.ICondition
-    {
-        public bool IsMet => Volatile.Read(ref team._finished);
     }
 
     // One thread: it waits for its call count to move, runs its index of the body, and waits again.
@@ -160,7 +121,7 @@ internal sealed class WorkerTeam
                     }
                 }
                 seen++;
-                _team.Execute(_index);
+                _team._call.Execute(_index);
             }
         }
     }
