@@ -220,14 +220,6 @@ public abstract unsafe partial class AttentionLayer<TKernels>
         }
     }
 
-    // Worker w's slice of the gradient sum: a contiguous share, cut on 64-byte lines so no two workers write one line.
-    private int ReductionBound(int worker)
-    {
-        const int Line = 16;
-        long lines = (s_layout.ParameterCount + Line - 1) / Line;
-        return (int)Math.Min(s_layout.ParameterCount, lines * worker / _bwdWorkers * Line);
-    }
-
     // Whether worker w (of `workers`) adds into a gradient block of its own: it runs whole sequences, or it is the first
     // of a team (the team's other workers add into that block). The others' blocks are neither cleared nor summed.
     private bool WritesOwnGradients(int worker, int workers, int batch)
@@ -267,9 +259,12 @@ public abstract unsafe partial class AttentionLayer<TKernels>
             }
             if (_bwdSharedReduction)
             {
-                // Every block is complete once all workers are here; then each sums its slice of them.
-                _reductionBarrier!.SignalAndWait();
-                AddWorkerGradients(Gradients.Pointer, ReductionBound(worker), ReductionBound(worker + 1));
+                // Every block is complete once all workers are here; then each sums its share of the 64-byte lines, so no
+                // two workers write one line.
+                var share = new SequenceSplit(worker, _bwdWorkers, _reductionBarrier);
+                share.Sync();
+                int lines = (s_layout.ParameterCount + 15) / 16;
+                AddWorkerGradients(Gradients.Pointer, share.Start(lines) * 16, Math.Min(s_layout.ParameterCount, share.End(lines) * 16));
             }
         }
         catch (PhaseBarrier.BrokenException)

@@ -28,6 +28,29 @@ internal sealed class SpinThenBlock
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
+        Block(condition);
+    }
+
+    /// <summary>
+    /// Returns once <paramref name="condition"/> holds, spinning on the core (never yielding) for up to
+    /// <paramref name="spinTicks"/> <see cref="System.Diagnostics.Stopwatch"/> ticks before it blocks: for a waiter that
+    /// keeps a core of its own between short gaps, such as an idle <see cref="WorkerTeam"/> thread.
+    /// </summary>
+    public void WaitUntil<TCondition>(TCondition condition, long spinTicks)
+        where TCondition : struct, ICondition
+    {
+        long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + spinTicks;
+        while (!condition.IsMet && System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil)
+        {
+            Thread.SpinWait(20);
+        }
+        Block(condition);
+    }
+
+    // Tests the condition under the lock and waits there until it holds.
+    private void Block<TCondition>(TCondition condition)
+        where TCondition : struct, ICondition
+    {
         if (condition.IsMet)
         {
             return;

@@ -68,14 +68,14 @@ internal sealed class WorkerTeam
         }
     }
 
-    // One thread: it waits for its call count to move, runs its index of the body, and waits again.
+    // One thread: it waits for its call count to move (spinning, then blocking), runs its index of the body, and waits
+    // again.
     private sealed class Worker
     {
         private readonly WorkerTeam _team;
         private readonly int _index;
-        private readonly object _gate = new();
+        private readonly SpinThenBlock _wake = new();
         private int _calls;
-        private int _sleeping;
 
         public Worker(WorkerTeam team, int index)
         {
@@ -84,45 +84,25 @@ internal sealed class WorkerTeam
             new Thread(Loop) { IsBackground = true, Name = $"AttnGen worker {index}" }.Start();
         }
 
-        // Called by the runner: a new call for this worker. The count's full fence pairs with the worker's before it
-        // sleeps, so either the worker sees the new count or the runner sees it asleep and wakes it.
+        // Called by the runner: a new call for this worker.
         public void Start()
         {
             Interlocked.Increment(ref _calls);
-            if (Volatile.Read(ref _sleeping) != 0)
-            {
-                lock (_gate)
-                {
-                    Monitor.Pulse(_gate);
-                }
-            }
+            _wake.WakeAll();
         }
 
         private void Loop()
         {
-            int seen = 0;
-            while (true)
+            for (int seen = 1; ; seen++)
             {
-                long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
-                while (Volatile.Read(ref _calls) == seen && Stopwatch.GetTimestamp() < spinUntil)
-                {
-                    Thread.SpinWait(20);
-                }
-                if (Volatile.Read(ref _calls) == seen)
-                {
-                    lock (_gate)
-                    {
-                        Interlocked.Exchange(ref _sleeping, 1);
-                        while (Volatile.Read(ref _calls) == seen)
-                        {
-                            Monitor.Wait(_gate);
-                        }
-                        Volatile.Write(ref _sleeping, 0);
-                    }
-                }
-                seen++;
+                _wake.WaitUntil(new Called(this, seen), s_spinTicks);
                 _team._call.Execute(_index);
             }
+        }
+
+        private readonly struct Called(Worker worker, int call) : SpinThenBlock.ICondition
+        {
+            public bool IsMet => Volatile.Read(ref worker._calls) >= call;
         }
     }
 }
