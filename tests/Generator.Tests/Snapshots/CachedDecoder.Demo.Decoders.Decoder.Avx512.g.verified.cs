@@ -51,13 +51,17 @@ namespace Demo.Decoders
                 }
                 gemm_4x16_k512__avx512(&dy[1020 * 512], &w[j], 512, AgSupport.ZeroRow, &dx[1020 * 512 + j], 512, 16);
             }
-            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 504; r += 12)
             {
-                for (int r = 0; r < 504; r += 12)
+                for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_12x16__avx512(&dy[r], 512, 1024, &x[j], 512, &dw[r * 512 + j], 512, 12, 16);
                 }
+            }
+            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_8x16__avx512(&dy[504], 512, 1024, &x[j], 512, &dw[504 * 512 + j], 512, 8, 16);
             }
             // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -94,13 +98,17 @@ namespace Demo.Decoders
                 }
                 gemm_4x16_k128__avx512(&dy[1020 * 128], &w[j], 512, AgSupport.ZeroRow, &dx[1020 * 512 + j], 512, 16);
             }
-            // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 120; r += 12)
             {
-                for (int r = 0; r < 120; r += 12)
+                for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_12x16__avx512(&dy[r], 128, 1024, &x[j], 512, &dw[r * 512 + j], 512, 12, 16);
                 }
+            }
+            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_8x16__avx512(&dy[120], 128, 1024, &x[j], 512, &dw[120 * 512 + j], 512, 8, 16);
             }
             // db[0..127] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -49,10 +49,11 @@ namespace Demo.Decoders
                     gemm_4x16_k512__v128(&dy[r * 512], &w[j], 512, AgSupport.ZeroRow, &dx[r * 512 + j], 512, 16);
                 }
             }
-            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 512; r += 4)
             {
-                for (int r = 0; r < 512; r += 4)
+                for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 512, 1024, &x[j], 512, &dw[r * 512 + j], 512, 4, 16);
                 }
@@ -89,10 +90,11 @@ namespace Demo.Decoders
                     gemm_4x16_k128__v128(&dy[r * 128], &w[j], 512, AgSupport.ZeroRow, &dx[r * 512 + j], 512, 16);
                 }
             }
-            // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows.
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 128; r += 4)
             {
-                for (int r = 0; r < 128; r += 4)
+                for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 128, 1024, &x[j], 512, &dw[r * 512 + j], 512, 4, 16);
                 }

@@ -51,13 +51,17 @@ namespace Demo.Decoders
                 }
                 gemm_2x16_k512__avx2(&dy[126 * 512], &w[j], 512, AgSupport.ZeroRow, &dx[126 * 512 + j], 512, 16);
             }
-            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 510; r += 6)
             {
-                for (int r = 0; r < 510; r += 6)
+                for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 512, 128, &x[j], 512, &dw[r * 512 + j], 512, 6, 16);
                 }
+            }
+            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_2x16__avx2(&dy[510], 512, 128, &x[j], 512, &dw[510 * 512 + j], 512, 2, 16);
             }
             // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -48,10 +48,11 @@ namespace Demo.Decoders
                     gemm_2x4_k512__scalar(&dy[r * 512], &w[j], 512, AgSupport.ZeroRow, &dx[r * 512 + j], 512, 4);
                 }
             }
-            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows.
-            for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
+            // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 512; r += 2)
             {
-                for (int r = 0; r < 512; r += 2)
+                for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 512, 128, &x[j], 512, &dw[r * 512 + j], 512, 2, 4);
                 }

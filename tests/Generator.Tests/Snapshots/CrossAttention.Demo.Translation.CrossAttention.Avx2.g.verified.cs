@@ -45,13 +45,17 @@ namespace Demo.Translation
                 gemm_6x16_k64__avx2(dy, &w[j], 48, AgSupport.ZeroRow, &dx[j], 48, 16);
                 gemm_4x16_k64__avx2(&dy[6 * 64], &w[j], 48, AgSupport.ZeroRow, &dx[6 * 48 + j], 48, 16);
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 60; r += 6)
             {
-                for (int r = 0; r < 60; r += 6)
+                for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 6, 16);
                 }
+            }
+            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_4x16__avx2(&dy[60], 64, 10, &x[j], 48, &dw[60 * 48 + j], 48, 4, 16);
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -86,13 +90,17 @@ namespace Demo.Translation
                     gemm_6x16_k64__avx2(&dy[r * 64], &w[j], 48, AgSupport.ZeroRow, &dx[r * 48 + j], 48, 16);
                 }
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 60; r += 6)
             {
-                for (int r = 0; r < 60; r += 6)
+                for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 6, 16);
                 }
+            }
+            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_4x16__avx2(&dy[60], 64, 24, &x[j], 48, &dw[60 * 48 + j], 48, 4, 16);
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -123,10 +131,11 @@ namespace Demo.Translation
                 gemm_6x16_k48__avx2(dy, &w[j], 64, AgSupport.ZeroRow, &dx[j], 64, 16);
                 gemm_4x16_k48__avx2(&dy[6 * 48], &w[j], 64, AgSupport.ZeroRow, &dx[6 * 64 + j], 64, 16);
             }
-            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
+            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 48; r += 6)
             {
-                for (int r = 0; r < 48; r += 6)
+                for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 6, 16);
                 }

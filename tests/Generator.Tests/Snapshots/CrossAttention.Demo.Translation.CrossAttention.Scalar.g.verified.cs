@@ -48,10 +48,11 @@ namespace Demo.Translation
                     gemm_2x4_k64__scalar(&dy[r * 64], &w[j], 48, AgSupport.ZeroRow, &dx[r * 48 + j], 48, 4);
                 }
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 64; r += 2)
             {
-                for (int r = 0; r < 64; r += 2)
+                for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
                 }
@@ -88,10 +89,11 @@ namespace Demo.Translation
                     gemm_2x4_k64__scalar(&dy[r * 64], &w[j], 48, AgSupport.ZeroRow, &dx[r * 48 + j], 48, 4);
                 }
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
-            for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 64; r += 2)
             {
-                for (int r = 0; r < 64; r += 2)
+                for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
                 }
@@ -128,10 +130,11 @@ namespace Demo.Translation
                     gemm_2x4_k48__scalar(&dy[r * 48], &w[j], 64, AgSupport.ZeroRow, &dx[r * 64 + j], 64, 4);
                 }
             }
-            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
+            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 48; r += 2)
             {
-                for (int r = 0; r < 48; r += 2)
+                for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 2, 4);
                 }

@@ -51,10 +51,11 @@ namespace Demo.Translation
                 }
                 gemm_2x16_k64__v128(&dy[8 * 64], &w[j], 48, AgSupport.ZeroRow, &dx[8 * 48 + j], 48, 16);
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 64; r += 4)
             {
-                for (int r = 0; r < 64; r += 4)
+                for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 4, 16);
                 }
@@ -91,10 +92,11 @@ namespace Demo.Translation
                     gemm_4x16_k64__v128(&dy[r * 64], &w[j], 48, AgSupport.ZeroRow, &dx[r * 48 + j], 48, 16);
                 }
             }
-            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows.
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+            // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 64; r += 4)
             {
-                for (int r = 0; r < 64; r += 4)
+                for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 4, 16);
                 }
@@ -133,10 +135,11 @@ namespace Demo.Translation
                 }
                 gemm_2x16_k48__v128(&dy[8 * 48], &w[j], 64, AgSupport.ZeroRow, &dx[8 * 64 + j], 64, 16);
             }
-            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
+            // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 48; r += 4)
             {
-                for (int r = 0; r < 48; r += 4)
+                for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 4, 16);
                 }

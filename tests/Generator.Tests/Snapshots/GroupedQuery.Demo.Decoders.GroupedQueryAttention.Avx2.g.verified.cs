@@ -51,13 +51,17 @@ namespace Demo.Decoders
                 }
                 gemm_2x16_k128__avx2(&dy[30 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[30 * 128 + j], 128, 16);
             }
-            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 126; r += 6)
             {
-                for (int r = 0; r < 126; r += 6)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
                 }
+            }
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_2x16__avx2(&dy[126], 128, 32, &x[j], 128, &dw[126 * 128 + j], 128, 2, 16);
             }
         }
@@ -87,13 +91,17 @@ namespace Demo.Decoders
                 }
                 gemm_2x16_k32__avx2(&dy[30 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[30 * 128 + j], 128, 16);
             }
-            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 30; r += 6)
             {
-                for (int r = 0; r < 30; r += 6)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
                 }
+            }
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_2x16__avx2(&dy[30], 32, 32, &x[j], 128, &dw[30 * 128 + j], 128, 2, 16);
             }
         }

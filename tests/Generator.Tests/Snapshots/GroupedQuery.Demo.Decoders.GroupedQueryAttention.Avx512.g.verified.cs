@@ -51,13 +51,17 @@ namespace Demo.Decoders
                 }
                 gemm_8x16_k128__avx512(&dy[24 * 128], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 16);
             }
-            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 120; r += 12)
             {
-                for (int r = 0; r < 120; r += 12)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_12x16__avx512(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 16);
                 }
+            }
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_8x16__avx512(&dy[120], 128, 32, &x[j], 128, &dw[120 * 128 + j], 128, 8, 16);
             }
         }
@@ -87,13 +91,17 @@ namespace Demo.Decoders
                 }
                 gemm_8x16_k32__avx512(&dy[24 * 32], &w[j], 128, AgSupport.ZeroRow, &dx[24 * 128 + j], 128, 16);
             }
-            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 24; r += 12)
             {
-                for (int r = 0; r < 24; r += 12)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_12x16__avx512(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 12, 16);
                 }
+            }
+            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_8x16__avx512(&dy[24], 32, 32, &x[j], 128, &dw[24 * 128 + j], 128, 8, 16);
             }
         }

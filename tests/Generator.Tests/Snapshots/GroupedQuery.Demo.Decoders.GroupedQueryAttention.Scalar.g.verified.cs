@@ -48,10 +48,11 @@ namespace Demo.Decoders
                     gemm_2x4_k128__scalar(&dy[r * 128], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 4);
                 }
             }
-            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 128; r += 2)
             {
-                for (int r = 0; r < 128; r += 2)
+                for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 2, 4);
                 }
@@ -81,10 +82,11 @@ namespace Demo.Decoders
                     gemm_2x4_k32__scalar(&dy[r * 32], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 4);
                 }
             }
-            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 32; r += 2)
             {
-                for (int r = 0; r < 32; r += 2)
+                for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 2, 4);
                 }

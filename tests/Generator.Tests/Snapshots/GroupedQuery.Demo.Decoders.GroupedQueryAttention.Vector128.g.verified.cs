@@ -49,10 +49,11 @@ namespace Demo.Decoders
                     gemm_4x16_k128__v128(&dy[r * 128], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
             }
-            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 128; r += 4)
             {
-                for (int r = 0; r < 128; r += 4)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 4, 16);
                 }
@@ -82,10 +83,11 @@ namespace Demo.Decoders
                     gemm_4x16_k32__v128(&dy[r * 32], &w[j], 128, AgSupport.ZeroRow, &dx[r * 128 + j], 128, 16);
                 }
             }
-            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows.
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+            // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 32; r += 4)
             {
-                for (int r = 0; r < 32; r += 4)
+                for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 4, 16);
                 }

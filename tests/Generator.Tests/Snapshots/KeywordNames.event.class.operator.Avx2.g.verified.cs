@@ -43,10 +43,14 @@ namespace @event.@class
             {
                 gemm_3x8_k8__avx2(dy, w, 8, AgSupport.ZeroRow, dx, 8, 8);
             }
-            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
+            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
             if (split.IsLast)
             {
                 gemm_tn_6x8__avx2(dy, 8, 3, x, 8, dw, 8, 6, 8);
+            }
+            if (split.IsLast)
+            {
                 gemm_tn_2x8__avx2(&dy[6], 8, 3, x, 8, &dw[6 * 8], 8, 2, 8);
             }
             // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

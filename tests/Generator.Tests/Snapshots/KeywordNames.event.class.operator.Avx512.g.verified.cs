@@ -43,7 +43,8 @@ namespace @event.@class
             {
                 gemm_3x8_k8__avx512(dy, w, 8, AgSupport.ZeroRow, dx, 8, 8);
             }
-            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
+            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
             if (split.IsLast)
             {
                 gemm_tn_8x8__avx512(dy, 8, 3, x, 8, dw, 8, 8, 8);

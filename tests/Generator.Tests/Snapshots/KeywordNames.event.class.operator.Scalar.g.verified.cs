@@ -44,10 +44,11 @@ namespace @event.@class
                 gemm_2x4_k8__scalar(dy, &w[j], 8, AgSupport.ZeroRow, &dx[j], 8, 4);
                 gemm_1x4_k8__scalar(&dy[2 * 8], &w[j], 8, AgSupport.ZeroRow, &dx[2 * 8 + j], 8, 4);
             }
-            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
-            for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
+            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 8; r += 2)
             {
-                for (int r = 0; r < 8; r += 2)
+                for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 8, 3, &x[j], 8, &dw[r * 8 + j], 8, 2, 4);
                 }

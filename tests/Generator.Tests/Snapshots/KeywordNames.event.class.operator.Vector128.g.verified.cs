@@ -43,10 +43,11 @@ namespace @event.@class
             {
                 gemm_3x8_k8__v128(dy, w, 8, AgSupport.ZeroRow, dx, 8, 8);
             }
-            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows.
-            if (split.IsLast)
+            // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 8; r += 4)
             {
-                for (int r = 0; r < 8; r += 4)
+                if (split.IsLast)
                 {
                     gemm_tn_4x8__v128(&dy[r], 8, 3, x, 8, &dw[r * 8], 8, 4, 8);
                 }

@@ -49,7 +49,8 @@ partial class MultiQueryAttention
             }
             gemm_1x12_k12__avx512(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
         if (split.IsLast)
         {
             gemm_tn_12x12__avx512(dy, 12, 37, x, 12, dw, 12, 12, 12);
@@ -83,7 +84,8 @@ partial class MultiQueryAttention
             }
             gemm_1x12_k3__avx512(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
         if (split.IsLast)
         {
             gemm_tn_3x12__avx512(dy, 3, 37, x, 12, dw, 12, 3, 12);

@@ -48,10 +48,11 @@ partial class MultiQueryAttention
             }
             gemm_1x4_k12__scalar(&dy[36 * 12], &w[j], 12, AgSupport.ZeroRow, &dx[36 * 12 + j], 12, 4);
         }
-        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+        for (int r = 0; r < 12; r += 2)
         {
-            for (int r = 0; r < 12; r += 2)
+            for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
             {
                 gemm_tn_2x4__scalar(&dy[r], 12, 37, &x[j], 12, &dw[r * 12 + j], 12, 2, 4);
             }
@@ -90,10 +91,14 @@ partial class MultiQueryAttention
             }
             gemm_1x4_k3__scalar(&dy[36 * 3], &w[j], 12, AgSupport.ZeroRow, &dx[36 * 12 + j], 12, 4);
         }
-        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
         for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
         {
             gemm_tn_2x4__scalar(dy, 3, 37, &x[j], 12, &dw[j], 12, 2, 4);
+        }
+        for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+        {
             gemm_tn_1x4__scalar(&dy[2], 3, 37, &x[j], 12, &dw[2 * 12 + j], 12, 1, 4);
         }
         // db[0..2] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -49,10 +49,11 @@ partial class MultiQueryAttention
             }
             gemm_1x12_k12__v128(&dy[36 * 12], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
-        if (split.IsLast)
+        // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+        for (int r = 0; r < 12; r += 4)
         {
-            for (int r = 0; r < 12; r += 4)
+            if (split.IsLast)
             {
                 gemm_tn_4x12__v128(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 4, 12);
             }
@@ -91,7 +92,8 @@ partial class MultiQueryAttention
             }
             gemm_1x12_k3__v128(&dy[36 * 3], w, 12, AgSupport.ZeroRow, &dx[36 * 12], 12, 12);
         }
-        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows.
+        // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
+        // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
         if (split.IsLast)
         {
             gemm_tn_3x12__v128(dy, 3, 37, x, 12, dw, 12, 3, 12);

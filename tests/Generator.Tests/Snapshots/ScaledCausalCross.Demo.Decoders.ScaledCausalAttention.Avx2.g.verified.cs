@@ -43,13 +43,17 @@ namespace Demo.Decoders
             {
                 gemm_4x16_k16__avx2(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 12; r += 6)
             {
-                for (int r = 0; r < 12; r += 6)
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 16, 4, &x[j], 16, &dw[r * 16 + j], 16, 6, 16);
                 }
+            }
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_4x16__avx2(&dy[12], 16, 4, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -80,13 +84,17 @@ namespace Demo.Decoders
                 gemm_6x16_k16__avx2(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
                 gemm_4x16_k16__avx2(&dy[6 * 16], &w[j], 16, AgSupport.ZeroRow, &dx[6 * 16 + j], 16, 16);
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 12; r += 6)
             {
-                for (int r = 0; r < 12; r += 6)
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_6x16__avx2(&dy[r], 16, 10, &x[j], 16, &dw[r * 16 + j], 16, 6, 16);
                 }
+            }
+            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            {
                 gemm_tn_4x16__avx2(&dy[12], 16, 10, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -48,10 +48,11 @@ namespace Demo.Decoders
                     gemm_2x4_k16__scalar(&dy[r * 16], &w[j], 16, AgSupport.ZeroRow, &dx[r * 16 + j], 16, 4);
                 }
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 16; r += 2)
             {
-                for (int r = 0; r < 16; r += 2)
+                for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 16, 4, &x[j], 16, &dw[r * 16 + j], 16, 2, 4);
                 }
@@ -88,10 +89,11 @@ namespace Demo.Decoders
                     gemm_2x4_k16__scalar(&dy[r * 16], &w[j], 16, AgSupport.ZeroRow, &dx[r * 16 + j], 16, 4);
                 }
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 16; r += 2)
             {
-                for (int r = 0; r < 16; r += 2)
+                for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
                 {
                     gemm_tn_2x4__scalar(&dy[r], 16, 10, &x[j], 16, &dw[r * 16 + j], 16, 2, 4);
                 }

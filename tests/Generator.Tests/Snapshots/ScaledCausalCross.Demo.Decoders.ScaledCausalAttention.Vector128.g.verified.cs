@@ -43,10 +43,11 @@ namespace Demo.Decoders
             {
                 gemm_4x16_k16__v128(dy, &w[j], 16, AgSupport.ZeroRow, &dx[j], 16, 16);
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 16; r += 4)
             {
-                for (int r = 0; r < 16; r += 4)
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 16, 4, &x[j], 16, &dw[r * 16 + j], 16, 4, 16);
                 }
@@ -85,10 +86,11 @@ namespace Demo.Decoders
                 }
                 gemm_2x16_k16__v128(&dy[8 * 16], &w[j], 16, AgSupport.ZeroRow, &dx[8 * 16 + j], 16, 16);
             }
-            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
+            // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
+            for (int r = 0; r < 16; r += 4)
             {
-                for (int r = 0; r < 16; r += 4)
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
                 {
                     gemm_tn_4x16__v128(&dy[r], 16, 10, &x[j], 16, &dw[r * 16 + j], 16, 4, 16);
                 }

@@ -10,7 +10,10 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// rows by the profile's BackwardVectors, starting at zeros), <c>dW += dYᵀ · X</c> through the transposed tile, and
     /// <c>db += Σ_rows dY</c>. Neither W nor X is packed: the tiles read their rows in place. The workers of a shared
     /// sequence (<c>split</c>) each take a contiguous range of the column blocks of dX and of dW and of the vectors of
-    /// db: every element is computed by one worker, as on one.
+    /// db: every element is computed by one worker, as on one. The dW tiles run row tile by row tile
+    /// (<see cref="TileLoops.EmitRowsOuter"/>): each tile loads and stores its dW rows, and in the larger layers dW does
+    /// not stay in L2 beside the sequence's activations, so walking it down its columns (rows K floats apart) made every
+    /// tile wait for lines no prefetcher had fetched, while along its rows the next tile's lines follow the last one's.
     /// </summary>
     internal static class ProjectionBackwardEmitter
     {
@@ -26,8 +29,9 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                 w.Line($"// dX[{Inv(m)}, {Inv(k)}] = dY · W: tile rows are rows of dY, the reduction runs over its {Inv(n)} columns.");
                 TileLoops.Emit(w, m, k, mr, nr, (row, column, rows, columns) =>
                     $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});", "split");
-                w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows.");
-                TileLoops.Emit(w, n, k, mr, nr, (row, column, rows, columns) =>
+                w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows;");
+                w.Line("// row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.");
+                TileLoops.EmitRowsOuter(w, n, k, mr, nr, (row, column, rows, columns) =>
                     $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});", "split");
                 if (shape.Bias)
                 {

@@ -6,6 +6,7 @@ namespace AttnGen.Generator.Emit.Kernels.Template
     /// The loops that cover a constant-shaped <c>C[rows, columns]</c> with register tiles: column blocks of NR, in
     /// each a loop over whole tiles of MR rows, then one partial tile for the rows left; the columns left after the
     /// whole blocks are one more block of partial tiles. Remainders are always smaller instances of the same tile.
+    /// <see cref="EmitRowsOuter"/> covers the same tiles with the two loops swapped.
     /// </summary>
     internal static class TileLoops
     {
@@ -18,62 +19,71 @@ namespace AttnGen.Generator.Emit.Kernels.Template
         public static void Emit(SourceWriter w, int rows, int columns, int tileRows, int tileColumns, System.Func<string, string, int, int, string> call,
             string? split = null)
         {
-            int fullBlocks = columns / tileColumns, lastColumns = columns % tileColumns;
-            int fullTiles = rows / tileRows, lastRows = rows % tileRows;
-
             void Block(string column, int blockColumns)
-            {
-                if (fullTiles == 1)
-                {
-                    w.Line(call("0", column, tileRows, blockColumns));
-                }
-                else if (fullTiles > 1)
-                {
-                    using (w.Open($"for (int r = 0; r < {Inv(fullTiles * tileRows)}; r += {Inv(tileRows)})"))
-                    {
-                        w.Line(call("r", column, tileRows, blockColumns));
-                    }
-                }
-                if (lastRows > 0)
-                {
-                    w.Line(call(Inv(fullTiles * tileRows), column, lastRows, blockColumns));
-                }
-            }
+                => Units(w, "r", rows, tileRows, (row, blockRows) => w.Line(call(row, column, blockRows, blockColumns)));
 
             if (split is not null)
             {
-                int blocks = fullBlocks + (lastColumns > 0 ? 1 : 0);
-                string end = lastColumns > 0 ? $"global::System.Math.Min({split}.End({Inv(blocks)}), {Inv(fullBlocks)})" : $"{split}.End({Inv(blocks)})";
-                if (fullBlocks > 0)
-                {
-                    using (w.Open($"for (int j = {split}.Start({Inv(blocks)}) * {Inv(tileColumns)}, jEnd = {end} * {Inv(tileColumns)}; j < jEnd; j += {Inv(tileColumns)})"))
-                    {
-                        Block("j", tileColumns);
-                    }
-                }
-                if (lastColumns > 0)
-                {
-                    using (w.Open($"if ({split}.IsLast)"))
-                    {
-                        Block(Inv(fullBlocks * tileColumns), lastColumns);
-                    }
-                }
+                SharedBlocks(w, columns, tileColumns, split, Block);
                 return;
             }
-            if (fullBlocks == 1)
+            Units(w, "j", columns, tileColumns, Block);
+        }
+
+        /// <summary>
+        /// The tiles of <see cref="Emit"/> (the same tiles, each computed alike) with the loops swapped: row tiles of MR
+        /// outside, then the partial tile's rows; inside, the column blocks, shared out among the workers of
+        /// <paramref name="split"/> as there (each a contiguous range, the last one also the partial block). For a
+        /// product that accumulates into a large C (loads and stores every tile's C), so that C is walked along its rows:
+        /// consecutive tiles touch consecutive cache lines, and the A rows of a row tile stay in L1 across its blocks.
+        /// </summary>
+        public static void EmitRowsOuter(SourceWriter w, int rows, int columns, int tileRows, int tileColumns, System.Func<string, string, int, int, string> call,
+            string split)
+            => Units(w, "r", rows, tileRows, (row, blockRows)
+                => SharedBlocks(w, columns, tileColumns, split, (column, blockColumns) => w.Line(call(row, column, blockRows, blockColumns))));
+
+        // The whole units of `unit` in `count` (a constant start when there is one, else a loop over `variable`), then the
+        // partial unit: body(start, size).
+        private static void Units(SourceWriter w, string variable, int count, int unit, System.Action<string, int> body)
+        {
+            int whole = count / unit, last = count % unit;
+            if (whole == 1)
             {
-                Block("0", tileColumns);
+                body("0", unit);
             }
-            else if (fullBlocks > 1)
+            else if (whole > 1)
             {
-                using (w.Open($"for (int j = 0; j < {Inv(fullBlocks * tileColumns)}; j += {Inv(tileColumns)})"))
+                using (w.Open($"for (int {variable} = 0; {variable} < {Inv(whole * unit)}; {variable} += {Inv(unit)})"))
                 {
-                    Block("j", tileColumns);
+                    body(variable, unit);
+                }
+            }
+            if (last > 0)
+            {
+                body(Inv(whole * unit), last);
+            }
+        }
+
+        // The column blocks of `split`'s worker: its contiguous range of the whole blocks (a loop over j), and the partial
+        // block on the last worker. body(column, columns).
+        private static void SharedBlocks(SourceWriter w, int columns, int tileColumns, string split, System.Action<string, int> body)
+        {
+            int fullBlocks = columns / tileColumns, lastColumns = columns % tileColumns;
+            int blocks = fullBlocks + (lastColumns > 0 ? 1 : 0);
+            string end = lastColumns > 0 ? $"global::System.Math.Min({split}.End({Inv(blocks)}), {Inv(fullBlocks)})" : $"{split}.End({Inv(blocks)})";
+            if (fullBlocks > 0)
+            {
+                using (w.Open($"for (int j = {split}.Start({Inv(blocks)}) * {Inv(tileColumns)}, jEnd = {end} * {Inv(tileColumns)}; j < jEnd; j += {Inv(tileColumns)})"))
+                {
+                    body("j", tileColumns);
                 }
             }
             if (lastColumns > 0)
             {
-                Block(Inv(fullBlocks * tileColumns), lastColumns);
+                using (w.Open($"if ({split}.IsLast)"))
+                {
+                    body(Inv(fullBlocks * tileColumns), lastColumns);
+                }
             }
         }
 
