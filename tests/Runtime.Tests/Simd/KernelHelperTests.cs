@@ -235,4 +235,59 @@ public sealed unsafe class KernelHelperTests
             }
         }
     }
+
+    // Δ_r = dO_r · O_r for every count of rows from 1 to 27 (the groups of four rows and the rows after them),
+    // rows of both operands strided: each row bit for bit the single-row chain (the dP tile's order) and within float
+    // rounding of double precision.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Dots_MatchTheSingleRowChainBitForBit_ForEveryRowCount(int width)
+    {
+        switch (width)
+        {
+            case 512: CheckDots<Vector512Ops, Vector512<float>>(); break;
+            case 256: CheckDots<Vector256Ops, Vector256<float>>(); break;
+            case 128: CheckDots<Vector128Ops, Vector128<float>>(); break;
+            default: CheckDots<ScalarOps, float>(); break;
+        }
+    }
+
+    private static void CheckDots<TOps, TVec>()
+        where TOps : struct, IVectorOps<TVec>
+        where TVec : unmanaged
+    {
+        const int Length = 37, StrideA = 40, StrideB = 45, MaxRows = 27;
+        var random = new Random(11);
+        float[] a = new float[MaxRows * StrideA], b = new float[MaxRows * StrideB];
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+        for (int i = 0; i < b.Length; i++)
+        {
+            b[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+        float[] result = new float[MaxRows + 1];
+        fixed (float* pa = a, pb = b, pr = result)
+        {
+            for (int count = 1; count <= MaxRows; count++)
+            {
+                pr[count] = float.NaN;
+                SoftmaxRows<TOps, TVec>.Dots(pa, StrideA, pb, StrideB, Length, count, pr);
+                Assert.True(float.IsNaN(pr[count]), $"{count} rows: wrote past them");
+                for (int r = 0; r < count; r++)
+                {
+                    float single = SoftmaxRows<TOps, TVec>.Dot(pa + r * StrideA, pb + r * StrideB, Length);
+                    Assert.Equal(BitConverter.SingleToInt32Bits(single), BitConverter.SingleToInt32Bits(pr[r]));
+                    double expected = 0, magnitude = 0;
+                    for (int d = 0; d < Length; d++)
+                    {
+                        expected += (double)a[r * StrideA + d] * b[r * StrideB + d];
+                        magnitude += Math.Abs((double)a[r * StrideA + d] * b[r * StrideB + d]);
+                    }
+                    Assert.True(Math.Abs(pr[r] - expected) <= Length * 6e-8 * magnitude, $"{count} rows, row {r}: {pr[r]}, expected {expected}");
+                }
+            }
+        }
+    }
 }
