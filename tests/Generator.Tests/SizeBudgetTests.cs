@@ -17,9 +17,11 @@ public class SizeBudgetTests(ITestOutputHelper output)
     /// unrolled, the inner loops' fmla share from 47% to 77%) and the broadcast-only row passes x64's SSE takes
     /// (no accumulator spilled) bring that declaration to 216.5 KB (211.5 KiB), the seven together to 896 KB.
     /// 223.6 KB (218.4 KiB) since the backward shares a sequence among workers (the split argument and the column-block
-    /// ranges of every projection backward, the synchronisation between its phases).
+    /// ranges of every projection backward, the synchronisation between its phases). 226.9 KB (221.6 KiB) since the
+    /// projection backward's dW tiles run row tile by row tile over chunks of 128 rows of dY and X (the chunk loop of
+    /// every projection on every path).
     /// </summary>
-    private const long BudgetBytes = 220 * 1024;
+    private const long BudgetBytes = 222 * 1024;
 
     /// <summary>
     /// The kernel files (scalar and vector) of the seven snapshot declarations together: 683 KB (667 KiB) measured,
@@ -28,9 +30,10 @@ public class SizeBudgetTests(ITestOutputHelper output)
     /// more than the plain loops were). 813 KB (794 KiB) since the 128-bit tiles got their Arm64 by-lane loop and
     /// their SSE row passes (see <see cref="BudgetBytes"/>). 825 KB (806 KiB) since the AVX-512 score tiles hand a key
     /// block's last vectors to a one-vector instance (a 6 x 16 kernel, and the last query tile's, per layer). 845 KB
-    /// (826 KiB) since the backward shares a sequence among workers (see <see cref="BudgetBytes"/>).
+    /// (826 KiB) since the backward shares a sequence among workers (see <see cref="BudgetBytes"/>). 856 KB (836 KiB)
+    /// since the dW tiles' chunk loop (see <see cref="BudgetBytes"/>).
     /// </summary>
-    private const long SnapshotKernelBudgetBytes = 832 * 1024;
+    private const long SnapshotKernelBudgetBytes = 840 * 1024;
 
     /// <summary>
     /// How much two layers that differ only in sequence length may differ in size: the constants are written

@@ -53,16 +53,21 @@ namespace Demo.Decoders
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 510; r += 6)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 1024; t0 += 128)
             {
+                float* dyc = &dy[t0 * 512], xc = &x[t0 * 512];
+                for (int r = 0; r < 510; r += 6)
+                {
+                    for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_6x16__avx2(&dyc[r], 512, 128, &xc[j], 512, &dw[r * 512 + j], 512, 6, 16);
+                    }
+                }
                 for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_6x16__avx2(&dy[r], 512, 1024, &x[j], 512, &dw[r * 512 + j], 512, 6, 16);
+                    gemm_tn_2x16__avx2(&dyc[510], 512, 128, &xc[j], 512, &dw[510 * 512 + j], 512, 2, 16);
                 }
-            }
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_2x16__avx2(&dy[510], 512, 1024, &x[j], 512, &dw[510 * 512 + j], 512, 2, 16);
             }
             // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(64) * 8, jEnd = split.End(64) * 8; j < jEnd; j += 8)
@@ -100,16 +105,21 @@ namespace Demo.Decoders
             }
             // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 126; r += 6)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 1024; t0 += 128)
             {
+                float* dyc = &dy[t0 * 128], xc = &x[t0 * 512];
+                for (int r = 0; r < 126; r += 6)
+                {
+                    for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_6x16__avx2(&dyc[r], 128, 128, &xc[j], 512, &dw[r * 512 + j], 512, 6, 16);
+                    }
+                }
                 for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_6x16__avx2(&dy[r], 128, 1024, &x[j], 512, &dw[r * 512 + j], 512, 6, 16);
+                    gemm_tn_2x16__avx2(&dyc[126], 128, 128, &xc[j], 512, &dw[126 * 512 + j], 512, 2, 16);
                 }
-            }
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_2x16__avx2(&dy[126], 128, 1024, &x[j], 512, &dw[126 * 512 + j], 512, 2, 16);
             }
             // db[0..127] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(16) * 8, jEnd = split.End(16) * 8; j < jEnd; j += 8)

@@ -50,11 +50,16 @@ namespace Demo.Decoders
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 512; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 1024; t0 += 128)
             {
-                for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 512], xc = &x[t0 * 512];
+                for (int r = 0; r < 512; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 512, 1024, &x[j], 512, &dw[r * 512 + j], 512, 2, 4);
+                    for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 512, 128, &xc[j], 512, &dw[r * 512 + j], 512, 2, 4);
+                    }
                 }
             }
             // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -91,11 +96,16 @@ namespace Demo.Decoders
             }
             // dW[128, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 1024 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 128; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 1024; t0 += 128)
             {
-                for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 128], xc = &x[t0 * 512];
+                for (int r = 0; r < 128; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 128, 1024, &x[j], 512, &dw[r * 512 + j], 512, 2, 4);
+                    for (int j = split.Start(128) * 4, jEnd = split.End(128) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 128, 128, &xc[j], 512, &dw[r * 512 + j], 512, 2, 4);
+                    }
                 }
             }
             // db[0..127] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

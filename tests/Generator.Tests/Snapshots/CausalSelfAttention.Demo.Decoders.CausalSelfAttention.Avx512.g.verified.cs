@@ -53,16 +53,21 @@ namespace Demo.Decoders
             }
             // dW[512, 512] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 128 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 504; r += 12)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 128; t0 += 128)
             {
+                float* dyc = &dy[t0 * 512], xc = &x[t0 * 512];
+                for (int r = 0; r < 504; r += 12)
+                {
+                    for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_12x16__avx512(&dyc[r], 512, 128, &xc[j], 512, &dw[r * 512 + j], 512, 12, 16);
+                    }
+                }
                 for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_12x16__avx512(&dy[r], 512, 128, &x[j], 512, &dw[r * 512 + j], 512, 12, 16);
+                    gemm_tn_8x16__avx512(&dyc[504], 512, 128, &xc[j], 512, &dw[504 * 512 + j], 512, 8, 16);
                 }
-            }
-            for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_8x16__avx512(&dy[504], 512, 128, &x[j], 512, &dw[504 * 512 + j], 512, 8, 16);
             }
             // db[0..511] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(32) * 16, jEnd = split.End(32) * 16; j < jEnd; j += 16)

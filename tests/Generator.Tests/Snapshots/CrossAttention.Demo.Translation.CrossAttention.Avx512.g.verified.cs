@@ -45,16 +45,21 @@ namespace Demo.Translation
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 60; r += 12)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
+                float* dyc = &dy[t0 * 64], xc = &x[t0 * 48];
+                for (int r = 0; r < 60; r += 12)
+                {
+                    for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_12x16__avx512(&dyc[r], 64, 10, &xc[j], 48, &dw[r * 48 + j], 48, 12, 16);
+                    }
+                }
                 for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_12x16__avx512(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 12, 16);
+                    gemm_tn_4x16__avx512(&dyc[60], 64, 10, &xc[j], 48, &dw[60 * 48 + j], 48, 4, 16);
                 }
-            }
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_4x16__avx512(&dy[60], 64, 10, &x[j], 48, &dw[60 * 48 + j], 48, 4, 16);
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
@@ -90,16 +95,21 @@ namespace Demo.Translation
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 60; r += 12)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 24; t0 += 128)
             {
+                float* dyc = &dy[t0 * 64], xc = &x[t0 * 48];
+                for (int r = 0; r < 60; r += 12)
+                {
+                    for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_12x16__avx512(&dyc[r], 64, 24, &xc[j], 48, &dw[r * 48 + j], 48, 12, 16);
+                    }
+                }
                 for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_12x16__avx512(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 12, 16);
+                    gemm_tn_4x16__avx512(&dyc[60], 64, 24, &xc[j], 48, &dw[60 * 48 + j], 48, 4, 16);
                 }
-            }
-            for (int j = split.Start(3) * 16, jEnd = split.End(3) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_4x16__avx512(&dy[60], 64, 24, &x[j], 48, &dw[60 * 48 + j], 48, 4, 16);
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
@@ -133,11 +143,16 @@ namespace Demo.Translation
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 48; r += 12)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
-                for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
+                float* dyc = &dy[t0 * 48], xc = &x[t0 * 64];
+                for (int r = 0; r < 48; r += 12)
                 {
-                    gemm_tn_12x16__avx512(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 12, 16);
+                    for (int j = split.Start(4) * 16, jEnd = split.End(4) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_12x16__avx512(&dyc[r], 48, 10, &xc[j], 64, &dw[r * 64 + j], 64, 12, 16);
+                    }
                 }
             }
             // db[0..47] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -50,11 +50,16 @@ namespace Demo.Translation
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 64; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
-                for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 64], xc = &x[t0 * 48];
+                for (int r = 0; r < 64; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 64, 10, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
+                    for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 64, 10, &xc[j], 48, &dw[r * 48 + j], 48, 2, 4);
+                    }
                 }
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -91,11 +96,16 @@ namespace Demo.Translation
             }
             // dW[64, 48] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 24 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 64; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 24; t0 += 128)
             {
-                for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 64], xc = &x[t0 * 48];
+                for (int r = 0; r < 64; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 64, 24, &x[j], 48, &dw[r * 48 + j], 48, 2, 4);
+                    for (int j = split.Start(12) * 4, jEnd = split.End(12) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 64, 24, &xc[j], 48, &dw[r * 48 + j], 48, 2, 4);
+                    }
                 }
             }
             // db[0..63] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -132,11 +142,16 @@ namespace Demo.Translation
             }
             // dW[48, 64] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 48; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
-                for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 48], xc = &x[t0 * 64];
+                for (int r = 0; r < 48; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 48, 10, &x[j], 64, &dw[r * 64 + j], 64, 2, 4);
+                    for (int j = split.Start(16) * 4, jEnd = split.End(16) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 48, 10, &xc[j], 64, &dw[r * 64 + j], 64, 2, 4);
+                    }
                 }
             }
             // db[0..47] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -53,16 +53,21 @@ namespace Demo.Decoders
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 126; r += 6)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 32; t0 += 128)
             {
+                float* dyc = &dy[t0 * 128], xc = &x[t0 * 128];
+                for (int r = 0; r < 126; r += 6)
+                {
+                    for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_6x16__avx2(&dyc[r], 128, 32, &xc[j], 128, &dw[r * 128 + j], 128, 6, 16);
+                    }
+                }
                 for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_6x16__avx2(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
+                    gemm_tn_2x16__avx2(&dyc[126], 128, 32, &xc[j], 128, &dw[126 * 128 + j], 128, 2, 16);
                 }
-            }
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_2x16__avx2(&dy[126], 128, 32, &x[j], 128, &dw[126 * 128 + j], 128, 2, 16);
             }
         }
 
@@ -93,16 +98,21 @@ namespace Demo.Decoders
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 30; r += 6)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 32; t0 += 128)
             {
+                float* dyc = &dy[t0 * 32], xc = &x[t0 * 128];
+                for (int r = 0; r < 30; r += 6)
+                {
+                    for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
+                    {
+                        gemm_tn_6x16__avx2(&dyc[r], 32, 32, &xc[j], 128, &dw[r * 128 + j], 128, 6, 16);
+                    }
+                }
                 for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
                 {
-                    gemm_tn_6x16__avx2(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 6, 16);
+                    gemm_tn_2x16__avx2(&dyc[30], 32, 32, &xc[j], 128, &dw[30 * 128 + j], 128, 2, 16);
                 }
-            }
-            for (int j = split.Start(8) * 16, jEnd = split.End(8) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_2x16__avx2(&dy[30], 32, 32, &x[j], 128, &dw[30 * 128 + j], 128, 2, 16);
             }
         }
 

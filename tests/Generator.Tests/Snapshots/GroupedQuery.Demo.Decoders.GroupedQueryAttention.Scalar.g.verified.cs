@@ -50,11 +50,16 @@ namespace Demo.Decoders
             }
             // dW[128, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 128; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 32; t0 += 128)
             {
-                for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 128], xc = &x[t0 * 128];
+                for (int r = 0; r < 128; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 128, 32, &x[j], 128, &dw[r * 128 + j], 128, 2, 4);
+                    for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 128, 32, &xc[j], 128, &dw[r * 128 + j], 128, 2, 4);
+                    }
                 }
             }
         }
@@ -84,11 +89,16 @@ namespace Demo.Decoders
             }
             // dW[32, 128] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 32 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 32; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 32; t0 += 128)
             {
-                for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 32], xc = &x[t0 * 128];
+                for (int r = 0; r < 32; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 32, 32, &x[j], 128, &dw[r * 128 + j], 128, 2, 4);
+                    for (int j = split.Start(32) * 4, jEnd = split.End(32) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 32, 32, &xc[j], 128, &dw[r * 128 + j], 128, 2, 4);
+                    }
                 }
             }
         }

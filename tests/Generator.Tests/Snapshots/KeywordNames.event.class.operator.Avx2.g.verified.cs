@@ -45,13 +45,18 @@ namespace @event.@class
             }
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            if (split.IsLast)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 3; t0 += 128)
             {
-                gemm_tn_6x8__avx2(dy, 8, 3, x, 8, dw, 8, 6, 8);
-            }
-            if (split.IsLast)
-            {
-                gemm_tn_2x8__avx2(&dy[6], 8, 3, x, 8, &dw[6 * 8], 8, 2, 8);
+                float* dyc = &dy[t0 * 8], xc = &x[t0 * 8];
+                if (split.IsLast)
+                {
+                    gemm_tn_6x8__avx2(dyc, 8, 3, xc, 8, dw, 8, 6, 8);
+                }
+                if (split.IsLast)
+                {
+                    gemm_tn_2x8__avx2(&dyc[6], 8, 3, xc, 8, &dw[6 * 8], 8, 2, 8);
+                }
             }
             // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(1) * 8, jEnd = split.End(1) * 8; j < jEnd; j += 8)

@@ -45,9 +45,14 @@ namespace @event.@class
             }
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            if (split.IsLast)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 3; t0 += 128)
             {
-                gemm_tn_8x8__avx512(dy, 8, 3, x, 8, dw, 8, 8, 8);
+                float* dyc = &dy[t0 * 8], xc = &x[t0 * 8];
+                if (split.IsLast)
+                {
+                    gemm_tn_8x8__avx512(dyc, 8, 3, xc, 8, dw, 8, 8, 8);
+                }
             }
             // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             if (split.IsLast) for (int j = 0; j < 8; j++) for (int i = 0; i < 3; i++) db[j] += dy[i * 8 + j];

@@ -46,11 +46,16 @@ namespace @event.@class
             }
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 8; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 3; t0 += 128)
             {
-                for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 8], xc = &x[t0 * 8];
+                for (int r = 0; r < 8; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 8, 3, &x[j], 8, &dw[r * 8 + j], 8, 2, 4);
+                    for (int j = split.Start(2) * 4, jEnd = split.End(2) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 8, 3, &xc[j], 8, &dw[r * 8 + j], 8, 2, 4);
+                    }
                 }
             }
             // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

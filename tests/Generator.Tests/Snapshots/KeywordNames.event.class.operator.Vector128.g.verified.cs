@@ -45,11 +45,16 @@ namespace @event.@class
             }
             // dW[8, 8] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 3 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 8; r += 4)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 3; t0 += 128)
             {
-                if (split.IsLast)
+                float* dyc = &dy[t0 * 8], xc = &x[t0 * 8];
+                for (int r = 0; r < 8; r += 4)
                 {
-                    gemm_tn_4x8__v128(&dy[r], 8, 3, x, 8, &dw[r * 8], 8, 4, 8);
+                    if (split.IsLast)
+                    {
+                        gemm_tn_4x8__v128(&dyc[r], 8, 3, xc, 8, &dw[r * 8], 8, 4, 8);
+                    }
                 }
             }
             // db[0..7] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -51,9 +51,14 @@ partial class MultiQueryAttention
         }
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        if (split.IsLast)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            gemm_tn_12x12__avx512(dy, 12, 37, x, 12, dw, 12, 12, 12);
+            float* dyc = &dy[t0 * 12], xc = &x[t0 * 12];
+            if (split.IsLast)
+            {
+                gemm_tn_12x12__avx512(dyc, 12, 37, xc, 12, dw, 12, 12, 12);
+            }
         }
         // db[0..11] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
         if (split.IsLast) for (int j = 0; j < 12; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 12 + j];
@@ -86,9 +91,14 @@ partial class MultiQueryAttention
         }
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        if (split.IsLast)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            gemm_tn_3x12__avx512(dy, 3, 37, x, 12, dw, 12, 3, 12);
+            float* dyc = &dy[t0 * 3], xc = &x[t0 * 12];
+            if (split.IsLast)
+            {
+                gemm_tn_3x12__avx512(dyc, 3, 37, xc, 12, dw, 12, 3, 12);
+            }
         }
         // db[0..2] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
         if (split.IsLast) for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];

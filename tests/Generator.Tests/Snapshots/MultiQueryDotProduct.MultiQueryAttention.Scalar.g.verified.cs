@@ -50,11 +50,16 @@ partial class MultiQueryAttention
         }
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        for (int r = 0; r < 12; r += 2)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+            float* dyc = &dy[t0 * 12], xc = &x[t0 * 12];
+            for (int r = 0; r < 12; r += 2)
             {
-                gemm_tn_2x4__scalar(&dy[r], 12, 37, &x[j], 12, &dw[r * 12 + j], 12, 2, 4);
+                for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+                {
+                    gemm_tn_2x4__scalar(&dyc[r], 12, 37, &xc[j], 12, &dw[r * 12 + j], 12, 2, 4);
+                }
             }
         }
         // db[0..11] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -93,13 +98,18 @@ partial class MultiQueryAttention
         }
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            gemm_tn_2x4__scalar(dy, 3, 37, &x[j], 12, &dw[j], 12, 2, 4);
-        }
-        for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
-        {
-            gemm_tn_1x4__scalar(&dy[2], 3, 37, &x[j], 12, &dw[2 * 12 + j], 12, 1, 4);
+            float* dyc = &dy[t0 * 3], xc = &x[t0 * 12];
+            for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+            {
+                gemm_tn_2x4__scalar(dyc, 3, 37, &xc[j], 12, &dw[j], 12, 2, 4);
+            }
+            for (int j = split.Start(3) * 4, jEnd = split.End(3) * 4; j < jEnd; j += 4)
+            {
+                gemm_tn_1x4__scalar(&dyc[2], 3, 37, &xc[j], 12, &dw[2 * 12 + j], 12, 1, 4);
+            }
         }
         // db[0..2] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
         for (int j = split.Start(3) * 1, jEnd = split.End(3) * 1; j < jEnd; j += 1)

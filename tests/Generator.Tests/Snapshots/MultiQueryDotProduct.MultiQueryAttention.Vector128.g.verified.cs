@@ -51,11 +51,16 @@ partial class MultiQueryAttention
         }
         // dW[12, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        for (int r = 0; r < 12; r += 4)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            if (split.IsLast)
+            float* dyc = &dy[t0 * 12], xc = &x[t0 * 12];
+            for (int r = 0; r < 12; r += 4)
             {
-                gemm_tn_4x12__v128(&dy[r], 12, 37, x, 12, &dw[r * 12], 12, 4, 12);
+                if (split.IsLast)
+                {
+                    gemm_tn_4x12__v128(&dyc[r], 12, 37, xc, 12, &dw[r * 12], 12, 4, 12);
+                }
             }
         }
         // db[0..11] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -94,9 +99,14 @@ partial class MultiQueryAttention
         }
         // dW[3, 12] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 37 rows;
         // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-        if (split.IsLast)
+        // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+        for (int t0 = 0; t0 < 37; t0 += 128)
         {
-            gemm_tn_3x12__v128(dy, 3, 37, x, 12, dw, 12, 3, 12);
+            float* dyc = &dy[t0 * 3], xc = &x[t0 * 12];
+            if (split.IsLast)
+            {
+                gemm_tn_3x12__v128(dyc, 3, 37, xc, 12, dw, 12, 3, 12);
+            }
         }
         // db[0..2] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
         if (split.IsLast) for (int j = 0; j < 3; j++) for (int i = 0; i < 37; i++) db[j] += dy[i * 3 + j];

@@ -45,13 +45,18 @@ namespace Demo.Decoders
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 4; t0 += 128)
             {
-                gemm_tn_12x16__avx512(dy, 16, 4, &x[j], 16, &dw[j], 16, 12, 16);
-            }
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_4x16__avx512(&dy[12], 16, 4, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
+                float* dyc = &dy[t0 * 16], xc = &x[t0 * 16];
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+                {
+                    gemm_tn_12x16__avx512(dyc, 16, 4, &xc[j], 16, &dw[j], 16, 12, 16);
+                }
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+                {
+                    gemm_tn_4x16__avx512(&dyc[12], 16, 4, &xc[j], 16, &dw[12 * 16 + j], 16, 4, 16);
+                }
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
@@ -81,13 +86,18 @@ namespace Demo.Decoders
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
-                gemm_tn_12x16__avx512(dy, 16, 10, &x[j], 16, &dw[j], 16, 12, 16);
-            }
-            for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
-            {
-                gemm_tn_4x16__avx512(&dy[12], 16, 10, &x[j], 16, &dw[12 * 16 + j], 16, 4, 16);
+                float* dyc = &dy[t0 * 16], xc = &x[t0 * 16];
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+                {
+                    gemm_tn_12x16__avx512(dyc, 16, 10, &xc[j], 16, &dw[j], 16, 12, 16);
+                }
+                for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)
+                {
+                    gemm_tn_4x16__avx512(&dyc[12], 16, 10, &xc[j], 16, &dw[12 * 16 + j], 16, 4, 16);
+                }
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
             for (int j = split.Start(1) * 16, jEnd = split.End(1) * 16; j < jEnd; j += 16)

@@ -50,11 +50,16 @@ namespace Demo.Decoders
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 4 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 16; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 4; t0 += 128)
             {
-                for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 16], xc = &x[t0 * 16];
+                for (int r = 0; r < 16; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 16, 4, &x[j], 16, &dw[r * 16 + j], 16, 2, 4);
+                    for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 16, 4, &xc[j], 16, &dw[r * 16 + j], 16, 2, 4);
+                    }
                 }
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)
@@ -91,11 +96,16 @@ namespace Demo.Decoders
             }
             // dW[16, 16] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its 10 rows;
             // row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.
-            for (int r = 0; r < 16; r += 2)
+            // in chunks of 128 rows of dY and X (a tile stores and reloads its dW between them: the same sums)
+            for (int t0 = 0; t0 < 10; t0 += 128)
             {
-                for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+                float* dyc = &dy[t0 * 16], xc = &x[t0 * 16];
+                for (int r = 0; r < 16; r += 2)
                 {
-                    gemm_tn_2x4__scalar(&dy[r], 16, 10, &x[j], 16, &dw[r * 16 + j], 16, 2, 4);
+                    for (int j = split.Start(4) * 4, jEnd = split.End(4) * 4; j < jEnd; j += 4)
+                    {
+                        gemm_tn_2x4__scalar(&dyc[r], 16, 10, &xc[j], 16, &dw[r * 16 + j], 16, 2, 4);
+                    }
                 }
             }
             // db[0..15] += Σ_m dY[m, :] (each worker its share of the vectors, the last one the columns after them)

@@ -14,9 +14,17 @@ namespace AttnGen.Generator.Emit.Kernels.Path
     /// (<see cref="TileLoops.EmitRowsOuter"/>): each tile loads and stores its dW rows, and in the larger layers dW does
     /// not stay in L2 beside the sequence's activations, so walking it down its columns (rows K floats apart) made every
     /// tile wait for lines no prefetcher had fetched, while along its rows the next tile's lines follow the last one's.
+    /// Every row tile then reads all of X's rows: over a long sequence they run in chunks of <see cref="DepthChunk"/>
+    /// rows, each chunk through every tile before the next.
     /// </summary>
     internal static class ProjectionBackwardEmitter
     {
+        /// <summary>
+        /// The most rows of dY and X one pass of the dW tiles reduces over: 128 rows of both, at ModelDim 512, are half a
+        /// 1 MiB L2, so a pass's rows are read from L2 by every row tile of dW, not from L3.
+        /// </summary>
+        private const int DepthChunk = 128;
+
         public static void Emit(SourceWriter w, LinearShape shape, KernelSet kernels)
         {
             IsaProfile isa = kernels.Syntax.Isa;
@@ -31,8 +39,20 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                     $"{kernels.Use(TileProduct.Gemm(rows, columns, n, n))}({TileLoops.Offset("dy", row, n)}, {TileLoops.Offset("w", column, 1)}, {Inv(k)}, AgSupport.ZeroRow, {TileLoops.Offset(TileLoops.Offset("dx", row, k), column, 1)}, {Inv(k)}, {Inv(columns)});", "split");
                 w.Line($"// dW[{Inv(n)}, {Inv(k)}] += dYᵀ · X: tile rows are columns of dY, the reduction runs over its {Inv(m)} rows;");
                 w.Line("// row tiles outside, so each tile's dW lines (loaded and stored) follow the last tile's along their rows.");
-                TileLoops.EmitRowsOuter(w, n, k, mr, nr, (row, column, rows, columns) =>
-                    $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dy", row, 1)}, {Inv(n)}, {Inv(m)}, {TileLoops.Offset("x", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});", "split");
+                // One structure for every depth (the generated size must not depend on the sequence length): a single
+                // chunk when the rows fit in one.
+                w.Line($"// in chunks of {Inv(DepthChunk)} rows of dY and X (a tile stores and reloads its dW between them: the same sums)");
+                using (w.Open($"for (int t0 = 0; t0 < {Inv(m)}; t0 += {Inv(DepthChunk)})"))
+                {
+                    string depth = m <= DepthChunk ? Inv(m) : m % DepthChunk == 0 ? Inv(DepthChunk) : "depth";
+                    if (depth == "depth")
+                    {
+                        w.Line($"int depth = global::System.Math.Min({Inv(DepthChunk)}, {Inv(m)} - t0);");
+                    }
+                    w.Line($"float* dyc = &dy[t0 * {Inv(n)}], xc = &x[t0 * {Inv(k)}];");
+                    TileLoops.EmitRowsOuter(w, n, k, mr, nr, (row, column, rows, columns) =>
+                        $"{kernels.Use(TileProduct.Transposed(rows, columns))}({TileLoops.Offset("dyc", row, 1)}, {Inv(n)}, {depth}, {TileLoops.Offset("xc", column, 1)}, {Inv(k)}, {TileLoops.Offset(TileLoops.Offset("dw", row, k), column, 1)}, {Inv(k)}, {Inv(rows)}, {Inv(columns)});", "split");
+                }
                 if (shape.Bias)
                 {
                     int vectors = n / isa.Width, full = vectors * isa.Width;
