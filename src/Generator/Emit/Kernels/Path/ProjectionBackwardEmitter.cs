@@ -44,8 +44,10 @@ namespace AttnGen.Generator.Emit.Kernels.Path
                 w.Line($"// in chunks of {Inv(DepthChunk)} rows of dY and X (a tile stores and reloads its dW between them: the same sums)");
                 using (w.Open($"for (int t0 = 0; t0 < {Inv(m)}; t0 += {Inv(DepthChunk)})"))
                 {
-                    string depth = m <= DepthChunk ? Inv(m) : m % DepthChunk == 0 ? Inv(DepthChunk) : "depth";
-                    if (depth == "depth")
+                    // The chunk's rows: a constant unless the last chunk is shorter than the others.
+                    bool shortLast = m > DepthChunk && m % DepthChunk != 0;
+                    string depth = shortLast ? "depth" : Inv(System.Math.Min(m, DepthChunk));
+                    if (shortLast)
                     {
                         w.Line($"int depth = global::System.Math.Min({Inv(DepthChunk)}, {Inv(m)} - t0);");
                     }
